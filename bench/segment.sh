@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# bench/segment.sh - benchmark `streamrouter segment` against ffmpeg's HLS muxer and cp.
+#
+# Usage:  bench/segment.sh
+#
+# 1. Makes (once, cached) $BENCH_DIR/input-1080p25-8M-120s.ts: 2 minutes of
+#    1920x1080 25 fps H.264 (libx264 ultrafast + 2 B-frames, 8 Mbit/s CBR-ish,
+#    IDR every 2 s) + AAC stereo, MPEG-TS, about 126 MB. testsrc2 with temporal
+#    noise, so the bitrate is real. Takes ~25 s on 2 cores.
+# 2. Builds streamrouter (cargo build --release -p streamrouter) if the binary
+#    is missing (or always, with BENCH_BUILD=1).
+# 3. With a warm page cache (each command is run once untimed first), times
+#    BENCH_RUNS runs of each of, round-robin, each into a fresh empty dir:
+#      streamrouter segment IN --out DIR --target-duration 4
+#      ffmpeg -v error -i IN -c copy -f hls -hls_time 4 -hls_list_size 0 DIR/index.m3u8
+#      cp IN DIR/copy.ts
+#    and prints median/min/max wall time, throughput and peak RSS, plus the
+#    ratios ffmpeg/streamrouter (speed-up) and streamrouter/cp.
+#
+# Environment:
+#   BENCH_DIR     cache + scratch directory     (default: target/bench)
+#   BENCH_RUNS    timed runs per command        (default: 5)
+#   STREAMROUTER  streamrouter binary/command   (default: target/release/streamrouter)
+#   BENCH_BUILD   1 = run cargo build even if the default binary exists
+#   BENCH_KEEP_OUTPUT  1 = keep the last run's output dirs in $BENCH_DIR/out
+#                 (default: removed at the end; the logs are kept)
+#
+# Needs: bash, ffmpeg (libx264, aac), python3 (stdlib; wall time via
+# time.perf_counter around each run), GNU time /usr/bin/time (Debian package
+# "time", for peak RSS; falls back to wait4's ru_maxrss without it), cargo
+# (only to build streamrouter).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+BENCH_DIR=${BENCH_DIR:-$ROOT/target/bench}
+RUNS=${BENCH_RUNS:-5}
+SR_DEFAULT=$ROOT/target/release/streamrouter
+STREAMROUTER=${STREAMROUTER:-}
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+say() { echo "bench: $*"; }
+
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer (got '$RUNS')"
+for tool in ffmpeg ffprobe python3; do
+    command -v "$tool" >/dev/null || die "'$tool' not found (apt-get install ffmpeg python3)"
+done
+mkdir -p "$BENCH_DIR"
+BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+IN=$BENCH_DIR/input-1080p25-8M-120s.ts
+
+# ------------------------------------------------------------ bench input ---
+if [[ ! -s $IN ]]; then
+    say "generating $IN (2 min 1080p25 H.264 8 Mbit/s + AAC) ..."
+    start=$(date +%s.%N)
+    # written to a temp name first, so a cached file is always complete
+    ffmpeg -nostdin -hide_banner -v error -y \
+        -f lavfi -i "testsrc2=s=1920x1080:r=25:d=120" \
+        -f lavfi -i "sine=f=440:b=4:r=48000:d=120" \
+        -map 0:v -map 1:a -vf "noise=alls=12:allf=t" \
+        -c:v libx264 -preset ultrafast -bf 2 -b:v 8M -maxrate 8M -bufsize 16M \
+        -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p \
+        -c:a aac -b:a 128k -ac 2 \
+        -f mpegts "$IN.tmp"
+    mv "$IN.tmp" "$IN"
+    say "generated in $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)") s"
+else
+    say "using cached $IN"
+fi
+IN_BYTES=$(stat -c %s "$IN")
+
+# ---------------------------------------------------------- streamrouter ---
+if [[ -z $STREAMROUTER ]]; then
+    STREAMROUTER=$SR_DEFAULT
+    if [[ ! -x $STREAMROUTER || ${BENCH_BUILD:-0} == 1 ]]; then
+        command -v cargo >/dev/null || die "$STREAMROUTER missing and cargo not found"
+        say "building streamrouter: cargo build --release -p streamrouter"
+        (cd "$ROOT" && cargo build --release -p streamrouter) \
+            || die "cargo build --release -p streamrouter failed"
+        [[ -x $STREAMROUTER ]] || die "build succeeded but $STREAMROUTER does not exist"
+    fi
+fi
+command -v "$STREAMROUTER" >/dev/null \
+    || die "STREAMROUTER='$STREAMROUTER' is not an executable (path or command name)"
+
+# ------------------------------------------------------------- measuring ---
+# RUN1 LOG CMD... : run CMD once (stdout+stderr to LOG), print "wall_s maxrss_kb".
+# Wall time: perf_counter around the child. Peak RSS: GNU time's %M when
+# /usr/bin/time exists (Debian package "time"); otherwise the child's
+# ru_maxrss from wait4, which on Linux also counts the RSS of the python
+# process it was forked from (~10-15 MB floor), so small values are inflated.
+TIME_BIN=/usr/bin/time
+if [[ ! -x $TIME_BIN ]] || ! "$TIME_BIN" -f %M -o /dev/null true 2>/dev/null; then
+    say "warning: GNU time not found (apt-get install time); peak RSS includes a ~13 MB python floor"
+    TIME_BIN=""
+fi
+RUN1='
+import os, subprocess, sys, tempfile, time
+time_bin, log, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+rss_file = None
+if time_bin:
+    fd, rss_file = tempfile.mkstemp(prefix="bench-rss-")
+    os.close(fd)
+    cmd = [time_bin, "-f", "%M", "-o", rss_file] + cmd
+with open(log, "ab") as f:
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+p.returncode = code = os.waitstatus_to_exitcode(status)
+rss = ru.ru_maxrss
+if rss_file:
+    lines = open(rss_file).read().split()
+    os.unlink(rss_file)
+    rss = int(lines[-1]) if lines and lines[-1].isdigit() else -1
+print(f"{wall:.6f} {rss}")
+sys.exit(0 if code == 0 else 1)
+'
+
+NAMES=(streamrouter ffmpeg-hls cp)
+OUT=$BENCH_DIR/out
+RESULTS=$BENCH_DIR/results.txt
+mkdir -p "$OUT"
+: >"$RESULTS"
+
+# command NAME DIR -> sets CMD (array) for that benchmark, writing into DIR
+command_for() {
+    case $1 in
+        streamrouter) CMD=("$STREAMROUTER" segment "$IN" --out "$2" --target-duration 4) ;;
+        ffmpeg-hls)   CMD=(ffmpeg -nostdin -v error -i "$IN" -c copy -f hls -hls_time 4
+                           -hls_list_size 0 "$2/index.m3u8") ;;
+        cp)           CMD=(cp "$IN" "$2/copy.ts") ;;
+        *) die "unknown benchmark $1" ;;
+    esac
+}
+
+# measure NAME RUN : fresh output dir, run once; RUN=0 is the untimed warm-up
+measure() {
+    local name=$1 run=$2 dir=$OUT/$1 log=$OUT/$1.log res
+    rm -rf "$dir"; mkdir -p "$dir"; : >"$log"
+    command_for "$name" "$dir"
+    sync  # don't let the previous run's dirty pages be written back during this one
+    if ! res=$(python3 -c "$RUN1" "$TIME_BIN" "$log" "${CMD[@]}"); then
+        echo "bench: '$name' failed (run $run): ${CMD[*]}" >&2
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
+    if (( run > 0 )); then echo "$name $run $res" >>"$RESULTS"; fi
+}
+
+say "input: $IN_BYTES bytes; $RUNS timed runs per command after one warm-up run"
+say "streamrouter: $STREAMROUTER"
+for name in "${NAMES[@]}"; do
+    say "warm-up: $name"
+    measure "$name" 0
+done
+for ((run = 1; run <= RUNS; run++)); do
+    say "run $run/$RUNS"
+    for name in "${NAMES[@]}"; do measure "$name" "$run"; done
+done
+
+# sanity check of the last outputs (informational only)
+sr_files=$(find "$OUT/streamrouter" -type f | wc -l)
+ff_segs=$(find "$OUT/ffmpeg-hls" -name '*.ts' | wc -l)
+say "last outputs: streamrouter wrote $sr_files files, ffmpeg wrote $ff_segs segments"
+if [[ ${BENCH_KEEP_OUTPUT:-0} == 1 ]]; then
+    say "outputs of the last run kept in $OUT"
+else
+    rm -rf "${OUT:?}"/streamrouter "${OUT:?}"/ffmpeg-hls "${OUT:?}"/cp  # ~3x input size
+fi
+
+# ---------------------------------------------------------------- report ---
+python3 - "$RESULTS" "$IN_BYTES" "$RUNS" <<'EOF'
+import statistics, sys
+path, in_bytes, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+walls, rss = {}, {}
+for line in open(path):
+    name, _run, wall, kb = line.split()
+    walls.setdefault(name, []).append(float(wall))
+    rss[name] = max(rss.get(name, 0), int(kb))
+med = {n: statistics.median(w) for n, w in walls.items()}
+mb = in_bytes / 1e6
+print()
+print(f"input {mb:.1f} MB, {runs} runs each, warm page cache")
+print(f"{'command':<14} {'median s':>9} {'min s':>8} {'max s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
+for n in ("streamrouter", "ffmpeg-hls", "cp"):
+    w = walls[n]
+    print(f"{n:<14} {med[n]:9.3f} {min(w):8.3f} {max(w):8.3f} {mb / med[n]:8.0f} {rss[n] / 1024:12.1f}")
+print()
+sr = med["streamrouter"]
+print(f"speed-up ffmpeg/streamrouter : {med['ffmpeg-hls'] / sr:.2f}x")
+print(f"streamrouter/cp              : {sr / med['cp']:.2f}x")
+print(f"streamrouter peak RSS        : {rss['streamrouter'] / 1024:.1f} MB")
+EOF

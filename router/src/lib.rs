@@ -1,0 +1,20 @@
+//! streamrouter: live MPEG-TS in, HLS out.
+//!
+//! The data flows through four stages, each a module that depends only on [`media`] and its own
+//! configuration, never on the next stage:
+//!
+//! ```text
+//! input bytes ─▶ media::framing ─▶ segmenter ─▶ playlist ─▶ publish ─▶ sink (plugins/*)
+//! ```
+//!
+//! - [`media`]: TS framing and resync, PSI, PES timing, keyframe detection (pure).
+//! - [`segmenter`]: packets → segments cut at random access points (pure).
+//! - [`playlist`]: segments → sliding-window m3u8 text and expiry decisions (pure).
+//! - [`publish`]: orders segment and playlist writes on a sink and deletes expired segments.
+//! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
+
+pub mod media;
+pub mod playlist;
+pub mod publish;
+pub mod segment_job;
+pub mod segmenter;

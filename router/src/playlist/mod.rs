@@ -1,0 +1,190 @@
+//! Playlist: stage 3 of the data flow. Segments in, m3u8 text and expiry decisions out.
+//!
+//! Owns the sliding window, media and discontinuity sequence numbers, the declared target
+//! duration and m3u8 rendering (RFC 8216, EXT-X-VERSION 3). Pure: no files, no clocks. The
+//! caller publishes the text and deletes expired segments when their time comes.
+//!
+//! Target duration policy: EXT-X-TARGETDURATION is declared once as the configured target
+//! rounded up, and stays constant while every segment fits it (RFC 8216 §4.3.3.1). The segmenter
+//! cuts at the first keyframe at or after the target, so segments overrun it only when the
+//! input's keyframe interval (GOP) is longer than the target or not a divisor of it. Then the
+//! playlist cannot both list the segment and keep the tag constant; it raises the declared value
+//! to the segment's rounded duration (it never lowers it) and [`PushOutcome::target_raised`]
+//! reports it so the operator can fix the encoder's keyframe interval.
+
+mod render;
+
+use std::collections::VecDeque;
+
+pub use render::render_media_playlist;
+
+/// How a media playlist behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaylistConfig {
+    /// Segments kept in the playlist; 0 keeps every segment (an event playlist).
+    pub window: usize,
+    /// Configured target segment duration in seconds.
+    pub target_duration: f64,
+    /// Declare EXT-X-INDEPENDENT-SEGMENTS (every segment starts with headers and a keyframe).
+    pub independent_segments: bool,
+}
+
+/// One segment as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaylistEntry {
+    /// Media sequence number.
+    pub sequence: u64,
+    /// URI as written in the playlist.
+    pub uri: String,
+    /// Duration in seconds.
+    pub duration: f64,
+    /// Preceded by EXT-X-DISCONTINUITY.
+    pub discontinuity: bool,
+    /// Longest total duration of any playlist version that listed this segment.
+    longest_listing: f64,
+}
+
+impl PlaylistEntry {
+    /// A segment to add to a playlist.
+    pub fn new(sequence: u64, uri: String, duration: f64, discontinuity: bool) -> Self {
+        Self {
+            sequence,
+            uri,
+            duration: round_to_millis(duration),
+            discontinuity,
+            longest_listing: 0.0,
+        }
+    }
+}
+
+/// A segment that left the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expired {
+    /// Its URI.
+    pub uri: String,
+    /// Its media sequence number.
+    pub sequence: u64,
+    /// Seconds it must stay available after the playlist without it is published: its own
+    /// duration plus the longest playlist that listed it (RFC 8216 §6.2.2).
+    pub keep_for: f64,
+}
+
+/// What adding a segment changed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PushOutcome {
+    /// Segments that left the window.
+    pub expired: Vec<Expired>,
+    /// The declared target duration was raised (old, new) because a segment overran it.
+    pub target_raised: Option<(u64, u64)>,
+}
+
+/// A media playlist: the window of segments and the numbers that describe it.
+#[derive(Debug, Clone)]
+pub struct MediaPlaylist {
+    config: PlaylistConfig,
+    entries: VecDeque<PlaylistEntry>,
+    discontinuity_sequence: u64,
+    target_duration: u64,
+    ended: bool,
+}
+
+impl MediaPlaylist {
+    /// An empty playlist.
+    pub fn new(config: PlaylistConfig) -> Self {
+        let target_duration = declared_target(config.target_duration);
+        Self {
+            config,
+            entries: VecDeque::new(),
+            discontinuity_sequence: 0,
+            target_duration,
+            ended: false,
+        }
+    }
+
+    /// Appends a segment and slides the window.
+    pub fn push(&mut self, entry: PlaylistEntry) -> PushOutcome {
+        let mut outcome = PushOutcome::default();
+        let needed = entry.duration.round() as u64;
+        if needed > self.target_duration {
+            outcome.target_raised = Some((self.target_duration, needed));
+            self.target_duration = needed;
+        }
+        self.entries.push_back(entry);
+        if self.config.window > 0 {
+            while self.entries.len() > self.config.window {
+                if let Some(gone) = self.entries.pop_front() {
+                    if gone.discontinuity {
+                        self.discontinuity_sequence += 1;
+                    }
+                    outcome.expired.push(Expired {
+                        keep_for: gone.duration + gone.longest_listing,
+                        uri: gone.uri,
+                        sequence: gone.sequence,
+                    });
+                }
+            }
+        }
+        let listed = self.duration();
+        for entry in &mut self.entries {
+            entry.longest_listing = entry.longest_listing.max(listed);
+        }
+        outcome
+    }
+
+    /// Marks the stream as ended: the next rendering carries EXT-X-ENDLIST.
+    pub fn end(&mut self) {
+        self.ended = true;
+    }
+
+    /// Whether the stream has ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Segments currently listed, oldest first.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = &PlaylistEntry> {
+        self.entries.iter()
+    }
+
+    /// Media sequence number of the first listed segment.
+    pub fn media_sequence(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.sequence)
+    }
+
+    /// Discontinuity sequence number of the first listed segment.
+    pub fn discontinuity_sequence(&self) -> u64 {
+        self.discontinuity_sequence
+    }
+
+    /// EXT-X-TARGETDURATION as declared.
+    pub fn target_duration(&self) -> u64 {
+        self.target_duration
+    }
+
+    /// Total duration of the listed segments in seconds.
+    pub fn duration(&self) -> f64 {
+        self.entries.iter().map(|e| e.duration).sum()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PlaylistConfig {
+        &self.config
+    }
+
+    /// The m3u8 text of the current version.
+    pub fn render(&self) -> String {
+        render_media_playlist(self)
+    }
+}
+
+/// The declared EXT-X-TARGETDURATION for a configured target: rounded up, at least 1.
+pub fn declared_target(target_duration: f64) -> u64 {
+    (round_to_millis(target_duration).ceil() as u64).max(1)
+}
+
+fn round_to_millis(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,41 @@
+//! m3u8 rendering of a [`MediaPlaylist`]: tag order and number formats in one place.
+
+use std::fmt::Write;
+
+use super::MediaPlaylist;
+
+/// Renders the playlist as RFC 8216 text (EXT-X-VERSION 3: decimal EXTINF durations).
+pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
+    let mut text = String::with_capacity(128 + playlist.entries.len() * 48);
+    text.push_str("#EXTM3U\n#EXT-X-VERSION:3\n");
+    // Writing to a String cannot fail; the results are ignored for that reason.
+    let _ = writeln!(text, "#EXT-X-TARGETDURATION:{}", playlist.target_duration());
+    let _ = writeln!(
+        text,
+        "#EXT-X-MEDIA-SEQUENCE:{}",
+        playlist.media_sequence().unwrap_or(0)
+    );
+    if playlist.discontinuity_sequence() > 0 {
+        let _ = writeln!(
+            text,
+            "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
+            playlist.discontinuity_sequence()
+        );
+    }
+    if playlist.config().window == 0 {
+        text.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n");
+    }
+    if playlist.config().independent_segments {
+        text.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
+    for entry in playlist.entries() {
+        if entry.discontinuity {
+            text.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        let _ = writeln!(text, "#EXTINF:{:.3},\n{}", entry.duration, entry.uri);
+    }
+    if playlist.is_ended() {
+        text.push_str("#EXT-X-ENDLIST\n");
+    }
+    text
+}

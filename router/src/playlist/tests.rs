@@ -1,0 +1,102 @@
+use super::*;
+
+fn live(window: usize) -> MediaPlaylist {
+    MediaPlaylist::new(PlaylistConfig {
+        window,
+        target_duration: 4.0,
+        independent_segments: true,
+    })
+}
+
+fn entry(sequence: u64, duration: f64, discontinuity: bool) -> PlaylistEntry {
+    PlaylistEntry::new(
+        sequence,
+        format!("segment-{sequence:05}.ts"),
+        duration,
+        discontinuity,
+    )
+}
+
+fn golden(name: &str) -> String {
+    let path = format!("{}/src/playlist/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn event_playlist_keeps_everything_and_ends() {
+    let mut playlist = live(0);
+    for (seq, d) in [(1, 4.0), (2, 4.004), (3, 2.5)] {
+        assert!(playlist.push(entry(seq, d, false)).expired.is_empty());
+    }
+    playlist.end();
+    assert_eq!(playlist.render(), golden("event_ended.m3u8"));
+}
+
+#[test]
+fn sliding_window_counts_sequence_and_discontinuities() {
+    let mut playlist = live(3);
+    let mut expired = Vec::new();
+    for seq in 1..=6 {
+        let outcome = playlist.push(entry(seq, 4.0, seq == 2 || seq == 5));
+        expired.extend(outcome.expired);
+    }
+    assert_eq!(
+        expired.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(playlist.media_sequence(), Some(4));
+    // Segment 2 carried a discontinuity and left the window.
+    assert_eq!(playlist.discontinuity_sequence(), 1);
+    assert_eq!(playlist.render(), golden("live_window.m3u8"));
+}
+
+#[test]
+fn expired_segments_stay_for_their_duration_plus_the_longest_listing() {
+    let mut playlist = live(2);
+    playlist.push(entry(1, 4.0, false));
+    playlist.push(entry(2, 6.0, false));
+    let outcome = playlist.push(entry(3, 5.0, false));
+    // Segment 1 was listed in playlists of 4 s and 10 s.
+    assert_eq!(outcome.expired.len(), 1);
+    assert_eq!(outcome.expired[0].uri, "segment-00001.ts");
+    assert!((outcome.expired[0].keep_for - 14.0).abs() < 1e-9);
+}
+
+#[test]
+fn target_duration_is_constant_while_segments_fit() {
+    let mut playlist = live(0);
+    for (seq, d) in [(1, 4.0), (2, 4.499), (3, 3.2)] {
+        assert_eq!(playlist.push(entry(seq, d, false)).target_raised, None);
+    }
+    assert_eq!(playlist.target_duration(), 4);
+}
+
+#[test]
+fn overrunning_segment_raises_the_target_once_and_never_lowers_it() {
+    let mut playlist = live(0);
+    playlist.push(entry(1, 4.0, false));
+    assert_eq!(playlist.push(entry(2, 6.0, false)).target_raised, Some((4, 6)));
+    assert_eq!(playlist.push(entry(3, 4.0, false)).target_raised, None);
+    assert_eq!(playlist.target_duration(), 6);
+    // Every EXTINF rounded to the nearest integer stays within the declared value.
+    for e in playlist.entries() {
+        assert!(e.duration.round() as u64 <= playlist.target_duration());
+    }
+}
+
+#[test]
+fn declared_target_rounds_up() {
+    assert_eq!(declared_target(4.0), 4);
+    assert_eq!(declared_target(2.5), 3);
+    assert_eq!(declared_target(0.2), 1);
+    assert_eq!(declared_target(6.0004), 6);
+}
+
+#[test]
+fn durations_are_written_with_millisecond_precision() {
+    let mut playlist = live(0);
+    playlist.push(entry(7, 3.999_66, false));
+    let text = playlist.render();
+    assert!(text.contains("#EXTINF:4.000,\nsegment-00007.ts\n"), "{text}");
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:7\n"), "{text}");
+}

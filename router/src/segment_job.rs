@@ -1,0 +1,278 @@
+//! The one-shot segment job behind `streamrouter segment`: reads one input (file or stdin),
+//! runs framing → segmenter → playlist and publishes to a local directory.
+//!
+//! Owns the read loop, progress reporting and the end-of-input sequence (final segment,
+//! EXT-X-ENDLIST, waiting out the expiry of removed segments). Cutting and playlist rules live
+//! in their own modules.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use streamrouter_local::LocalSink;
+use streamrouter_plugin::SinkError;
+
+use crate::media::framing::{FramingStats, TsFramer};
+use crate::playlist::PlaylistConfig;
+use crate::publish::{Naming, PublishError, PublishStats, Publisher};
+use crate::segmenter::{Segment, Segmenter, SegmenterConfig, SegmenterStats};
+
+/// Bytes read per call.
+const READ_CHUNK: usize = 256 * 1024;
+/// An input that yields no TS packet within this many bytes is not MPEG-TS.
+const SNIFF_LIMIT: u64 = 1024 * 1024;
+
+/// Where the stream comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input (a live pipe).
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Stdin => f.write_str("stdin"),
+            Input::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Everything `streamrouter segment` needs.
+#[derive(Debug, Clone)]
+pub struct SegmentJob {
+    /// The MPEG-TS input.
+    pub input: Input,
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// How to cut.
+    pub segmenter: SegmenterConfig,
+    /// How to name segments and the playlist.
+    pub naming: Naming,
+    /// Segments kept in the playlist; 0 keeps all.
+    pub window: usize,
+    /// Show progress on stderr when it is a terminal.
+    pub progress: bool,
+}
+
+/// What a finished job did.
+#[derive(Debug, Clone, Default)]
+pub struct JobReport {
+    /// Input bytes read.
+    pub bytes: u64,
+    /// Framing counters (garbage, sync losses, truncation).
+    pub framing: FramingStats,
+    /// Segmenter counters (continuity errors, discontinuities…).
+    pub segmenter: SegmenterStats,
+    /// Publishing counters.
+    pub published: PublishStats,
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The input could not be opened.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The input path.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Reading failed.
+    #[error("reading {input}: {source}")]
+    Read {
+        /// The input.
+        input: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// No TS sync pattern at all.
+    #[error(
+        "{input} is not an MPEG transport stream: no run of 0x47 sync bytes 188 bytes apart in \
+         the first {bytes} bytes"
+    )]
+    NotTransportStream {
+        /// The input.
+        input: String,
+        /// Bytes examined.
+        bytes: u64,
+    },
+    /// TS packets but no usable PAT/PMT.
+    #[error("{input}: no program found (no valid PAT and PMT in {packets} packets)")]
+    NoProgram {
+        /// The input.
+        input: String,
+        /// Packets read.
+        packets: u64,
+    },
+    /// A program, but nothing to cut on.
+    #[error("{input}: no segment produced (no random access point found on the main stream)")]
+    NoSegment {
+        /// The input.
+        input: String,
+    },
+    /// The output directory could not be used.
+    #[error("output directory: {0}")]
+    Output(#[source] SinkError),
+    /// Publishing failed.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}
+
+/// Runs the job to the end of the input.
+pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
+    let mut reader: Box<dyn Read> = match &job.input {
+        Input::Stdin => Box::new(io::stdin().lock()),
+        Input::File(path) => Box::new(File::open(path).map_err(|source| JobError::Open {
+            path: path.clone(),
+            source,
+        })?),
+    };
+    let sink = LocalSink::new(&job.out_dir).map_err(JobError::Output)?;
+    let playlist = PlaylistConfig {
+        window: job.window,
+        target_duration: job.segmenter.target_duration,
+        independent_segments: job.segmenter.repeat_headers,
+    };
+    let mut publisher = Publisher::new(sink, job.naming.clone(), playlist);
+    let mut framer = TsFramer::new();
+    let mut segmenter = Segmenter::new(job.segmenter.clone());
+    let progress = Progress::new(job.progress);
+    let input_name = job.input.to_string();
+
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut bytes = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(JobError::Read {
+                    input: input_name,
+                    source,
+                });
+            }
+        };
+        bytes += n as u64;
+        framer.push(&buf[..n], |packet| segmenter.push(packet, &mut segments));
+        if framer.stats().packets == 0 && bytes >= SNIFF_LIMIT {
+            return Err(JobError::NotTransportStream {
+                input: input_name,
+                bytes,
+            });
+        }
+        publish_all(&mut publisher, &mut segments)?;
+        progress.update(bytes, publisher.stats());
+    }
+    framer.finish(|packet| segmenter.push(packet, &mut segments));
+    segmenter.finish(&mut segments);
+    publish_all(&mut publisher, &mut segments)?;
+    progress.finish();
+
+    let report = JobReport {
+        bytes,
+        framing: framer.stats().clone(),
+        segmenter: segmenter.stats().clone(),
+        published: publisher.stats().clone(),
+    };
+    if report.framing.packets == 0 {
+        return Err(JobError::NotTransportStream {
+            input: input_name,
+            bytes,
+        });
+    }
+    if segmenter.program().is_none() {
+        return Err(JobError::NoProgram {
+            input: input_name,
+            packets: report.framing.packets,
+        });
+    }
+    if report.published.segments == 0 {
+        return Err(JobError::NoSegment { input: input_name });
+    }
+    publisher.end()?;
+    wait_out_expiries(&mut publisher)?;
+    let mut report = report;
+    report.published = publisher.stats().clone();
+    Ok(report)
+}
+
+fn publish_all(
+    publisher: &mut Publisher<LocalSink>,
+    segments: &mut Vec<Segment>,
+) -> Result<(), PublishError> {
+    let now = Instant::now();
+    for segment in segments.drain(..) {
+        publisher.publish(&segment, now)?;
+    }
+    publisher.delete_due(Instant::now())?;
+    Ok(())
+}
+
+/// Segments removed from the window must stay available for a while after their last listing
+/// (RFC 8216 §6.2.2); the job deletes them when that time has passed, then exits.
+fn wait_out_expiries(publisher: &mut Publisher<LocalSink>) -> Result<(), PublishError> {
+    if publisher.pending_deletions() > 0 {
+        tracing::info!(
+            segments = publisher.pending_deletions(),
+            "keeping expired segments available as RFC 8216 §6.2.2 requires, then deleting them"
+        );
+    }
+    while let Some(next) = publisher.next_deletion() {
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        publisher.delete_due(Instant::now())?;
+    }
+    Ok(())
+}
+
+/// A one-line progress display on stderr, drawn only when stderr is a terminal.
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(wanted: bool) -> Self {
+        let bar = (wanted && io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Self { bar }
+    }
+
+    fn update(&self, bytes: u64, published: &PublishStats) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{} read · {} segments · {} of media",
+                indicatif::HumanBytes(bytes),
+                published.segments,
+                format_media_time(published.media_seconds)
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn format_media_time(seconds: f64) -> String {
+    let total = seconds.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60)
+}

@@ -1,0 +1,576 @@
+//! Segmenter: stage 2 of the data flow. TS packets in, finished [`Segment`]s out.
+//!
+//! A pure state machine: it follows PAT/PMT, picks the program's main stream (the first video
+//! stream, else the first audio stream), and cuts only where that stream has a random access
+//! point, at the first one at or after the target duration. Segments start with PAT and PMT when
+//! headers are repeated, audio PES packets begun before a cut are finished in the segment they
+//! began in, and timestamp jumps or table changes start a new timeline (a discontinuity).
+//!
+//! Owns cutting decisions and segment bytes. Must not touch files, clocks or playlists: callers
+//! hand it packets and receive segments.
+
+mod psi_out;
+mod segment;
+mod state;
+
+use std::collections::HashMap;
+
+pub use segment::Segment;
+
+use crate::media::codec::{Codec, StreamKind};
+use crate::media::keyframe::{AccessPointScanner, Decision};
+use crate::media::pes::parse_pes_start;
+use crate::media::psi::{PAT_PID, Pmt, PatProgram, SectionAssembler, parse_pat, parse_pmt};
+use crate::media::timestamp::{CLOCK_HZ, Unwrapper, pts_delta};
+use crate::media::{TsPacket, packet_continuity_counter, packet_has_payload, packet_pid};
+use psi_out::PsiOutput;
+use segment::{ClosingSegment, OpenSegment};
+use state::{PidState, packet_payload, signals_discontinuity};
+
+/// The null packet PID: stuffing, never kept.
+const NULL_PID: u16 = 0x1fff;
+/// Packets after a cut during which audio PES tails may still join the previous segment.
+const MAX_TAIL_PACKETS: u32 = 4096;
+/// Packets buffered while looking for the first picture of a video PES.
+const MAX_PENDING_PACKETS: usize = 2048;
+
+/// How to cut.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmenterConfig {
+    /// Desired segment duration in seconds: cuts happen at the first random access point at or
+    /// after it.
+    pub target_duration: f64,
+    /// Start every segment with PAT and PMT (and keep audio PES whole), so each segment decodes
+    /// alone. Off gives the raw cut: input bytes split at keyframe packets, nothing added.
+    pub repeat_headers: bool,
+    /// A decode-timestamp step larger than this (seconds), or any step backwards, starts a new
+    /// timeline.
+    pub max_timestamp_jump: f64,
+}
+
+impl Default for SegmenterConfig {
+    fn default() -> Self {
+        Self {
+            target_duration: 4.0,
+            repeat_headers: true,
+            max_timestamp_jump: 5.0,
+        }
+    }
+}
+
+/// What the segmenter saw, for logs and metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SegmenterStats {
+    /// Packets pushed.
+    pub packets: u64,
+    /// Packets dropped because transport_error_indicator was set.
+    pub transport_errors: u64,
+    /// Continuity-counter gaps (lost or reordered packets).
+    pub continuity_errors: u64,
+    /// Legal duplicate packets dropped.
+    pub duplicate_packets: u64,
+    /// Packets dropped because no segment was open (before the first random access point, or
+    /// after a discontinuity until the next one).
+    pub packets_before_keyframe: u64,
+    /// Packets of PIDs outside the selected program, dropped.
+    pub foreign_packets: u64,
+    /// Damaged or unusable PAT/PMT sections.
+    pub psi_errors: u64,
+    /// Timeline breaks (timestamp jumps, table changes).
+    pub discontinuities: u64,
+    /// Segments produced.
+    pub segments: u64,
+}
+
+/// The stream whose random access points decide the cuts.
+#[derive(Debug)]
+struct MainStream {
+    pid: u16,
+    codec: Codec,
+    scanner: AccessPointScanner,
+    timeline: Unwrapper,
+    last_dts: Option<i64>,
+    frame_ticks: i64,
+}
+
+/// A main-stream PES whose first picture has not been classified yet, with every packet that
+/// arrived since it started.
+#[derive(Debug)]
+struct PendingAccessPoint {
+    packets: Vec<TsPacket>,
+    pts: Option<i64>,
+}
+
+/// Cuts a TS packet stream into segments.
+#[derive(Debug)]
+pub struct Segmenter {
+    config: SegmenterConfig,
+    target_ticks: i64,
+    max_jump_ticks: i64,
+    pat_assembler: SectionAssembler,
+    pmt_assembler: SectionAssembler,
+    sections: Vec<Vec<u8>>,
+    program: Option<PatProgram>,
+    pat_version: Option<u8>,
+    pmt: Option<Pmt>,
+    psi_out: PsiOutput,
+    main: Option<MainStream>,
+    pids: HashMap<u16, PidState>,
+    open: Option<OpenSegment>,
+    closing: Option<ClosingSegment>,
+    pending: Option<PendingAccessPoint>,
+    next_discontinuity: bool,
+    produced_any: bool,
+    last_segment_len: usize,
+    stats: SegmenterStats,
+}
+
+impl Segmenter {
+    /// A segmenter that has seen nothing yet.
+    pub fn new(config: SegmenterConfig) -> Self {
+        let target_ticks = (config.target_duration * CLOCK_HZ as f64).round() as i64;
+        let max_jump_ticks = (config.max_timestamp_jump * CLOCK_HZ as f64).round() as i64;
+        Self {
+            config,
+            target_ticks,
+            max_jump_ticks,
+            pat_assembler: SectionAssembler::default(),
+            pmt_assembler: SectionAssembler::default(),
+            sections: Vec::new(),
+            program: None,
+            pat_version: None,
+            pmt: None,
+            psi_out: PsiOutput::default(),
+            main: None,
+            pids: HashMap::new(),
+            open: None,
+            closing: None,
+            pending: None,
+            next_discontinuity: false,
+            produced_any: false,
+            last_segment_len: 0,
+            stats: SegmenterStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SegmenterStats {
+        &self.stats
+    }
+
+    /// The program's PMT, once seen.
+    pub fn program(&self) -> Option<&Pmt> {
+        self.pmt.as_ref()
+    }
+
+    /// PID and codec of the stream that decides cuts, once known.
+    pub fn main_stream(&self) -> Option<(u16, Codec)> {
+        self.main.as_ref().map(|m| (m.pid, m.codec))
+    }
+
+    /// Feeds one packet; segments that became complete are appended to `out`.
+    pub fn push(&mut self, packet: &TsPacket, out: &mut Vec<Segment>) {
+        self.stats.packets += 1;
+        if packet[1] & 0x80 != 0 {
+            self.stats.transport_errors += 1;
+            return;
+        }
+        let pid = packet_pid(packet);
+        if pid == NULL_PID {
+            return;
+        }
+        let is_pmt = self.program.is_some_and(|p| p.pmt_pid == pid);
+        if self.config.repeat_headers && pid != PAT_PID && !is_pmt && !self.in_program(pid) {
+            self.stats.foreign_packets += 1;
+            return;
+        }
+        if !self.check_continuity(pid, packet) {
+            return;
+        }
+        let unit_start = packet[1] & 0x40 != 0;
+        if pid == PAT_PID {
+            self.read_pat(packet, unit_start, out);
+        } else if is_pmt {
+            self.read_pmt(pid, packet, unit_start, out);
+        }
+        if self.main.as_ref().is_some_and(|m| m.pid == pid) {
+            self.push_main(packet, unit_start, out);
+        } else if let Some(pending) = &mut self.pending {
+            pending.packets.push(*packet);
+            if pending.packets.len() > MAX_PENDING_PACKETS {
+                self.resolve_pending(Decision::NotKeyframe, out);
+            }
+        } else {
+            self.emit(packet);
+            self.finish_tail_if_done(out);
+        }
+    }
+
+    /// Ends the input: the open segment is finished at its measured end.
+    pub fn finish(&mut self, out: &mut Vec<Segment>) {
+        if self.pending.is_some() {
+            let decision = self
+                .main
+                .as_mut()
+                .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
+            self.resolve_pending(decision, out);
+        }
+        self.close_open_at_measured_end(out);
+    }
+
+    fn in_program(&self, pid: u16) -> bool {
+        self.pmt
+            .as_ref()
+            .is_some_and(|pmt| pmt.pcr_pid == pid || pmt.streams.iter().any(|s| s.pid == pid))
+    }
+
+    /// Returns false for packets to drop (legal duplicates).
+    fn check_continuity(&mut self, pid: u16, packet: &TsPacket) -> bool {
+        if !packet_has_payload(packet) {
+            return true;
+        }
+        let counter = packet_continuity_counter(packet);
+        let state = self.pids.entry(pid).or_default();
+        let previous = state.last_counter.replace(counter);
+        let Some(previous) = previous else {
+            return true;
+        };
+        if signals_discontinuity(packet) || counter == (previous + 1) & 0x0f {
+            return true;
+        }
+        if counter == previous {
+            self.stats.duplicate_packets += 1;
+            return false;
+        }
+        self.stats.continuity_errors += 1;
+        tracing::trace!(pid, previous, counter, "continuity counter gap");
+        if pid == PAT_PID {
+            self.pat_assembler.reset();
+        } else if self.program.is_some_and(|p| p.pmt_pid == pid) {
+            self.pmt_assembler.reset();
+        }
+        true
+    }
+
+    fn read_pat(&mut self, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
+        let Some(payload) = packet_payload(packet) else {
+            return;
+        };
+        self.sections.clear();
+        self.pat_assembler.push(payload, unit_start, &mut self.sections);
+        for section in std::mem::take(&mut self.sections) {
+            let pat = match parse_pat(&section) {
+                Ok(pat) => pat,
+                Err(error) => {
+                    self.stats.psi_errors += 1;
+                    tracing::debug!(%error, "unusable PAT section");
+                    continue;
+                }
+            };
+            let Some(&program) = pat.programs.first() else {
+                continue;
+            };
+            if self.program == Some(program) && self.pat_version == Some(pat.version) {
+                continue;
+            }
+            if self.program.is_some() {
+                tracing::info!(version = pat.version, "PAT changed: new timeline");
+                self.break_timeline(out);
+            }
+            if self.program.is_some_and(|p| p.pmt_pid != program.pmt_pid) {
+                self.pmt = None;
+                self.main = None;
+                self.pmt_assembler.reset();
+            }
+            self.program = Some(program);
+            self.pat_version = Some(pat.version);
+            self.psi_out
+                .set_pat(pat.transport_stream_id, pat.version, program);
+        }
+    }
+
+    fn read_pmt(&mut self, pid: u16, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
+        let Some(payload) = packet_payload(packet) else {
+            return;
+        };
+        self.sections.clear();
+        self.pmt_assembler.push(payload, unit_start, &mut self.sections);
+        for section in std::mem::take(&mut self.sections) {
+            let pmt = match parse_pmt(&section) {
+                Ok(pmt) => pmt,
+                Err(error) => {
+                    self.stats.psi_errors += 1;
+                    tracing::debug!(%error, "unusable PMT section");
+                    continue;
+                }
+            };
+            if self.program.is_some_and(|p| p.program_number != pmt.program_number) {
+                continue;
+            }
+            if self.pmt.as_ref() == Some(&pmt) {
+                continue;
+            }
+            if self.pmt.is_some() {
+                tracing::info!(version = pmt.version, "PMT changed: new timeline");
+                self.break_timeline(out);
+            }
+            self.select_main_stream(&pmt);
+            self.psi_out.set_pmt(pid, &section);
+            self.pmt = Some(pmt);
+        }
+    }
+
+    fn select_main_stream(&mut self, pmt: &Pmt) {
+        let chosen = pmt
+            .streams
+            .iter()
+            .find(|s| s.codec.kind() == StreamKind::Video)
+            .or_else(|| pmt.streams.iter().find(|s| s.codec.kind() == StreamKind::Audio));
+        let Some(stream) = chosen else {
+            tracing::warn!("program has no audio or video stream to cut on");
+            self.main = None;
+            return;
+        };
+        if self.main.as_ref().is_some_and(|m| m.pid == stream.pid && m.codec == stream.codec) {
+            return;
+        }
+        tracing::debug!(pid = stream.pid, codec = ?stream.codec, "main stream selected");
+        self.main = Some(MainStream {
+            pid: stream.pid,
+            codec: stream.codec,
+            scanner: AccessPointScanner::new(stream.codec),
+            timeline: Unwrapper::default(),
+            last_dts: None,
+            frame_ticks: 0,
+        });
+    }
+
+    fn push_main(&mut self, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
+        let payload = packet_payload(packet);
+        if unit_start && let Some(payload) = payload {
+            if self.pending.is_some() {
+                let decision = self
+                    .main
+                    .as_mut()
+                    .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
+                self.resolve_pending(decision, out);
+            }
+            self.start_main_pes(packet, payload, out);
+            return;
+        }
+        let Some(pending) = &mut self.pending else {
+            self.emit(packet);
+            return;
+        };
+        pending.packets.push(*packet);
+        let decision = match (&mut self.main, payload) {
+            (Some(main), Some(payload)) => main.scanner.push(payload),
+            _ => Decision::Undecided,
+        };
+        if decision != Decision::Undecided {
+            self.resolve_pending(decision, out);
+        } else if pending.packets.len() > MAX_PENDING_PACKETS {
+            self.resolve_pending(Decision::NotKeyframe, out);
+        }
+    }
+
+    fn start_main_pes(&mut self, packet: &TsPacket, payload: &[u8], out: &mut Vec<Segment>) {
+        let Some(pes) = parse_pes_start(payload) else {
+            self.emit(packet);
+            return;
+        };
+        let mut pts = None;
+        if let (Some(raw_dts), Some(raw_pts)) = (pes.dts, pes.pts) {
+            let jumped = self.main.as_mut().is_some_and(|main| {
+                let dts = main.timeline.unwrap(raw_dts);
+                main.last_dts
+                    .is_some_and(|last| dts < last || dts - last > self.max_jump_ticks)
+            });
+            if jumped {
+                tracing::info!("timestamp jump: new timeline");
+                self.break_timeline(out);
+            }
+            if let Some(main) = &mut self.main {
+                if jumped {
+                    main.timeline.unwrap(raw_dts);
+                }
+                let dts = main.timeline.unwrap(raw_dts);
+                if let Some(last) = main.last_dts
+                    && dts > last
+                    && dts - last < CLOCK_HZ
+                {
+                    main.frame_ticks = dts - last;
+                }
+                main.last_dts = Some(dts);
+                pts = Some(dts + pts_delta(raw_dts, raw_pts));
+            }
+        }
+        let decision = match &mut self.main {
+            Some(main) => {
+                main.scanner.reset();
+                main.scanner.push(pes.payload)
+            }
+            None => Decision::NotKeyframe,
+        };
+        self.pending = Some(PendingAccessPoint {
+            packets: vec![*packet],
+            pts,
+        });
+        if decision != Decision::Undecided {
+            self.resolve_pending(decision, out);
+        }
+    }
+
+    /// Places the pending PES: cuts before it when it is a due random access point, then emits
+    /// its packets and everything that arrived meanwhile.
+    fn resolve_pending(&mut self, decision: Decision, out: &mut Vec<Segment>) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let frame_ticks = self.main.as_ref().map_or(0, |m| m.frame_ticks);
+        if decision == Decision::Keyframe
+            && let Some(pts) = pending.pts
+        {
+            let due = match &self.open {
+                None => true,
+                Some(open) => pts - open.start_pts >= self.target_ticks - frame_ticks / 2,
+            };
+            if due && (self.psi_out.is_ready() || !self.config.repeat_headers) {
+                self.cut(pts, out);
+            }
+        }
+        if let (Some(open), Some(pts)) = (&mut self.open, pending.pts) {
+            open.extend_to(pts + frame_ticks);
+        }
+        for packet in &pending.packets {
+            self.emit(packet);
+        }
+        self.finish_tail_if_done(out);
+    }
+
+    /// Starts a new segment at `start_pts`; the open one becomes the closing one.
+    fn cut(&mut self, start_pts: i64, out: &mut Vec<Segment>) {
+        if let Some(open) = self.open.take() {
+            self.start_tail(open.finish(start_pts), out);
+        }
+        let discontinuity = std::mem::take(&mut self.next_discontinuity);
+        let capacity = self.last_segment_len + self.last_segment_len / 8;
+        let mut open =
+            OpenSegment::new(start_pts, discontinuity, self.config.repeat_headers, capacity);
+        if self.config.repeat_headers {
+            self.psi_out.write_tables(&mut open.data);
+        }
+        self.open = Some(open);
+    }
+
+    /// A timeline break: the open segment ends at its measured end and nothing more is kept
+    /// until the next random access point, which starts a segment marked as a discontinuity.
+    fn break_timeline(&mut self, out: &mut Vec<Segment>) {
+        self.stats.discontinuities += 1;
+        if self.pending.is_some() {
+            self.resolve_pending(Decision::NotKeyframe, out);
+        }
+        self.close_open_at_measured_end(out);
+        if self.produced_any {
+            self.next_discontinuity = true;
+        }
+        if let Some(main) = &mut self.main {
+            main.timeline.reset();
+            main.last_dts = None;
+        }
+    }
+
+    fn close_open_at_measured_end(&mut self, out: &mut Vec<Segment>) {
+        if let Some(closing) = self.closing.take() {
+            self.output(closing.segment, out);
+        }
+        if let Some(open) = self.open.take() {
+            let end = open.end_pts;
+            self.output(open.finish(end), out);
+        }
+    }
+
+    /// Keeps a just-cut segment open for the tails of PES packets that began in it.
+    fn start_tail(&mut self, segment: Segment, out: &mut Vec<Segment>) {
+        if let Some(closing) = self.closing.take() {
+            self.output(closing.segment, out);
+        }
+        let main_pid = self.main.as_ref().map(|m| m.pid);
+        let waiting: std::collections::HashSet<u16> = if self.config.repeat_headers {
+            self.pids
+                .iter()
+                .filter(|(pid, state)| state.pes_open && Some(**pid) != main_pid)
+                .map(|(pid, _)| *pid)
+                .collect()
+        } else {
+            Default::default()
+        };
+        if waiting.is_empty() {
+            self.output(segment, out);
+        } else {
+            self.closing = Some(ClosingSegment {
+                segment,
+                waiting,
+                packets_since_cut: 0,
+            });
+        }
+    }
+
+    fn finish_tail_if_done(&mut self, out: &mut Vec<Segment>) {
+        let done = self
+            .closing
+            .as_ref()
+            .is_some_and(|c| c.waiting.is_empty() || c.packets_since_cut > MAX_TAIL_PACKETS);
+        if done && let Some(closing) = self.closing.take() {
+            self.output(closing.segment, out);
+        }
+    }
+
+    /// Routes one packet to the closing segment (a PES tail), the open segment, or nowhere.
+    fn emit(&mut self, packet: &TsPacket) {
+        let pid = packet_pid(packet);
+        let unit_start = packet[1] & 0x40 != 0;
+        if self.config.repeat_headers {
+            if pid == PAT_PID || self.program.is_some_and(|p| p.pmt_pid == pid) {
+                // The tables are rewritten: the open segment gets fresh copies in place of the
+                // originals, numbered on from those at its start.
+                if unit_start && let Some(open) = &mut self.open {
+                    if pid == PAT_PID {
+                        self.psi_out.write_pat(&mut open.data);
+                    } else {
+                        self.psi_out.write_pmt(&mut open.data);
+                    }
+                }
+                return;
+            }
+            self.pids.entry(pid).or_default().track_pes(packet, unit_start);
+        }
+        if let Some(closing) = &mut self.closing {
+            closing.packets_since_cut += 1;
+            if closing.waiting.contains(&pid) {
+                if !unit_start {
+                    closing.segment.data.extend_from_slice(packet);
+                    if self.pids.get(&pid).is_some_and(|s| !s.pes_open) {
+                        closing.waiting.remove(&pid);
+                    }
+                    return;
+                }
+                closing.waiting.remove(&pid);
+            }
+        }
+        match &mut self.open {
+            Some(open) => open.data.extend_from_slice(packet),
+            None => self.stats.packets_before_keyframe += 1,
+        }
+    }
+
+    fn output(&mut self, segment: Segment, out: &mut Vec<Segment>) {
+        self.stats.segments += 1;
+        self.produced_any = true;
+        self.last_segment_len = segment.data.len();
+        out.push(segment);
+    }
+}
+
+#[cfg(test)]
+mod tests;
