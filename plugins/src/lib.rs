@@ -90,7 +90,9 @@ pub fn validate_key(key: &str) -> Result<(), SinkError> {
         || key.starts_with('/')
         || key.contains('\\')
         || key.contains('\0')
-        || key.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+        || key
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
     if bad {
         Err(SinkError::permanent(
             key,
@@ -118,6 +120,9 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let error = SinkError::temporary("a.ts", "connection reset");
-        assert_eq!(error.to_string(), "temporary failure on 'a.ts': connection reset");
+        assert_eq!(
+            error.to_string(),
+            "temporary failure on 'a.ts': connection reset"
+        );
     }
 }

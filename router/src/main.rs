@@ -1,6 +1,7 @@
 //! The `streamrouter` command line: argument parsing, logging set-up and exit codes. The only
 //! place that uses `anyhow`; everything it runs lives in the library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -78,6 +79,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

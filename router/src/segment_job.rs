@@ -168,12 +168,12 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
                 bytes,
             });
         }
-        publish_all(&mut publisher, &mut segments)?;
+        publish_all(&mut publisher, &mut segments, &mut segmenter)?;
         progress.update(bytes, publisher.stats());
     }
     framer.finish(|packet| segmenter.push(packet, &mut segments));
     segmenter.finish(&mut segments);
-    publish_all(&mut publisher, &mut segments)?;
+    publish_all(&mut publisher, &mut segments, &mut segmenter)?;
     progress.finish();
 
     let report = JobReport {
@@ -207,10 +207,12 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
 fn publish_all(
     publisher: &mut Publisher<LocalSink>,
     segments: &mut Vec<Segment>,
+    segmenter: &mut Segmenter,
 ) -> Result<(), PublishError> {
     let now = Instant::now();
     for segment in segments.drain(..) {
         publisher.publish(&segment, now)?;
+        segmenter.recycle(segment.data);
     }
     publisher.delete_due(Instant::now())?;
     Ok(())

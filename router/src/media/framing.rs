@@ -16,6 +16,8 @@ pub const SYNC_BYTE: u8 = 0x47;
 const SYNC_CONFIRMATIONS: usize = 3;
 /// How far past an in-rhythm packet framing looks for the next sync point before trusting it.
 const MAX_LOOKAHEAD: usize = 64 * 1024;
+/// Bytes of a new chunk joined to carried-over bytes before framing continues in place.
+const JOIN_BYTES: usize = (SYNC_CONFIRMATIONS + 1) * PACKET_SIZE;
 
 /// What framing saw, for logs and metrics.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,13 +57,29 @@ impl TsFramer {
     }
 
     /// Feeds the next chunk of input; `on_packet` is called for every whole packet found.
-    pub fn push(&mut self, data: &[u8], on_packet: impl FnMut(&TsPacket)) {
-        // One memcpy per byte keeps framing simple; it is noise next to the segment copy.
-        let mut pending = std::mem::take(&mut self.pending);
-        pending.extend_from_slice(data);
-        let consumed = self.frame(&pending, false, on_packet);
-        pending.drain(..consumed);
-        self.pending = pending;
+    pub fn push(&mut self, data: &[u8], mut on_packet: impl FnMut(&TsPacket)) {
+        let mut data = data;
+        if !self.pending.is_empty() {
+            // Join the carried-over bytes with the start of the new chunk; once framing has
+            // moved past them, the rest of the chunk is framed in place without copying.
+            let carried = self.pending.len();
+            let joined = data.len().min(JOIN_BYTES);
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.extend_from_slice(&data[..joined]);
+            let consumed = self.frame(&pending, false, &mut on_packet);
+            if consumed < carried {
+                pending.extend_from_slice(&data[joined..]);
+                let consumed = consumed + self.frame(&pending[consumed..], false, &mut on_packet);
+                pending.drain(..consumed);
+                self.pending = pending;
+                return;
+            }
+            data = &data[consumed - carried..];
+            pending.clear();
+            self.pending = pending;
+        }
+        let consumed = self.frame(data, false, &mut on_packet);
+        self.pending.extend_from_slice(&data[consumed..]);
     }
 
     /// Ends the input: frames what is left with relaxed confirmation and counts any incomplete
@@ -215,6 +233,25 @@ mod tests {
         assert_eq!(tags, (1..=9).collect::<Vec<u8>>());
         assert_eq!(stats.sync_losses, 1);
         assert_eq!(stats.skipped_bytes, 7);
+    }
+
+    #[test]
+    fn chunking_never_changes_the_result() {
+        let mut stream = vec![0x47, 0, 0x47];
+        stream.extend((1..=6).flat_map(packet));
+        stream.extend_from_slice(&[0x47; 5]);
+        stream.extend((7..=12).flat_map(packet));
+        stream.extend_from_slice(&[1, 2, 3]);
+        stream.extend((13..=20).flat_map(packet));
+        stream.extend_from_slice(&packet(21)[..50]);
+        let (whole, whole_stats) = frame_all(&[&stream]);
+        assert_eq!(whole, (1..=20).collect::<Vec<u8>>());
+        for size in [1, 7, 100, 187, 188, 189, 376, 500, 1000] {
+            let chunks: Vec<&[u8]> = stream.chunks(size).collect();
+            let (tags, stats) = frame_all(&chunks);
+            assert_eq!(tags, whole, "chunk size {size}");
+            assert_eq!(stats, whole_stats, "chunk size {size}");
+        }
     }
 
     #[test]

@@ -94,7 +94,8 @@ impl AccessPointScanner {
                 continue;
             }
             // Start code at i; the unit header follows at i + 3.
-            let Some(verdict) = classify_unit(self.codec, &buf[i + 3..], &mut self.sequence_header_seen)
+            let Some(verdict) =
+                classify_unit(self.codec, &buf[i + 3..], &mut self.sequence_header_seen)
             else {
                 // Header bytes not here yet: look at this start code again later.
                 self.scanned = i;
@@ -192,14 +193,20 @@ mod tests {
         let au = h264_access_unit(0x65, 10);
         for split in 1..au.len() {
             let (a, b) = au.split_at(split);
-            assert_eq!(feed(Codec::H264, &[a, b]), Decision::Keyframe, "split at {split}");
+            assert_eq!(
+                feed(Codec::H264, &[a, b]),
+                Decision::Keyframe,
+                "split at {split}"
+            );
         }
     }
 
     #[test]
     fn hevc_irap_types() {
         // VPS (32), SPS (33), PPS (34), prefix SEI (39), then the picture.
-        let params: &[u8] = &[0, 0, 1, 0x40, 1, 0, 0, 1, 0x42, 1, 0, 0, 1, 0x44, 1, 0, 0, 1, 0x4e, 1];
+        let params: &[u8] = &[
+            0, 0, 1, 0x40, 1, 0, 0, 1, 0x42, 1, 0, 0, 1, 0x44, 1, 0, 0, 1, 0x4e, 1,
+        ];
         for (nal_type, expected) in [
             (19u8, Decision::Keyframe), // IDR_W_RADL
             (21, Decision::Keyframe),   // CRA
@@ -219,9 +226,18 @@ mod tests {
         let i_pic = [0, 0, 1, 0x00, 0x00, 0x0f, 0xff];
         let p_pic = [0, 0, 1, 0x00, 0x00, 0x17, 0xff];
         let with = |parts: &[&[u8]]| parts.concat();
-        assert_eq!(feed(Codec::Mpeg2Video, &[&with(&[&seq, &gop, &i_pic])]), Decision::Keyframe);
-        assert_eq!(feed(Codec::Mpeg2Video, &[&with(&[&gop, &i_pic])]), Decision::NotKeyframe);
-        assert_eq!(feed(Codec::Mpeg2Video, &[&with(&[&seq, &p_pic])]), Decision::NotKeyframe);
+        assert_eq!(
+            feed(Codec::Mpeg2Video, &[&with(&[&seq, &gop, &i_pic])]),
+            Decision::Keyframe
+        );
+        assert_eq!(
+            feed(Codec::Mpeg2Video, &[&with(&[&gop, &i_pic])]),
+            Decision::NotKeyframe
+        );
+        assert_eq!(
+            feed(Codec::Mpeg2Video, &[&with(&[&seq, &p_pic])]),
+            Decision::NotKeyframe
+        );
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub(crate) mod tests {
 
     #[test]
     fn not_a_pes() {
-        assert_eq!(parse_pes_start(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde]), None);
+        assert_eq!(
+            parse_pes_start(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde]),
+            None
+        );
     }
 }

@@ -304,7 +304,16 @@ pub(crate) mod tests {
 
     /// Builds a PMT section (test helper shared with the segmenter tests).
     pub(crate) fn pmt_section(version: u8, pcr_pid: u16, streams: &[(u8, u16)]) -> Vec<u8> {
-        let mut s = vec![0x02, 0xb0, 0x00, 0x00, 0x01, 0xc1 | (version << 1), 0x00, 0x00];
+        let mut s = vec![
+            0x02,
+            0xb0,
+            0x00,
+            0x00,
+            0x01,
+            0xc1 | (version << 1),
+            0x00,
+            0x00,
+        ];
         s.extend_from_slice(&(0xe000 | pcr_pid).to_be_bytes());
         s.extend_from_slice(&[0xf0, 0x00]);
         for &(stream_type, pid) in streams {

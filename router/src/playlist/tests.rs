@@ -18,7 +18,10 @@ fn entry(sequence: u64, duration: f64, discontinuity: bool) -> PlaylistEntry {
 }
 
 fn golden(name: &str) -> String {
-    let path = format!("{}/src/playlist/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/src/playlist/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -75,7 +78,10 @@ fn target_duration_is_constant_while_segments_fit() {
 fn overrunning_segment_raises_the_target_once_and_never_lowers_it() {
     let mut playlist = live(0);
     playlist.push(entry(1, 4.0, false));
-    assert_eq!(playlist.push(entry(2, 6.0, false)).target_raised, Some((4, 6)));
+    assert_eq!(
+        playlist.push(entry(2, 6.0, false)).target_raised,
+        Some((4, 6))
+    );
     assert_eq!(playlist.push(entry(3, 4.0, false)).target_raised, None);
     assert_eq!(playlist.target_duration(), 6);
     // Every EXTINF rounded to the nearest integer stays within the declared value.
@@ -97,6 +103,9 @@ fn durations_are_written_with_millisecond_precision() {
     let mut playlist = live(0);
     playlist.push(entry(7, 3.999_66, false));
     let text = playlist.render();
-    assert!(text.contains("#EXTINF:4.000,\nsegment-00007.ts\n"), "{text}");
+    assert!(
+        text.contains("#EXTINF:4.000,\nsegment-00007.ts\n"),
+        "{text}"
+    );
     assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:7\n"), "{text}");
 }

@@ -144,7 +144,11 @@ impl<S: Sink> Publisher<S> {
     pub fn delete_due(&mut self, now: Instant) -> Result<usize, PublishError> {
         let mut deleted = 0;
         // Deadlines are scheduled in publication order but keep_for varies: scan them all.
-        while let Some(index) = self.expiring.iter().position(|(deadline, _)| *deadline <= now) {
+        while let Some(index) = self
+            .expiring
+            .iter()
+            .position(|(deadline, _)| *deadline <= now)
+        {
             let key = &self.expiring[index].1;
             self.sink.delete(key)?;
             self.expiring.remove(index);
@@ -170,7 +174,8 @@ impl<S: Sink> Publisher<S> {
             content_type: PLAYLIST_CONTENT_TYPE,
             cache_control: Some(&self.playlist_cache_control),
         };
-        self.sink.put(&self.naming.playlist_key, text.as_bytes(), &meta)?;
+        self.sink
+            .put(&self.naming.playlist_key, text.as_bytes(), &meta)?;
         self.stats.playlist_versions += 1;
         Ok(())
     }

@@ -76,7 +76,10 @@ fn segment_is_stored_before_the_playlist_that_lists_it() {
     );
     let objects = sink.objects.lock().unwrap();
     let playlist = String::from_utf8(objects["index.m3u8"].clone()).unwrap();
-    assert!(playlist.ends_with("seg-00002.ts\n#EXT-X-ENDLIST\n"), "{playlist}");
+    assert!(
+        playlist.ends_with("seg-00002.ts\n#EXT-X-ENDLIST\n"),
+        "{playlist}"
+    );
 }
 
 #[test]
@@ -91,7 +94,9 @@ fn expired_segments_are_deleted_only_when_due() {
     assert_eq!(publisher.pending_deletions(), 1);
     assert_eq!(publisher.delete_due(start).unwrap(), 0);
     assert_eq!(
-        publisher.delete_due(start + Duration::from_millis(3900)).unwrap(),
+        publisher
+            .delete_due(start + Duration::from_millis(3900))
+            .unwrap(),
         0
     );
     let due = publisher.next_deletion().unwrap();

@@ -13,20 +13,22 @@ mod psi_out;
 mod segment;
 mod state;
 
-use std::collections::HashMap;
-
 pub use segment::Segment;
 
 use crate::media::codec::{Codec, StreamKind};
 use crate::media::keyframe::{AccessPointScanner, Decision};
 use crate::media::pes::parse_pes_start;
-use crate::media::psi::{PAT_PID, Pmt, PatProgram, SectionAssembler, parse_pat, parse_pmt};
+use crate::media::psi::{PAT_PID, PatProgram, Pmt, SectionAssembler, parse_pat, parse_pmt};
 use crate::media::timestamp::{CLOCK_HZ, Unwrapper, pts_delta};
 use crate::media::{TsPacket, packet_continuity_counter, packet_has_payload, packet_pid};
 use psi_out::PsiOutput;
 use segment::{ClosingSegment, OpenSegment};
 use state::{PidState, packet_payload, signals_discontinuity};
 
+/// Number of distinct 13-bit PIDs.
+const PID_COUNT: usize = 8192;
+/// Segment buffers kept for reuse (the open, the closing and one being published).
+const MAX_SPARE_BUFFERS: usize = 2;
 /// The null packet PID: stuffing, never kept.
 const NULL_PID: u16 = 0x1fff;
 /// Packets after a cut during which audio PES tails may still join the previous segment.
@@ -115,7 +117,8 @@ pub struct Segmenter {
     pmt: Option<Pmt>,
     psi_out: PsiOutput,
     main: Option<MainStream>,
-    pids: HashMap<u16, PidState>,
+    pids: Box<[PidState]>,
+    spare_buffers: Vec<Vec<u8>>,
     open: Option<OpenSegment>,
     closing: Option<ClosingSegment>,
     pending: Option<PendingAccessPoint>,
@@ -142,7 +145,8 @@ impl Segmenter {
             pmt: None,
             psi_out: PsiOutput::default(),
             main: None,
-            pids: HashMap::new(),
+            pids: vec![PidState::default(); PID_COUNT].into_boxed_slice(),
+            spare_buffers: Vec::new(),
             open: None,
             closing: None,
             pending: None,
@@ -206,6 +210,15 @@ impl Segmenter {
         }
     }
 
+    /// Hands back the bytes of a published segment so their memory is reused for later
+    /// segments instead of being freed and allocated again (keeps memory flat on long runs).
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.spare_buffers.len() < MAX_SPARE_BUFFERS {
+            buffer.clear();
+            self.spare_buffers.push(buffer);
+        }
+    }
+
     /// Ends the input: the open segment is finished at its measured end.
     pub fn finish(&mut self, out: &mut Vec<Segment>) {
         if self.pending.is_some() {
@@ -230,7 +243,7 @@ impl Segmenter {
             return true;
         }
         let counter = packet_continuity_counter(packet);
-        let state = self.pids.entry(pid).or_default();
+        let state = &mut self.pids[usize::from(pid)];
         let previous = state.last_counter.replace(counter);
         let Some(previous) = previous else {
             return true;
@@ -257,7 +270,8 @@ impl Segmenter {
             return;
         };
         self.sections.clear();
-        self.pat_assembler.push(payload, unit_start, &mut self.sections);
+        self.pat_assembler
+            .push(payload, unit_start, &mut self.sections);
         for section in std::mem::take(&mut self.sections) {
             let pat = match parse_pat(&section) {
                 Ok(pat) => pat,
@@ -294,7 +308,8 @@ impl Segmenter {
             return;
         };
         self.sections.clear();
-        self.pmt_assembler.push(payload, unit_start, &mut self.sections);
+        self.pmt_assembler
+            .push(payload, unit_start, &mut self.sections);
         for section in std::mem::take(&mut self.sections) {
             let pmt = match parse_pmt(&section) {
                 Ok(pmt) => pmt,
@@ -304,7 +319,10 @@ impl Segmenter {
                     continue;
                 }
             };
-            if self.program.is_some_and(|p| p.program_number != pmt.program_number) {
+            if self
+                .program
+                .is_some_and(|p| p.program_number != pmt.program_number)
+            {
                 continue;
             }
             if self.pmt.as_ref() == Some(&pmt) {
@@ -325,13 +343,21 @@ impl Segmenter {
             .streams
             .iter()
             .find(|s| s.codec.kind() == StreamKind::Video)
-            .or_else(|| pmt.streams.iter().find(|s| s.codec.kind() == StreamKind::Audio));
+            .or_else(|| {
+                pmt.streams
+                    .iter()
+                    .find(|s| s.codec.kind() == StreamKind::Audio)
+            });
         let Some(stream) = chosen else {
             tracing::warn!("program has no audio or video stream to cut on");
             self.main = None;
             return;
         };
-        if self.main.as_ref().is_some_and(|m| m.pid == stream.pid && m.codec == stream.codec) {
+        if self
+            .main
+            .as_ref()
+            .is_some_and(|m| m.pid == stream.pid && m.codec == stream.codec)
+        {
             return;
         }
         tracing::debug!(pid = stream.pid, codec = ?stream.codec, "main stream selected");
@@ -454,9 +480,10 @@ impl Segmenter {
             self.start_tail(open.finish(start_pts), out);
         }
         let discontinuity = std::mem::take(&mut self.next_discontinuity);
-        let capacity = self.last_segment_len + self.last_segment_len / 8;
+        let mut buffer = self.spare_buffers.pop().unwrap_or_default();
+        buffer.reserve(self.last_segment_len + self.last_segment_len / 8);
         let mut open =
-            OpenSegment::new(start_pts, discontinuity, self.config.repeat_headers, capacity);
+            OpenSegment::new(start_pts, discontinuity, self.config.repeat_headers, buffer);
         if self.config.repeat_headers {
             self.psi_out.write_tables(&mut open.data);
         }
@@ -497,10 +524,8 @@ impl Segmenter {
         }
         let main_pid = self.main.as_ref().map(|m| m.pid);
         let waiting: std::collections::HashSet<u16> = if self.config.repeat_headers {
-            self.pids
-                .iter()
-                .filter(|(pid, state)| state.pes_open && Some(**pid) != main_pid)
-                .map(|(pid, _)| *pid)
+            (0..PID_COUNT as u16)
+                .filter(|&pid| self.pids[usize::from(pid)].pes_open && Some(pid) != main_pid)
                 .collect()
         } else {
             Default::default()
@@ -543,14 +568,14 @@ impl Segmenter {
                 }
                 return;
             }
-            self.pids.entry(pid).or_default().track_pes(packet, unit_start);
+            self.pids[usize::from(pid)].track_pes(packet, unit_start);
         }
         if let Some(closing) = &mut self.closing {
             closing.packets_since_cut += 1;
             if closing.waiting.contains(&pid) {
                 if !unit_start {
                     closing.segment.data.extend_from_slice(packet);
-                    if self.pids.get(&pid).is_some_and(|s| !s.pes_open) {
+                    if !self.pids[usize::from(pid)].pes_open {
                         closing.waiting.remove(&pid);
                     }
                     return;

@@ -42,9 +42,10 @@ pub(crate) struct OpenSegment {
 }
 
 impl OpenSegment {
-    pub fn new(start_pts: i64, discontinuity: bool, independent: bool, capacity: usize) -> Self {
+    /// A segment starting at `start_pts`, filling `buffer` (expected empty).
+    pub fn new(start_pts: i64, discontinuity: bool, independent: bool, buffer: Vec<u8>) -> Self {
         Self {
-            data: Vec::with_capacity(capacity),
+            data: buffer,
             start_pts,
             end_pts: start_pts,
             discontinuity,

@@ -33,8 +33,7 @@ impl PidState {
                         self.pes_open = true;
                         self.pes_remaining = None;
                     } else {
-                        let remaining =
-                            (PES_FIXED_HEADER + declared).saturating_sub(payload.len());
+                        let remaining = (PES_FIXED_HEADER + declared).saturating_sub(payload.len());
                         self.pes_open = remaining > 0;
                         self.pes_remaining = Some(remaining);
                     }
