@@ -14,6 +14,7 @@
 #      streamrouter segment IN --out DIR --target-duration 4
 #      ffmpeg -v error -i IN -c copy -f hls -hls_time 4 -hls_list_size 0 DIR/index.m3u8
 #      cp IN DIR/copy.ts
+#      dd if=IN of=DIR/copy.ts bs=256k   (the read()+write() floor; cp copies in-kernel)
 #    and prints median/min/max wall time, throughput and peak RSS, plus the
 #    ratios ffmpeg/streamrouter (speed-up) and streamrouter/cp.
 #
@@ -117,7 +118,7 @@ print(f"{wall:.6f} {rss}")
 sys.exit(0 if code == 0 else 1)
 '
 
-NAMES=(streamrouter ffmpeg-hls cp)
+NAMES=(streamrouter ffmpeg-hls cp dd)
 OUT=$BENCH_DIR/out
 RESULTS=$BENCH_DIR/results.txt
 mkdir -p "$OUT"
@@ -130,6 +131,9 @@ command_for() {
         ffmpeg-hls)   CMD=(ffmpeg -nostdin -v error -i "$IN" -c copy -f hls -hls_time 4
                            -hls_list_size 0 "$2/index.m3u8") ;;
         cp)           CMD=(cp "$IN" "$2/copy.ts") ;;
+        # dd is the floor of any program that reads and writes through user space: cp itself
+        # copies inside the kernel (copy_file_range) and never sees the bytes.
+        dd)           CMD=(dd "if=$IN" "of=$2/copy.ts" bs=256k status=none) ;;
         *) die "unknown benchmark $1" ;;
     esac
 }
@@ -166,7 +170,7 @@ say "last outputs: streamrouter wrote $sr_files files, ffmpeg wrote $ff_segs seg
 if [[ ${BENCH_KEEP_OUTPUT:-0} == 1 ]]; then
     say "outputs of the last run kept in $OUT"
 else
-    rm -rf "${OUT:?}"/streamrouter "${OUT:?}"/ffmpeg-hls "${OUT:?}"/cp  # ~3x input size
+    rm -rf "${OUT:?}"/streamrouter "${OUT:?}"/ffmpeg-hls "${OUT:?}"/cp "${OUT:?}"/dd  # ~4x input
 fi
 
 # ---------------------------------------------------------------- report ---
@@ -183,12 +187,13 @@ mb = in_bytes / 1e6
 print()
 print(f"input {mb:.1f} MB, {runs} runs each, warm page cache")
 print(f"{'command':<14} {'median s':>9} {'min s':>8} {'max s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
-for n in ("streamrouter", "ffmpeg-hls", "cp"):
+for n in ("streamrouter", "ffmpeg-hls", "cp", "dd"):
     w = walls[n]
     print(f"{n:<14} {med[n]:9.3f} {min(w):8.3f} {max(w):8.3f} {mb / med[n]:8.0f} {rss[n] / 1024:12.1f}")
 print()
 sr = med["streamrouter"]
 print(f"speed-up ffmpeg/streamrouter : {med['ffmpeg-hls'] / sr:.2f}x")
 print(f"streamrouter/cp              : {sr / med['cp']:.2f}x")
+print(f"streamrouter/dd (read+write) : {sr / med['dd']:.2f}x")
 print(f"streamrouter peak RSS        : {rss['streamrouter'] / 1024:.1f} MB")
 EOF
