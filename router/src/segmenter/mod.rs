@@ -248,7 +248,7 @@ impl Segmenter {
         let Some(previous) = previous else {
             return true;
         };
-        if signals_discontinuity(packet) || counter == (previous + 1) & 0x0f {
+        if counter == (previous + 1) & 0x0f || signals_discontinuity(packet) {
             return true;
         }
         if counter == previous {

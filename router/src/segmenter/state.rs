@@ -24,6 +24,9 @@ pub(crate) struct PidState {
 impl PidState {
     /// Follows PES boundaries from the packets written out.
     pub fn track_pes(&mut self, packet: &TsPacket, unit_start: bool) {
+        if !unit_start && self.pes_remaining.is_none() {
+            return; // nothing to count: an unbounded PES, or none open
+        }
         let payload = packet_payload(packet).unwrap_or(&[]);
         if unit_start {
             match payload {
