@@ -48,7 +48,10 @@ impl Output {
 
     /// All segments' bytes, concatenated in playlist order.
     fn concatenated(&self) -> Vec<u8> {
-        self.segments().iter().flat_map(|p| router::read(p)).collect()
+        self.segments()
+            .iter()
+            .flat_map(|p| router::read(p))
+            .collect()
     }
 }
 
@@ -87,7 +90,11 @@ fn finish_output(dir: TempDir, run: &Run, playlist_name: &str) -> Output {
 
 /// `--target-duration 4` on a test input.
 fn segment_4s(file: &str) -> Output {
-    segment_with(&router::data(file), &["--target-duration", "4"], "index.m3u8")
+    segment_with(
+        &router::data(file),
+        &["--target-duration", "4"],
+        "index.m3u8",
+    )
 }
 
 // ------------------------------------------------------------------------------------------
@@ -161,6 +168,15 @@ fn ticks_between(a: i64, b: i64) -> i64 {
 }
 
 // ------------------------------------------------------------------------------------------
+// 0. The clients
+
+#[test]
+fn ffmpeg_and_ffprobe_are_installed() {
+    // Every check of the output goes through them: without them this suite must fail, loudly.
+    ff::require_tools();
+}
+
+// ------------------------------------------------------------------------------------------
 // 1. Good inputs
 
 /// A clean input and what segmenting it at 4 s must give.
@@ -171,6 +187,8 @@ struct Case {
     /// EXT-X-TARGETDURATION by the policy of router/src/playlist/mod.rs: 4, raised to the
     /// longest rounded segment when a GOP overruns it.
     target_duration: u64,
+    /// The input's video keyframes, seconds after its first one (tests/data/README.md).
+    keyframes: &'static [f64],
     /// Expected segment start times, seconds after the input's first keyframe: the first
     /// keyframe at or after (previous start + target) (video inputs only).
     starts: &'static [f64],
@@ -242,7 +260,10 @@ fn check_good_input(case: &Case) {
          EXTINF ({:?})",
         playlist.durations()
     );
-    assert_eq!(declared, case.target_duration, "{name}: EXT-X-TARGETDURATION");
+    assert_eq!(
+        declared, case.target_duration,
+        "{name}: EXT-X-TARGETDURATION"
+    );
 
     let in_audio = ff::packets(&input, "a:0");
     let out_audio = ff::packets(&out.playlist_path, "a:0");
@@ -250,17 +271,11 @@ fn check_good_input(case: &Case) {
         check_video(case, &input, &out, &in_audio, &out_audio);
     } else {
         // Audio is the main stream: every audio packet is a random access point, so all of it
-        // is kept, and (d) the playlist lasts as long as the audio.
-        assert_same_packets(&format!("{name}: audio of the playlist"), &out_audio, &in_audio);
-        let media: i64 = in_audio.iter().map(|p| p.duration.unwrap_or(0)).sum();
-        let media = media as f64 / CLOCK_HZ;
-        let total = playlist.total_duration();
-        assert!(
-            (total - media).abs() <= DURATION_TOLERANCE,
-            "{name}: EXTINFs {:?} sum to {total:.3} s, but the input holds {media:.3} s of audio \
-             ({} packets)",
-            playlist.durations(),
-            in_audio.len()
+        // is kept. (d) for this input: aac_only_extinf_sum_matches_the_audio.
+        assert_same_packets(
+            &format!("{name}: audio of the playlist"),
+            &out_audio,
+            &in_audio,
         );
     }
 }
@@ -336,6 +351,17 @@ fn check_video(
         .map(|(_, t)| *t)
         .collect();
     let origin = keyframes[0];
+    let seconds = |t: i64| (t - origin) as f64 / CLOCK_HZ;
+    let keyframe_times: Vec<f64> = keyframes.iter().map(|&t| seconds(t)).collect();
+    assert!(
+        keyframe_times.len() == case.keyframes.len()
+            && keyframe_times
+                .iter()
+                .zip(case.keyframes)
+                .all(|(a, b)| (a - b).abs() < 0.001),
+        "{name}: ffprobe finds keyframes at {keyframe_times:?} s, the input has them at {:?}",
+        case.keyframes
+    );
     let target_ticks = (TARGET * CLOCK_HZ) as i64;
     let mut starts = vec![origin];
     for &k in &keyframes {
@@ -343,7 +369,6 @@ fn check_video(
             starts.push(k);
         }
     }
-    let seconds = |t: i64| (t - origin) as f64 / CLOCK_HZ;
     let start_times: Vec<f64> = starts.iter().map(|&t| seconds(t)).collect();
     assert!(
         start_times.len() == case.starts.len()
@@ -351,8 +376,7 @@ fn check_video(
                 .iter()
                 .zip(case.starts)
                 .all(|(a, b)| (a - b).abs() < 0.001),
-        "{name}: keyframes at {:?} s give cuts at {start_times:?}, expected {:?}",
-        keyframes.iter().map(|&t| seconds(t)).collect::<Vec<_>>(),
+        "{name}: keyframes at {keyframe_times:?} s give cuts at {start_times:?}, expected {:?}",
         case.starts
     );
     let segments = out.segments();
@@ -402,6 +426,7 @@ fn h264_aac_segments_are_valid() {
         file: "h264_aac.ts",
         video: true,
         target_duration: 4,
+        keyframes: &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0],
         starts: &[0.0, 4.0, 8.0],
     });
 }
@@ -412,6 +437,7 @@ fn hevc_ac3_segments_are_valid() {
         file: "hevc_ac3.ts",
         video: true,
         target_duration: 4,
+        keyframes: &[0.0, 2.0, 4.0, 6.0, 8.0],
         starts: &[0.0, 4.0, 8.0],
     });
 }
@@ -422,6 +448,7 @@ fn mpeg2_mp2_segments_are_valid() {
         file: "mpeg2_mp2.ts",
         video: true,
         target_duration: 4,
+        keyframes: &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
         starts: &[0.0, 4.0, 8.0],
     });
 }
@@ -432,8 +459,34 @@ fn aac_only_segments_are_valid() {
         file: "aac_only.ts",
         video: false,
         target_duration: 4,
+        keyframes: &[],
         starts: &[],
     });
+}
+
+#[test]
+fn aac_only_extinf_sum_matches_the_audio() {
+    // (d) for the audio-only input: cuts are on audio PES starts, and the playlist must last as
+    // long as the audio (AAC frames of 1024 samples at 48 kHz, 1920 ticks each).
+    let input = router::data("aac_only.ts");
+    let out = segment_4s("aac_only.ts");
+    let audio = ff::packets(&input, "a:0");
+    let media: i64 = audio.iter().map(|p| p.duration.unwrap_or(0)).sum();
+    let media = media as f64 / CLOCK_HZ;
+    let total = out.playlist.total_duration();
+    let last = out.segments().pop().expect("a segment");
+    let in_last: i64 = ff::packets(&last, "a:0")
+        .iter()
+        .map(|p| p.duration.unwrap_or(0))
+        .sum();
+    assert!(
+        (total - media).abs() <= DURATION_TOLERANCE,
+        "aac_only.ts: EXTINFs {:?} sum to {total:.3} s, but the input holds {media:.3} s of audio \
+         ({} packets); the last segment holds {:.3} s of audio",
+        out.playlist.durations(),
+        audio.len(),
+        in_last as f64 / CLOCK_HZ
+    );
 }
 
 #[test]
@@ -443,6 +496,7 @@ fn irregular_gop_cuts_at_first_keyframe_after_target() {
         file: "irregular_gop.ts",
         video: true,
         target_duration: 5,
+        keyframes: &[0.0, 1.32, 4.12, 5.0, 8.72, 10.2],
         starts: &[0.0, 4.12, 8.72],
     });
 }
@@ -454,6 +508,7 @@ fn long_gop_raises_target_duration() {
         file: "long_gop.ts",
         video: true,
         target_duration: 6,
+        keyframes: &[0.0, 6.0, 12.0],
         starts: &[0.0, 6.0, 12.0],
     });
 }
@@ -464,6 +519,7 @@ fn ptswrap_segments_are_valid() {
         file: "ptswrap.ts",
         video: true,
         target_duration: 4,
+        keyframes: &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0],
         starts: &[0.0, 4.0, 8.0],
     });
 }
@@ -475,6 +531,7 @@ fn midgop_start_is_dropped_up_to_first_keyframe() {
         file: "midgop.ts",
         video: true,
         target_duration: 4,
+        keyframes: &[0.0, 2.0, 4.0, 6.0, 8.0],
         starts: &[0.0, 4.0, 8.0],
     });
 }
@@ -495,6 +552,12 @@ fn ptswrap_durations_survive_the_wrap() {
 
 #[test]
 fn continuity_counters_run_on_across_segments() {
+    // The checker itself sees the counters restart where concat.ts's two files were joined.
+    let joined = router::read(&router::data("concat.ts"));
+    assert!(
+        !ts::continuity_errors(&ts::packets(&joined)).is_empty(),
+        "continuity checker misses the counter restarts in concat.ts"
+    );
     for file in ["h264_aac.ts", "hevc_ac3.ts", "long_gop.ts", "midgop.ts"] {
         let out = segment_4s(file);
         let bytes = out.concatenated();
@@ -594,7 +657,11 @@ fn concat_marks_the_timestamp_jump_as_discontinuity() {
             "{}: first video PTS {seconds:.3} s",
             segment.display()
         );
-        assert!(first.key, "{}: does not start with a keyframe", segment.display());
+        assert!(
+            first.key,
+            "{}: does not start with a keyframe",
+            segment.display()
+        );
         ff::assert_decodes_cleanly(segment);
         assert_starts_with_tables(segment);
         assert_first_frame_is_key(segment);
@@ -697,39 +764,61 @@ fn no_repeat_headers_drops_only_true_duplicates() {
     let bytes = router::read(&input);
     let from = first_keyframe_offset(&input);
     let mut expected = Vec::new();
-    let mut previous: std::collections::HashMap<u16, &[u8]> = std::collections::HashMap::new();
+    let mut offsets = Vec::new();
+    let mut previous: std::collections::HashMap<u16, ts::Packet<'_>> =
+        std::collections::HashMap::new();
     let mut duplicates = 0;
-    for packet in ts::packets(&bytes[from - from % ts::PACKET_SIZE..]) {
-        if packet.has_payload() && previous.get(&packet.pid()) == Some(&packet.0) {
-            duplicates += 1;
-            continue;
-        }
+    let start = from - from % ts::PACKET_SIZE;
+    for (index, packet) in ts::packets(&bytes[start..]).into_iter().enumerate() {
         if packet.has_payload() {
-            previous.insert(packet.pid(), packet.0);
+            if previous
+                .get(&packet.pid())
+                .is_some_and(|p| p.is_duplicated_by(&packet))
+            {
+                duplicates += 1;
+                continue;
+            }
+            previous.insert(packet.pid(), packet);
         }
         expected.extend_from_slice(packet.0);
+        offsets.push(start + index * ts::PACKET_SIZE);
     }
     let cut = out.concatenated();
     if cut != expected {
         let got = ts::packets(&cut);
         let want = ts::packets(&expected);
-        let at = got.iter().zip(&want).position(|(g, w)| g != w);
-        let detail = at.map(|i| {
-            format!(
-                "first difference at output packet {i}: got pid {:#x} cc {}, expected pid {:#x} \
-                 cc {}",
-                got[i].pid(),
-                got[i].continuity_counter(),
-                want[i].pid(),
-                want[i].continuity_counter()
-            )
-        });
+        let at = got
+            .iter()
+            .zip(&want)
+            .position(|(g, w)| g != w)
+            .unwrap_or(got.len().min(want.len()));
+        let detail = want.get(at).map_or_else(
+            || "the output has extra packets at its end".to_owned(),
+            |missing| {
+                let offset = offsets[at];
+                let before = ts::packets(&bytes[start..offset])
+                    .into_iter()
+                    .rev()
+                    .find(|p| p.pid() == missing.pid() && p.has_payload());
+                format!(
+                    "the input packet at byte {offset} (pid {:#x}, counter {}) is missing; the \
+                     previous packet of its PID has counter {:?} and {} bytes",
+                    missing.pid(),
+                    missing.continuity_counter(),
+                    before.map(|p| p.continuity_counter()),
+                    if before.is_some_and(|p| p.is_duplicated_by(missing)) {
+                        "the same"
+                    } else {
+                        "other"
+                    }
+                )
+            },
+        );
         panic!(
-            "loss.ts raw cut: {} packets, expected {} (input from byte {from} less {duplicates} \
-             byte-identical duplicates); {}",
+            "loss.ts raw cut: {} packets, expected {} (the input from byte {from} less \
+             {duplicates} true duplicates); {detail}",
             got.len(),
             want.len(),
-            detail.unwrap_or_else(|| "one is a prefix of the other".to_owned())
         );
     }
 }
@@ -922,14 +1011,23 @@ fn stdin_with_start_number_name_and_playlist() {
     );
     run.assert_success();
     let out = finish_output(dir, &run, "live.m3u8");
-    assert_eq!(out.playlist.media_sequence, Some(100), "EXT-X-MEDIA-SEQUENCE");
+    assert_eq!(
+        out.playlist.media_sequence,
+        Some(100),
+        "EXT-X-MEDIA-SEQUENCE"
+    );
     assert_eq!(
         out.playlist.uris(),
         ["live-00100.ts", "live-00101.ts", "live-00102.ts"]
     );
     assert_eq!(
         router::dir_names(out.dir.path()),
-        ["live-00100.ts", "live-00101.ts", "live-00102.ts", "live.m3u8"],
+        [
+            "live-00100.ts",
+            "live-00101.ts",
+            "live-00102.ts",
+            "live.m3u8"
+        ],
         "no index.m3u8 or segment-*.ts with --name/--playlist"
     );
     assert!(out.playlist.endlist, "no #EXT-X-ENDLIST");
@@ -1013,7 +1111,10 @@ fn no_temporary_files_are_left() {
         "garbage.ts",
         "truncated.ts",
     ] {
-        for extra in [&["--target-duration", "2"][..], &["--no-repeat-headers"][..]] {
+        for extra in [
+            &["--target-duration", "2"][..],
+            &["--no-repeat-headers"][..],
+        ] {
             let out = segment_with(&router::data(file), extra, "index.m3u8");
             let names = router::dir_names(out.dir.path());
             let listed = out.playlist.uris().len();
