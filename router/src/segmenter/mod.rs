@@ -92,7 +92,37 @@ struct MainStream {
     scanner: AccessPointScanner,
     timeline: Unwrapper,
     last_dts: Option<i64>,
+    /// Decode-time step between the last two PES packets (one frame for video).
     frame_ticks: i64,
+    /// Elementary-stream bytes of the current PES so far.
+    pes_bytes: usize,
+    /// Duration per byte of the previous PES, to measure the last PES of an audio stream (which
+    /// may hold fewer frames than the ones before it).
+    ticks_per_byte: Option<f64>,
+}
+
+impl MainStream {
+    /// Presentation time of the current PES not yet counted in a segment's end: for audio, the
+    /// PES's own length (a video PES is one frame, counted when it arrives).
+    fn unfinished_pes_ticks(&self) -> i64 {
+        if self.codec.kind() != StreamKind::Audio {
+            return 0;
+        }
+        match self.ticks_per_byte {
+            Some(rate) => (self.pes_bytes as f64 * rate).round() as i64,
+            None => self.frame_ticks,
+        }
+    }
+
+    /// Ticks a PES adds at its PTS when placed in a segment: one frame for video; for audio its
+    /// length is known only when it ends ([`Self::unfinished_pes_ticks`]).
+    fn ticks_at_start(&self) -> i64 {
+        if self.codec.kind() == StreamKind::Audio {
+            0
+        } else {
+            self.frame_ticks
+        }
+    }
 }
 
 /// A main-stream PES whose first picture has not been classified yet, with every packet that
@@ -243,15 +273,19 @@ impl Segmenter {
             return true;
         }
         let counter = packet_continuity_counter(packet);
+        let fingerprint = state::packet_fingerprint(packet);
         let state = &mut self.pids[usize::from(pid)];
         let previous = state.last_counter.replace(counter);
+        let previous_fingerprint = std::mem::replace(&mut state.last_fingerprint, fingerprint);
         let Some(previous) = previous else {
             return true;
         };
         if counter == (previous + 1) & 0x0f || signals_discontinuity(packet) {
             return true;
         }
-        if counter == previous {
+        // A duplicate repeats the previous packet (ISO/IEC 13818-1 §2.4.3.3); a packet that only
+        // repeats its counter is damage and is kept.
+        if counter == previous && fingerprint == previous_fingerprint {
             self.stats.duplicate_packets += 1;
             return false;
         }
@@ -368,6 +402,8 @@ impl Segmenter {
             timeline: Unwrapper::default(),
             last_dts: None,
             frame_ticks: 0,
+            pes_bytes: 0,
+            ticks_per_byte: None,
         });
     }
 
@@ -383,6 +419,9 @@ impl Segmenter {
             }
             self.start_main_pes(packet, payload, out);
             return;
+        }
+        if let (Some(main), Some(payload)) = (&mut self.main, payload) {
+            main.pes_bytes += payload.len();
         }
         let Some(pending) = &mut self.pending else {
             self.emit(packet);
@@ -426,6 +465,9 @@ impl Segmenter {
                     && dts - last < CLOCK_HZ
                 {
                     main.frame_ticks = dts - last;
+                    if main.pes_bytes > 0 {
+                        main.ticks_per_byte = Some((dts - last) as f64 / main.pes_bytes as f64);
+                    }
                 }
                 main.last_dts = Some(dts);
                 pts = Some(dts + pts_delta(raw_dts, raw_pts));
@@ -433,6 +475,7 @@ impl Segmenter {
         }
         let decision = match &mut self.main {
             Some(main) => {
+                main.pes_bytes = pes.payload.len();
                 main.scanner.reset();
                 main.scanner.push(pes.payload)
             }
@@ -454,6 +497,7 @@ impl Segmenter {
             return;
         };
         let frame_ticks = self.main.as_ref().map_or(0, |m| m.frame_ticks);
+        let ticks_at_start = self.main.as_ref().map_or(0, MainStream::ticks_at_start);
         if decision == Decision::Keyframe
             && let Some(pts) = pending.pts
         {
@@ -466,7 +510,7 @@ impl Segmenter {
             }
         }
         if let (Some(open), Some(pts)) = (&mut self.open, pending.pts) {
-            open.extend_to(pts + frame_ticks);
+            open.extend_to(pts + ticks_at_start);
         }
         for packet in &pending.packets {
             self.emit(packet);
@@ -512,7 +556,11 @@ impl Segmenter {
             self.output(closing.segment, out);
         }
         if let Some(open) = self.open.take() {
-            let end = open.end_pts;
+            let end = open.end_pts
+                + self
+                    .main
+                    .as_ref()
+                    .map_or(0, MainStream::unfinished_pes_ticks);
             self.output(open.finish(end), out);
         }
     }

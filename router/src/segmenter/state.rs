@@ -15,6 +15,8 @@ const PES_FIXED_HEADER: usize = 6;
 pub(crate) struct PidState {
     /// Continuity counter of the last packet with payload.
     pub last_counter: Option<u8>,
+    /// [`packet_fingerprint`] of that packet, to tell a true duplicate from damage.
+    pub last_fingerprint: u128,
     /// A PES started and has not been seen to end.
     pub pes_open: bool,
     /// Bytes still expected of the open PES, when its header gave a length.
@@ -55,6 +57,14 @@ impl PidState {
             }
         }
     }
+}
+
+/// The last 16 bytes of a packet: payload bytes that differ between any two packets of a PID
+/// except a repeated one, at the cost of two loads instead of keeping whole packets.
+pub(crate) fn packet_fingerprint(packet: &TsPacket) -> u128 {
+    let mut tail = [0u8; 16];
+    tail.copy_from_slice(&packet[packet.len() - 16..]);
+    u128::from_le_bytes(tail)
 }
 
 /// The payload of a packet, if it has a well-formed one.

@@ -340,3 +340,30 @@ fn lost_and_duplicated_packets_are_counted_not_fatal() {
     assert!(stats.duplicate_packets > 0);
     assert_eq!(segments.len(), 4);
 }
+
+#[test]
+fn a_packet_repeating_only_its_counter_is_damage_not_a_duplicate() {
+    let mut stream = StreamBuilder::new();
+    stream.gops(START, 30, |n| n % 25 == 0);
+    let mut bytes = stream.bytes.clone();
+    // Find a video continuation packet and give the next video packet the same counter.
+    let packets: Vec<usize> = (0..bytes.len() / PACKET_SIZE)
+        .filter(|&i| {
+            let p = <&TsPacket>::try_from(&bytes[i * PACKET_SIZE..(i + 1) * PACKET_SIZE])
+                .expect("packet");
+            packet_pid(p) == VIDEO
+        })
+        .collect();
+    let (first, second) = (packets[40], packets[41]);
+    let counter = bytes[first * PACKET_SIZE + 3] & 0x0f;
+    bytes[second * PACKET_SIZE + 3] = (bytes[second * PACKET_SIZE + 3] & 0xf0) | counter;
+    let raw = SegmenterConfig {
+        repeat_headers: false,
+        ..config(10.0)
+    };
+    let (segments, stats) = segment_all(&bytes, raw);
+    assert_eq!(stats.duplicate_packets, 0);
+    assert!(stats.continuity_errors >= 1);
+    let joined: Vec<u8> = segments.iter().flat_map(|s| s.data.clone()).collect();
+    assert!(bytes.ends_with(&joined), "nothing dropped");
+}
