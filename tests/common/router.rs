@@ -66,6 +66,10 @@ impl Run {
 
 /// `streamrouter segment INPUT --out OUT EXTRA...` with the input read from the file.
 pub fn segment(input: &Path, out: &Path, extra: &[&str]) -> Run {
+    run(segment_command(input, out, extra), None)
+}
+
+fn segment_command(input: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
         .arg("segment")
@@ -73,7 +77,7 @@ pub fn segment(input: &Path, out: &Path, extra: &[&str]) -> Run {
         .arg("--out")
         .arg(out)
         .args(extra);
-    run(command, None)
+    command
 }
 
 /// `streamrouter segment - --out OUT EXTRA...` with `stdin_data` written to its standard input
@@ -97,14 +101,7 @@ fn run(command: Command, stdin_data: Option<Vec<u8>>) -> Run {
 
 /// `streamrouter segment INPUT --out OUT EXTRA...` started in the background.
 pub fn spawn_segment(input: &Path, out: &Path, extra: &[&str]) -> Running {
-    let mut command = Command::new(BIN);
-    command
-        .arg("segment")
-        .arg(input)
-        .arg("--out")
-        .arg(out)
-        .args(extra);
-    Running::start(command, None)
+    Running::start(segment_command(input, out, extra), None)
 }
 
 /// A `streamrouter` process that is still running.

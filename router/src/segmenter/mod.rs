@@ -18,7 +18,9 @@ pub use segment::Segment;
 use crate::media::codec::{Codec, StreamKind};
 use crate::media::keyframe::{AccessPointScanner, Decision};
 use crate::media::pes::parse_pes_start;
-use crate::media::psi::{PAT_PID, PatProgram, Pmt, SectionAssembler, parse_pat, parse_pmt};
+use crate::media::psi::{
+    PAT_PID, PatProgram, Pmt, PsiError, SectionAssembler, parse_pat, parse_pmt,
+};
 use crate::media::timestamp::{CLOCK_HZ, Unwrapper, pts_delta};
 use crate::media::{TsPacket, packet_continuity_counter, packet_has_payload, packet_pid};
 use psi_out::PsiOutput;
@@ -141,7 +143,6 @@ pub struct Segmenter {
     max_jump_ticks: i64,
     pat_assembler: SectionAssembler,
     pmt_assembler: SectionAssembler,
-    sections: Vec<Vec<u8>>,
     program: Option<PatProgram>,
     pat_version: Option<u8>,
     pmt: Option<Pmt>,
@@ -169,7 +170,6 @@ impl Segmenter {
             max_jump_ticks,
             pat_assembler: SectionAssembler::default(),
             pmt_assembler: SectionAssembler::default(),
-            sections: Vec::new(),
             program: None,
             pat_version: None,
             pmt: None,
@@ -299,21 +299,20 @@ impl Segmenter {
         true
     }
 
+    /// Counts and logs a section that could not be read.
+    fn usable<T>(&mut self, parsed: Result<T, PsiError>, table: &'static str) -> Option<T> {
+        parsed
+            .inspect_err(|error| {
+                self.stats.psi_errors += 1;
+                tracing::debug!(%error, table, "unusable PSI section");
+            })
+            .ok()
+    }
+
     fn read_pat(&mut self, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
-        let Some(payload) = packet_payload(packet) else {
-            return;
-        };
-        self.sections.clear();
-        self.pat_assembler
-            .push(payload, unit_start, &mut self.sections);
-        for section in std::mem::take(&mut self.sections) {
-            let pat = match parse_pat(&section) {
-                Ok(pat) => pat,
-                Err(error) => {
-                    self.stats.psi_errors += 1;
-                    tracing::debug!(%error, "unusable PAT section");
-                    continue;
-                }
+        for section in complete_sections(&mut self.pat_assembler, packet, unit_start) {
+            let Some(pat) = self.usable(parse_pat(&section), "PAT") else {
+                continue;
             };
             let Some(&program) = pat.programs.first() else {
                 continue;
@@ -338,20 +337,9 @@ impl Segmenter {
     }
 
     fn read_pmt(&mut self, pid: u16, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
-        let Some(payload) = packet_payload(packet) else {
-            return;
-        };
-        self.sections.clear();
-        self.pmt_assembler
-            .push(payload, unit_start, &mut self.sections);
-        for section in std::mem::take(&mut self.sections) {
-            let pmt = match parse_pmt(&section) {
-                Ok(pmt) => pmt,
-                Err(error) => {
-                    self.stats.psi_errors += 1;
-                    tracing::debug!(%error, "unusable PMT section");
-                    continue;
-                }
+        for section in complete_sections(&mut self.pmt_assembler, packet, unit_start) {
+            let Some(pmt) = self.usable(parse_pmt(&section), "PMT") else {
+                continue;
             };
             if self
                 .program
@@ -643,6 +631,19 @@ impl Segmenter {
         self.last_segment_len = segment.data.len();
         out.push(segment);
     }
+}
+
+/// Feeds a PSI packet to its assembler; returns the sections it completed.
+fn complete_sections(
+    assembler: &mut SectionAssembler,
+    packet: &TsPacket,
+    unit_start: bool,
+) -> Vec<Vec<u8>> {
+    let mut sections = Vec::new();
+    if let Some(payload) = packet_payload(packet) {
+        assembler.push(payload, unit_start, &mut sections);
+    }
+    sections
 }
 
 #[cfg(test)]
