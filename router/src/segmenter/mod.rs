@@ -6,26 +6,30 @@
 //! headers are repeated, audio PES packets begun before a cut are finished in the segment they
 //! began in, and timestamp jumps or table changes start a new timeline (a discontinuity).
 //!
+//! Submodules: `tables` follows PAT/PMT, `main_stream` times the main stream and classifies
+//! its PES packets, `segment` holds segments being built, `psi_out` writes the tables that
+//! start each segment, `state` keeps per-PID counters.
+//!
 //! Owns cutting decisions and segment bytes. Must not touch files, clocks or playlists: callers
 //! hand it packets and receive segments.
 
+mod main_stream;
 mod psi_out;
 mod segment;
 mod state;
+mod tables;
 
 pub use segment::Segment;
 
-use crate::media::codec::{Codec, StreamKind};
-use crate::media::keyframe::{AccessPointScanner, Decision};
-use crate::media::pes::parse_pes_start;
-use crate::media::psi::{
-    PAT_PID, PatProgram, Pmt, PsiError, SectionAssembler, parse_pat, parse_pmt,
-};
-use crate::media::timestamp::{CLOCK_HZ, Unwrapper, pts_delta};
+use crate::media::codec::Codec;
+use crate::media::keyframe::Decision;
+use crate::media::psi::{PAT_PID, PatProgram, Pmt, SectionAssembler};
+use crate::media::timestamp::CLOCK_HZ;
 use crate::media::{TsPacket, packet_continuity_counter, packet_has_payload, packet_pid};
+use main_stream::{MainStream, PendingAccessPoint};
 use psi_out::PsiOutput;
 use segment::{ClosingSegment, OpenSegment};
-use state::{PidState, packet_payload, signals_discontinuity};
+use state::{PidState, signals_discontinuity};
 
 /// Number of distinct 13-bit PIDs.
 const PID_COUNT: usize = 8192;
@@ -84,55 +88,6 @@ pub struct SegmenterStats {
     pub discontinuities: u64,
     /// Segments produced.
     pub segments: u64,
-}
-
-/// The stream whose random access points decide the cuts.
-#[derive(Debug)]
-struct MainStream {
-    pid: u16,
-    codec: Codec,
-    scanner: AccessPointScanner,
-    timeline: Unwrapper,
-    last_dts: Option<i64>,
-    /// Decode-time step between the last two PES packets (one frame for video).
-    frame_ticks: i64,
-    /// Elementary-stream bytes of the current PES so far.
-    pes_bytes: usize,
-    /// Duration per byte of the previous PES, to measure the last PES of an audio stream (which
-    /// may hold fewer frames than the ones before it).
-    ticks_per_byte: Option<f64>,
-}
-
-impl MainStream {
-    /// Presentation time of the current PES not yet counted in a segment's end: for audio, the
-    /// PES's own length (a video PES is one frame, counted when it arrives).
-    fn unfinished_pes_ticks(&self) -> i64 {
-        if self.codec.kind() != StreamKind::Audio {
-            return 0;
-        }
-        match self.ticks_per_byte {
-            Some(rate) => (self.pes_bytes as f64 * rate).round() as i64,
-            None => self.frame_ticks,
-        }
-    }
-
-    /// Ticks a PES adds at its PTS when placed in a segment: one frame for video; for audio its
-    /// length is known only when it ends ([`Self::unfinished_pes_ticks`]).
-    fn ticks_at_start(&self) -> i64 {
-        if self.codec.kind() == StreamKind::Audio {
-            0
-        } else {
-            self.frame_ticks
-        }
-    }
-}
-
-/// A main-stream PES whose first picture has not been classified yet, with every packet that
-/// arrived since it started.
-#[derive(Debug)]
-struct PendingAccessPoint {
-    packets: Vec<TsPacket>,
-    pts: Option<i64>,
 }
 
 /// Cuts a TS packet stream into segments.
@@ -299,213 +254,6 @@ impl Segmenter {
         true
     }
 
-    /// Counts and logs a section that could not be read.
-    fn usable<T>(&mut self, parsed: Result<T, PsiError>, table: &'static str) -> Option<T> {
-        parsed
-            .inspect_err(|error| {
-                self.stats.psi_errors += 1;
-                tracing::debug!(%error, table, "unusable PSI section");
-            })
-            .ok()
-    }
-
-    fn read_pat(&mut self, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
-        for section in complete_sections(&mut self.pat_assembler, packet, unit_start) {
-            let Some(pat) = self.usable(parse_pat(&section), "PAT") else {
-                continue;
-            };
-            let Some(&program) = pat.programs.first() else {
-                continue;
-            };
-            if self.program == Some(program) && self.pat_version == Some(pat.version) {
-                continue;
-            }
-            if self.program.is_some() {
-                tracing::info!(version = pat.version, "PAT changed: new timeline");
-                self.break_timeline(out);
-            }
-            if self.program.is_some_and(|p| p.pmt_pid != program.pmt_pid) {
-                self.pmt = None;
-                self.main = None;
-                self.pmt_assembler.reset();
-            }
-            self.program = Some(program);
-            self.pat_version = Some(pat.version);
-            self.psi_out
-                .set_pat(pat.transport_stream_id, pat.version, program);
-        }
-    }
-
-    fn read_pmt(&mut self, pid: u16, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
-        for section in complete_sections(&mut self.pmt_assembler, packet, unit_start) {
-            let Some(pmt) = self.usable(parse_pmt(&section), "PMT") else {
-                continue;
-            };
-            if self
-                .program
-                .is_some_and(|p| p.program_number != pmt.program_number)
-            {
-                continue;
-            }
-            if self.pmt.as_ref() == Some(&pmt) {
-                continue;
-            }
-            if self.pmt.is_some() {
-                tracing::info!(version = pmt.version, "PMT changed: new timeline");
-                self.break_timeline(out);
-            }
-            self.select_main_stream(&pmt);
-            self.psi_out.set_pmt(pid, &section);
-            self.pmt = Some(pmt);
-        }
-    }
-
-    fn select_main_stream(&mut self, pmt: &Pmt) {
-        let chosen = pmt
-            .streams
-            .iter()
-            .find(|s| s.codec.kind() == StreamKind::Video)
-            .or_else(|| {
-                pmt.streams
-                    .iter()
-                    .find(|s| s.codec.kind() == StreamKind::Audio)
-            });
-        let Some(stream) = chosen else {
-            tracing::warn!("program has no audio or video stream to cut on");
-            self.main = None;
-            return;
-        };
-        if self
-            .main
-            .as_ref()
-            .is_some_and(|m| m.pid == stream.pid && m.codec == stream.codec)
-        {
-            return;
-        }
-        tracing::debug!(pid = stream.pid, codec = ?stream.codec, "main stream selected");
-        self.main = Some(MainStream {
-            pid: stream.pid,
-            codec: stream.codec,
-            scanner: AccessPointScanner::new(stream.codec),
-            timeline: Unwrapper::default(),
-            last_dts: None,
-            frame_ticks: 0,
-            pes_bytes: 0,
-            ticks_per_byte: None,
-        });
-    }
-
-    fn push_main(&mut self, packet: &TsPacket, unit_start: bool, out: &mut Vec<Segment>) {
-        let payload = packet_payload(packet);
-        if unit_start && let Some(payload) = payload {
-            if self.pending.is_some() {
-                let decision = self
-                    .main
-                    .as_mut()
-                    .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
-                self.resolve_pending(decision, out);
-            }
-            self.start_main_pes(packet, payload, out);
-            return;
-        }
-        if let (Some(main), Some(payload)) = (&mut self.main, payload) {
-            main.pes_bytes += payload.len();
-        }
-        let Some(pending) = &mut self.pending else {
-            self.emit(packet);
-            return;
-        };
-        pending.packets.push(*packet);
-        let decision = match (&mut self.main, payload) {
-            (Some(main), Some(payload)) => main.scanner.push(payload),
-            _ => Decision::Undecided,
-        };
-        if decision != Decision::Undecided {
-            self.resolve_pending(decision, out);
-        } else if pending.packets.len() > MAX_PENDING_PACKETS {
-            self.resolve_pending(Decision::NotKeyframe, out);
-        }
-    }
-
-    fn start_main_pes(&mut self, packet: &TsPacket, payload: &[u8], out: &mut Vec<Segment>) {
-        let Some(pes) = parse_pes_start(payload) else {
-            self.emit(packet);
-            return;
-        };
-        let mut pts = None;
-        if let (Some(raw_dts), Some(raw_pts)) = (pes.dts, pes.pts) {
-            let jumped = self.main.as_mut().is_some_and(|main| {
-                let dts = main.timeline.unwrap(raw_dts);
-                main.last_dts
-                    .is_some_and(|last| dts < last || dts - last > self.max_jump_ticks)
-            });
-            if jumped {
-                tracing::info!("timestamp jump: new timeline");
-                self.break_timeline(out);
-            }
-            if let Some(main) = &mut self.main {
-                if jumped {
-                    main.timeline.unwrap(raw_dts);
-                }
-                let dts = main.timeline.unwrap(raw_dts);
-                if let Some(last) = main.last_dts
-                    && dts > last
-                    && dts - last < CLOCK_HZ
-                {
-                    main.frame_ticks = dts - last;
-                    if main.pes_bytes > 0 {
-                        main.ticks_per_byte = Some((dts - last) as f64 / main.pes_bytes as f64);
-                    }
-                }
-                main.last_dts = Some(dts);
-                pts = Some(dts + pts_delta(raw_dts, raw_pts));
-            }
-        }
-        let decision = match &mut self.main {
-            Some(main) => {
-                main.pes_bytes = pes.payload.len();
-                main.scanner.reset();
-                main.scanner.push(pes.payload)
-            }
-            None => Decision::NotKeyframe,
-        };
-        self.pending = Some(PendingAccessPoint {
-            packets: vec![*packet],
-            pts,
-        });
-        if decision != Decision::Undecided {
-            self.resolve_pending(decision, out);
-        }
-    }
-
-    /// Places the pending PES: cuts before it when it is a due random access point, then emits
-    /// its packets and everything that arrived meanwhile.
-    fn resolve_pending(&mut self, decision: Decision, out: &mut Vec<Segment>) {
-        let Some(pending) = self.pending.take() else {
-            return;
-        };
-        let frame_ticks = self.main.as_ref().map_or(0, |m| m.frame_ticks);
-        let ticks_at_start = self.main.as_ref().map_or(0, MainStream::ticks_at_start);
-        if decision == Decision::Keyframe
-            && let Some(pts) = pending.pts
-        {
-            let due = match &self.open {
-                None => true,
-                Some(open) => pts - open.start_pts >= self.target_ticks - frame_ticks / 2,
-            };
-            if due && (self.psi_out.is_ready() || !self.config.repeat_headers) {
-                self.cut(pts, out);
-            }
-        }
-        if let (Some(open), Some(pts)) = (&mut self.open, pending.pts) {
-            open.extend_to(pts + ticks_at_start);
-        }
-        for packet in &pending.packets {
-            self.emit(packet);
-        }
-        self.finish_tail_if_done(out);
-    }
-
     /// Starts a new segment at `start_pts`; the open one becomes the closing one.
     fn cut(&mut self, start_pts: i64, out: &mut Vec<Segment>) {
         if let Some(open) = self.open.take() {
@@ -631,19 +379,6 @@ impl Segmenter {
         self.last_segment_len = segment.data.len();
         out.push(segment);
     }
-}
-
-/// Feeds a PSI packet to its assembler; returns the sections it completed.
-fn complete_sections(
-    assembler: &mut SectionAssembler,
-    packet: &TsPacket,
-    unit_start: bool,
-) -> Vec<Vec<u8>> {
-    let mut sections = Vec::new();
-    if let Some(payload) = packet_payload(packet) {
-        assembler.push(payload, unit_start, &mut sections);
-    }
-    sections
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::media::PACKET_SIZE;
+use crate::media::keyframe::AccessPointScanner;
+use crate::media::pes::parse_pes_start;
 use crate::media::pes::tests::pes_header;
 use crate::media::psi::tests::{pat_section, pmt_section};
 
