@@ -176,13 +176,7 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
     publish_all(&mut publisher, &mut segments, &mut segmenter)?;
     progress.finish();
 
-    let report = JobReport {
-        bytes,
-        framing: framer.stats().clone(),
-        segmenter: segmenter.stats().clone(),
-        published: publisher.stats().clone(),
-    };
-    if report.framing.packets == 0 {
+    if framer.stats().packets == 0 {
         return Err(JobError::NotTransportStream {
             input: input_name,
             bytes,
@@ -191,17 +185,20 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
     if segmenter.program().is_none() {
         return Err(JobError::NoProgram {
             input: input_name,
-            packets: report.framing.packets,
+            packets: framer.stats().packets,
         });
     }
-    if report.published.segments == 0 {
+    if publisher.stats().segments == 0 {
         return Err(JobError::NoSegment { input: input_name });
     }
     publisher.end()?;
     wait_out_expiries(&mut publisher)?;
-    let mut report = report;
-    report.published = publisher.stats().clone();
-    Ok(report)
+    Ok(JobReport {
+        bytes,
+        framing: framer.stats().clone(),
+        segmenter: segmenter.stats().clone(),
+        published: publisher.stats().clone(),
+    })
 }
 
 fn publish_all(
