@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use streamrouter::publish::Naming;
+use streamrouter::publish::SegmentNamePattern;
 use streamrouter::segment_job::{self, Input, JobReport, SegmentJob};
 use streamrouter::segmenter::SegmenterConfig;
 use tracing_subscriber::EnvFilter;
@@ -112,11 +112,9 @@ fn segment(args: SegmentArgs) -> anyhow::Result<()> {
             repeat_headers: !args.no_repeat_headers,
             ..SegmenterConfig::default()
         },
-        naming: Naming {
-            segment_prefix: args.prefix,
-            playlist_key: args.playlist,
-            first_sequence: args.start_number,
-        },
+        playlist_key: args.playlist,
+        segment_name: SegmentNamePattern::with_prefix(&args.prefix),
+        first_sequence: args.start_number,
         window,
         progress: true,
     };
@@ -128,7 +126,7 @@ fn segment(args: SegmentArgs) -> anyhow::Result<()> {
         segments = report.published.segments,
         media_seconds = format!("{:.3}", report.published.media_seconds),
         deleted = report.published.deleted,
-        playlist = %job.out_dir.join(&job.naming.playlist_key).display(),
+        playlist = %job.out_dir.join(&job.playlist_key).display(),
         "done"
     );
     Ok(())

@@ -16,7 +16,7 @@ use streamrouter_plugin::SinkError;
 
 use crate::media::framing::{FramingStats, TsFramer};
 use crate::playlist::PlaylistConfig;
-use crate::publish::{Naming, PublishError, PublishStats, Publisher};
+use crate::publish::{PlanSettings, PublishError, PublishStats, Publisher, SegmentNamePattern};
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig, SegmenterStats};
 
 /// Bytes read per call.
@@ -51,8 +51,12 @@ pub struct SegmentJob {
     pub out_dir: PathBuf,
     /// How to cut.
     pub segmenter: SegmenterConfig,
-    /// How to name segments and the playlist.
-    pub naming: Naming,
+    /// Key of the playlist.
+    pub playlist_key: String,
+    /// Segment keys.
+    pub segment_name: SegmentNamePattern,
+    /// Media sequence number of the first segment.
+    pub first_sequence: u64,
     /// Segments kept in the playlist; 0 keeps all.
     pub window: usize,
     /// Show progress on stderr when it is a terminal.
@@ -134,12 +138,20 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
         })?),
     };
     let sink = LocalSink::new(&job.out_dir).map_err(JobError::Output)?;
-    let playlist = PlaylistConfig {
-        window: job.window,
-        target_duration: job.segmenter.target_duration,
-        independent_segments: job.segmenter.repeat_headers,
+    let settings = PlanSettings {
+        playlist_key: job.playlist_key.clone(),
+        segment_name: job.segment_name.clone(),
+        base_url: None,
+        first_sequence: job.first_sequence,
+        delete_expired: true,
+        program_date_time: false,
+        playlist: PlaylistConfig {
+            window: job.window,
+            target_duration: job.segmenter.target_duration,
+            independent_segments: job.segmenter.repeat_headers,
+        },
     };
-    let mut publisher = Publisher::new(sink, job.naming.clone(), playlist);
+    let mut publisher = Publisher::new(sink, settings);
     let mut framer = TsFramer::new();
     let mut segmenter = Segmenter::new(job.segmenter.clone());
     let progress = Progress::new(job.progress);

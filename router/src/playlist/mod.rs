@@ -40,6 +40,8 @@ pub struct PlaylistEntry {
     pub duration: f64,
     /// Preceded by EXT-X-DISCONTINUITY.
     pub discontinuity: bool,
+    /// Wall-clock time of its first sample, written as EXT-X-PROGRAM-DATE-TIME.
+    pub program_date_time: Option<std::time::SystemTime>,
     /// Longest total duration of any playlist version that listed this segment.
     longest_listing: f64,
 }
@@ -52,8 +54,15 @@ impl PlaylistEntry {
             uri,
             duration: round_to_millis(duration),
             discontinuity,
+            program_date_time: None,
             longest_listing: 0.0,
         }
+    }
+
+    /// The same entry with an EXT-X-PROGRAM-DATE-TIME.
+    pub fn with_program_date_time(mut self, time: std::time::SystemTime) -> Self {
+        self.program_date_time = Some(time);
+        self
     }
 }
 

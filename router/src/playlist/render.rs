@@ -32,6 +32,13 @@ pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
         if entry.discontinuity {
             text.push_str("#EXT-X-DISCONTINUITY\n");
         }
+        if let Some(time) = entry.program_date_time {
+            let _ = writeln!(
+                text,
+                "#EXT-X-PROGRAM-DATE-TIME:{}",
+                humantime::format_rfc3339_millis(time)
+            );
+        }
         let _ = writeln!(text, "#EXTINF:{:.3},\n{}", entry.duration, entry.uri);
     }
     if playlist.is_ended() {

@@ -109,3 +109,15 @@ fn durations_are_written_with_millisecond_precision() {
     );
     assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:7\n"), "{text}");
 }
+
+#[test]
+fn program_date_time_is_written_in_utc_with_milliseconds() {
+    let mut playlist = live(0);
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_000_000_123);
+    playlist.push(entry(1, 4.0, false).with_program_date_time(time));
+    let text = playlist.render();
+    assert!(
+        text.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.123Z\n#EXTINF:4.000,\n"),
+        "{text}"
+    );
+}

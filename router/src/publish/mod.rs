@@ -1,22 +1,24 @@
 //! Publish: stage 4 of the data flow. Puts segments and playlist versions on a sink in an order
 //! that never breaks a player, and deletes segments once RFC 8216 §6.2.2 allows.
 //!
-//! Ordering: a segment is stored before the first playlist version that lists it, and playlist
-//! versions are written one after the other. Expiry: a segment that left the window stays for
-//! its duration plus the longest playlist that listed it, counted from the publication of the
-//! first playlist without it. Talks to storage only through [`streamrouter_plugin::Sink`].
+//! [`plan`] decides what to do (pure); [`Publisher`] does it synchronously on one sink for the
+//! one-shot `segment` command; the daemon's sink tasks do it asynchronously. Talks to storage
+//! only through [`streamrouter_plugin::Sink`].
 
-use std::time::{Duration, Instant};
+pub mod naming;
+pub mod plan;
+
+use std::time::{Instant, SystemTime};
 
 use streamrouter_plugin::{
     ObjectMeta, PLAYLIST_CONTENT_TYPE, SEGMENT_CONTENT_TYPE, Sink, SinkError,
 };
 
-use crate::playlist::{MediaPlaylist, PlaylistConfig, PlaylistEntry};
-use crate::segmenter::Segment;
+pub use naming::SegmentNamePattern;
+pub use plan::{Operation, PlanSettings, PlaylistPlan, SEGMENT_CACHE_CONTROL};
 
-/// Segments never change once written.
-const SEGMENT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+use crate::playlist::MediaPlaylist;
+use crate::segmenter::Segment;
 
 /// A publishing failure.
 #[derive(Debug, thiserror::Error)]
@@ -24,24 +26,6 @@ pub enum PublishError {
     /// The sink refused an operation.
     #[error("sink: {0}")]
     Sink(#[from] SinkError),
-}
-
-/// How objects are named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Naming {
-    /// Segments are named `{segment_prefix}-{sequence:05}.ts`.
-    pub segment_prefix: String,
-    /// Key of the media playlist.
-    pub playlist_key: String,
-    /// Media sequence number of the first segment.
-    pub first_sequence: u64,
-}
-
-impl Naming {
-    /// The key of the segment with this sequence number.
-    pub fn segment_key(&self, sequence: u64) -> String {
-        format!("{}-{sequence:05}.ts", self.segment_prefix)
-    }
 }
 
 /// What has been published.
@@ -57,29 +41,43 @@ pub struct PublishStats {
     pub deleted: u64,
 }
 
-/// Publishes one media playlist and its segments to one sink.
+/// Stores a segment's bytes as planned.
+pub fn put_segment(sink: &dyn Sink, key: &str, data: &[u8]) -> Result<(), SinkError> {
+    let meta = ObjectMeta {
+        content_type: SEGMENT_CONTENT_TYPE,
+        cache_control: Some(SEGMENT_CACHE_CONTROL),
+    };
+    sink.put(key, data, &meta)
+}
+
+/// Stores a playlist version as planned.
+pub fn put_playlist(
+    sink: &dyn Sink,
+    key: &str,
+    text: &str,
+    cache_control: &str,
+) -> Result<(), SinkError> {
+    let meta = ObjectMeta {
+        content_type: PLAYLIST_CONTENT_TYPE,
+        cache_control: Some(cache_control),
+    };
+    sink.put(key, text.as_bytes(), &meta)
+}
+
+/// Publishes one media playlist and its segments to one sink, synchronously.
 pub struct Publisher<S: Sink> {
     sink: S,
-    naming: Naming,
-    playlist: MediaPlaylist,
-    playlist_cache_control: String,
-    next_sequence: u64,
+    plan: PlaylistPlan,
     expiring: Vec<(Instant, String)>,
     stats: PublishStats,
 }
 
 impl<S: Sink> Publisher<S> {
     /// A publisher writing through `sink`.
-    pub fn new(sink: S, naming: Naming, config: PlaylistConfig) -> Self {
-        let playlist = MediaPlaylist::new(config);
-        // A player must not cache a live playlist longer than half a target duration.
-        let half_target = (playlist.target_duration() / 2).max(1);
+    pub fn new(sink: S, settings: PlanSettings) -> Self {
         Self {
             sink,
-            next_sequence: naming.first_sequence,
-            naming,
-            playlist,
-            playlist_cache_control: format!("max-age={half_target}"),
+            plan: PlaylistPlan::new(settings),
             expiring: Vec::new(),
             stats: PublishStats::default(),
         }
@@ -92,49 +90,46 @@ impl<S: Sink> Publisher<S> {
 
     /// The playlist as last published.
     pub fn playlist(&self) -> &MediaPlaylist {
-        &self.playlist
+        self.plan.playlist()
     }
 
     /// Stores a segment, then the playlist version that lists it; schedules the deletion of the
     /// segments that left the window.
     pub fn publish(&mut self, segment: &Segment, now: Instant) -> Result<(), PublishError> {
-        let sequence = self.next_sequence;
-        let key = self.naming.segment_key(sequence);
-        let meta = ObjectMeta {
-            content_type: SEGMENT_CONTENT_TYPE,
-            cache_control: Some(SEGMENT_CACHE_CONTROL),
-        };
-        self.sink.put(&key, &segment.data, &meta)?;
-        self.next_sequence += 1;
-        self.stats.segments += 1;
-        self.stats.media_seconds += segment.duration();
-        let entry = PlaylistEntry::new(sequence, key, segment.duration(), segment.discontinuity);
-        let outcome = self.playlist.push(entry);
-        if let Some((old, new)) = outcome.target_raised {
-            tracing::warn!(
-                sequence,
-                duration = segment.duration(),
-                old,
-                new,
-                "segment longer than EXT-X-TARGETDURATION: the input's keyframe interval exceeds \
-                 the target; raising the declared target (set the encoder's GOP to divide the \
-                 target duration)"
-            );
-        }
-        self.put_playlist()?;
-        let published = Instant::now().max(now);
-        for expired in outcome.expired {
-            let keep_for = Duration::from_secs_f64(expired.keep_for.max(0.0));
-            self.expiring.push((published + keep_for, expired.uri));
+        for operation in self.plan.add(segment, SystemTime::now()) {
+            match operation {
+                Operation::PutSegment { key } => {
+                    put_segment(&self.sink, &key, &segment.data)?;
+                    self.stats.segments += 1;
+                    self.stats.media_seconds += segment.duration();
+                }
+                Operation::PutPlaylist {
+                    key,
+                    text,
+                    cache_control,
+                } => {
+                    put_playlist(&self.sink, &key, &text, &cache_control)?;
+                    self.stats.playlist_versions += 1;
+                }
+                Operation::Expire { key, keep_for } => {
+                    let published = Instant::now().max(now);
+                    self.expiring.push((published + keep_for, key));
+                }
+            }
         }
         Ok(())
     }
 
     /// Publishes the final playlist version with EXT-X-ENDLIST.
     pub fn end(&mut self) -> Result<(), PublishError> {
-        self.playlist.end();
-        if self.stats.segments > 0 {
-            self.put_playlist()?;
+        if let Some(Operation::PutPlaylist {
+            key,
+            text,
+            cache_control,
+        }) = self.plan.end()
+        {
+            put_playlist(&self.sink, &key, &text, &cache_control)?;
+            self.stats.playlist_versions += 1;
         }
         Ok(())
     }
@@ -166,18 +161,6 @@ impl<S: Sink> Publisher<S> {
     /// Expired segments still waiting for deletion.
     pub fn pending_deletions(&self) -> usize {
         self.expiring.len()
-    }
-
-    fn put_playlist(&mut self) -> Result<(), PublishError> {
-        let text = self.playlist.render();
-        let meta = ObjectMeta {
-            content_type: PLAYLIST_CONTENT_TYPE,
-            cache_control: Some(&self.playlist_cache_control),
-        };
-        self.sink
-            .put(&self.naming.playlist_key, text.as_bytes(), &meta)?;
-        self.stats.playlist_versions += 1;
-        Ok(())
     }
 }
 

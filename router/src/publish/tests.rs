@@ -1,4 +1,5 @@
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::*;
 
@@ -42,15 +43,18 @@ fn segment(seconds: f64) -> Segment {
 fn publisher(sink: RecordingSink, window: usize) -> Publisher<RecordingSink> {
     Publisher::new(
         sink,
-        Naming {
-            segment_prefix: "seg".into(),
+        PlanSettings {
             playlist_key: "index.m3u8".into(),
+            segment_name: SegmentNamePattern::with_prefix("seg"),
+            base_url: None,
             first_sequence: 1,
-        },
-        PlaylistConfig {
-            window,
-            target_duration: 1.0,
-            independent_segments: true,
+            delete_expired: true,
+            program_date_time: false,
+            playlist: crate::playlist::PlaylistConfig {
+                window,
+                target_duration: 1.0,
+                independent_segments: true,
+            },
         },
     )
 }
