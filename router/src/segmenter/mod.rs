@@ -216,6 +216,24 @@ impl Segmenter {
         self.close_open_at_measured_end(out);
     }
 
+    /// The input was interrupted and starts again (a reconnect, a restarted encoder, a looped
+    /// file): the open segment ends at its measured end, the next one is marked as a
+    /// discontinuity, and per-PID history (continuity counters, PES and section state) is
+    /// forgotten. The tables stay known until new ones arrive.
+    pub fn restart_input(&mut self, out: &mut Vec<Segment>) {
+        if self.pending.is_some() {
+            let decision = self
+                .main
+                .as_mut()
+                .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
+            self.resolve_pending(decision, out);
+        }
+        self.break_timeline(out);
+        self.pids.fill(PidState::default());
+        self.pat_assembler.reset();
+        self.pmt_assembler.reset();
+    }
+
     fn in_program(&self, pid: u16) -> bool {
         self.pmt
             .as_ref()

@@ -369,3 +369,27 @@ fn a_packet_repeating_only_its_counter_is_damage_not_a_duplicate() {
     let joined: Vec<u8> = segments.iter().flat_map(|s| s.data.clone()).collect();
     assert!(bytes.ends_with(&joined), "nothing dropped");
 }
+
+#[test]
+fn a_restarted_input_continues_with_a_discontinuity() {
+    let mut first = StreamBuilder::new();
+    first.gops(START, 60, |n| n % 25 == 0);
+    // The same encoder restarted: counters and timestamps start over.
+    let mut second = StreamBuilder::new();
+    second.gops(START, 60, |n| n % 25 == 0);
+    let mut segmenter = Segmenter::new(config(2.0));
+    let mut out = Vec::new();
+    for packet in first.bytes.chunks(PACKET_SIZE) {
+        segmenter.push(<&TsPacket>::try_from(packet).expect("packet"), &mut out);
+    }
+    segmenter.restart_input(&mut out);
+    for packet in second.bytes.chunks(PACKET_SIZE) {
+        segmenter.push(<&TsPacket>::try_from(packet).expect("packet"), &mut out);
+    }
+    segmenter.finish(&mut out);
+    let flags: Vec<bool> = out.iter().map(|s| s.discontinuity).collect();
+    assert_eq!(flags, vec![false, false, true, false]);
+    assert_eq!(durations(&out), vec![2.0, 0.4, 2.0, 0.4]);
+    assert_eq!(segmenter.stats().continuity_errors, 0);
+    out.iter().for_each(assert_independent);
+}
