@@ -13,8 +13,12 @@
 //! - [`publish`]: orders segment and playlist writes on a sink and deletes expired segments.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
 
+pub mod config;
+pub mod http;
 pub mod media;
 pub mod playlist;
 pub mod publish;
 pub mod segment_job;
 pub mod segmenter;
+pub mod source;
+pub mod topology;

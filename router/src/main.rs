@@ -1,15 +1,12 @@
 //! The `streamrouter` command line: argument parsing, logging set-up and exit codes. The only
 //! place that uses `anyhow`; everything it runs lives in the library.
 
+mod cli;
+
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use streamrouter::publish::SegmentNamePattern;
-use streamrouter::segment_job::{self, Input, JobReport, SegmentJob};
-use streamrouter::segmenter::SegmenterConfig;
 use tracing_subscriber::EnvFilter;
 
 /// Live MPEG-TS to HLS: cuts at keyframes, keeps sliding-window playlists, publishes them.
@@ -23,46 +20,23 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Cut one MPEG-TS input into HLS segments and a playlist in a directory.
-    Segment(SegmentArgs),
+    Segment(cli::segment::SegmentArgs),
+    /// Run the router daemon on a config file or directory.
+    Run(cli::daemon::RunArgs),
+    /// Validate a config: every error at once, with file, line and key; exit 1 if any.
+    Check(cli::daemon::ConfigArgs),
+    /// Print the resolved graph of a config (text, or Graphviz with --dot).
+    Graph(cli::daemon::GraphArgs),
 }
-
-#[derive(Debug, clap::Args)]
-struct SegmentArgs {
-    /// MPEG-TS file, or `-` for standard input (a live pipe).
-    input: String,
-    /// Output directory (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
-    /// Target segment duration in seconds; cuts happen at the first keyframe at or after it.
-    #[arg(long, value_name = "SECS", default_value_t = 4.0)]
-    target_duration: f64,
-    /// Segments kept in the playlist; 0 keeps all and is the default for a file, 6 for stdin.
-    #[arg(long, value_name = "N")]
-    window: Option<usize>,
-    /// Segment file name prefix: PREFIX-00001.ts, PREFIX-00002.ts, …
-    #[arg(long = "name", value_name = "PREFIX", default_value = "segment")]
-    prefix: String,
-    /// Playlist file name.
-    #[arg(long, value_name = "FILE", default_value = "index.m3u8")]
-    playlist: String,
-    /// Do not start each segment with PAT/PMT: the raw cut, segments need the ones before.
-    #[arg(long)]
-    no_repeat_headers: bool,
-    /// Media sequence number (and file number) of the first segment.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    start_number: u64,
-}
-
-/// Segments in the default live window of a pipe (Apple asks for at least 6).
-const DEFAULT_LIVE_WINDOW: usize = 6;
-/// A live window must span at least this many target durations (RFC 8216 §6.2.2).
-const MIN_LIVE_WINDOW: usize = 3;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let parsed = Cli::parse();
     init_logging();
-    let result = match cli.command {
-        Command::Segment(args) => segment(args),
+    let result = match parsed.command {
+        Command::Segment(args) => cli::segment::segment(args),
+        Command::Run(args) => cli::daemon::run(args),
+        Command::Check(args) => cli::daemon::check(args),
+        Command::Graph(args) => cli::daemon::graph(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,89 +55,4 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-}
-
-fn segment(args: SegmentArgs) -> anyhow::Result<()> {
-    if !(args.target_duration.is_finite() && args.target_duration > 0.0) {
-        bail!("--target-duration must be a positive number of seconds");
-    }
-    let input = if args.input == "-" {
-        Input::Stdin
-    } else {
-        Input::File(PathBuf::from(&args.input))
-    };
-    let window = args.window.unwrap_or(match input {
-        Input::Stdin => DEFAULT_LIVE_WINDOW,
-        Input::File(_) => 0,
-    });
-    if window > 0 && window < MIN_LIVE_WINDOW {
-        bail!(
-            "--window {window} is too short: a live playlist must span at least {MIN_LIVE_WINDOW} \
-             target durations (RFC 8216 §6.2.2); use --window {MIN_LIVE_WINDOW} or more, or 0"
-        );
-    }
-    check_file_name("--playlist", &args.playlist)?;
-    check_file_name("--name", &args.prefix)?;
-    let job = SegmentJob {
-        input,
-        out_dir: args.out,
-        segmenter: SegmenterConfig {
-            target_duration: args.target_duration,
-            repeat_headers: !args.no_repeat_headers,
-            ..SegmenterConfig::default()
-        },
-        playlist_key: args.playlist,
-        segment_name: SegmentNamePattern::with_prefix(&args.prefix),
-        first_sequence: args.start_number,
-        window,
-        progress: true,
-    };
-    let span = tracing::info_span!("segment", input = %job.input);
-    let _entered = span.enter();
-    let report = segment_job::run(&job).with_context(|| format!("segmenting {}", job.input))?;
-    log_damage(&report);
-    tracing::info!(
-        segments = report.published.segments,
-        media_seconds = format!("{:.3}", report.published.media_seconds),
-        deleted = report.published.deleted,
-        playlist = %job.out_dir.join(&job.playlist_key).display(),
-        "done"
-    );
-    Ok(())
-}
-
-fn check_file_name(flag: &str, name: &str) -> anyhow::Result<()> {
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        bail!("{flag} must be a plain file name, got {name:?}");
-    }
-    Ok(())
-}
-
-/// One warning summarising what was wrong with the input, if anything was.
-fn log_damage(report: &JobReport) {
-    let f = &report.framing;
-    let s = &report.segmenter;
-    let damaged = f.skipped_bytes
-        + f.sync_losses
-        + f.truncated_tail_bytes
-        + s.transport_errors
-        + s.continuity_errors
-        + s.psi_errors;
-    if damaged > 0 {
-        tracing::warn!(
-            sync_losses = f.sync_losses,
-            skipped_bytes = f.skipped_bytes,
-            truncated_tail_bytes = f.truncated_tail_bytes,
-            continuity_errors = s.continuity_errors,
-            transport_errors = s.transport_errors,
-            psi_errors = s.psi_errors,
-            "input was damaged; damaged parts were skipped"
-        );
-    }
-    if s.discontinuities > 0 {
-        tracing::info!(
-            discontinuities = s.discontinuities,
-            "timeline breaks marked with EXT-X-DISCONTINUITY"
-        );
-    }
 }

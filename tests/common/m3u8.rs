@@ -21,6 +21,8 @@ pub struct Playlist {
     pub playlist_type: Option<String>,
     pub independent_segments: bool,
     pub endlist: bool,
+    /// EXT-X-PROGRAM-DATE-TIME tags seen.
+    pub program_date_times: usize,
     pub entries: Vec<Entry>,
 }
 
@@ -60,6 +62,8 @@ impl Playlist {
                 playlist.independent_segments = true;
             } else if line == "#EXT-X-DISCONTINUITY" {
                 discontinuity = true;
+            } else if line.starts_with("#EXT-X-PROGRAM-DATE-TIME:") {
+                playlist.program_date_times += 1;
             } else if line == "#EXT-X-ENDLIST" {
                 playlist.endlist = true;
             } else if let Some(value) = line.strip_prefix("#EXTINF:") {

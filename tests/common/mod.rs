@@ -1,5 +1,7 @@
-//! Helpers of the `segment_e2e` end-to-end tests: running the `streamrouter` binary, the real
-//! clients (ffmpeg/ffprobe) as subprocesses, a small m3u8 parser and MPEG-TS packet walking.
+//! Helpers of the end-to-end tests: running the `streamrouter` binary, the real clients
+//! (ffmpeg/ffprobe) as subprocesses, a small m3u8 parser and MPEG-TS packet walking.
+//! Each test crate uses part of them; the rest is dead code there.
+#![allow(dead_code)]
 
 pub mod ff;
 pub mod m3u8;

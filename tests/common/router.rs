@@ -34,6 +34,8 @@ pub struct Run {
     pub status: ExitStatus,
     /// Everything written to stderr.
     pub stderr: String,
+    /// Everything written to stdout.
+    pub stdout: String,
     /// Wall time of the run.
     pub elapsed: Duration,
 }
@@ -112,6 +114,7 @@ pub struct Running {
     started: Instant,
     writer: Option<thread::JoinHandle<()>>,
     reader: thread::JoinHandle<String>,
+    stdout_reader: thread::JoinHandle<String>,
 }
 
 impl Running {
@@ -125,7 +128,7 @@ impl Running {
             } else {
                 Stdio::null()
             })
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = command
@@ -144,12 +147,19 @@ impl Running {
             let _ = stderr_pipe.read_to_string(&mut text);
             text
         });
+        let mut stdout_pipe = child.stdout.take().expect("piped stdout");
+        let stdout_reader = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout_pipe.read_to_string(&mut text);
+            text
+        });
         Self {
             child,
             description,
             started,
             writer,
             reader,
+            stdout_reader,
         }
     }
 
@@ -168,10 +178,12 @@ impl Running {
             writer.join().expect("stdin writer thread");
         }
         let stderr = self.reader.join().expect("stderr reader thread");
+        let stdout = self.stdout_reader.join().expect("stdout reader thread");
         Run {
             command: self.description,
             status,
             stderr,
+            stdout,
             elapsed: self.started.elapsed(),
         }
     }

@@ -1,0 +1,4 @@
+//! The subcommands of the `streamrouter` binary, one file each; `main.rs` dispatches.
+
+pub mod daemon;
+pub mod segment;

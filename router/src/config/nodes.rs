@@ -1,0 +1,341 @@
+//! One table → one model node: the keys of `[router]` and of each node kind, their defaults and
+//! the checks that need nothing but the node itself (value ranges, name patterns, the live
+//! window). References between nodes are only collected here; `link` resolves them.
+
+use std::path::Path;
+
+use super::diagnostics::{Diagnostics, FeedNote, did_you_mean};
+use super::fields::{Fields, Located};
+use super::model::{PlaylistNode, RouterSettings, SegmenterNode, SinkKind, SinkNode};
+use super::raw::{Pos, Table};
+use crate::publish::SegmentNamePattern;
+
+/// The four kinds of node, in data-flow order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum NodeKind {
+    Source,
+    Segmenter,
+    Playlist,
+    Sink,
+}
+
+impl NodeKind {
+    pub(super) const ALL: [NodeKind; 4] = [
+        NodeKind::Source,
+        NodeKind::Segmenter,
+        NodeKind::Playlist,
+        NodeKind::Sink,
+    ];
+
+    /// The table that declares this kind: `sources`, `segmenters`, ...
+    pub(super) fn table_key(self) -> &'static str {
+        match self {
+            NodeKind::Source => "sources",
+            NodeKind::Segmenter => "segmenters",
+            NodeKind::Playlist => "playlists",
+            NodeKind::Sink => "sinks",
+        }
+    }
+
+    pub(super) fn from_table_key(key: &str) -> Option<Self> {
+        NodeKind::ALL
+            .into_iter()
+            .find(|kind| kind.table_key() == key)
+    }
+
+    /// "source", "segmenter", ...
+    pub(super) fn noun(self) -> &'static str {
+        match self {
+            NodeKind::Source => "source",
+            NodeKind::Segmenter => "segmenter",
+            NodeKind::Playlist => "playlist",
+            NodeKind::Sink => "sink",
+        }
+    }
+}
+
+/// A node as declared (at top level, or instantiated from a template), not yet checked.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct NodeDecl {
+    pub(super) kind: NodeKind,
+    /// Full name: `cam1`, or `FEED.NODE` for a template instance.
+    pub(super) name: String,
+    /// Where the name is written (the key of the node's table).
+    pub(super) name_pos: Pos,
+    /// Where the node's table starts.
+    pub(super) header: Pos,
+    pub(super) table: Table,
+    /// Set for template instances: names in `input`/`inputs` are looked up in the feed first.
+    pub(super) feed: Option<FeedNote>,
+    /// A `{{placeholder}}` of this instance could not be replaced (already reported): its values
+    /// are not judged, so that one mistake gives one error.
+    pub(super) unsubstituted: bool,
+}
+
+impl NodeDecl {
+    /// `sources.cam1`.
+    pub(super) fn key(&self) -> String {
+        format!("{}.{}", self.kind.table_key(), self.name)
+    }
+
+    pub(super) fn fields<'a>(&'a self, diagnostics: &'a mut Diagnostics) -> Fields<'a> {
+        Fields::new(
+            &self.table,
+            self.key(),
+            self.header,
+            self.feed.as_ref(),
+            diagnostics,
+        )
+    }
+}
+
+/// A node after its own checks: the model node when it had no error, and its references as
+/// written (kept even when the node had errors, so that they are still checked).
+pub(super) struct Built<T> {
+    pub(super) node: Option<T>,
+    pub(super) inputs: Vec<Located<String>>,
+}
+
+/// Sink types announced but not written yet.
+const PLANNED_SINK_TYPES: [&str; 5] = ["s3", "ftp", "sftp", "scp", "plugin"];
+/// Segments Apple's HLS authoring specification asks a live playlist to list at least.
+const APPLE_MIN_LIVE_WINDOW: usize = 6;
+/// A live playlist must last at least this many target durations (RFC 8216 §6.2.2).
+const RFC_MIN_LIVE_WINDOW: usize = 3;
+/// Widest zero padding of `{seq:0N}`.
+const MAX_SEQ_WIDTH: usize = 20;
+
+pub(super) fn build_router(fields: &mut Fields<'_>, home: Option<&Path>) -> RouterSettings {
+    RouterSettings {
+        state_dir: fields.path("state_dir", home),
+        serve: fields.socket_addr("serve").map(|serve| serve.value),
+    }
+}
+
+pub(super) fn build_segmenter(
+    decl: &NodeDecl,
+    diagnostics: &mut Diagnostics,
+) -> Built<SegmenterNode> {
+    let mut fields = decl.fields(diagnostics);
+    let input = fields.required_string("input", "the source to cut");
+    let target_duration = fields.seconds("target_duration", 4.0);
+    let ok = fields.ok();
+    fields.finish("a segmenter");
+    let inputs: Vec<Located<String>> = input.iter().map(owned).collect();
+    Built {
+        node: input.filter(|_| ok).map(|input| SegmenterNode {
+            name: decl.name.clone(),
+            input: input.value.to_owned(),
+            target_duration,
+            repeat_ts_headers: true,
+        }),
+        inputs,
+    }
+}
+
+pub(super) fn build_playlist(
+    decl: &NodeDecl,
+    diagnostics: &mut Diagnostics,
+) -> Built<PlaylistNode> {
+    let mut fields = decl.fields(diagnostics);
+    let input = fields.required_string("input", "the segmenter to list");
+    let file_name = fields.string("name").map_or_else(
+        || format!("{}.m3u8", decl.name),
+        |name| checked_relative(&mut fields, "name", name),
+    );
+    let segment_name = match fields.string("segment_name") {
+        Some(pattern) => {
+            if let Some(problem) = segment_pattern_problem(pattern.value) {
+                fields.error(pattern.pos, "segment_name", problem);
+            } else if let Err(refused) = SegmentNamePattern::parse(pattern.value) {
+                // The publisher's parser is the authority on what it can render.
+                fields.error(pattern.pos, "segment_name", refused);
+            }
+            checked_relative(&mut fields, "segment_name", pattern)
+        }
+        None => format!("{}-{{seq:05}}.ts", decl.name),
+    };
+    let window = fields.count("window", APPLE_MIN_LIVE_WINDOW);
+    check_window(&mut fields, window);
+    let repeat_ts_headers = fields.boolean("repeat_ts_headers", true);
+    let base_url = fields.string("base_url");
+    if let Some(base_url) = &base_url
+        && !base_url.value.ends_with('/')
+    {
+        let message = format!(
+            "`{}` does not end with `/`: segment URIs will be it directly followed by the \
+             segment name",
+            base_url.value
+        );
+        fields.warning(base_url.pos, "base_url", message);
+    }
+    let delete_expired = fields.boolean("delete_expired", true);
+    let program_date_time = fields.boolean("program_date_time", true);
+    let endlist_on_stop = fields.boolean("endlist_on_stop", true);
+    let ok = fields.ok();
+    fields.finish("a playlist");
+    let inputs: Vec<Located<String>> = input.iter().map(owned).collect();
+    Built {
+        node: input.filter(|_| ok).map(|input| PlaylistNode {
+            name: decl.name.clone(),
+            input: input.value.to_owned(),
+            file_name,
+            segment_name,
+            window: window.value,
+            repeat_ts_headers,
+            base_url: base_url.map(|url| url.value.to_owned()),
+            delete_expired,
+            program_date_time,
+            endlist_on_stop,
+        }),
+        inputs,
+    }
+}
+
+fn check_window(fields: &mut Fields<'_>, window: Located<usize>) {
+    let count = window.value;
+    if (1..RFC_MIN_LIVE_WINDOW).contains(&count) {
+        let message = format!(
+            "window {count} is too short: a live playlist must last at least \
+             {RFC_MIN_LIVE_WINDOW} target durations (RFC 8216 §6.2.2) and each segment lasts \
+             about one; use {RFC_MIN_LIVE_WINDOW} or more ({APPLE_MIN_LIVE_WINDOW} recommended), \
+             or 0 to keep every segment"
+        );
+        fields.error(window.pos, "window", message);
+    } else if (RFC_MIN_LIVE_WINDOW..APPLE_MIN_LIVE_WINDOW).contains(&count) {
+        let message = format!(
+            "window {count} is below the {APPLE_MIN_LIVE_WINDOW} segments Apple's HLS authoring \
+             specification asks of a live playlist; players may stall"
+        );
+        fields.warning(window.pos, "window", message);
+    }
+}
+
+pub(super) fn build_sink(
+    decl: &NodeDecl,
+    diagnostics: &mut Diagnostics,
+    home: Option<&Path>,
+) -> Built<SinkNode> {
+    let mut fields = decl.fields(diagnostics);
+    let header = fields.header();
+    let inputs = if fields.pos_of("inputs") == header {
+        fields.missing_with(
+            "inputs",
+            "missing `inputs` (the playlists to publish)".to_owned(),
+        );
+        Vec::new()
+    } else {
+        fields.strings("inputs").unwrap_or_default()
+    };
+    if inputs.is_empty() && fields.pos_of("inputs") != header && fields.ok() {
+        let pos = fields.pos_of("inputs");
+        fields.error(pos, "inputs", "must list at least one playlist");
+    }
+    let inputs: Vec<Located<String>> = inputs.iter().map(owned).collect();
+    let Some(sink_type) = fields.required_string("type", "only `local` for now") else {
+        fields.abandon("a sink");
+        return Built { node: None, inputs };
+    };
+    let kind = match sink_type.value {
+        "local" => fields
+            .required_path("path", "the directory to publish into", home)
+            .map(|path| SinkKind::Local { path }),
+        planned if PLANNED_SINK_TYPES.contains(&planned) => {
+            let message = format!("sink type `{planned}` is not supported yet; only `local` is");
+            fields.error(sink_type.pos, "type", message);
+            fields.abandon("a sink");
+            return Built { node: None, inputs };
+        }
+        other => {
+            let hint = did_you_mean(other, ["local"]);
+            let message = format!("unknown sink type `{other}`; only `local` exists{hint}");
+            fields.error(sink_type.pos, "type", message);
+            fields.abandon("a sink");
+            return Built { node: None, inputs };
+        }
+    };
+    let ok = fields.ok();
+    fields.finish(&format!("a {} sink", sink_type.value));
+    Built {
+        node: kind.filter(|_| ok).map(|kind| SinkNode {
+            name: decl.name.clone(),
+            inputs: inputs.iter().map(|input| input.value.clone()).collect(),
+            kind,
+        }),
+        inputs,
+    }
+}
+
+fn owned(located: &Located<&str>) -> Located<String> {
+    Located {
+        value: located.value.to_owned(),
+        pos: located.pos,
+    }
+}
+
+/// The name as written, after reporting it if it is not a relative path inside the sink.
+fn checked_relative(fields: &mut Fields<'_>, key: &str, name: Located<&str>) -> String {
+    if let Some(problem) = relative_path_problem(name.value) {
+        fields.error(name.pos, key, format!("`{}` {problem}", name.value));
+    }
+    name.value.to_owned()
+}
+
+fn relative_path_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.starts_with('/') {
+        Some("must be relative to the sink's directory, not absolute")
+    } else if name.ends_with('/') {
+        Some("must name a file, not a directory")
+    } else if name.split('/').any(|part| part == "..") {
+        Some("must not contain `..`")
+    } else if name.split('/').any(|part| part.is_empty() || part == ".") {
+        Some("must not contain empty or `.` parts")
+    } else {
+        None
+    }
+}
+
+/// Why a `segment_name` pattern is refused: it needs exactly one `{seq}` or `{seq:0N}`.
+pub(super) fn segment_pattern_problem(pattern: &str) -> Option<String> {
+    let mut placeholders = 0;
+    let mut rest = pattern;
+    while let Some(start) = rest.find("{seq") {
+        let after = &rest[start + "{seq".len()..];
+        let Some(end) = after.find('}') else {
+            return Some("has a `{seq` that is not closed with `}`".to_owned());
+        };
+        let spec = &after[..end];
+        let width = spec
+            .strip_prefix(":0")
+            .and_then(|digits| digits.parse::<usize>().ok());
+        let valid =
+            spec.is_empty() || width.is_some_and(|width| (1..=MAX_SEQ_WIDTH).contains(&width));
+        if !valid {
+            return Some(format!(
+                "has `{{seq{spec}}}`; write `{{seq}}` or `{{seq:0N}}` with N from 1 to {MAX_SEQ_WIDTH}"
+            ));
+        }
+        placeholders += 1;
+        rest = &after[end + 1..];
+    }
+    (placeholders != 1).then(|| {
+        format!(
+            "must contain `{{seq}}` or `{{seq:0N}}` exactly once (found {placeholders}), like \
+             `segment-{{seq:05}}.ts`"
+        )
+    })
+}
+
+/// The text before and after the sequence number of a valid pattern: two patterns with the same
+/// parts can write the same file (`a-{seq}.ts` and `a-{seq:05}.ts` both write `a-123456.ts`).
+pub(super) fn segment_pattern_parts(pattern: &str) -> (&str, &str) {
+    let Some(start) = pattern.find("{seq") else {
+        return (pattern, "");
+    };
+    let end = pattern[start..]
+        .find('}')
+        .map_or(pattern.len(), |end| start + end + 1);
+    (&pattern[..start], &pattern[end..])
+}

@@ -1,0 +1,85 @@
+//! Tests of the config layer through its public API: exact diagnostics (place, key, message),
+//! template expansion, graph checks, directory merging, rendering and the shipped examples.
+
+mod errors;
+mod examples;
+mod files;
+mod graph_checks;
+mod render;
+mod templates;
+
+use std::path::{Path, PathBuf};
+
+use super::model::{Diagnostic, Graph, Severity};
+use super::{Loaded, compile_with_home};
+
+/// The home directory the tests expand `~/` with.
+const HOME: &str = "/home/tester";
+
+/// Compiles one file named `conf/test.toml`.
+fn compile(text: &str) -> Loaded {
+    compile_files(&[("conf/test.toml", text)])
+}
+
+fn compile_files(files: &[(&str, &str)]) -> Loaded {
+    let sources: Vec<(PathBuf, String)> = files
+        .iter()
+        .map(|(path, text)| (PathBuf::from(path), (*text).to_owned()))
+        .collect();
+    compile_with_home(&sources, Some(Path::new(HOME)))
+}
+
+/// The graph, failing with every diagnostic when there is none.
+fn graph(loaded: &Loaded) -> &Graph {
+    match &loaded.graph {
+        Some(graph) => graph,
+        None => panic!("no graph:\n{}", listing(&loaded.diagnostics)),
+    }
+}
+
+fn listing(diagnostics: &[Diagnostic]) -> String {
+    diagnostics.iter().map(|d| format!("{d}\n")).collect()
+}
+
+/// `(line, column, key)` of every diagnostic of one severity.
+fn places(loaded: &Loaded, severity: Severity) -> Vec<(usize, usize, &str)> {
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .map(|d| (d.location.line, d.location.column, d.key.as_str()))
+        .collect()
+}
+
+/// The only diagnostic, checking it is of `severity` and at `line`.
+fn single(loaded: &Loaded, severity: Severity, line: usize) -> &Diagnostic {
+    assert_eq!(
+        loaded.diagnostics.len(),
+        1,
+        "{}",
+        listing(&loaded.diagnostics)
+    );
+    let diagnostic = &loaded.diagnostics[0];
+    assert_eq!(diagnostic.severity, severity, "{diagnostic}");
+    assert_eq!(diagnostic.location.line, line, "{diagnostic}");
+    diagnostic
+}
+
+/// A minimal valid chain source → segmenter → playlist → sink, all named `cam`, for tests to
+/// add to.
+const CHAIN: &str = r#"
+[sources.cam]
+type = "udp"
+bind = "0.0.0.0:40000"
+
+[segmenters.cam]
+input = "cam"
+
+[playlists.cam]
+input = "cam"
+
+[sinks.web]
+type = "local"
+inputs = ["cam"]
+path = "/srv/live"
+"#;

@@ -1,0 +1,156 @@
+//! `render_text` and `render_dot` over compiled graphs.
+
+use super::super::{render_dot, render_text};
+use super::{compile, graph};
+
+const SMALL: &str = r#"
+feeds = [{ template = "t", name = "f1", port = 5 }]
+
+[router]
+serve = "127.0.0.1:8080"
+
+[sources.cam]
+type = "udp"
+bind = "0.0.0.0:40000"
+group = "239.1.1.1"
+
+[segmenters.cam]
+input = "cam"
+target_duration = 2.5
+
+[playlists.cam]
+input = "cam"
+name = "live/index.m3u8"
+window = 0
+base_url = "http://cdn/x/"
+
+[sinks.web]
+type = "local"
+inputs = ["cam"]
+path = "/srv/my live"
+
+[templates.t]
+sources.in = { type = "exec", command = ["ffmpeg", "-i", "say \"hi\"", "-"] }
+segmenters.seg = { input = "in" }
+playlists.hls = { input = "seg", name = "f/{{feed}}.m3u8", segment_name = "f/{{feed}}-{seq}.ts", window = "{{port}}" }
+sinks.web = { type = "local", inputs = ["hls"], path = "/srv/feeds" }
+"#;
+
+#[test]
+fn text_lists_every_node_with_inputs_and_settings_per_feed() {
+    let loaded = compile(&SMALL.replace("window = \"{{port}}\"", "window = 6"));
+    let text = render_text(graph(&loaded));
+    let expected = r#"router serve=127.0.0.1:8080
+2 sources, 2 segmenters, 2 playlists, 2 sinks
+
+top level
+  source    cam type=udp bind=0.0.0.0:40000 group=239.1.1.1
+  segmenter cam <- cam target_duration=2.5 repeat_ts_headers=true
+  playlist  cam <- cam name=live/index.m3u8 segment_name=cam-{seq:05}.ts window=0 base_url=http://cdn/x/ repeat_ts_headers=true delete_expired=true program_date_time=true endlist_on_stop=true
+  sink      web <- cam type=local path="/srv/my live"
+
+feed f1
+  source    f1.in  type=exec command=["ffmpeg", "-i", "say \"hi\"", "-"]
+  segmenter f1.seg <- f1.in target_duration=4 repeat_ts_headers=true
+  playlist  f1.hls <- f1.seg name=f/f1.m3u8 segment_name=f/f1-{seq}.ts window=6 repeat_ts_headers=true delete_expired=true program_date_time=true endlist_on_stop=true
+  sink      f1.web <- f1.hls type=local path=/srv/feeds
+"#;
+    assert_eq!(text, expected, "\n{text}");
+}
+
+/// A DOT statement list checked without Graphviz: balanced braces, every quoted string closed,
+/// every edge between declared nodes.
+fn check_dot_structure(dot: &str) {
+    assert!(
+        dot.starts_with("digraph streamrouter {\n") && dot.ends_with("}\n"),
+        "{dot}"
+    );
+    let mut depth = 0i32;
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    for line in dot.lines() {
+        let strings = quoted_strings(line);
+        if line.trim_end().ends_with('{') {
+            depth += 1;
+        } else if line.trim() == "}" {
+            depth -= 1;
+        } else if line.contains(" -> ") {
+            assert_eq!(strings.len(), 2, "{line}");
+            edges.push((strings[0].clone(), strings[1].clone()));
+        } else if line.contains("[shape=") {
+            nodes.push(strings[0].clone());
+        }
+        assert!(depth >= 0, "{line}");
+    }
+    assert_eq!(depth, 0);
+    for (from, to) in &edges {
+        assert!(
+            nodes.contains(from) && nodes.contains(to),
+            "{from} -> {to} undeclared"
+        );
+    }
+    assert!(!edges.is_empty());
+}
+
+/// The quoted strings of a line, unescaped; fails on an unclosed quote.
+fn quoted_strings(line: &str) -> Vec<String> {
+    let mut strings = Vec::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut string = String::new();
+        loop {
+            match chars.next() {
+                Some('\\') => string.push(chars.next().unwrap()),
+                Some('"') => break,
+                Some(c) => string.push(c),
+                None => panic!("unclosed string in {line}"),
+            }
+        }
+        strings.push(string);
+    }
+    strings
+}
+
+#[test]
+fn dot_is_a_digraph_in_data_flow_order() {
+    let loaded = compile(&SMALL.replace("window = \"{{port}}\"", "window = 6"));
+    let dot = render_dot(graph(&loaded));
+    check_dot_structure(&dot);
+    for edge in [
+        r#"  "source:cam" -> "segmenter:cam";"#,
+        r#"  "segmenter:cam" -> "playlist:cam";"#,
+        r#"  "playlist:cam" -> "sink:web";"#,
+        r#"  "playlist:f1.hls" -> "sink:f1.web";"#,
+    ] {
+        assert!(dot.contains(edge), "{edge} missing:\n{dot}");
+    }
+    assert!(
+        dot.contains("  subgraph cluster_1 {\n    label=\"feed f1\";"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(
+            r##""source:f1.in" [shape=invhouse, fillcolor="#d8eefe", label="f1.in\nexec ffmpeg"];"##
+        ),
+        "{dot}"
+    );
+    assert!(dot.contains(r#"label="web\nlocal /srv/my live""#), "{dot}");
+    if let Ok(mut child) = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dot.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "Graphviz refused:\n{dot}");
+    }
+}

@@ -1,0 +1,106 @@
+//! Sources: stage 1 of the data flow. Bytes in from stdin, a file, UDP, TCP, HTTP or a child
+//! process, out as [`SourceEvent`]s on a channel.
+//!
+//! Owns sockets, files and child processes, reconnection and backoff, and real-time pacing of
+//! files. Must not parse beyond what pacing needs (PCR) and must not know about segments:
+//! framing and cutting happen downstream.
+//!
+//! The one entry point is [`run_source`]. Each kind lives in its own file (`stdin`, `file`,
+//! `udp`, `tcp`, `http`, `exec`); they share the event sender with its "Restarted before the
+//! next data" bookkeeping (`emit`), the retry delays (`backoff`), the byte pump for
+//! stream-like inputs (`pump`) and PCR pacing of files (`pacing`).
+
+mod backoff;
+mod emit;
+mod exec;
+mod file;
+mod http;
+mod pacing;
+mod pump;
+mod stdin;
+mod tcp;
+#[cfg(test)]
+mod testutil;
+mod udp;
+
+use bytes::Bytes;
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::model::{SourceKind, SourceNode, TcpMode};
+
+/// What a source tells the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceEvent {
+    /// The next bytes of the stream, in order.
+    Data(Bytes),
+    /// The stream was interrupted and starts again (reconnect, restart, loop): what follows is a
+    /// new timeline.
+    Restarted {
+        /// Why, for logs.
+        reason: String,
+    },
+}
+
+/// Why a source stops for good. Every loop in the kinds ends with one of these, carried up with
+/// `?` as the error side of a `Result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// `shutdown` was cancelled.
+    Shutdown,
+    /// The receiver of the events is gone.
+    Closed,
+    /// The input ended for good (stdin or a file without loop at EOF).
+    Ended,
+    /// A configuration-like failure that retrying cannot fix (already logged at error).
+    Invalid,
+}
+
+/// Runs the source until `shutdown` is cancelled or the source ends for good (a file without
+/// loop at EOF, stdin at EOF). Sends every chunk as SourceEvent::Data in order; after any
+/// interruption it recovers by itself (reconnect/redial/restart with exponential backoff,
+/// 0.5 s doubling to 30 s max, reset after a healthy period) and sends SourceEvent::Restarted
+/// before the first chunk of the new stream. Returns when done; never panics; errors are
+/// logged (tracing, at warn for interruptions, info for state changes), not returned, except
+/// configuration-like failures that make retrying pointless (e.g. bind address in use is NOT
+/// that — retry it; a missing file IS retried too, with backoff, since it may appear).
+///
+/// Chunks are at most 64 KiB (UDP: the datagrams that arrived together, batched up to about
+/// 32 KiB). `Restarted` is only sent when data was delivered before it, so a stream that never
+/// produced a byte is not announced as restarted.
+pub async fn run_source(
+    node: SourceNode,
+    events: Sender<SourceEvent>,
+    shutdown: CancellationToken,
+) {
+    let span = tracing::info_span!("source", name = %node.name);
+    async move {
+        let mut out = emit::Emitter::new(events, shutdown);
+        let stop = match node.kind {
+            SourceKind::Stdin => stdin::run(&mut out).await,
+            SourceKind::File {
+                path,
+                realtime,
+                looped,
+            } => file::run(&path, realtime, looped, &mut out).await,
+            SourceKind::Udp {
+                bind,
+                group,
+                interface,
+            } => udp::run(bind, group, interface, &mut out).await,
+            SourceKind::Tcp(TcpMode::Listen(addr)) => tcp::listen(addr, &mut out).await,
+            SourceKind::Tcp(TcpMode::Connect(addr)) => tcp::connect(addr, &mut out).await,
+            SourceKind::Http { url } => http::run(&url, &mut out).await,
+            SourceKind::Exec { command } => exec::run(&command, &mut out).await,
+        };
+        match stop {
+            Stop::Shutdown => tracing::info!("source stopped"),
+            Stop::Closed => tracing::debug!("event receiver gone; source stopped"),
+            Stop::Ended => tracing::info!("source ended"),
+            Stop::Invalid => tracing::info!("source gave up"),
+        }
+    }
+    .instrument(span)
+    .await;
+}

@@ -1,0 +1,201 @@
+//! Topology: the only module that spawns tasks. Builds the running graph from a compiled
+//! [`Graph`] — one task per source, segmenter, playlist and sink, joined by bounded channels —
+//! serves local sinks over HTTP when asked, and stops it all in order on shutdown.
+//!
+//! Each node runs in its own task: a panic or failure in one feed ends that feed's tasks only.
+//! Must not parse media or config itself; it wires the stages together.
+
+mod playlist_task;
+mod segmenter_task;
+mod sink_task;
+mod state;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use streamrouter_local::LocalSink;
+use streamrouter_plugin::{Sink, SinkError};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::model::{Graph, SinkKind};
+use crate::playlist::PlaylistConfig;
+use crate::publish::{PlanSettings, PlaylistPlan, SegmentNamePattern};
+use crate::segmenter::SegmenterConfig;
+use crate::source::{self, SourceEvent};
+use playlist_task::{PlaylistInput, run_playlist};
+use segmenter_task::run_segmenter;
+use sink_task::{SinkCommand, run_sink};
+use state::SequenceStore;
+
+/// Chunks buffered between a source and a segmenter.
+const SOURCE_QUEUE: usize = 1024;
+/// Segments buffered between a segmenter and a playlist.
+const SEGMENT_QUEUE: usize = 64;
+/// Operations buffered for a sink.
+const SINK_QUEUE: usize = 1024;
+
+/// Why the graph could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    /// A sink could not be created.
+    #[error("sink {sink}: {source}")]
+    Sink {
+        /// Node name.
+        sink: String,
+        /// Cause.
+        source: SinkError,
+    },
+    /// A node's setting was refused at start (should have been caught by compile).
+    #[error("{node}: {message}")]
+    Invalid {
+        /// Node name.
+        node: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Runs the graph until `shutdown` is cancelled and every feed has ended in order: sources
+/// stop, open segments are finished, final playlists published, sink queues drained.
+pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), TopologyError> {
+    let mut tasks = JoinSet::new();
+
+    let mut sinks: BTreeMap<&str, mpsc::Sender<SinkCommand>> = BTreeMap::new();
+    for node in graph.sinks.values() {
+        let sink: Arc<dyn Sink> = match &node.kind {
+            SinkKind::Local { path } => {
+                Arc::new(LocalSink::new(path).map_err(|source| TopologyError::Sink {
+                    sink: node.name.clone(),
+                    source,
+                })?)
+            }
+        };
+        let (sender, receiver) = mpsc::channel(SINK_QUEUE);
+        sinks.insert(&node.name, sender);
+        let span = tracing::info_span!("sink", name = %node.name);
+        tasks.spawn(run_sink(node.name.clone(), sink, receiver).instrument(span));
+    }
+
+    let mut playlists: BTreeMap<&str, mpsc::Sender<PlaylistInput>> = BTreeMap::new();
+    for node in graph.playlists.values() {
+        let outputs: Vec<_> = graph
+            .sinks
+            .values()
+            .filter(|sink| sink.inputs.contains(&node.name))
+            .filter_map(|sink| sinks.get(sink.name.as_str()).cloned())
+            .collect();
+        let Some(segmenter) = graph.segmenters.get(&node.input) else {
+            continue;
+        };
+        let segment_name =
+            SegmentNamePattern::parse(&node.segment_name).map_err(|e| TopologyError::Invalid {
+                node: node.name.clone(),
+                message: e.to_string(),
+            })?;
+        let store = SequenceStore::new(graph.router.state_dir.as_deref(), &node.name);
+        let first_sequence = store.load().await;
+        let plan = PlaylistPlan::new(PlanSettings {
+            playlist_key: node.file_name.clone(),
+            segment_name,
+            base_url: node.base_url.clone(),
+            first_sequence,
+            delete_expired: node.delete_expired,
+            program_date_time: node.program_date_time,
+            playlist: PlaylistConfig {
+                window: node.window,
+                target_duration: segmenter.target_duration,
+                independent_segments: node.repeat_ts_headers,
+            },
+        });
+        let (sender, receiver) = mpsc::channel(SEGMENT_QUEUE);
+        playlists.insert(&node.name, sender);
+        let span = tracing::info_span!("playlist", name = %node.name);
+        let task = run_playlist(
+            node.name.clone(),
+            node.endlist_on_stop,
+            plan,
+            store,
+            receiver,
+            outputs,
+        );
+        tasks.spawn(task.instrument(span));
+    }
+
+    let mut segmenters: BTreeMap<&str, mpsc::Sender<SourceEvent>> = BTreeMap::new();
+    for node in graph.segmenters.values() {
+        let outputs: Vec<_> = graph
+            .playlists
+            .values()
+            .filter(|playlist| playlist.input == node.name)
+            .filter_map(|playlist| playlists.get(playlist.name.as_str()).cloned())
+            .collect();
+        let config = SegmenterConfig {
+            target_duration: node.target_duration,
+            repeat_headers: node.repeat_ts_headers,
+            ..SegmenterConfig::default()
+        };
+        let (sender, receiver) = mpsc::channel(SOURCE_QUEUE);
+        segmenters.insert(&node.name, sender);
+        let span = tracing::info_span!("segmenter", name = %node.name);
+        let task = run_segmenter(
+            node.name.clone(),
+            config,
+            receiver,
+            outputs,
+            shutdown.clone(),
+        );
+        tasks.spawn(task.instrument(span));
+    }
+
+    for node in graph.sources.values() {
+        let outputs: Vec<_> = graph
+            .segmenters
+            .values()
+            .filter(|segmenter| segmenter.input == node.name)
+            .filter_map(|segmenter| segmenters.get(segmenter.name.as_str()).cloned())
+            .collect();
+        if outputs.is_empty() {
+            continue;
+        }
+        let (sender, receiver) = mpsc::channel(SOURCE_QUEUE);
+        let span = tracing::info_span!("source", name = %node.name);
+        tasks.spawn(
+            source::run_source(node.clone(), sender, shutdown.clone()).instrument(span.clone()),
+        );
+        tasks.spawn(fan_out(receiver, outputs).instrument(span));
+    }
+    // Only the tasks hold senders now: each channel closes when its upstream task ends.
+    drop((sinks, playlists, segmenters));
+
+    tracing::info!(
+        sources = graph.sources.len(),
+        segmenters = graph.segmenters.len(),
+        playlists = graph.playlists.len(),
+        sinks = graph.sinks.len(),
+        "graph running"
+    );
+    while let Some(result) = tasks.join_next().await {
+        if let Err(error) = result
+            && error.is_panic()
+        {
+            tracing::error!(%error, "a node task panicked; its feed stopped, the others go on");
+        }
+    }
+    if !shutdown.is_cancelled() {
+        tracing::info!("every feed has ended; waiting for a stop signal");
+        shutdown.cancelled().await;
+    }
+    Ok(())
+}
+
+/// Copies a source's events to every segmenter reading it.
+async fn fan_out(mut events: mpsc::Receiver<SourceEvent>, outputs: Vec<mpsc::Sender<SourceEvent>>) {
+    while let Some(event) = events.recv().await {
+        for output in &outputs {
+            let _ = output.send(event.clone()).await;
+        }
+    }
+}
