@@ -3,7 +3,7 @@
 //!
 //! Usage: `udp_replay FILE BASE_PORT COUNT SECONDS`: COUNT streams to BASE_PORT..BASE_PORT+COUNT,
 //! each a copy of FILE looped, paced at the file's own bitrate (its size over its PCR span), in
-//! 1316-byte datagrams (7 TS packets). Streams are staggered so their keyframes do not align.
+//! 1316-byte datagrams (7 TS packets). Streams are staggered in time so their keyframes do not align.
 //! Prints the datagrams sent and the longest sending round (a round much longer than its 2 ms
 //! pause means the sender itself could not keep up).
 
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let due = ((elapsed - offset).max(0.0) * datagrams_per_second) as u64;
             let port = base_port + stream as u16;
             while *sent < due {
-                let index = (*sent as usize + stream * 997) % chunks.len();
+                let index = *sent as usize % chunks.len();
                 // A full socket buffer on loopback means the receiver is behind: not counted.
                 if socket.send_to(chunks[index], ("127.0.0.1", port)).is_ok() {
                     total += 1;

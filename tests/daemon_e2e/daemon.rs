@@ -20,9 +20,15 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `streamrouter run CONFIG`.
     pub fn start(config: &Path) -> Self {
+        Self::start_with(config, &[])
+    }
+
+    /// Starts `streamrouter run CONFIG EXTRA...`.
+    pub fn start_with(config: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .arg("run")
             .arg(config)
+            .args(extra)
             .env("RUST_LOG", "info,streamrouter=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -189,3 +189,34 @@ fn a_file_that_ends_gets_endlist_while_other_feeds_go_on_and_numbers_survive_res
         "{first_new} should come after {last_uri}"
     );
 }
+
+#[test]
+fn the_shipped_quickstart_runs_and_plays_over_http() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/quickstart.toml");
+    let mut daemon = Daemon::start_with(Path::new(config), &["--serve", "127.0.0.1:0"]);
+    let url = daemon.first_line(Duration::from_secs(10));
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/web/index.m3u8"),
+        "{url}"
+    );
+    wait_until("a playable live window", Duration::from_secs(20), || {
+        let (status, _, body) = http_get(&url);
+        status.contains("200")
+            && Playlist::parse(&String::from_utf8_lossy(&body))
+                .uris()
+                .len()
+                >= 2
+    });
+    let ffmpeg = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", &url, "-t", "2", "-f", "null", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        ffmpeg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ffmpeg.stderr)
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+}

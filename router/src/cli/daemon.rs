@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 pub struct RunArgs {
     /// Config file, or a directory whose *.toml files are merged.
     config: PathBuf,
+    /// Serve local sinks on this address instead of `[router] serve` (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
 }
 
 /// `check` arguments.
@@ -79,7 +82,10 @@ pub fn graph(args: GraphArgs) -> anyhow::Result<()> {
 
 /// `streamrouter run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let graph = load(&args.config)?;
+    let mut graph = load(&args.config)?;
+    if args.serve.is_some() {
+        graph.router.serve = args.serve;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("streamrouter")

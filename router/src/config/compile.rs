@@ -4,8 +4,9 @@
 //! I/O, no clock; `HOME` comes in as an argument.
 //!
 //! Steps: parse every file (a TOML syntax error, the first of each file, stops here, so that a
-//! half-read file causes no cascade of false findings) → collect the top-level tables of each → expand templates into
-//! feed nodes → check each node alone (`nodes`) → link the nodes and check the graph (`link`).
+//! half-read file causes no cascade of false findings) → collect the top-level tables of each
+//! → expand templates into feed nodes (`template`) → check each node alone (`nodes`,
+//! `sources`) → link the nodes and check the graph (`link`, `graph_checks`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use super::fields::{Fields, TOP_LEVEL_KEYS};
 use super::link::{self, Declared, Placed};
 use super::model::{Diagnostic, Graph};
 use super::nodes::{self, Built, NodeDecl, NodeKind};
-use super::raw::{self, Pos, Table, Value};
+use super::raw::{self, Item, Pos, Table, Value};
 use super::sources;
 use super::template::{self, FeedSource, TemplateSource};
 
@@ -99,6 +100,7 @@ pub(super) fn compile(
 fn placed<T>(decl: NodeDecl, mut built: Built<T>) -> Placed<T> {
     if decl.unsubstituted {
         built.node = None;
+        built.ok = false;
     }
     Placed { decl, built }
 }
@@ -134,66 +136,14 @@ impl TopLevel {
                 }
                 continue;
             }
-            match (key.as_str(), entry.item.value) {
-                ("router", Value::Table(router)) => {
-                    self.router_header.get_or_insert(entry.item.pos);
-                    for setting in router.entries {
-                        if let Some(first) = self.router.get(&setting.key) {
-                            let message =
-                                format!("also set at {}", diagnostics.describe(first.key_pos));
-                            diagnostics.error(
-                                setting.key_pos,
-                                format!("router.{}", setting.key),
-                                message,
-                            );
-                        } else {
-                            self.router.entries.push(setting);
-                        }
-                    }
+            match key.as_str() {
+                "router" => self.collect_router(entry.item, diagnostics),
+                "templates" => self.collect_templates(entry.item, diagnostics),
+                "feeds" => {
+                    let feeds = template::feed_sources(entry.item, "feeds", None, diagnostics);
+                    self.feeds.extend(feeds);
                 }
-                ("templates", Value::Table(templates)) => {
-                    for template in templates.entries {
-                        let template_key = format!("templates.{}", template.key);
-                        match template.item.value {
-                            Value::Table(table) if template::is_plain_name(&template.key) => {
-                                self.templates.push(TemplateSource {
-                                    name: template.key,
-                                    name_pos: template.key_pos,
-                                    table,
-                                });
-                            }
-                            Value::Table(_) => {
-                                let message = format!(
-                                    "template name `{}` may only use letters, digits, `_` and `-`",
-                                    template.key
-                                );
-                                diagnostics.error(template.key_pos, template_key, message);
-                            }
-                            other => {
-                                let message =
-                                    format!("expected a table, found {}", other.type_name());
-                                diagnostics.error(template.item.pos, template_key, message);
-                            }
-                        }
-                    }
-                }
-                ("feeds", value) => {
-                    let entry = raw::Entry {
-                        key: entry.key,
-                        key_pos: entry.key_pos,
-                        item: raw::Item {
-                            value,
-                            pos: entry.item.pos,
-                        },
-                    };
-                    self.feeds
-                        .extend(template::feed_sources(entry, "feeds", None, diagnostics));
-                }
-                ("router" | "templates", other) => {
-                    let message = format!("expected a table, found {}", other.type_name());
-                    diagnostics.error(entry.item.pos, key, message);
-                }
-                (unknown, _) => {
+                unknown => {
                     let message = if ROUTER_KEYS.contains(&unknown) {
                         format!("`{unknown}` belongs in [router]: write it after a `[router]` line")
                     } else {
@@ -206,6 +156,56 @@ impl TopLevel {
                     diagnostics.error(entry.key_pos, key, message);
                 }
             }
+        }
+    }
+
+    /// Adds the keys of one file's `[router]`; a key already set by another file is an error.
+    fn collect_router(&mut self, item: Item, diagnostics: &mut Diagnostics) {
+        let Some(router) = table_or_report(item, "router", diagnostics) else {
+            return;
+        };
+        self.router_header.get_or_insert(router.1);
+        for setting in router.0.entries {
+            if let Some(first) = self.router.get(&setting.key) {
+                let message = format!("also set at {}", diagnostics.describe(first.key_pos));
+                diagnostics.error(setting.key_pos, format!("router.{}", setting.key), message);
+            } else {
+                self.router.entries.push(setting);
+            }
+        }
+    }
+
+    fn collect_templates(&mut self, item: Item, diagnostics: &mut Diagnostics) {
+        let Some((templates, _)) = table_or_report(item, "templates", diagnostics) else {
+            return;
+        };
+        for template in templates.entries {
+            let key = format!("templates.{}", template.key);
+            if !template::is_plain_name(&template.key) {
+                let message = format!(
+                    "template name `{}` may only use letters, digits, `_` and `-`",
+                    template.key
+                );
+                diagnostics.error(template.key_pos, key, message);
+            } else if let Some((table, _)) = table_or_report(template.item, &key, diagnostics) {
+                self.templates.push(TemplateSource {
+                    name: template.key,
+                    name_pos: template.key_pos,
+                    table,
+                });
+            }
+        }
+    }
+}
+
+/// The table and where it starts, or an error when `item` is not a table.
+fn table_or_report(item: Item, key: &str, diagnostics: &mut Diagnostics) -> Option<(Table, Pos)> {
+    match item.value {
+        Value::Table(table) => Some((table, item.pos)),
+        other => {
+            let message = format!("expected a table, found {}", other.type_name());
+            diagnostics.error(item.pos, key, message);
+            None
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::diagnostics::Diagnostics;
-use super::link::{Declared, Placed, key_pos, report};
+use super::link::{Declared, Placed};
 use super::model::{PlaylistNode, Severity, SinkKind, SourceKind, SourceNode};
 use super::nodes::{NodeDecl, NodeKind, segment_pattern_parts};
 
@@ -15,7 +15,8 @@ use super::nodes::{NodeDecl, NodeKind, segment_pattern_parts};
 pub(super) fn set_segmenter_headers(declared: &mut Declared, diagnostics: &mut Diagnostics) {
     let mut first_reader: BTreeMap<&str, (&NodeDecl, bool)> = BTreeMap::new();
     for playlist in &declared.playlists {
-        let Some(node) = &playlist.built.node else {
+        // A playlist in error may hold a default instead of what was written.
+        let Some(node) = playlist.built.node.as_ref().filter(|_| playlist.built.ok) else {
             continue;
         };
         let repeat = node.repeat_ts_headers;
@@ -29,10 +30,9 @@ pub(super) fn set_segmenter_headers(declared: &mut Declared, diagnostics: &mut D
                      {first_repeat}; playlists of one segmenter must agree (it cuts once for all)",
                     first.name, node.input
                 );
-                let pos = key_pos(&playlist.decl, "repeat_ts_headers");
-                report(
+                let pos = playlist.decl.key_pos("repeat_ts_headers");
+                playlist.decl.report(
                     diagnostics,
-                    &playlist.decl,
                     Severity::Error,
                     pos,
                     "repeat_ts_headers",
@@ -76,14 +76,9 @@ pub(super) fn check_single_stdin(sources: &[Placed<SourceNode>], diagnostics: &m
                     .table
                     .get("type")
                     .map_or(source.decl.header, |entry| entry.item.pos);
-                report(
-                    diagnostics,
-                    &source.decl,
-                    Severity::Error,
-                    pos,
-                    "type",
-                    message,
-                );
+                source
+                    .decl
+                    .report(diagnostics, Severity::Error, pos, "type", message);
             }
         }
     }
@@ -122,15 +117,10 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                     owner.0,
                     owner.1
                 );
-                let pos = key_pos(&placed.decl, "name");
-                report(
-                    diagnostics,
-                    &placed.decl,
-                    Severity::Error,
-                    pos,
-                    "name",
-                    message,
-                );
+                let pos = placed.decl.key_pos("name");
+                placed
+                    .decl
+                    .report(diagnostics, Severity::Error, pos, "name", message);
             }
             let (before, after) = segment_pattern_parts(&playlist.segment_name);
             let owner = *patterns.entry((path, before, after)).or_insert(writer);
@@ -143,15 +133,10 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                     owner.0,
                     owner.1
                 );
-                let pos = key_pos(&placed.decl, "segment_name");
-                report(
-                    diagnostics,
-                    &placed.decl,
-                    Severity::Error,
-                    pos,
-                    "segment_name",
-                    message,
-                );
+                let pos = placed.decl.key_pos("segment_name");
+                placed
+                    .decl
+                    .report(diagnostics, Severity::Error, pos, "segment_name", message);
             }
         }
     }
@@ -178,9 +163,8 @@ pub(super) fn warn_unused(
                 .map(|p| (&p.decl, "playlist is not published by any sink")),
         );
     for (decl, message) in warnings.filter(|(decl, _)| unread(decl)) {
-        report(
+        decl.report(
             diagnostics,
-            decl,
             Severity::Warning,
             decl.name_pos,
             "",

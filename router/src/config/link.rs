@@ -12,7 +12,6 @@ use super::model::{
     Graph, PlaylistNode, RouterSettings, SegmenterNode, Severity, SinkNode, SourceNode,
 };
 use super::nodes::{Built, NodeDecl, NodeKind};
-use super::raw::Pos;
 
 /// A declaration and what its own checks made of it.
 pub(super) struct Placed<T> {
@@ -77,31 +76,11 @@ pub(super) fn link(
 fn by_name<T>(placed: Vec<Placed<T>>, name: impl Fn(&T) -> &String) -> Option<BTreeMap<String, T>> {
     placed
         .into_iter()
-        .map(|placed| placed.built.node.map(|node| (name(&node).clone(), node)))
+        .map(|placed| {
+            let node = placed.built.node.filter(|_| placed.built.ok)?;
+            Some((name(&node).clone(), node))
+        })
         .collect()
-}
-
-pub(super) fn report(
-    diagnostics: &mut Diagnostics,
-    decl: &NodeDecl,
-    severity: Severity,
-    pos: Pos,
-    key: &str,
-    message: String,
-) {
-    let key = if key.is_empty() {
-        decl.key()
-    } else {
-        format!("{}.{key}", decl.key())
-    };
-    diagnostics.report(severity, pos, key, message, decl.feed.as_ref());
-}
-
-/// Where `key` is written in the node, or its header.
-pub(super) fn key_pos(decl: &NodeDecl, key: &str) -> Pos {
-    decl.table
-        .get(key)
-        .map_or(decl.header, |entry| entry.key_pos)
 }
 
 /// The declared names of each kind (declared, not necessarily valid: a broken node still
@@ -175,14 +154,7 @@ impl Names {
                     kind.noun()
                 )
             };
-            report(
-                diagnostics,
-                reader,
-                Severity::Error,
-                written.pos,
-                key,
-                message,
-            );
+            reader.report(diagnostics, Severity::Error, written.pos, key, message);
             return None;
         }
         let feed_prefix = reader.feed.as_ref().map(|feed| format!("{}.", feed.name));
@@ -202,14 +174,7 @@ impl Names {
         let hint =
             suggestion.map_or_else(String::new, |found| format!("; did you mean `{found}`?"));
         let message = format!("no {expected_noun} named `{}`{hint}", written.value);
-        report(
-            diagnostics,
-            reader,
-            Severity::Error,
-            written.pos,
-            key,
-            message,
-        );
+        reader.report(diagnostics, Severity::Error, written.pos, key, message);
         // The suggested node is what was meant: it is not reported as unused as well.
         if let Some(meant) = suggestion.and_then(|found| known.get(found)) {
             read.insert((expected, (*meant).clone()));
@@ -267,14 +232,9 @@ fn resolve_inputs<T: Reads>(
             };
             if !listed.insert(name.clone()) {
                 let message = format!("`{}` is listed twice", written.value);
-                report(
-                    diagnostics,
-                    &reader.decl,
-                    Severity::Error,
-                    written.pos,
-                    key,
-                    message,
-                );
+                reader
+                    .decl
+                    .report(diagnostics, Severity::Error, written.pos, key, message);
             }
             read.insert((expected, name.clone()));
             resolved.push(name);

@@ -68,7 +68,7 @@ pub enum SourceKind {
     Tcp(TcpMode),
     /// `http`: an HTTP GET whose body is the stream (`url`); reconnects.
     Http {
-        /// `url` (http:// or https://).
+        /// `url` (http://; https:// is refused until the build has TLS).
         url: String,
     },
     /// `exec`: a child process writing TS to its stdout (`command`); restarted with backoff.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::diagnostics::{Diagnostics, FeedNote, did_you_mean};
 use super::fields::{Fields, Located};
-use super::model::{PlaylistNode, RouterSettings, SegmenterNode, SinkKind, SinkNode};
+use super::model::{PlaylistNode, RouterSettings, SegmenterNode, Severity, SinkKind, SinkNode};
 use super::raw::{Pos, Table};
 use crate::publish::SegmentNamePattern;
 
@@ -78,6 +78,30 @@ impl NodeDecl {
         format!("{}.{}", self.kind.table_key(), self.name)
     }
 
+    /// Where `key` is written in the node, or its header.
+    pub(super) fn key_pos(&self, key: &str) -> Pos {
+        self.table
+            .get(key)
+            .map_or(self.header, |entry| entry.key_pos)
+    }
+
+    /// Reports a finding about `key` of this node (the node itself when `key` is empty).
+    pub(super) fn report(
+        &self,
+        diagnostics: &mut Diagnostics,
+        severity: Severity,
+        pos: Pos,
+        key: &str,
+        message: String,
+    ) {
+        let key = if key.is_empty() {
+            self.key()
+        } else {
+            format!("{}.{key}", self.key())
+        };
+        diagnostics.report(severity, pos, key, message, self.feed.as_ref());
+    }
+
     pub(super) fn fields<'a>(&'a self, diagnostics: &'a mut Diagnostics) -> Fields<'a> {
         Fields::new(
             &self.table,
@@ -89,10 +113,13 @@ impl NodeDecl {
     }
 }
 
-/// A node after its own checks: the model node when it had no error, and its references as
-/// written (kept even when the node had errors, so that they are still checked).
+/// A node after its own checks. `node` is there when its required keys were usable (a value in
+/// error replaced by its default), so that the graph checks still see it and report more at
+/// once; `ok` says whether the node had no error, and only then may the graph use it. Its
+/// references as written are kept in every case, so that they are still checked.
 pub(super) struct Built<T> {
     pub(super) node: Option<T>,
+    pub(super) ok: bool,
     pub(super) inputs: Vec<Located<String>>,
 }
 
@@ -123,12 +150,13 @@ pub(super) fn build_segmenter(
     fields.finish("a segmenter");
     let inputs: Vec<Located<String>> = input.iter().map(owned).collect();
     Built {
-        node: input.filter(|_| ok).map(|input| SegmenterNode {
+        node: input.map(|input| SegmenterNode {
             name: decl.name.clone(),
             input: input.value.to_owned(),
             target_duration,
             repeat_ts_headers: true,
         }),
+        ok,
         inputs,
     }
 }
@@ -176,7 +204,7 @@ pub(super) fn build_playlist(
     fields.finish("a playlist");
     let inputs: Vec<Located<String>> = input.iter().map(owned).collect();
     Built {
-        node: input.filter(|_| ok).map(|input| PlaylistNode {
+        node: input.map(|input| PlaylistNode {
             name: decl.name.clone(),
             input: input.value.to_owned(),
             file_name,
@@ -188,6 +216,7 @@ pub(super) fn build_playlist(
             program_date_time,
             endlist_on_stop,
         }),
+        ok,
         inputs,
     }
 }
@@ -234,7 +263,11 @@ pub(super) fn build_sink(
     let inputs: Vec<Located<String>> = inputs.iter().map(owned).collect();
     let Some(sink_type) = fields.required_string("type", "only `local` for now") else {
         fields.abandon("a sink");
-        return Built { node: None, inputs };
+        return Built {
+            node: None,
+            ok: false,
+            inputs,
+        };
     };
     let kind = match sink_type.value {
         "local" => fields
@@ -244,24 +277,33 @@ pub(super) fn build_sink(
             let message = format!("sink type `{planned}` is not supported yet; only `local` is");
             fields.error(sink_type.pos, "type", message);
             fields.abandon("a sink");
-            return Built { node: None, inputs };
+            return Built {
+                node: None,
+                ok: false,
+                inputs,
+            };
         }
         other => {
             let hint = did_you_mean(other, ["local"]);
             let message = format!("unknown sink type `{other}`; only `local` exists{hint}");
             fields.error(sink_type.pos, "type", message);
             fields.abandon("a sink");
-            return Built { node: None, inputs };
+            return Built {
+                node: None,
+                ok: false,
+                inputs,
+            };
         }
     };
     let ok = fields.ok();
     fields.finish(&format!("a {} sink", sink_type.value));
     Built {
-        node: kind.filter(|_| ok).map(|kind| SinkNode {
+        node: kind.map(|kind| SinkNode {
             name: decl.name.clone(),
             inputs: inputs.iter().map(|input| input.value.clone()).collect(),
             kind,
         }),
+        ok,
         inputs,
     }
 }
@@ -314,7 +356,8 @@ pub(super) fn segment_pattern_problem(pattern: &str) -> Option<String> {
             spec.is_empty() || width.is_some_and(|width| (1..=MAX_SEQ_WIDTH).contains(&width));
         if !valid {
             return Some(format!(
-                "has `{{seq{spec}}}`; write `{{seq}}` or `{{seq:0N}}` with N from 1 to {MAX_SEQ_WIDTH}"
+                "has `{{seq{spec}}}`; write `{{seq}}` or `{{seq:0N}}` with N from 1 to \
+                 {MAX_SEQ_WIDTH}"
             ));
         }
         placeholders += 1;

@@ -107,7 +107,12 @@ impl<'a> Substitution<'a> {
                         } else {
                             did_you_mean(name, defined.iter().copied())
                         };
-                        self.error(pos, key, format!("`{{{{{name}}}}}` is not a variable of this feed (it has: {}){hint}", defined.join(", ")));
+                        let message = format!(
+                            "`{}` is not a variable of this feed (it has: {}){hint}",
+                            placeholder(name),
+                            defined.join(", ")
+                        );
+                        self.error(pos, key, message);
                     }
                 },
             }
@@ -126,12 +131,19 @@ impl<'a> Substitution<'a> {
     }
 }
 
+/// `{{name}}`, for messages.
+fn placeholder(name: &str) -> String {
+    format!("{{{{{name}}}}}")
+}
+
+/// A variable's value inside a longer string.
 fn variable_text(value: &Value) -> String {
     match value {
         Value::String(text) | Value::Datetime(text) => text.clone(),
         Value::Integer(number) => number.to_string(),
         Value::Float(number) => number.to_string(),
         Value::Boolean(flag) => flag.to_string(),
+        // Refused as variables by `feeds`.
         Value::Array(_) | Value::Table(_) => String::new(),
     }
 }
@@ -156,7 +168,8 @@ fn placeholders(text: &str) -> Result<Vec<Piece<'_>>, String> {
         let name = rest[start + 2..start + 2 + length].trim();
         if !is_plain_name(name) {
             return Err(format!(
-                "`{{{{{name}}}}}` is not a placeholder: a variable name uses letters, digits, `_` and `-`"
+                "`{}` is not a placeholder: a variable name uses letters, digits, `_` and `-`",
+                placeholder(name)
             ));
         }
         if start > 0 {

@@ -11,15 +11,53 @@ use super::model::{
 
 /// One node as both renderings see it.
 struct Shown {
-    /// `source`, `segmenter`, `playlist` or `sink`.
-    kind: &'static str,
+    kind: ShownKind,
     name: String,
-    /// Names of the nodes it reads.
+    /// Names of the nodes it reads (all of the previous kind).
     inputs: Vec<String>,
     /// Settings as `key=value`, with the config's key names.
     settings: Vec<(&'static str, String)>,
     /// A short summary for the DOT label.
     summary: String,
+}
+
+#[derive(Clone, Copy)]
+enum ShownKind {
+    Source,
+    Segmenter,
+    Playlist,
+    Sink,
+}
+
+impl ShownKind {
+    fn noun(self) -> &'static str {
+        match self {
+            ShownKind::Source => "source",
+            ShownKind::Segmenter => "segmenter",
+            ShownKind::Playlist => "playlist",
+            ShownKind::Sink => "sink",
+        }
+    }
+
+    /// The kind of the nodes this kind reads.
+    fn input_noun(self) -> &'static str {
+        match self {
+            ShownKind::Source => "",
+            ShownKind::Segmenter => "source",
+            ShownKind::Playlist => "segmenter",
+            ShownKind::Sink => "playlist",
+        }
+    }
+
+    /// DOT shape and fill colour.
+    fn look(self) -> (&'static str, &'static str) {
+        match self {
+            ShownKind::Source => ("invhouse", "#d8eefe"),
+            ShownKind::Segmenter => ("box", "#fff3c4"),
+            ShownKind::Playlist => ("note", "#dcf5dc"),
+            ShownKind::Sink => ("folder", "#eeeeee"),
+        }
+    }
 }
 
 /// The nodes grouped by feed (`None`: top level, first), each group in data-flow order.
@@ -37,66 +75,68 @@ fn groups(graph: &Graph) -> BTreeMap<Option<String>, Vec<Shown>> {
 }
 
 fn source(node: &SourceNode) -> Shown {
-    let (type_name, settings, summary): (_, Vec<(&'static str, String)>, String) = match &node.kind
-    {
-        SourceKind::Stdin => ("stdin", vec![], "stdin".to_owned()),
+    let mut settings: Vec<(&'static str, String)> = Vec::new();
+    let summary = match &node.kind {
+        SourceKind::Stdin => {
+            settings.push(("type", "stdin".to_owned()));
+            "stdin".to_owned()
+        }
         SourceKind::File {
             path,
             realtime,
             looped,
-        } => (
-            "file",
-            vec![
+        } => {
+            settings.extend([
+                ("type", "file".to_owned()),
                 ("path", path.display().to_string()),
                 ("realtime", realtime.to_string()),
                 ("loop", looped.to_string()),
-            ],
-            format!("file {}", path.display()),
-        ),
+            ]);
+            format!("file {}", path.display())
+        }
         SourceKind::Udp {
             bind,
             group,
             interface,
         } => {
-            let mut settings = vec![("bind", bind.to_string())];
+            settings.extend([("type", "udp".to_owned()), ("bind", bind.to_string())]);
             settings.extend(group.map(|group| ("group", group.to_string())));
             settings.extend(interface.map(|interface| ("interface", interface.to_string())));
-            let joined = group
-                .map(|group| format!(" group {group}"))
-                .unwrap_or_default();
-            ("udp", settings, format!("udp {bind}{joined}"))
+            let joined = group.map(|group| format!(" group {group}"));
+            format!("udp {bind}{}", joined.unwrap_or_default())
         }
-        SourceKind::Tcp(TcpMode::Listen(address)) => (
-            "tcp",
-            vec![("listen", address.to_string())],
-            format!("tcp listen {address}"),
-        ),
-        SourceKind::Tcp(TcpMode::Connect(address)) => (
-            "tcp",
-            vec![("connect", address.to_string())],
-            format!("tcp connect {address}"),
-        ),
-        SourceKind::Http { url } => ("http", vec![("url", url.clone())], format!("http {url}")),
-        SourceKind::Exec { command } => (
-            "exec",
-            vec![("command", format!("{command:?}"))],
-            format!("exec {}", command.first().map_or("", String::as_str)),
-        ),
+        SourceKind::Tcp(mode) => {
+            let (key, address) = match mode {
+                TcpMode::Listen(address) => ("listen", address),
+                TcpMode::Connect(address) => ("connect", address),
+            };
+            settings.extend([("type", "tcp".to_owned()), (key, address.to_string())]);
+            format!("tcp {key} {address}")
+        }
+        SourceKind::Http { url } => {
+            settings.extend([("type", "http".to_owned()), ("url", url.clone())]);
+            format!("http {url}")
+        }
+        SourceKind::Exec { command } => {
+            settings.extend([
+                ("type", "exec".to_owned()),
+                ("command", format!("{command:?}")),
+            ]);
+            format!("exec {}", command.first().map_or("", String::as_str))
+        }
     };
-    let mut all = vec![("type", type_name.to_owned())];
-    all.extend(settings);
     Shown {
-        kind: "source",
+        kind: ShownKind::Source,
         name: node.name.clone(),
-        inputs: vec![],
-        settings: all,
+        inputs: Vec::new(),
+        settings,
         summary,
     }
 }
 
 fn segmenter(node: &SegmenterNode) -> Shown {
     Shown {
-        kind: "segmenter",
+        kind: ShownKind::Segmenter,
         name: node.name.clone(),
         inputs: vec![node.input.clone()],
         settings: vec![
@@ -125,7 +165,7 @@ fn playlist(node: &PlaylistNode) -> Shown {
         window => format!("window {window}"),
     };
     Shown {
-        kind: "playlist",
+        kind: ShownKind::Playlist,
         name: node.name.clone(),
         inputs: vec![node.input.clone()],
         settings,
@@ -136,7 +176,7 @@ fn playlist(node: &PlaylistNode) -> Shown {
 fn sink(node: &SinkNode) -> Shown {
     let SinkKind::Local { path } = &node.kind;
     Shown {
-        kind: "sink",
+        kind: ShownKind::Sink,
         name: node.name.clone(),
         inputs: node.inputs.clone(),
         settings: vec![
@@ -147,7 +187,7 @@ fn sink(node: &SinkNode) -> Shown {
     }
 }
 
-/// A value as written in `key=value`: quoted when it has spaces or quotes, or is empty.
+/// A value as written in `key=value`: quoted when it is empty or has spaces or quotes.
 fn text_value(value: &str) -> String {
     let needs_quotes = value.contains(|c: char| c.is_whitespace() || c == '"');
     // An array (`command`) is already shown in its own brackets and quotes.
@@ -158,19 +198,16 @@ fn text_value(value: &str) -> String {
     }
 }
 
-/// The expanded graph as text: router settings, then every node with its inputs and settings,
-/// grouped per feed.
+/// The expanded graph as text: router settings, counts, then every node with its inputs and
+/// settings, grouped per feed.
 pub fn render_text(graph: &Graph) -> String {
     let mut out = String::new();
     let mut router = Vec::new();
     router.extend(graph.router.serve.map(|serve| format!("serve={serve}")));
-    router.extend(
-        graph
-            .router
-            .state_dir
-            .as_ref()
-            .map(|dir| format!("state_dir={}", text_value(&dir.display().to_string()))),
-    );
+    router.extend(graph.router.state_dir.as_ref().map(|dir| {
+        let dir = dir.display().to_string();
+        format!("state_dir={}", text_value(&dir))
+    }));
     if router.is_empty() {
         router.push("(defaults)".to_owned());
     }
@@ -188,20 +225,17 @@ pub fn render_text(graph: &Graph) -> String {
             Some(feed) => writeln!(out, "\nfeed {feed}"),
             None => writeln!(out, "\ntop level"),
         };
-        let width = nodes
-            .iter()
-            .map(|node| node.name.chars().count())
-            .max()
-            .unwrap_or(0);
+        let width = nodes.iter().map(|node| node.name.chars().count()).max();
+        let width = width.unwrap_or(0);
         for node in nodes {
-            let mut line = format!("  {:<9} {:<width$}", node.kind, node.name);
+            let _ = write!(out, "  {:<9} {:<width$}", node.kind.noun(), node.name);
             if !node.inputs.is_empty() {
-                let _ = write!(line, " <- {}", node.inputs.join(", "));
+                let _ = write!(out, " <- {}", node.inputs.join(", "));
             }
             for (key, value) in &node.settings {
-                let _ = write!(line, " {key}={}", text_value(value));
+                let _ = write!(out, " {key}={}", text_value(value));
             }
-            let _ = writeln!(out, "{line}");
+            out.push('\n');
         }
     }
     out
@@ -231,47 +265,33 @@ fn dot_id(kind: &str, name: &str) -> String {
 /// The expanded graph as a Graphviz digraph: one node per graph node, shaped by kind, feeds as
 /// clusters, edges in data-flow direction (source → segmenter → playlist → sink).
 pub fn render_dot(graph: &Graph) -> String {
-    let mut out = String::from(
-        "digraph streamrouter {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n",
-    );
+    let mut out = String::from("digraph streamrouter {\n  rankdir=LR;\n");
+    out.push_str("  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n");
     let mut edges = Vec::new();
     for (index, (feed, nodes)) in groups(graph).into_iter().enumerate() {
         let indent = if feed.is_some() { "    " } else { "  " };
         if let Some(feed) = &feed {
-            let _ = writeln!(
-                out,
-                "  subgraph cluster_{index} {{\n    label={};",
-                dot_string(&format!("feed {feed}"))
-            );
+            let label = dot_string(&format!("feed {feed}"));
+            let _ = writeln!(out, "  subgraph cluster_{index} {{\n    label={label};");
         }
         for node in nodes {
-            let (shape, color, input_kind) = match node.kind {
-                "source" => ("invhouse", "#d8eefe", ""),
-                "segmenter" => ("box", "#fff3c4", "source"),
-                "playlist" => ("note", "#dcf5dc", "segmenter"),
-                _ => ("folder", "#eeeeee", "playlist"),
-            };
-            let label = format!("{}\n{}", node.name, node.summary);
-            let id = dot_id(node.kind, &node.name);
+            let (shape, color) = node.kind.look();
+            let id = dot_id(node.kind.noun(), &node.name);
+            let label = dot_string(&format!("{}\n{}", node.name, node.summary));
             let _ = writeln!(
                 out,
-                "{indent}{id} [shape={shape}, fillcolor=\"{color}\", label={}];",
-                dot_string(&label)
+                "{indent}{id} [shape={shape}, fillcolor=\"{color}\", label={label}];"
             );
-            edges.extend(
-                node.inputs
-                    .iter()
-                    .map(|input| format!("  {} -> {id};", dot_id(input_kind, input))),
-            );
+            let input_kind = node.kind.input_noun();
+            let node_edges = (node.inputs.iter())
+                .map(|input| format!("  {} -> {id};\n", dot_id(input_kind, input)));
+            edges.extend(node_edges);
         }
         if feed.is_some() {
             out.push_str("  }\n");
         }
     }
-    for edge in edges {
-        out.push_str(&edge);
-        out.push('\n');
-    }
+    edges.into_iter().for_each(|edge| out.push_str(&edge));
     out.push_str("}\n");
     out
 }

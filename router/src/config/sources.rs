@@ -20,6 +20,7 @@ pub(super) fn build_source(
     let mut fields = decl.fields(diagnostics);
     let none = Built {
         node: None,
+        ok: false,
         inputs: Vec::new(),
     };
     let Some(source_type) =
@@ -30,13 +31,16 @@ pub(super) fn build_source(
     };
     let kind = match source_type.value {
         "stdin" => Some(SourceKind::Stdin),
-        "file" => fields
-            .required_path("path", "the file to read", home)
-            .map(|path| SourceKind::File {
+        "file" => {
+            let path = fields.required_path("path", "the file to read", home);
+            let realtime = fields.boolean("realtime", false);
+            let looped = fields.boolean("loop", false);
+            path.map(|path| SourceKind::File {
                 path,
-                realtime: fields.boolean("realtime", false),
-                looped: fields.boolean("loop", false),
-            }),
+                realtime,
+                looped,
+            })
+        }
         "udp" => udp_source(&mut fields),
         "tcp" => tcp_source(&mut fields),
         "http" => http_source(&mut fields),
@@ -55,10 +59,11 @@ pub(super) fn build_source(
     let ok = fields.ok();
     fields.finish(&format!("a {} source", source_type.value));
     Built {
-        node: kind.filter(|_| ok).map(|kind| SourceNode {
+        node: kind.map(|kind| SourceNode {
             name: decl.name.clone(),
             kind,
         }),
+        ok,
         inputs: Vec::new(),
     }
 }
@@ -129,11 +134,14 @@ fn tcp_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
 }
 
 fn http_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
-    let url = fields.required_string("url", "the stream's http:// or https:// address")?;
-    let rest = url
-        .value
-        .strip_prefix("http://")
-        .or_else(|| url.value.strip_prefix("https://"));
+    let url = fields.required_string("url", "the stream's http:// address")?;
+    if url.value.starts_with("https://") {
+        let message = "https:// is not supported yet (this build has no TLS); use http://, or an \
+                       exec source such as [\"ffmpeg\", \"-i\", URL, \"-c\", \"copy\", \"-f\", \"mpegts\", \"-\"]";
+        fields.error(url.pos, "url", message.to_owned());
+        return None;
+    }
+    let rest = url.value.strip_prefix("http://");
     match rest {
         Some(rest) if !rest.is_empty() && !url.value.contains(char::is_whitespace) => {
             Some(SourceKind::Http {
@@ -141,7 +149,7 @@ fn http_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
             })
         }
         _ => {
-            let message = format!("`{}` is not an http:// or https:// URL", url.value);
+            let message = format!("`{}` is not an http:// URL", url.value);
             fields.error(url.pos, "url", message);
             None
         }

@@ -98,7 +98,12 @@ fn read_template(
     let prefix = format!("templates.{name}");
     let mut feeds = Vec::new();
     if let Some(entry) = table.remove("feeds") {
-        feeds = feed_sources(entry, &format!("{prefix}.feeds"), Some(name), diagnostics);
+        feeds = feed_sources(
+            entry.item,
+            &format!("{prefix}.feeds"),
+            Some(name),
+            diagnostics,
+        );
     }
     let mut body = TemplateBody {
         name_pos,
@@ -193,19 +198,20 @@ pub(super) fn is_plain_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// The elements of a `feeds` entry.
+/// The elements of a `feeds` array (`key` is its dotted key); `enclosing` is the template it is
+/// written in, if any.
 pub(super) fn feed_sources(
-    entry: Entry,
+    item: Item,
     key: &str,
     enclosing: Option<&str>,
     diagnostics: &mut Diagnostics,
 ) -> Vec<FeedSource> {
-    let Value::Array(items) = entry.item.value else {
+    let Value::Array(items) = item.value else {
         let message = format!(
             "expected an array of feeds, found {}",
-            entry.item.value.type_name()
+            item.value.type_name()
         );
-        diagnostics.error(entry.item.pos, key, message);
+        diagnostics.error(item.pos, key, message);
         return Vec::new();
     };
     items

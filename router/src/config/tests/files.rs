@@ -77,7 +77,8 @@ fn router_keys_are_set_once_across_files_and_templates_are_shared() {
     assert_eq!(
         found,
         [
-            "a.toml:4:9: warning: sources.f.in: source is not read by any segmenter; in feed f (b.toml:4)",
+            "a.toml:4:9: warning: sources.f.in: source is not read by any segmenter; in feed f \
+             (b.toml:4)",
             "b.toml:3:1: error: router.serve: also set at a.toml:2",
             "b.toml:7:12: error: templates.t: template `t` is also declared at a.toml:3",
         ]

@@ -315,3 +315,22 @@ fn accepted_segment_patterns_are_the_ones_the_publisher_renders() {
         );
     }
 }
+
+#[test]
+fn node_errors_and_graph_errors_come_together() {
+    // `two` has a window error of its own and also writes cam's playlist file: both are found
+    // in one run.
+    let loaded = second_playlist(
+        "name = \"cam.m3u8\"\nsegment_name = \"b/{seq}.ts\"\nwindow = 1",
+        true,
+    );
+    assert_eq!(
+        places(&loaded, Severity::Error),
+        [
+            (14, 1, "playlists.two.name"),
+            (16, 10, "playlists.two.window")
+        ],
+        "{}",
+        listing(&loaded.diagnostics)
+    );
+}

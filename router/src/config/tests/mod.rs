@@ -7,6 +7,7 @@ mod files;
 mod graph_checks;
 mod render;
 mod templates;
+mod values;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,15 @@ fn compile_files(files: &[(&str, &str)]) -> Loaded {
         .iter()
         .map(|(path, text)| (PathBuf::from(path), (*text).to_owned()))
         .collect();
-    compile_with_home(&sources, Some(Path::new(HOME)))
+    let loaded = compile_with_home(&sources, Some(Path::new(HOME)));
+    let has_error = loaded.errors().next().is_some();
+    assert_eq!(
+        loaded.graph.is_some(),
+        !has_error,
+        "a graph exactly when there is no error:\n{}",
+        listing(&loaded.diagnostics)
+    );
+    loaded
 }
 
 /// The graph, failing with every diagnostic when there is none.

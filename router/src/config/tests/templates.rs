@@ -191,7 +191,8 @@ fn an_instantiated_error_points_at_the_template_and_names_the_feed() {
     assert_eq!(
         errors,
         [
-            "conf/feeds.toml:3:41: warning: feeds[1].prot: variable `prot` is not used by template `channel`",
+            "conf/feeds.toml:3:41: warning: feeds[1].prot: variable `prot` is not used by template \
+             `channel`",
             "conf/feeds.toml:6:37: error: sources.ch2.in.bind: `{{port}}` is not a variable of this \
              feed (it has: feed, prot); did you mean `prot`?; in feed ch2 (conf/feeds.toml:3)",
         ]
@@ -251,6 +252,7 @@ fn feed_mistakes_are_reported_at_the_feed() {
   {{ template = "channel", name = "f", feed = "x", port = 6 }},
   {{ template = "channel", name = "g", port = [7] }},
   {{ name = "h", port = 8 }},
+  {{ template = "channel", name = 9 }},
 ]
 {CHANNEL}"#
     ));
@@ -297,6 +299,7 @@ fn feed_mistakes_are_reported_at_the_feed() {
                 "feeds[7].template",
                 "missing `template` (the template this feed instantiates)"
             ),
+            (10, "feeds[8].name", "expected a string, found an integer"),
         ],
         "{}",
         listing(&loaded.diagnostics)
@@ -361,5 +364,20 @@ fn a_missing_template_key_and_unknown_template_keys_are_errors() {
     assert_eq!(
         missing.message,
         "missing `input` (the source to cut); in feed x (conf/test.toml:4)"
+    );
+}
+
+#[test]
+fn an_inherited_mistake_points_at_the_parent_template() {
+    let loaded = compile(&format!(
+        "{}\n[templates.child]\nextends = \"channel\"\nsources.in = {{ bind = \"0.0.0.0:9\" }}\n\
+         [[feeds]]\ntemplate = \"child\"\nname = \"k\"\n",
+        CHANNEL.replace("window = 6", "window = 2")
+    ));
+    let error = single(&loaded, Severity::Error, 4);
+    assert_eq!(error.key, "playlists.k.hls.window");
+    assert!(
+        error.message.ends_with("; in feed k (conf/test.toml:10)"),
+        "{error}"
     );
 }
