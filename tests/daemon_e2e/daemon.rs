@@ -25,16 +25,35 @@ impl Daemon {
 
     /// Starts `streamrouter run CONFIG EXTRA...`.
     pub fn start_with(config: &Path, extra: &[&str]) -> Self {
+        Self::spawn(config, extra, None)
+    }
+
+    /// Starts `streamrouter run CONFIG` with `input` written to its standard input, then closed.
+    pub fn start_with_stdin(config: &Path, input: Vec<u8>) -> Self {
+        Self::spawn(config, &[], Some(input))
+    }
+
+    fn spawn(config: &Path, extra: &[&str], input: Option<Vec<u8>>) -> Self {
         let mut child = Command::new(BIN)
             .arg("run")
             .arg(config)
             .args(extra)
             .env("RUST_LOG", "info,streamrouter=debug")
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start streamrouter run");
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&input);
+            });
+        }
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let out = child.stdout.take().expect("stdout");

@@ -13,7 +13,8 @@ fn segments_listed(path: &Path) -> usize {
     read_if_exists(path).map_or(0, |text| Playlist::parse(&text).uris().len())
 }
 
-fn local_feed(name: &str, source: &str, out: &Path, extra_playlist: &str) -> String {
+/// One feed publishing `NAME.m3u8` (1 s target, `window` segments) into the directory `out`.
+pub(crate) fn local_feed(name: &str, source: &str, out: &Path, window: usize) -> String {
     format!(
         r#"
 [sources.{name}]
@@ -27,8 +28,7 @@ target_duration = 1
 input = "{name}"
 name = "{name}.m3u8"
 segment_name = "{name}-{{seq:05}}.ts"
-window = 6
-{extra_playlist}
+window = {window}
 
 [sinks.{name}_web]
 type = "local"
@@ -51,7 +51,7 @@ fn looping_file_is_served_live_over_http_and_ends_cleanly_on_sigterm() {
     let config = format!(
         "[router]\nserve = \"127.0.0.1:0\"\nstate_dir = \"{}\"\n{}",
         dir.path().join("state").display(),
-        local_feed("cam", &source, &out, "")
+        local_feed("cam", &source, &out, 6)
     );
     let config = write_config(dir.path(), "live.toml", &config);
     let mut daemon = Daemon::start(&config);
@@ -107,7 +107,7 @@ fn udp_from_ffmpeg_is_segmented() {
     let out = dir.path().join("udp");
     let port = free_udp_port();
     let source = format!("type = \"udp\"\nbind = \"127.0.0.1:{port}\"");
-    let config = write_config(dir.path(), "udp.toml", &local_feed("ch", &source, &out, ""));
+    let config = write_config(dir.path(), "udp.toml", &local_feed("ch", &source, &out, 6));
     let daemon = Daemon::start(&config);
     wait_until("the daemon to start", Duration::from_secs(10), || {
         daemon.logs().contains("graph running")
@@ -147,10 +147,9 @@ fn a_file_that_ends_gets_endlist_while_other_feeds_go_on_and_numbers_survive_res
     let config = format!(
         "[router]\nstate_dir = \"{}\"\n{}{}",
         dir.path().join("state").display(),
-        local_feed("once", &once, &out, "window = 0"),
-        local_feed("live", &looping, &out, "")
-    )
-    .replace("window = 6\nwindow = 0", "window = 0");
+        local_feed("once", &once, &out, 0),
+        local_feed("live", &looping, &out, 6)
+    );
     let config = write_config(dir.path(), "two.toml", &config);
 
     let mut daemon = Daemon::start(&config);

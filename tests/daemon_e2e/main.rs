@@ -12,3 +12,4 @@ mod common;
 mod config_tools;
 mod daemon;
 mod feeds;
+mod inputs;
