@@ -169,3 +169,42 @@ fn stdin_feed_ends_with_endlist_at_end_of_input() {
     assert!(status.success(), "{logs}");
     ff::assert_decodes_cleanly(&path);
 }
+
+#[test]
+fn a_broken_feed_or_sink_does_not_disturb_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // A sink whose directory can never be created: its parent is a regular file.
+    let blocked = dir.path().join("file");
+    std::fs::write(&blocked, b"not a directory").unwrap();
+    let clip = format!(
+        "type = \"file\"\npath = \"{}\"",
+        router::data("h264_aac.ts").display()
+    );
+    let garbage = format!(
+        "type = \"file\"\npath = \"{}\"",
+        router::data("not_ts.bin").display()
+    );
+    let config = [
+        local_feed("good", &clip, &out, 0),
+        local_feed("garbage", &garbage, &out, 0),
+        local_feed("blocked", &clip, &blocked.join("sub"), 0),
+    ]
+    .concat();
+    let config = write_config(dir.path(), "mixed.toml", &config);
+    let daemon = Daemon::start(&config);
+    let good = out.join("good.m3u8");
+    wait_until("the good feed to finish", Duration::from_secs(15), || {
+        playlist_at(&good).is_some_and(|p| p.endlist)
+    });
+    assert!(!out.join("garbage.m3u8").exists());
+    let (status, logs) = daemon.stop(Duration::from_secs(20));
+    assert!(status.success(), "{logs}");
+    assert!(
+        logs.contains("blocked_web"),
+        "the failing sink is reported:\n{logs}"
+    );
+    let playlist = playlist_at(&good).unwrap();
+    assert!((playlist.total_duration() - 12.0).abs() < 0.1);
+    assert_segments_decode(&good);
+}

@@ -24,6 +24,13 @@ impl LocalSink {
         Ok(Self { root })
     }
 
+    /// A sink writing under `root` without creating it now: every write creates the
+    /// directories it needs, so a root that cannot be created yet fails per object (and is
+    /// retried by the caller) instead of up front.
+    pub fn unchecked(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
     /// The directory objects are written under.
     pub fn root(&self) -> &Path {
         &self.root

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use streamrouter_local::LocalSink;
-use streamrouter_plugin::{Sink, SinkError};
+use streamrouter_plugin::Sink;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -40,14 +40,6 @@ const SINK_QUEUE: usize = 1024;
 /// Why the graph could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
-    /// A sink could not be created.
-    #[error("sink {sink}: {source}")]
-    Sink {
-        /// Node name.
-        sink: String,
-        /// Cause.
-        source: SinkError,
-    },
     /// A node's setting was refused at start (should have been caught by compile).
     #[error("{node}: {message}")]
     Invalid {
@@ -66,12 +58,12 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
     let mut sinks: BTreeMap<&str, mpsc::Sender<SinkCommand>> = BTreeMap::new();
     for node in graph.sinks.values() {
         let sink: Arc<dyn Sink> = match &node.kind {
-            SinkKind::Local { path } => {
-                Arc::new(LocalSink::new(path).map_err(|source| TopologyError::Sink {
-                    sink: node.name.clone(),
-                    source,
-                })?)
-            }
+            // A directory that cannot be created fails this sink's writes (logged, retried),
+            // never the rest of the graph.
+            SinkKind::Local { path } => Arc::new(LocalSink::new(path).unwrap_or_else(|error| {
+                tracing::error!(sink = %node.name, %error, "sink directory unusable; its writes will fail until it is fixed");
+                LocalSink::unchecked(path)
+            })),
         };
         let (sender, receiver) = mpsc::channel(SINK_QUEUE);
         sinks.insert(&node.name, sender);
