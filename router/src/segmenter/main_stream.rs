@@ -82,13 +82,7 @@ impl Segmenter {
     ) {
         let payload = packet_payload(packet);
         if unit_start && let Some(payload) = payload {
-            if self.pending.is_some() {
-                let decision = self
-                    .main
-                    .as_mut()
-                    .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
-                self.resolve_pending(decision, out);
-            }
+            self.resolve_pending_at_end_of_pes(out);
             self.start_main_pes(packet, payload, out);
             return;
         }
@@ -163,6 +157,18 @@ impl Segmenter {
             pts,
         });
         if decision != Decision::Undecided {
+            self.resolve_pending(decision, out);
+        }
+    }
+
+    /// The pending PES ended (its successor started, or the input did): decides it on what was
+    /// seen of it, then places it.
+    pub(super) fn resolve_pending_at_end_of_pes(&mut self, out: &mut Vec<Segment>) {
+        if self.pending.is_some() {
+            let decision = self
+                .main
+                .as_mut()
+                .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
             self.resolve_pending(decision, out);
         }
     }

@@ -206,13 +206,7 @@ impl Segmenter {
 
     /// Ends the input: the open segment is finished at its measured end.
     pub fn finish(&mut self, out: &mut Vec<Segment>) {
-        if self.pending.is_some() {
-            let decision = self
-                .main
-                .as_mut()
-                .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
-            self.resolve_pending(decision, out);
-        }
+        self.resolve_pending_at_end_of_pes(out);
         self.close_open_at_measured_end(out);
     }
 
@@ -221,13 +215,7 @@ impl Segmenter {
     /// discontinuity, and per-PID history (continuity counters, PES and section state) is
     /// forgotten. The tables stay known until new ones arrive.
     pub fn restart_input(&mut self, out: &mut Vec<Segment>) {
-        if self.pending.is_some() {
-            let decision = self
-                .main
-                .as_mut()
-                .map_or(Decision::NotKeyframe, |m| m.scanner.end_of_pes());
-            self.resolve_pending(decision, out);
-        }
+        self.resolve_pending_at_end_of_pes(out);
         self.break_timeline(out);
         self.pids.fill(PidState::default());
         self.pat_assembler.reset();
