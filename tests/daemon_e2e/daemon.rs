@@ -25,19 +25,25 @@ impl Daemon {
 
     /// Starts `streamrouter run CONFIG EXTRA...`.
     pub fn start_with(config: &Path, extra: &[&str]) -> Self {
-        Self::spawn(config, extra, None)
+        Self::spawn(config, extra, &[], None)
+    }
+
+    /// Starts `streamrouter run CONFIG` with these environment variables set.
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(config, &[], env, None)
     }
 
     /// Starts `streamrouter run CONFIG` with `input` written to its standard input, then closed.
     pub fn start_with_stdin(config: &Path, input: Vec<u8>) -> Self {
-        Self::spawn(config, &[], Some(input))
+        Self::spawn(config, &[], &[], Some(input))
     }
 
-    fn spawn(config: &Path, extra: &[&str], input: Option<Vec<u8>>) -> Self {
+    fn spawn(config: &Path, extra: &[&str], env: &[(&str, &str)], input: Option<Vec<u8>>) -> Self {
         let mut child = Command::new(BIN)
             .arg("run")
             .arg(config)
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info,streamrouter=debug")
             .stdin(if input.is_some() {
                 Stdio::piped()
@@ -177,11 +183,20 @@ pub fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A raw HTTP/1.0 GET: (status line, headers lowercased, body).
 pub fn http_get(url: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
+    http_request("GET", url)
+}
+
+/// A raw HTTP/1.0 request without body: (status line, headers lowercased, body).
+pub fn http_request(method: &str, url: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
     use std::io::Write;
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest.split_at(rest.find('/').expect("path"));
     let mut stream = std::net::TcpStream::connect(host).expect("connect");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("send");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read");
     let split = response

@@ -13,3 +13,5 @@ mod config_tools;
 mod daemon;
 mod feeds;
 mod inputs;
+mod remote_sinks;
+mod servers;

@@ -139,8 +139,8 @@ fn local_mounts(graph: &Graph) -> Vec<Mount> {
     graph
         .sinks
         .values()
-        .map(|sink| match &sink.kind {
-            SinkKind::Local { path } => Mount {
+        .filter_map(|sink| match &sink.kind {
+            SinkKind::Local { path } => Some(Mount {
                 name: sink.name.clone(),
                 dir: path.clone(),
                 playlists: sink
@@ -149,17 +149,26 @@ fn local_mounts(graph: &Graph) -> Vec<Mount> {
                     .filter_map(|input| graph.playlists.get(input))
                     .map(|playlist| playlist.file_name.clone())
                     .collect(),
-            },
+            }),
+            _ => None,
         })
         .collect()
 }
 
 /// The first SIGINT or SIGTERM stops the feeds in order; a second one exits at once.
 async fn stop_on_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot listen for stop signals");
+        return;
+    };
     for round in 0..2 {
-        if wait_for_signal().await.is_err() {
-            tracing::warn!("cannot listen for stop signals");
-            return;
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
         if round == 0 {
             tracing::info!(
@@ -170,15 +179,4 @@ async fn stop_on_signals(shutdown: CancellationToken) {
     }
     tracing::warn!("second stop signal: exiting now");
     std::process::exit(130);
-}
-
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    Ok(())
 }

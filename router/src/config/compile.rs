@@ -1,33 +1,50 @@
 //! Compile: the text of every config file in, a [`Graph`] and every diagnostic out. Owns the
 //! order of the steps and the top level of a file (`[router]`, the four node tables,
 //! `templates`, `feeds`), merging several files and refusing a node declared twice. Pure: no
-//! I/O, no clock; `HOME` comes in as an argument.
+//! I/O, no clock; `HOME`, environment variables and password files come in as an
+//! [`Environment`].
 //!
 //! Steps: parse every file (a TOML syntax error, the first of each file, stops here, so that a
 //! half-read file causes no cascade of false findings) → collect the top-level tables of each
-//! → expand templates into feed nodes (`template`) → check each node alone (`nodes`,
-//! `sources`) → link the nodes and check the graph (`link`, `graph_checks`).
+//! → expand templates into feed nodes (`template`) → replace `${VAR}` (`env_vars`) → check each
+//! node alone (`nodes`, `sources`, `sinks`) → link the nodes and check the graph (`link`,
+//! `graph_checks`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::Environment;
 use super::diagnostics::{Diagnostics, did_you_mean};
-use super::fields::{Fields, TOP_LEVEL_KEYS};
+use super::env_vars;
+use super::fields::Fields;
 use super::link::{self, Declared, Placed};
-use super::model::{Diagnostic, Graph};
+use super::model::{Diagnostic, Graph, Severity};
 use super::nodes::{self, Built, NodeDecl, NodeKind};
 use super::raw::{self, Item, Pos, Table, Value};
+use super::sinks;
 use super::sources;
 use super::template::{self, FeedSource, TemplateSource};
+
+/// Keys a config file may have at its top level.
+pub(super) const TOP_LEVEL_KEYS: [&str; 7] = [
+    "router",
+    "sources",
+    "segmenters",
+    "playlists",
+    "sinks",
+    "templates",
+    "feeds",
+];
 
 /// Keys of `[router]`, to point a stray top-level `serve` at its table.
 const ROUTER_KEYS: [&str; 2] = ["state_dir", "serve"];
 
-/// Compiles `(file, text)` pairs as one configuration; `home` expands `~/` in paths.
+/// Compiles `(file, text)` pairs as one configuration in `environment`.
 pub(super) fn compile(
     sources: &[(PathBuf, String)],
-    home: Option<&Path>,
+    environment: &Environment<'_>,
 ) -> (Option<Graph>, Vec<Diagnostic>) {
+    let home = environment.home;
     let files = sources.iter().map(|(file, _)| file.clone()).collect();
     let mut diagnostics = Diagnostics::new(files);
     let mut documents = Vec::with_capacity(sources.len());
@@ -53,18 +70,21 @@ pub(super) fn compile(
         line: 1,
         column: 1,
     });
+    let mut router_table = top.router;
+    let router_unresolved = expand_router(&mut router_table, environment, &mut diagnostics);
     let mut router_fields = Fields::new(
-        &top.router,
+        &router_table,
         "router".to_owned(),
         router_header,
         None,
         &mut diagnostics,
-    );
+    )
+    .muting(&router_unresolved);
     let router = nodes::build_router(&mut router_fields, home);
     router_fields.finish("[router]");
 
     let mut declared = Declared::default();
-    for decl in decls {
+    for mut decl in decls {
         // An instance whose placeholders failed is still built, for its references, but its
         // findings go nowhere: its values are not what the user wrote.
         let mut muted = Diagnostics::new(Vec::new());
@@ -73,6 +93,7 @@ pub(super) fn compile(
         } else {
             &mut diagnostics
         };
+        expand_node(&mut decl, environment, findings);
         match decl.kind {
             NodeKind::Source => {
                 let built = sources::build_source(&decl, findings, home);
@@ -87,7 +108,7 @@ pub(super) fn compile(
                 declared.playlists.push(placed(decl, built));
             }
             NodeKind::Sink => {
-                let built = nodes::build_sink(&decl, findings, home);
+                let built = sinks::build_sink(&decl, findings, environment);
                 declared.sinks.push(placed(decl, built));
             }
         }
@@ -96,13 +117,53 @@ pub(super) fn compile(
     (graph, diagnostics.finish())
 }
 
-/// Keeps the node only when its values were judged.
+/// Keeps the node only when its values were judged; a `${VAR}` left unresolved makes it wrong.
 fn placed<T>(decl: NodeDecl, mut built: Built<T>) -> Placed<T> {
     if decl.unsubstituted {
         built.node = None;
         built.ok = false;
     }
+    if !decl.unresolved.is_empty() {
+        built.ok = false;
+    }
     Placed { decl, built }
+}
+
+/// Replaces `${VAR}` in the node's strings, reporting each variable that is not set and noting
+/// the keys left unresolved.
+fn expand_node(decl: &mut NodeDecl, environment: &Environment<'_>, findings: &mut Diagnostics) {
+    let problems = env_vars::expand_table(&mut decl.table, environment.var);
+    let mut unresolved: Vec<String> = Vec::new();
+    for problem in problems {
+        decl.report(
+            findings,
+            Severity::Error,
+            problem.pos,
+            &problem.key,
+            problem.message,
+        );
+        if !unresolved.contains(&problem.key) {
+            unresolved.push(problem.key);
+        }
+    }
+    decl.unresolved = unresolved;
+}
+
+/// Replaces `${VAR}` in `[router]`; returns the keys left unresolved.
+fn expand_router(
+    router: &mut Table,
+    environment: &Environment<'_>,
+    diagnostics: &mut Diagnostics,
+) -> Vec<String> {
+    let mut unresolved = Vec::new();
+    for problem in env_vars::expand_table(router, environment.var) {
+        let key = format!("router.{}", problem.key);
+        diagnostics.error(problem.pos, key, problem.message);
+        if !unresolved.contains(&problem.key) {
+            unresolved.push(problem.key);
+        }
+    }
+    unresolved
 }
 
 /// The top-level tables of every file, merged.
@@ -132,6 +193,7 @@ impl TopLevel {
                         table,
                         feed: None,
                         unsubstituted: false,
+                        unresolved: Vec::new(),
                     });
                 }
                 continue;

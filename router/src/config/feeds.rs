@@ -65,6 +65,7 @@ pub(super) fn instantiate(
             table,
             feed: Some(note.clone()),
             unsubstituted,
+            unresolved: Vec::new(),
         });
     }
     let used = substitution.into_used();

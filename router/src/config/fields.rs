@@ -7,20 +7,10 @@ use std::fmt::Display;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use super::compile::TOP_LEVEL_KEYS;
 use super::diagnostics::{Diagnostics, FeedNote, closest, did_you_mean};
 use super::model::Severity;
 use super::raw::{Entry, Item, Pos, Table, Value};
-
-/// Keys a config file may have at its top level.
-pub(super) const TOP_LEVEL_KEYS: [&str; 7] = [
-    "router",
-    "sources",
-    "segmenters",
-    "playlists",
-    "sinks",
-    "templates",
-    "feeds",
-];
 
 /// A value and where it was written.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +32,8 @@ pub(super) struct Fields<'a> {
     /// folded into the "unknown key" error of a misspelling of them.
     missing: Vec<(&'static str, String)>,
     errors_before: usize,
+    /// Keys whose value is not what was meant (a `${VAR}` not set, already reported).
+    muted: &'a [String],
     pub(super) diagnostics: &'a mut Diagnostics,
 }
 
@@ -62,8 +54,15 @@ impl<'a> Fields<'a> {
             known: Vec::new(),
             missing: Vec::new(),
             errors_before,
+            muted: &[],
             diagnostics,
         }
+    }
+
+    /// Drops the findings about `keys` (see `muted`).
+    pub(super) fn muting(mut self, keys: &'a [String]) -> Self {
+        self.muted = keys;
+        self
     }
 
     /// No error was found since this table was opened.
@@ -99,7 +98,11 @@ impl<'a> Fields<'a> {
         self.report(Severity::Warning, pos, key, message);
     }
 
+    /// Drops findings about a muted key, but not that it is unknown (whatever its value).
     fn report(&mut self, severity: Severity, pos: Pos, key: &str, message: impl Display) {
+        if self.known.contains(&key) && self.muted.iter().any(|muted| muted == key) {
+            return;
+        }
         let key = self.key(key);
         let feed = self.feed;
         self.diagnostics

@@ -1,6 +1,6 @@
 //! Graph checks over linked nodes: one stdin, playlists of one segmenter agreeing on
-//! `repeat_ts_headers` (and the segmenter taking their value), file name collisions in a sink's
-//! directory, and unused nodes. Runs after `link` resolved every reference; changes nothing but
+//! `repeat_ts_headers` (and the segmenter taking their value), file name collisions at a sink's
+//! place (a local directory, a bucket and prefix, a directory on a server), and unused nodes. Runs after `link` resolved every reference; changes nothing but
 //! the segmenters' `repeat_ts_headers`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,22 +84,90 @@ pub(super) fn check_single_stdin(sources: &[Placed<SourceNode>], diagnostics: &m
     }
 }
 
-/// Two playlists must not write the same file into one directory (a sink's path, shared by
-/// every sink with that path): neither the playlist file nor segment names that can coincide.
+/// Where a sink's files land: sinks at the same place write into one directory.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Place<'a> {
+    /// A local directory (compared as a path: `/srv/live/` is `/srv/live`).
+    Local(&'a Path),
+    /// A bucket at an endpoint (none: AWS); the key prefix goes before each file name.
+    S3 {
+        endpoint: Option<&'a str>,
+        bucket: &'a str,
+    },
+    /// A directory on an FTP or SSH server; a relative one is in the user's login directory.
+    Server {
+        host: String,
+        port: u16,
+        user: Option<&'a str>,
+        directory: &'a str,
+    },
+}
+
+/// The sink's place, the text written before each file name there, and how messages name it.
+fn place(kind: &SinkKind) -> (Place<'_>, &str, String) {
+    match kind {
+        SinkKind::Local { path } => (Place::Local(path), "", path.display().to_string()),
+        SinkKind::S3(s3) => {
+            let at = s3
+                .endpoint
+                .as_ref()
+                .map(|endpoint| format!(" at {endpoint}"));
+            let shown = format!("s3://{}/{}{}", s3.bucket, s3.prefix, at.unwrap_or_default());
+            let place = Place::S3 {
+                endpoint: s3.endpoint.as_deref().map(|e| e.trim_end_matches('/')),
+                bucket: &s3.bucket,
+            };
+            (place, s3.prefix.as_str(), shown)
+        }
+        SinkKind::Ftp(ftp) => server_place(&ftp.host, ftp.port, &ftp.user, &ftp.directory),
+        SinkKind::Scp(scp) => server_place(&scp.host, scp.port, &scp.user, &scp.directory),
+    }
+}
+
+/// [`place`] of a directory on a server; `~USER` in messages is the user's login directory.
+fn server_place<'a>(
+    host: &str,
+    port: u16,
+    user: &'a str,
+    directory: &'a str,
+) -> (Place<'a>, &'a str, String) {
+    let relative = !directory.starts_with('/');
+    let trimmed = directory.trim_end_matches('/');
+    let place = Place::Server {
+        host: host.to_ascii_lowercase(),
+        port,
+        user: relative.then_some(user),
+        directory: if trimmed.is_empty() && !relative {
+            "/"
+        } else {
+            trimmed
+        },
+    };
+    let shown = match (relative, trimmed) {
+        (true, "") => format!("{host}:{port} ~{user}"),
+        (true, _) => format!("{host}:{port} ~{user}/{trimmed}"),
+        (false, _) => format!("{host}:{port} {directory}"),
+    };
+    (place, "", shown)
+}
+
+/// Two playlists must not write the same file at one place (a local directory, a bucket and
+/// key prefix, a directory on a server; shared by every sink with that place): neither the
+/// playlist file nor segment names that can coincide. A sink with an unresolved `${VAR}` is
+/// left out: its place is not known.
 pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagnostics) {
     let playlists: BTreeMap<&str, &Placed<PlaylistNode>> = declared
         .playlists
         .iter()
         .filter_map(|placed| Some((placed.built.node.as_ref()?.name.as_str(), placed)))
         .collect();
-    let mut files: BTreeMap<(&Path, &str), (&str, &str)> = BTreeMap::new();
-    let mut patterns: BTreeMap<(&Path, &str, &str), (&str, &str)> = BTreeMap::new();
-    for sink in declared
-        .sinks
-        .iter()
-        .filter_map(|placed| placed.built.node.as_ref())
-    {
-        let SinkKind::Local { path } = &sink.kind;
+    let mut files: BTreeMap<(Place<'_>, String), (&str, &str)> = BTreeMap::new();
+    let mut patterns: BTreeMap<(Place<'_>, String, &str), (&str, &str)> = BTreeMap::new();
+    let sinks = (declared.sinks.iter())
+        .filter(|placed| placed.decl.unresolved.is_empty())
+        .filter_map(|placed| placed.built.node.as_ref());
+    for sink in sinks {
+        let (place, before_names, shown) = place(&sink.kind);
         for input in &sink.inputs {
             let Some(placed) = playlists.get(input.as_str()) else {
                 continue;
@@ -108,14 +176,12 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                 continue;
             };
             let writer = (playlist.name.as_str(), sink.name.as_str());
-            let owner = *files.entry((path, &playlist.file_name)).or_insert(writer);
+            let file = format!("{before_names}{}", playlist.file_name);
+            let owner = *files.entry((place.clone(), file)).or_insert(writer);
             if owner.0 != writer.0 {
                 let message = format!(
-                    "`{}` in {} is also written by playlist `{}` (sink `{}`)",
-                    playlist.file_name,
-                    path.display(),
-                    owner.0,
-                    owner.1
+                    "`{}` in {shown} is also written by playlist `{}` (sink `{}`)",
+                    playlist.file_name, owner.0, owner.1
                 );
                 let pos = placed.decl.key_pos("name");
                 placed
@@ -123,15 +189,13 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                     .report(diagnostics, Severity::Error, pos, "name", message);
             }
             let (before, after) = segment_pattern_parts(&playlist.segment_name);
-            let owner = *patterns.entry((path, before, after)).or_insert(writer);
+            let key = (place.clone(), format!("{before_names}{before}"), after);
+            let owner = *patterns.entry(key).or_insert(writer);
             if owner.0 != writer.0 {
                 let message = format!(
-                    "segment names `{}` in {} can be the same as those of playlist `{}` (sink \
-                     `{}`); give each playlist its own segment_name",
-                    playlist.segment_name,
-                    path.display(),
-                    owner.0,
-                    owner.1
+                    "segment names `{}` in {shown} can be the same as those of playlist `{}` \
+                     (sink `{}`); give each playlist its own segment_name",
+                    playlist.segment_name, owner.0, owner.1
                 );
                 let pos = placed.decl.key_pos("segment_name");
                 placed

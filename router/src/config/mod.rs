@@ -2,18 +2,21 @@
 //!
 //! Two steps, as the whole project does it: `raw` reads the TOML (keeping spans), then `compile`
 //! expands templates, resolves names and checks every value, collecting every error at once,
-//! each with file, line and key. Nothing here starts anything; only [`load`] touches the file
-//! system, [`compile_sources`] is pure.
+//! each with file, line and key. Nothing here starts anything. What compile needs from outside
+//! the texts (`HOME`, `${VAR}` variables, password files) comes in as an [`Environment`]:
+//! [`compile_sources_with`] is pure, [`load`] and [`compile_sources`] use the process's.
 //!
 //! - `raw`: TOML text → located values. `diagnostics`: findings, sorted and merged.
-//! - `fields`: typed reading of one table. `nodes` (and `sources`): one table → one node.
+//! - `fields`: typed reading of one table. `nodes` (and `sources`, `sinks`, `remote`): one table
+//!   → one node.
 //! - `template`: templates and their chain; `feeds`: one feed → its nodes; `placeholder`:
-//!   `{{var}}` substitution.
+//!   `{{var}}` substitution; `env_vars`: `${VAR}` substitution in every node.
 //! - `link`: references between nodes; `graph_checks`: checks over the linked graph.
 //! - `compile`: the steps in order. `render`: a graph as text or Graphviz DOT.
 
 mod compile;
 mod diagnostics;
+mod env_vars;
 mod feeds;
 mod fields;
 mod graph_checks;
@@ -22,7 +25,9 @@ pub mod model;
 mod nodes;
 mod placeholder;
 mod raw;
+mod remote;
 mod render;
+mod sinks;
 mod sources;
 mod template;
 
@@ -53,12 +58,51 @@ impl Loaded {
     }
 }
 
+/// What compiling reads besides the config text, handed in so that compile itself stays pure
+/// and tests choose it: the home directory, environment variables and password files. [`load`]
+/// and [`compile_sources`] use the process's ([`with_process_environment`]).
+#[derive(Clone, Copy)]
+pub struct Environment<'a> {
+    /// The directory `~/` in paths stands for; none when unknown (a `~/` path is then an error).
+    pub home: Option<&'a Path>,
+    /// `${VAR}` in string values: the variable's value, `None` when it is not set.
+    pub var: &'a dyn Fn(&str) -> Option<String>,
+    /// The contents of a sink's `password_file`.
+    pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
+}
+
+/// Runs `f` with the process's environment: `HOME`, [`std::env::var`] and
+/// [`std::fs::read_to_string`].
+pub fn with_process_environment<T>(f: impl FnOnce(&Environment<'_>) -> T) -> T {
+    let home = std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from);
+    f(&Environment {
+        home: home.as_deref(),
+        var: &process_var,
+        read_file: &read_text,
+    })
+}
+
+fn process_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn read_text(path: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
 /// Reads one `.toml` file, or every `*.toml` file directly in a directory (sorted by name,
-/// merged as one configuration), and compiles it. A file or directory that cannot be read is
-/// an error diagnostic at line 0, column 0.
+/// merged as one configuration), and compiles it in the process's environment. A file or
+/// directory that cannot be read is an error diagnostic at line 0, column 0.
 pub fn load(path: &Path) -> Loaded {
+    with_process_environment(|environment| load_with(path, environment))
+}
+
+/// [`load`] in a given environment.
+pub fn load_with(path: &Path, environment: &Environment<'_>) -> Loaded {
     let (sources, mut read_errors) = read_sources(path);
-    let mut loaded = compile_sources(&sources);
+    let mut loaded = compile_sources_with(&sources, environment);
     if !read_errors.is_empty() {
         read_errors.append(&mut loaded.diagnostics);
         loaded = Loaded {
@@ -69,18 +113,20 @@ pub fn load(path: &Path) -> Loaded {
     loaded
 }
 
-/// Compiles already-read sources: `(file path for messages and relative paths, text)`. Pure:
-/// reads no file; `~/` in paths is expanded with the `HOME` environment variable.
+/// Compiles already-read sources: `(file path for messages and relative paths, text)`, in the
+/// process's environment: `~/` is `HOME`, `${VAR}` the variable, and a sink's `password_file`
+/// is read. No config file is read.
 pub fn compile_sources(sources: &[(PathBuf, String)]) -> Loaded {
-    let home = std::env::var_os("HOME")
-        .filter(|home| !home.is_empty())
-        .map(PathBuf::from);
-    compile_with_home(sources, home.as_deref())
+    with_process_environment(|environment| compile_sources_with(sources, environment))
 }
 
-/// [`compile_sources`] with the home directory given.
-fn compile_with_home(sources: &[(PathBuf, String)], home: Option<&Path>) -> Loaded {
-    let (graph, diagnostics) = compile::compile(sources, home);
+/// [`compile_sources`] in a given environment: pure, everything outside the texts comes from
+/// `environment`.
+pub fn compile_sources_with(
+    sources: &[(PathBuf, String)],
+    environment: &Environment<'_>,
+) -> Loaded {
+    let (graph, diagnostics) = compile::compile(sources, environment);
     Loaded { graph, diagnostics }
 }
 

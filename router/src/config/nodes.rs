@@ -1,12 +1,13 @@
-//! One table → one model node: the keys of `[router]` and of each node kind, their defaults and
-//! the checks that need nothing but the node itself (value ranges, name patterns, the live
-//! window). References between nodes are only collected here; `link` resolves them.
+//! One table → one model node: what every node declaration is ([`NodeDecl`], [`Built`]), and the
+//! keys of `[router]`, segmenters and playlists (sources and sinks have their own modules), their
+//! defaults and the checks that need nothing but the node itself (value ranges, name patterns,
+//! the live window). References between nodes are only collected here; `link` resolves them.
 
 use std::path::Path;
 
-use super::diagnostics::{Diagnostics, FeedNote, did_you_mean};
+use super::diagnostics::{Diagnostics, FeedNote};
 use super::fields::{Fields, Located};
-use super::model::{PlaylistNode, RouterSettings, SegmenterNode, Severity, SinkKind, SinkNode};
+use super::model::{PlaylistNode, RouterSettings, SegmenterNode, Severity};
 use super::raw::{Pos, Table};
 use crate::publish::SegmentNamePattern;
 
@@ -70,6 +71,9 @@ pub(super) struct NodeDecl {
     /// A `{{placeholder}}` of this instance could not be replaced (already reported): its values
     /// are not judged, so that one mistake gives one error.
     pub(super) unsubstituted: bool,
+    /// Keys with a `${VAR}` that could not be replaced (already reported): nothing more is said
+    /// about them, and the node is in error.
+    pub(super) unresolved: Vec<String>,
 }
 
 impl NodeDecl {
@@ -94,6 +98,9 @@ impl NodeDecl {
         key: &str,
         message: String,
     ) {
+        if self.unresolved.iter().any(|unresolved| unresolved == key) {
+            return;
+        }
         let key = if key.is_empty() {
             self.key()
         } else {
@@ -110,6 +117,7 @@ impl NodeDecl {
             self.feed.as_ref(),
             diagnostics,
         )
+        .muting(&self.unresolved)
     }
 }
 
@@ -123,8 +131,6 @@ pub(super) struct Built<T> {
     pub(super) inputs: Vec<Located<String>>,
 }
 
-/// Sink types announced but not written yet.
-const PLANNED_SINK_TYPES: [&str; 5] = ["s3", "ftp", "sftp", "scp", "plugin"];
 /// Segments Apple's HLS authoring specification asks a live playlist to list at least.
 const APPLE_MIN_LIVE_WINDOW: usize = 6;
 /// A live playlist must last at least this many target durations (RFC 8216 §6.2.2).
@@ -240,75 +246,7 @@ fn check_window(fields: &mut Fields<'_>, window: Located<usize>) {
     }
 }
 
-pub(super) fn build_sink(
-    decl: &NodeDecl,
-    diagnostics: &mut Diagnostics,
-    home: Option<&Path>,
-) -> Built<SinkNode> {
-    let mut fields = decl.fields(diagnostics);
-    let header = fields.header();
-    let inputs = if fields.pos_of("inputs") == header {
-        fields.missing_with(
-            "inputs",
-            "missing `inputs` (the playlists to publish)".to_owned(),
-        );
-        Vec::new()
-    } else {
-        fields.strings("inputs").unwrap_or_default()
-    };
-    if inputs.is_empty() && fields.pos_of("inputs") != header && fields.ok() {
-        let pos = fields.pos_of("inputs");
-        fields.error(pos, "inputs", "must list at least one playlist");
-    }
-    let inputs: Vec<Located<String>> = inputs.iter().map(owned).collect();
-    let Some(sink_type) = fields.required_string("type", "only `local` for now") else {
-        fields.abandon("a sink");
-        return Built {
-            node: None,
-            ok: false,
-            inputs,
-        };
-    };
-    let kind = match sink_type.value {
-        "local" => fields
-            .required_path("path", "the directory to publish into", home)
-            .map(|path| SinkKind::Local { path }),
-        planned if PLANNED_SINK_TYPES.contains(&planned) => {
-            let message = format!("sink type `{planned}` is not supported yet; only `local` is");
-            fields.error(sink_type.pos, "type", message);
-            fields.abandon("a sink");
-            return Built {
-                node: None,
-                ok: false,
-                inputs,
-            };
-        }
-        other => {
-            let hint = did_you_mean(other, ["local"]);
-            let message = format!("unknown sink type `{other}`; only `local` exists{hint}");
-            fields.error(sink_type.pos, "type", message);
-            fields.abandon("a sink");
-            return Built {
-                node: None,
-                ok: false,
-                inputs,
-            };
-        }
-    };
-    let ok = fields.ok();
-    fields.finish(&format!("a {} sink", sink_type.value));
-    Built {
-        node: kind.map(|kind| SinkNode {
-            name: decl.name.clone(),
-            inputs: inputs.iter().map(|input| input.value.clone()).collect(),
-            kind,
-        }),
-        ok,
-        inputs,
-    }
-}
-
-fn owned(located: &Located<&str>) -> Located<String> {
+pub(super) fn owned(located: &Located<&str>) -> Located<String> {
     Located {
         value: located.value.to_owned(),
         pos: located.pos,

@@ -1,12 +1,13 @@
 //! Showing a compiled graph: plain text for `streamrouter graph` and Graphviz DOT for
 //! `streamrouter graph --dot`. Read-only over [`Graph`]; owns only the presentation. Nodes are
 //! grouped per feed: a template instance is named `FEED.NODE`, a top-level node has no dot.
+//! Credentials are shown as `***` when set, never their value.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{
-    Graph, PlaylistNode, SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
+    Graph, PlaylistNode, Secret, SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
 };
 
 /// One node as both renderings see it.
@@ -174,17 +175,79 @@ fn playlist(node: &PlaylistNode) -> Shown {
 }
 
 fn sink(node: &SinkNode) -> Shown {
-    let SinkKind::Local { path } = &node.kind;
+    let (kind, settings, summarized): (&str, Vec<(&'static str, String)>, &[&str]) =
+        match &node.kind {
+            SinkKind::Local { path } => {
+                let path = path.display().to_string();
+                ("local", vec![("path", path)], &["path"])
+            }
+            SinkKind::S3(s3) => {
+                let mut settings = vec![
+                    ("bucket", s3.bucket.clone()),
+                    ("prefix", s3.prefix.clone()),
+                    ("region", s3.region.clone()),
+                ];
+                settings.extend(s3.endpoint.clone().map(|endpoint| ("endpoint", endpoint)));
+                settings.extend(s3.acl.clone().map(|acl| ("acl", acl)));
+                settings.extend(hidden("access_key_id", s3.access_key_id.as_ref()));
+                settings.extend(hidden("secret_access_key", s3.secret_access_key.as_ref()));
+                ("s3", settings, &["bucket", "prefix", "endpoint"])
+            }
+            SinkKind::Ftp(ftp) => {
+                let mut settings = vec![
+                    ("host", ftp.host.clone()),
+                    ("port", ftp.port.to_string()),
+                    ("user", ftp.user.clone()),
+                ];
+                settings.extend(hidden("password", ftp.password.as_ref()));
+                settings.extend([
+                    ("directory", ftp.directory.clone()),
+                    ("tls", ftp.tls.to_string()),
+                ]);
+                (
+                    "ftp",
+                    settings,
+                    &["host", "port", "user", "directory", "tls"],
+                )
+            }
+            SinkKind::Scp(scp) => {
+                let settings = vec![
+                    ("host", scp.host.clone()),
+                    ("port", scp.port.to_string()),
+                    ("user", scp.user.clone()),
+                    ("key_file", scp.key_file.display().to_string()),
+                    ("directory", scp.directory.clone()),
+                    ("known_hosts", scp.known_hosts.display().to_string()),
+                ];
+                ("scp", settings, &["host", "port", "user", "directory"])
+            }
+        };
+    let summary = match &node.kind {
+        SinkKind::Local { path } => format!("local {}", path.display()),
+        _ => {
+            let shown = (settings.iter())
+                .filter(|(key, _)| summarized.contains(key))
+                .map(|(key, value)| format!("{key}={}", text_value(value)));
+            std::iter::once(kind.to_owned())
+                .chain(shown)
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    };
+    let mut all = vec![("type", kind.to_owned())];
+    all.extend(settings);
     Shown {
         kind: ShownKind::Sink,
         name: node.name.clone(),
         inputs: node.inputs.clone(),
-        settings: vec![
-            ("type", "local".to_owned()),
-            ("path", path.display().to_string()),
-        ],
-        summary: format!("local {}", path.display()),
+        settings: all,
+        summary,
     }
+}
+
+/// A credential's setting: `***` when it is set, never its value.
+fn hidden(key: &'static str, secret: Option<&Secret>) -> Option<(&'static str, String)> {
+    secret.map(|_| (key, "***".to_owned()))
 }
 
 /// A value as written in `key=value`: quoted when it is empty or has spaces or quotes.

@@ -8,19 +8,17 @@
 mod playlist_task;
 mod segmenter_task;
 mod sink_task;
+mod sinks;
 mod state;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use streamrouter_local::LocalSink;
-use streamrouter_plugin::Sink;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::model::{Graph, SinkKind};
+use crate::config::model::Graph;
 use crate::playlist::PlaylistConfig;
 use crate::publish::{PlanSettings, PlaylistPlan, SegmentNamePattern};
 use crate::segmenter::SegmenterConfig;
@@ -57,14 +55,7 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
 
     let mut sinks: BTreeMap<&str, mpsc::Sender<SinkCommand>> = BTreeMap::new();
     for node in graph.sinks.values() {
-        let sink: Arc<dyn Sink> = match &node.kind {
-            // A directory that cannot be created fails this sink's writes (logged, retried),
-            // never the rest of the graph.
-            SinkKind::Local { path } => Arc::new(LocalSink::new(path).unwrap_or_else(|error| {
-                tracing::error!(sink = %node.name, %error, "sink directory unusable; its writes will fail until it is fixed");
-                LocalSink::unchecked(path)
-            })),
-        };
+        let sink = sinks::build(node);
         let (sender, receiver) = mpsc::channel(SINK_QUEUE);
         sinks.insert(&node.name, sender);
         let span = tracing::info_span!("sink", name = %node.name);

@@ -1,10 +1,12 @@
 //! Every shipped example config compiles without an error, and means what its comments say.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::super::load;
-use super::super::model::{Graph, Severity, SinkKind, SourceKind, TcpMode};
-use super::listing;
+use super::super::model::{
+    Graph, S3Sink, ScpSink, Secret, Severity, SinkKind, SourceKind, TcpMode,
+};
+use super::super::{Environment, Loaded, load_with};
+use super::{HOME, listing};
 use crate::publish::SegmentNamePattern;
 
 /// The file name the publisher gives segment `sequence` of a pattern the config accepted.
@@ -16,9 +18,33 @@ fn configs_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
 }
 
-/// Loads an example, failing on any error (and, unless allowed, any warning).
+/// The variables the examples read, as a deployment sets them.
+const EXAMPLE_VARS: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+    (
+        "AWS_SECRET_ACCESS_KEY",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ),
+    ("FTP_PASSWORD", "example-password"),
+];
+
+/// Loads an example with `~/` at [`HOME`] and the variables `vars`.
+fn load_in(relative: &str, vars: &[(&str, &str)]) -> Loaded {
+    let var = |name: &str| {
+        let found = vars.iter().find(|(var, _)| *var == name);
+        found.map(|(_, value)| (*value).to_owned())
+    };
+    let environment = Environment {
+        home: Some(Path::new(HOME)),
+        var: &var,
+        read_file: &|path: &Path| std::fs::read_to_string(path),
+    };
+    load_with(&configs_dir().join(relative), &environment)
+}
+
+/// Loads an example with [`EXAMPLE_VARS`], failing on any error or warning.
 fn load_example(relative: &str) -> Graph {
-    let loaded = load(&configs_dir().join(relative));
+    let loaded = load_in(relative, &EXAMPLE_VARS);
     let warnings: Vec<_> = loaded
         .diagnostics
         .iter()
@@ -48,7 +74,8 @@ fn every_example_file_is_tested() {
             "conf.d",
             "many-feeds.toml",
             "quickstart.toml",
-            "reference.toml"
+            "reference.toml",
+            "remote-sinks.toml"
         ]
     );
 }
@@ -157,6 +184,101 @@ fn reference_has_every_source_kind_and_playlist_option() {
         "default pattern"
     );
     assert_eq!(graph.sinks["web"].inputs.len(), graph.playlists.len());
+}
+
+#[test]
+fn reference_has_every_sink_kind_with_every_key() {
+    let graph = load_example("reference.toml");
+    let SinkKind::S3(cdn) = &graph.sinks["cdn"].kind else {
+        panic!("cdn is an s3 sink")
+    };
+    assert_eq!(
+        (
+            cdn.bucket.as_str(),
+            cdn.prefix.as_str(),
+            cdn.region.as_str()
+        ),
+        ("ionlivestream", "stream0001/", "us-east-1")
+    );
+    assert_eq!(cdn.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    assert_eq!(cdn.access_key_id, Some(Secret::new("AKIDEXAMPLE")));
+    assert!(cdn.secret_access_key.is_some());
+    assert_eq!(cdn.acl.as_deref(), Some("public-read"));
+    let SinkKind::Ftp(partner) = &graph.sinks["partner"].kind else {
+        panic!("partner is an ftp sink")
+    };
+    assert_eq!(
+        (partner.host.as_str(), partner.port, partner.user.as_str()),
+        ("ftp.example.com", 21, "streamrouter")
+    );
+    assert_eq!(partner.password, Some(Secret::new("example-password")));
+    assert_eq!(
+        (partner.directory.as_str(), partner.tls),
+        ("live/stream0001", true)
+    );
+    let SinkKind::Scp(origin) = &graph.sinks["origin"].kind else {
+        panic!("origin is an scp sink")
+    };
+    assert_eq!(
+        (origin.host.as_str(), origin.port, origin.user.as_str()),
+        ("origin.example.com", 22, "streamrouter")
+    );
+    assert_eq!(origin.key_file, Path::new(HOME).join(".ssh/id_ed25519"));
+    assert_eq!(origin.directory, "/var/www/live/stream0001");
+    assert_eq!(origin.known_hosts, Path::new(HOME).join(".ssh/known_hosts"));
+    // Without its variables, the file says which ones it needs.
+    let loaded = load_in("reference.toml", &[]);
+    let unset: Vec<(&str, &str)> = loaded
+        .errors()
+        .map(|d| (d.key.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        unset,
+        [
+            (
+                "sinks.cdn.access_key_id",
+                "environment variable AWS_ACCESS_KEY_ID is not set"
+            ),
+            (
+                "sinks.cdn.secret_access_key",
+                "environment variable AWS_SECRET_ACCESS_KEY is not set"
+            ),
+            (
+                "sinks.partner.password",
+                "environment variable FTP_PASSWORD is not set"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn remote_sinks_publish_each_camera_under_its_own_prefix() {
+    let graph = load_example("remote-sinks.toml");
+    assert_eq!(graph.sinks.len(), 4);
+    assert_eq!(
+        graph.sinks["cam2.bucket"].kind,
+        SinkKind::S3(S3Sink {
+            bucket: "live".to_owned(),
+            prefix: "cam2/".to_owned(),
+            region: "us-east-1".to_owned(),
+            endpoint: Some("http://127.0.0.1:9000".to_owned()),
+            access_key_id: Some(Secret::new(EXAMPLE_VARS[0].1)),
+            secret_access_key: Some(Secret::new(EXAMPLE_VARS[1].1)),
+            acl: Some("public-read".to_owned()),
+        })
+    );
+    assert_eq!(graph.sinks["cam2.bucket"].inputs, ["cam2.hls"]);
+    assert_eq!(
+        graph.sinks["cam1.origin"].kind,
+        SinkKind::Scp(ScpSink {
+            host: "origin.example.com".to_owned(),
+            port: 22,
+            user: "streamrouter".to_owned(),
+            key_file: Path::new(HOME).join(".ssh/id_ed25519"),
+            directory: "/var/www/live/cam1".to_owned(),
+            known_hosts: Path::new(HOME).join(".ssh/known_hosts"),
+        })
+    );
 }
 
 #[test]

@@ -1,18 +1,21 @@
 //! Tests of the config layer through its public API: exact diagnostics (place, key, message),
 //! template expansion, graph checks, directory merging, rendering and the shipped examples.
 
+mod env_vars;
 mod errors;
 mod examples;
 mod files;
 mod graph_checks;
+mod remote_places;
 mod render;
+mod sinks;
 mod templates;
 mod values;
 
 use std::path::{Path, PathBuf};
 
 use super::model::{Diagnostic, Graph, Severity};
-use super::{Loaded, compile_with_home};
+use super::{Environment, Loaded, compile_sources_with};
 
 /// The home directory the tests expand `~/` with.
 const HOME: &str = "/home/tester";
@@ -23,11 +26,32 @@ fn compile(text: &str) -> Loaded {
 }
 
 fn compile_files(files: &[(&str, &str)]) -> Loaded {
+    compile_in(files, &[], &[])
+}
+
+/// Compiles `files` where `~/` is [`HOME`], the environment variables are `vars` and the only
+/// readable files are `readable` (path, contents).
+fn compile_in(files: &[(&str, &str)], vars: &[(&str, &str)], readable: &[(&str, &str)]) -> Loaded {
     let sources: Vec<(PathBuf, String)> = files
         .iter()
         .map(|(path, text)| (PathBuf::from(path), (*text).to_owned()))
         .collect();
-    let loaded = compile_with_home(&sources, Some(Path::new(HOME)));
+    let var = |name: &str| {
+        let found = vars.iter().find(|(var, _)| *var == name);
+        found.map(|(_, value)| (*value).to_owned())
+    };
+    let read_file = |path: &Path| {
+        let found = readable.iter().find(|(file, _)| Path::new(file) == path);
+        found.map(|(_, text)| (*text).to_owned()).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
+        })
+    };
+    let environment = Environment {
+        home: Some(Path::new(HOME)),
+        var: &var,
+        read_file: &read_file,
+    };
+    let loaded = compile_sources_with(&sources, &environment);
     let has_error = loaded.errors().next().is_some();
     assert_eq!(
         loaded.graph.is_some(),

@@ -154,3 +154,65 @@ fn dot_is_a_digraph_in_data_flow_order() {
         assert!(child.wait().unwrap().success(), "Graphviz refused:\n{dot}");
     }
 }
+
+#[test]
+fn remote_sinks_show_their_settings_and_hide_their_credentials() {
+    let text = r#"[sources.cam]
+type = "stdin"
+[segmenters.cam]
+input = "cam"
+[playlists.cam]
+input = "cam"
+[sinks.cdn]
+type = "s3"
+inputs = ["cam"]
+bucket = "ionlivestream"
+prefix = "stream0001/"
+endpoint = "http://127.0.0.1:9000"
+access_key_id = "id"
+secret_access_key = "key"
+acl = "public-read"
+[sinks.partner]
+type = "ftp"
+inputs = ["cam"]
+host = "ftp.example.com"
+password = "pw"
+tls = true
+[sinks.origin]
+type = "scp"
+inputs = ["cam"]
+host = "origin.example.com"
+user = "deploy"
+key_file = "/keys/id"
+directory = "www/live"
+"#;
+    let loaded = compile(text);
+    let graph = graph(&loaded);
+    let rendered = render_text(graph);
+    let sinks: Vec<&str> = rendered
+        .lines()
+        .filter(|line| line.starts_with("  sink"))
+        .collect();
+    assert_eq!(
+        sinks,
+        [
+            "  sink      cdn     <- cam type=s3 bucket=ionlivestream prefix=stream0001/ \
+             region=us-east-1 endpoint=http://127.0.0.1:9000 acl=public-read access_key_id=*** \
+             secret_access_key=***",
+            "  sink      origin  <- cam type=scp host=origin.example.com port=22 user=deploy \
+             key_file=/keys/id directory=www/live known_hosts=/home/tester/.ssh/known_hosts",
+            "  sink      partner <- cam type=ftp host=ftp.example.com port=21 user=anonymous \
+             password=*** directory=\"\" tls=true",
+        ],
+        "\n{rendered}"
+    );
+    let dot = render_dot(graph);
+    check_dot_structure(&dot);
+    for label in [
+        r#"label="cdn\ns3 bucket=ionlivestream prefix=stream0001/ endpoint=http://127.0.0.1:9000""#,
+        r#"label="partner\nftp host=ftp.example.com port=21 user=anonymous directory=\"\" tls=true""#,
+        r#"label="origin\nscp host=origin.example.com port=22 user=deploy directory=www/live""#,
+    ] {
+        assert!(dot.contains(label), "{label} missing:\n{dot}");
+    }
+}

@@ -63,7 +63,7 @@ fn array_of_tables_feeds_are_the_same_data() {
 fn substitution_reaches_arrays_and_numbers_and_leaves_other_braces() {
     let loaded = compile(
         r#"[templates.cam]
-sources.in = { type = "exec", command = ["ffmpeg", "-i", "rtsp://{{host}}:{{port}}/{{feed}}", "-metadata", "title=${TITLE} {{live}}", "-"] }
+sources.in = { type = "exec", command = ["ffmpeg", "-i", "rtsp://{{host}}:{{port}}/{{feed}}", "-metadata", "title=$${TITLE} {{live}}", "-"] }
 segmenters.seg = { input = "in", target_duration = "{{target}}" }
 playlists.hls = { input = "seg", segment_name = "{{feed}}-{seq:03}.ts", window = "{{window}}" }
 sinks.out = { type = "local", inputs = ["hls"], path = "/srv/{{feed}}" }

@@ -146,14 +146,15 @@ inputs = ["p1"]
                  by the segment name"
             ),
             (
-                30,
-                "sinks.cloud.type",
-                "sink type `s3` is not supported yet; only `local` is"
+                29,
+                "sinks.cloud.bucket",
+                "missing `bucket` (the bucket to publish into)"
             ),
             (
                 33,
                 "sinks.typo.type",
-                "unknown sink type `locl`; only `local` exists; did you mean `local`?"
+                "unknown sink type `locl`; expected one of local, s3, ftp, scp; did you mean \
+                 `local`?"
             ),
         ],
         "{}",

@@ -1,0 +1,98 @@
+//! Sink instances from their config: the built-in local, S3, FTP and SCP sinks.
+//!
+//! A sink that cannot even be built (a refused setting) becomes a sink whose every operation
+//! fails with that reason, so the problem is logged with each object and never takes the
+//! daemon down. Reachability is checked at start in the background and reported clearly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use streamrouter_ftp::FtpSettings;
+use streamrouter_local::LocalSink;
+use streamrouter_plugin::{ObjectMeta, Sink, SinkError};
+use streamrouter_s3::S3Settings;
+use streamrouter_scp::ScpSettings;
+
+use crate::config::model::{SinkKind, SinkNode};
+
+/// The sink of a node.
+pub fn build(node: &SinkNode) -> Arc<dyn Sink> {
+    let built: Result<Arc<dyn Sink>, SinkError> = match &node.kind {
+        // A directory that cannot be created fails this sink's writes (logged, retried),
+        // never the rest of the graph.
+        SinkKind::Local { path } => Ok(Arc::new(LocalSink::new(path).unwrap_or_else(|error| {
+            tracing::error!(sink = %node.name, %error, "sink directory unusable; its writes will fail until it is fixed");
+            LocalSink::unchecked(path)
+        }))),
+        SinkKind::S3(s3) => streamrouter_s3::build(&S3Settings {
+            bucket: s3.bucket.clone(),
+            prefix: s3.prefix.clone(),
+            region: s3.region.clone(),
+            endpoint: s3.endpoint.clone(),
+            access_key_id: s3.access_key_id.as_ref().map(|s| s.expose().to_owned()),
+            secret_access_key: s3.secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+            acl: s3.acl.clone(),
+        })
+        .map(|sink| probed(&node.name, sink)),
+        SinkKind::Ftp(ftp) => streamrouter_ftp::build(&FtpSettings {
+            host: ftp.host.clone(),
+            port: ftp.port,
+            user: ftp.user.clone(),
+            password: ftp.password.as_ref().map(|s| s.expose().to_owned()),
+            directory: ftp.directory.clone(),
+            tls: ftp.tls,
+        })
+        .map(|sink| probed(&node.name, sink)),
+        SinkKind::Scp(scp) => streamrouter_scp::build(
+            &ScpSettings {
+                host: scp.host.clone(),
+                port: scp.port,
+                user: scp.user.clone(),
+                key_file: scp.key_file.clone(),
+                directory: scp.directory.clone(),
+                known_hosts: scp.known_hosts.clone(),
+            },
+            &default_known_hosts(),
+        )
+        .map(|sink| probed(&node.name, sink)),
+    };
+    built.unwrap_or_else(|error| {
+        tracing::error!(sink = %node.name, %error, "sink cannot be used; every object sent to it will fail");
+        Arc::new(Refused(error))
+    })
+}
+
+/// Checks in the background that a remote sink answers, so a bad address, login or bucket is
+/// reported at start rather than with the first segment.
+fn probed(name: &str, sink: streamrouter_opendal::OpendalSink) -> Arc<dyn Sink> {
+    let check = sink.clone();
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || match check.probe() {
+        Ok(()) => tracing::info!(sink = %name, "sink reachable"),
+        Err(error) => {
+            tracing::error!(sink = %name, %error, "sink not reachable at start; publishing will retry")
+        }
+    });
+    Arc::new(sink)
+}
+
+/// `~/.ssh/known_hosts` of the account the daemon runs as.
+fn default_known_hosts() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".ssh/known_hosts")
+}
+
+/// A sink that could not be built: every call reports why.
+struct Refused(SinkError);
+
+impl Sink for Refused {
+    fn put(&self, key: &str, _body: &[u8], _meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+        Err(SinkError::permanent(key, self.0.message.clone()))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), SinkError> {
+        Err(SinkError::permanent(key, self.0.message.clone()))
+    }
+}

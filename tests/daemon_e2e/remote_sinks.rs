@@ -1,0 +1,183 @@
+//! The daemon publishing to real remote servers on 127.0.0.1: an S3-compatible server and an
+//! FTP server, started by the test. Checks what a player and a CDN would see: the objects, their
+//! Content-Type and Cache-Control, and playback with ffmpeg.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::m3u8::Playlist;
+use crate::common::{ff, router};
+use crate::daemon::{Daemon, http_get, http_request, wait_until, write_config};
+use crate::servers;
+
+fn feed_config(sink: &str) -> String {
+    format!(
+        r#"[sources.clip]
+type = "file"
+path = "{clip}"
+
+[segmenters.clip]
+input = "clip"
+target_duration = 2
+
+[playlists.clip]
+input = "clip"
+name = "index.m3u8"
+window = 0
+
+{sink}"#,
+        clip = router::data("h264_aac.ts").display()
+    )
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn s3_gets_objects_with_hls_headers_and_they_play() {
+    let server = servers::s3();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let (status, _, _) = http_request("PUT", &format!("{base}/live"));
+    assert!(status.contains("200"), "create bucket: {status}");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!(
+        r#"[sinks.cdn]
+type = "s3"
+inputs = ["clip"]
+bucket = "live"
+prefix = "stream0001/"
+region = "us-east-1"
+endpoint = "{base}"
+access_key_id = "${{TEST_S3_KEY}}"
+secret_access_key = "${{TEST_S3_SECRET}}"
+acl = "public-read"
+"#
+    );
+    let config = write_config(dir.path(), "s3.toml", &feed_config(&sink));
+    let daemon = Daemon::start_with_env(
+        &config,
+        &[
+            ("TEST_S3_KEY", "testing"),
+            ("TEST_S3_SECRET", "very-secret-value"),
+        ],
+    );
+    let playlist_url = format!("{base}/live/stream0001/index.m3u8");
+    wait_until(
+        "the final playlist in the bucket",
+        Duration::from_secs(20),
+        || {
+            let (status, _, body) = http_get(&playlist_url);
+            status.contains("200") && String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n")
+        },
+    );
+    let (_, headers, body) = http_get(&playlist_url);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
+    assert!(
+        header(&headers, "cache-control").is_some_and(|v| v.starts_with("max-age=")),
+        "{headers:?}"
+    );
+    let playlist = Playlist::parse(&String::from_utf8(body).unwrap());
+    assert!((playlist.total_duration() - 12.0).abs() < 0.1);
+    for uri in playlist.uris() {
+        let (status, headers, _) = http_request("HEAD", &format!("{base}/live/stream0001/{uri}"));
+        assert!(status.contains("200"), "{uri}: {status}");
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("video/mp2t"),
+            "{uri}"
+        );
+        assert!(header(&headers, "cache-control").is_some_and(|v| v.contains("immutable")));
+    }
+    // Objects are public-read (the `acl`): a player reads the stream straight from the bucket.
+    let ffmpeg = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", &playlist_url, "-f", "null", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        ffmpeg.status.success() && ffmpeg.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&ffmpeg.stderr)
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+    assert!(!logs.contains("very-secret-value"), "a secret was logged");
+}
+
+#[test]
+fn ftp_gets_the_stream_with_no_partial_files() {
+    let root = tempfile::tempdir().unwrap();
+    let server = servers::ftp(root.path(), "streamer", "ftp-password");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!(
+        r#"[sinks.partner]
+type = "ftp"
+inputs = ["clip"]
+host = "127.0.0.1"
+port = {port}
+user = "streamer"
+password = "${{TEST_FTP_PASSWORD}}"
+directory = "live"
+"#,
+        port = server.port
+    );
+    let config = write_config(dir.path(), "ftp.toml", &feed_config(&sink));
+    let daemon = Daemon::start_with_env(&config, &[("TEST_FTP_PASSWORD", "ftp-password")]);
+    let playlist = root.path().join("live/index.m3u8");
+    wait_until(
+        "the final playlist on the FTP server",
+        Duration::from_secs(20),
+        || std::fs::read_to_string(&playlist).is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n")),
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+    assert!(!logs.contains("ftp-password"), "a secret was logged");
+    let parsed = Playlist::parse(&std::fs::read_to_string(&playlist).unwrap());
+    assert!((parsed.total_duration() - 12.0).abs() < 0.1);
+    ff::assert_decodes_cleanly(&playlist);
+    router::assert_no_temp_files(&root.path().join("live"));
+}
+
+#[test]
+fn scp_gets_the_stream_over_sftp_with_the_host_key_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = servers::ssh(dir.path());
+    let remote = dir.path().join("remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    let sink = format!(
+        r#"[sinks.origin]
+type = "scp"
+inputs = ["clip"]
+host = "127.0.0.1"
+port = {port}
+user = "{user}"
+key_file = "{key}"
+directory = "{remote}"
+"#,
+        port = ssh.port(),
+        user = ssh.user,
+        key = ssh.key_file.display(),
+        remote = remote.display()
+    );
+    let config = write_config(dir.path(), "scp.toml", &feed_config(&sink));
+    let daemon = Daemon::start(&config);
+    let playlist = remote.join("index.m3u8");
+    wait_until(
+        "the final playlist on the SSH server",
+        Duration::from_secs(30),
+        || std::fs::read_to_string(&playlist).is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n")),
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+    let parsed = Playlist::parse(&std::fs::read_to_string(&playlist).unwrap());
+    assert!((parsed.total_duration() - 12.0).abs() < 0.1);
+    ff::assert_decodes_cleanly(&playlist);
+    router::assert_no_temp_files(&remote);
+}
