@@ -13,5 +13,6 @@ mod config_tools;
 mod daemon;
 mod feeds;
 mod inputs;
+mod proxy;
 mod remote_sinks;
 mod servers;

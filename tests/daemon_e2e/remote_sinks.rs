@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::common::m3u8::Playlist;
 use crate::common::{ff, router};
 use crate::daemon::{Daemon, http_get, http_request, wait_until, write_config};
+use crate::proxy::Proxy;
 use crate::servers;
 
 fn feed_config(sink: &str) -> String {
@@ -180,4 +181,126 @@ directory = "{remote}"
     assert!((parsed.total_duration() - 12.0).abs() < 0.1);
     ff::assert_decodes_cleanly(&playlist);
     router::assert_no_temp_files(&remote);
+}
+
+#[test]
+fn an_s3_outage_delays_publishing_but_loses_nothing_and_blocks_no_one() {
+    let server = servers::s3();
+    let (status, _, _) = http_request("PUT", &format!("http://127.0.0.1:{}/live", server.port));
+    assert!(status.contains("200"));
+    let proxy = Proxy::start(server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let config = format!(
+        r#"[sources.cam]
+type = "file"
+path = "{clip}"
+realtime = true
+loop = true
+
+[segmenters.cam]
+input = "cam"
+target_duration = 1
+
+[playlists.cam]
+input = "cam"
+name = "index.m3u8"
+window = 6
+
+[sinks.cdn]
+type = "s3"
+inputs = ["cam"]
+bucket = "live"
+region = "us-east-1"
+endpoint = "http://127.0.0.1:{port}"
+access_key_id = "testing"
+secret_access_key = "testing"
+acl = "public-read"
+
+[sinks.disk]
+type = "local"
+inputs = ["cam"]
+path = "{local}"
+"#,
+        clip = router::data("h264_aac.ts").display(),
+        port = proxy.port,
+        local = local.display()
+    );
+    let config = write_config(dir.path(), "outage.toml", &config);
+    let daemon = Daemon::start(&config);
+    let bucket_playlist = format!("http://127.0.0.1:{}/live/index.m3u8", server.port);
+    let listed = |url: &str| -> Vec<String> {
+        let (status, _, body) = http_get(url);
+        if !status.contains("200") {
+            return Vec::new();
+        }
+        let text = String::from_utf8_lossy(&body).into_owned();
+        Playlist::parse(&text)
+            .uris()
+            .iter()
+            .map(|u| (*u).to_owned())
+            .collect()
+    };
+    let local_listed = || -> Vec<String> {
+        std::fs::read_to_string(local.join("index.m3u8"))
+            .map(|t| {
+                Playlist::parse(&t)
+                    .uris()
+                    .iter()
+                    .map(|u| (*u).to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_until("segments in the bucket", Duration::from_secs(20), || {
+        listed(&bucket_playlist).len() >= 3
+    });
+
+    proxy.set_down(true);
+    let local_before = local_listed();
+    std::thread::sleep(Duration::from_secs(20));
+    let local_during = local_listed();
+    assert!(
+        local_during.last() > local_before.last(),
+        "the local sink must go on while S3 is down: {local_before:?} → {local_during:?}"
+    );
+    proxy.set_down(false);
+
+    let newest_local = local_listed().last().cloned().unwrap();
+    wait_until("the bucket to catch up", Duration::from_secs(30), || {
+        listed(&bucket_playlist)
+            .last()
+            .is_some_and(|last| *last >= newest_local)
+    });
+    let (status, logs) = daemon.stop(Duration::from_secs(20));
+    assert!(status.success(), "{logs}");
+    let (_, _, body) = http_get(&bucket_playlist);
+    let text = String::from_utf8(body).unwrap();
+    let final_playlist = Playlist::parse(&text);
+    assert!(final_playlist.endlist, "{text}");
+    let numbers: Vec<u64> = final_playlist
+        .uris()
+        .iter()
+        .map(|u| {
+            u.trim_end_matches(".ts")
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    for pair in numbers.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "no gap: {numbers:?}");
+    }
+    for uri in final_playlist.uris() {
+        let (status, _, _) = http_request(
+            "HEAD",
+            &format!("http://127.0.0.1:{}/live/{uri}", server.port),
+        );
+        assert!(
+            status.contains("200"),
+            "{uri} is listed but missing: {status}"
+        );
+    }
 }

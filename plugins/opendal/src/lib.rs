@@ -47,6 +47,7 @@ pub enum Replace {
 #[derive(Debug, Clone)]
 pub struct OpendalSink {
     operator: blocking::Operator,
+    key_prefix: String,
     replace: Replace,
     sets_content_type: bool,
     sets_cache_control: bool,
@@ -73,10 +74,22 @@ impl OpendalSink {
         let operator = blocking::Operator::new(operator).map_err(|e| classify(what, &e))?;
         Ok(Self {
             operator,
+            key_prefix: String::new(),
             replace,
             sets_content_type: capability.write_with_content_type,
             sets_cache_control: capability.write_with_cache_control,
         })
+    }
+
+    /// Prepends `prefix` to every key as plain text (an S3 prefix such as `stream0001/` or
+    /// `cam-`); it is not a directory unless it ends with `/`.
+    pub fn with_key_prefix(mut self, prefix: &str) -> Self {
+        self.key_prefix = prefix.trim_start_matches('/').to_owned();
+        self
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.key_prefix)
     }
 
     /// Checks that the backend answers (a listing of the root), for a clear report at start.
@@ -106,6 +119,7 @@ impl OpendalSink {
 impl Sink for OpendalSink {
     fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
         validate_key(key)?;
+        let key = &self.full_key(key);
         match self.replace {
             Replace::Native => self.write(key, body, meta),
             Replace::ViaTemporary => {
@@ -129,6 +143,7 @@ impl Sink for OpendalSink {
 
     fn delete(&self, key: &str) -> Result<(), SinkError> {
         validate_key(key)?;
+        let key = &self.full_key(key);
         match self.operator.delete(key) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),

@@ -13,7 +13,7 @@ use streamrouter_plugin::SinkError;
 pub struct S3Settings {
     /// Bucket name.
     pub bucket: String,
-    /// Key prefix inside the bucket (`stream0001/`), may be empty.
+    /// Text put before every key (`stream0001/`, or `cam-`), may be empty.
     pub prefix: String,
     /// Region (mandatory for signing, also with S3-compatible servers).
     pub region: String,
@@ -44,7 +44,7 @@ impl std::fmt::Debug for S3Settings {
 pub fn build(settings: &S3Settings) -> Result<OpendalSink, SinkError> {
     let mut builder = S3::default()
         .bucket(&settings.bucket)
-        .root(&format!("/{}", settings.prefix.trim_start_matches('/')))
+        .root("/")
         .region(&settings.region)
         .disable_config_load()
         .disable_ec2_metadata();
@@ -61,5 +61,5 @@ pub fn build(settings: &S3Settings) -> Result<OpendalSink, SinkError> {
         builder = builder.default_acl(acl);
     }
     let what = format!("s3://{}/{}", settings.bucket, settings.prefix);
-    OpendalSink::new(builder, Replace::Native, &what)
+    Ok(OpendalSink::new(builder, Replace::Native, &what)?.with_key_prefix(&settings.prefix))
 }

@@ -1,7 +1,8 @@
 //! Graph checks over linked nodes: one stdin, playlists of one segmenter agreeing on
 //! `repeat_ts_headers` (and the segmenter taking their value), file name collisions at a sink's
-//! place (a local directory, a bucket and prefix, a directory on a server), and unused nodes. Runs after `link` resolved every reference; changes nothing but
-//! the segmenters' `repeat_ts_headers`.
+//! place (a local directory, a bucket and prefix, a directory on a server), and unused nodes.
+//! Runs after `link` resolved every reference; changes nothing but the segmenters'
+//! `repeat_ts_headers`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -60,7 +60,8 @@ impl Loaded {
 
 /// What compiling reads besides the config text, handed in so that compile itself stays pure
 /// and tests choose it: the home directory, environment variables and password files. [`load`]
-/// and [`compile_sources`] use the process's ([`with_process_environment`]).
+/// and [`compile_sources`] use the process's: `HOME`, [`std::env::var`] and
+/// [`std::fs::read_to_string`].
 #[derive(Clone, Copy)]
 pub struct Environment<'a> {
     /// The directory `~/` in paths stands for; none when unknown (a `~/` path is then an error).
@@ -71,9 +72,8 @@ pub struct Environment<'a> {
     pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
 }
 
-/// Runs `f` with the process's environment: `HOME`, [`std::env::var`] and
-/// [`std::fs::read_to_string`].
-pub fn with_process_environment<T>(f: impl FnOnce(&Environment<'_>) -> T) -> T {
+/// Runs `f` with the process's environment.
+fn with_process_environment<T>(f: impl FnOnce(&Environment<'_>) -> T) -> T {
     let home = std::env::var_os("HOME")
         .filter(|home| !home.is_empty())
         .map(PathBuf::from);

@@ -1,6 +1,7 @@
 //! `{{var}}` placeholders: splitting a string at them and replacing them with a feed's
 //! variables, in every string of a node table (arrays and inline tables included). `{seq:05}`
-//! and `${ENV}` have single braces: they are not placeholders and pass through untouched.
+//! and `${ENV}` have single braces: they are not placeholders and pass through untouched
+//! (`env_vars` replaces `${ENV}` afterwards). No message quotes the text of a credential.
 
 use std::collections::BTreeSet;
 
@@ -8,6 +9,7 @@ use super::diagnostics::{Diagnostics, FeedNote, did_you_mean};
 use super::feeds::Variables;
 use super::model::Severity;
 use super::raw::{Entry, Item, Pos, Table, Value};
+use super::sinks::is_credential_key;
 use super::template::is_plain_name;
 
 /// `{{var}}` replacement for one feed.
@@ -120,7 +122,15 @@ impl<'a> Substitution<'a> {
         Value::String(out)
     }
 
+    /// Reports a problem; about a credential, without quoting any of its text.
     fn error(&mut self, pos: Pos, key: &str, message: String) {
+        let credential = key.rsplit('.').next().is_some_and(is_credential_key);
+        let message = if credential {
+            "has a `{{` placeholder that cannot be replaced (not quoted: this is a credential)"
+                .to_owned()
+        } else {
+            message
+        };
         self.diagnostics.report(
             Severity::Error,
             pos,

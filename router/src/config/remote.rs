@@ -8,7 +8,7 @@ use std::path::Path;
 use super::Environment;
 use super::fields::Fields;
 use super::model::{FtpSink, ScpSink, Secret, SinkKind};
-use super::raw::Value;
+use super::raw::{Pos, Value};
 use super::sinks::{has_parent_part, secret};
 
 /// FTP's port.
@@ -112,7 +112,7 @@ fn port(fields: &mut Fields<'_>, default: u16) -> u16 {
     default
 }
 
-fn check_user(fields: &mut Fields<'_>, user: &str, pos: super::raw::Pos) {
+fn check_user(fields: &mut Fields<'_>, user: &str, pos: Pos) {
     if user.is_empty() || user.contains(char::is_whitespace) {
         fields.error(
             pos,

@@ -21,6 +21,8 @@ const S3_ACLS: [&str; 6] = [
     "bucket-owner-read",
     "bucket-owner-full-control",
 ];
+/// Keys whose values are credentials: never quoted in a message.
+const CREDENTIAL_KEYS: [&str; 3] = ["access_key_id", "secret_access_key", "password"];
 /// `region` when none is written.
 const DEFAULT_REGION: &str = "us-east-1";
 
@@ -160,6 +162,11 @@ fn s3_sink(fields: &mut Fields<'_>) -> Option<SinkKind> {
         secret_access_key,
         acl: acl.map(|acl| acl.value.to_owned()),
     }))
+}
+
+/// Whether `key` (of a node) holds a credential.
+pub(super) fn is_credential_key(key: &str) -> bool {
+    CREDENTIAL_KEYS.contains(&key)
 }
 
 /// A credential, never quoted in a message.

@@ -59,7 +59,7 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
         let (sender, receiver) = mpsc::channel(SINK_QUEUE);
         sinks.insert(&node.name, sender);
         let span = tracing::info_span!("sink", name = %node.name);
-        tasks.spawn(run_sink(node.name.clone(), sink, receiver).instrument(span));
+        tasks.spawn(run_sink(node.name.clone(), sink, receiver, shutdown.clone()).instrument(span));
     }
 
     let mut playlists: BTreeMap<&str, mpsc::Sender<PlaylistInput>> = BTreeMap::new();

@@ -12,13 +12,16 @@ use std::time::Duration;
 use streamrouter_plugin::{Sink, SinkError, SinkErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::publish::{put_playlist, put_segment};
 use crate::segmenter::Segment;
 
-/// Tries of one operation before it is given up (logged as an error).
-const MAX_ATTEMPTS: u32 = 6;
+/// Backoff between tries of one operation.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Tries of a failing operation once the daemon is stopping, before it is given up.
+const MAX_TRIES_WHILE_STOPPING: u32 = 3;
 
 /// Work for a sink, in the order it must be done.
 #[derive(Debug)]
@@ -56,6 +59,7 @@ pub async fn run_sink(
     name: String,
     sink: Arc<dyn Sink>,
     mut commands: mpsc::Receiver<SinkCommand>,
+    shutdown: CancellationToken,
 ) {
     let mut expiring: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
     let mut missing: HashSet<String> = HashSet::new();
@@ -71,7 +75,7 @@ pub async fn run_sink(
                     }
                     let sink = Arc::clone(&sink);
                     let target = key.clone();
-                    perform(&name, &key, move || sink.delete(&target)).await;
+                    perform(&name, &key, &shutdown, move || sink.delete(&target)).await;
                 }
                 continue;
             }
@@ -86,7 +90,7 @@ pub async fn run_sink(
             SinkCommand::PutSegment { key, segment } => {
                 let sink = Arc::clone(&sink);
                 let target = key.clone();
-                if perform(&name, &key, move || {
+                if perform(&name, &key, &shutdown, move || {
                     put_segment(sink.as_ref(), &target, &segment.data)
                 })
                 .await
@@ -108,7 +112,7 @@ pub async fn run_sink(
                 }
                 let sink = Arc::clone(&sink);
                 let target = key.clone();
-                perform(&name, &key, move || {
+                perform(&name, &key, &shutdown, move || {
                     put_playlist(sink.as_ref(), &target, &text, &cache_control)
                 })
                 .await;
@@ -127,31 +131,48 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Runs a blocking sink call on the blocking pool, retrying temporary failures with backoff;
-/// returns whether it finally succeeded.
-async fn perform<F>(sink_name: &str, key: &str, operation: F) -> bool
+/// Runs a blocking sink call on the blocking pool and returns whether it finally succeeded.
+/// Temporary failures (network, server down) are retried with exponential backoff for as long
+/// as the daemon runs, so an outage delays publishing but loses nothing; once the daemon is
+/// stopping, a few more tries are made. Permanent failures are given up at once.
+async fn perform<F>(sink_name: &str, key: &str, shutdown: &CancellationToken, operation: F) -> bool
 where
     F: Fn() -> Result<(), SinkError> + Send + Sync + 'static,
 {
     let operation = Arc::new(operation);
     let mut delay = FIRST_RETRY;
-    for attempt in 1..=MAX_ATTEMPTS {
+    let mut tries_while_stopping = 0;
+    for attempt in 1u64.. {
         let call = Arc::clone(&operation);
         let result = tokio::task::spawn_blocking(move || call()).await;
         let error = match result {
-            Ok(Ok(())) => return true,
+            Ok(Ok(())) => {
+                if attempt > 1 {
+                    tracing::info!(sink = sink_name, %key, attempt, "sink recovered");
+                }
+                return true;
+            }
             Ok(Err(error)) => error,
             Err(join_error) => {
                 SinkError::temporary(key, format!("sink call panicked: {join_error}"))
             }
         };
-        if error.kind == SinkErrorKind::Permanent || attempt == MAX_ATTEMPTS {
+        if shutdown.is_cancelled() {
+            tries_while_stopping += 1;
+        }
+        if error.kind == SinkErrorKind::Permanent || tries_while_stopping > MAX_TRIES_WHILE_STOPPING
+        {
             tracing::error!(sink = sink_name, %key, %error, attempt, "giving up on this object");
             return false;
         }
-        tracing::warn!(sink = sink_name, %key, %error, attempt, "sink operation failed; retrying");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(8));
+        if attempt == 1 || attempt % 10 == 0 {
+            tracing::warn!(sink = sink_name, %key, %error, attempt, "sink operation failed; retrying");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.cancelled(), if tries_while_stopping == 0 => {}
+        }
+        delay = (delay * 2).min(MAX_RETRY_DELAY);
     }
     false
 }

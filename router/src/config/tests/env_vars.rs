@@ -318,3 +318,25 @@ fn secrets_never_show() {
         }
     }
 }
+
+#[test]
+fn a_bad_placeholder_in_a_credential_is_reported_without_its_text() {
+    let text = r#"feeds = [{ template = "t", name = "a" }]
+[templates.t]
+sources.in = { type = "stdin" }
+segmenters.seg = { input = "in" }
+playlists.hls = { input = "seg" }
+sinks.out = { type = "ftp", inputs = ["hls"], host = "h", password = "Pw-{{hidden}}-x" }
+"#;
+    let loaded = compile_with_vars(text, &[]);
+    assert_eq!(
+        found(&loaded),
+        [(
+            6,
+            70,
+            "sinks.a.out.password",
+            "has a `{{` placeholder that cannot be replaced (not quoted: this is a credential); \
+             in feed a (conf/test.toml:1)"
+        )]
+    );
+}
