@@ -183,12 +183,15 @@ directory = "{remote}"
     router::assert_no_temp_files(&remote);
 }
 
-#[test]
-fn an_s3_outage_delays_publishing_but_loses_nothing_and_blocks_no_one() {
-    let server = servers::s3();
-    let (status, _, _) = http_request("PUT", &format!("http://127.0.0.1:{}/live", server.port));
-    assert!(status.contains("200"));
-    let proxy = Proxy::start(server.port);
+/// Runs a live feed to `remote_sink` (reached through `proxy`) and a local sink, cuts the proxy
+/// for 20 s, and checks that the local sink went on meanwhile, that the remote one caught up,
+/// and that its final playlist lists consecutive segments that all exist.
+fn outage_is_survived(
+    proxy: &Proxy,
+    remote_sink: &str,
+    remote_listing: &dyn Fn() -> Option<String>,
+    remote_exists: &dyn Fn(&str) -> bool,
+) {
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("local");
     let config = format!(
@@ -207,54 +210,33 @@ input = "cam"
 name = "index.m3u8"
 window = 6
 
-[sinks.cdn]
-type = "s3"
-inputs = ["cam"]
-bucket = "live"
-region = "us-east-1"
-endpoint = "http://127.0.0.1:{port}"
-access_key_id = "testing"
-secret_access_key = "testing"
-acl = "public-read"
-
+{remote_sink}
 [sinks.disk]
 type = "local"
 inputs = ["cam"]
 path = "{local}"
 "#,
         clip = router::data("h264_aac.ts").display(),
-        port = proxy.port,
         local = local.display()
     );
     let config = write_config(dir.path(), "outage.toml", &config);
     let daemon = Daemon::start(&config);
-    let bucket_playlist = format!("http://127.0.0.1:{}/live/index.m3u8", server.port);
-    let listed = |url: &str| -> Vec<String> {
-        let (status, _, body) = http_get(url);
-        if !status.contains("200") {
-            return Vec::new();
-        }
-        let text = String::from_utf8_lossy(&body).into_owned();
-        Playlist::parse(&text)
-            .uris()
-            .iter()
-            .map(|u| (*u).to_owned())
-            .collect()
+    let uris = |text: Option<String>| -> Vec<String> {
+        text.map(|t| {
+            Playlist::parse(&t)
+                .uris()
+                .iter()
+                .map(|u| (*u).to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
     };
-    let local_listed = || -> Vec<String> {
-        std::fs::read_to_string(local.join("index.m3u8"))
-            .map(|t| {
-                Playlist::parse(&t)
-                    .uris()
-                    .iter()
-                    .map(|u| (*u).to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    wait_until("segments in the bucket", Duration::from_secs(20), || {
-        listed(&bucket_playlist).len() >= 3
-    });
+    let local_listed = || uris(std::fs::read_to_string(local.join("index.m3u8")).ok());
+    wait_until(
+        "segments on the remote sink",
+        Duration::from_secs(20),
+        || uris(remote_listing()).len() >= 3,
+    );
 
     proxy.set_down(true);
     let local_before = local_listed();
@@ -262,20 +244,23 @@ path = "{local}"
     let local_during = local_listed();
     assert!(
         local_during.last() > local_before.last(),
-        "the local sink must go on while S3 is down: {local_before:?} → {local_during:?}"
+        "the local sink must go on while the remote one is down: {local_before:?} → {local_during:?}"
     );
     proxy.set_down(false);
 
     let newest_local = local_listed().last().cloned().unwrap();
-    wait_until("the bucket to catch up", Duration::from_secs(30), || {
-        listed(&bucket_playlist)
-            .last()
-            .is_some_and(|last| *last >= newest_local)
-    });
+    wait_until(
+        "the remote sink to catch up",
+        Duration::from_secs(30),
+        || {
+            uris(remote_listing())
+                .last()
+                .is_some_and(|last| *last >= newest_local)
+        },
+    );
     let (status, logs) = daemon.stop(Duration::from_secs(20));
     assert!(status.success(), "{logs}");
-    let (_, _, body) = http_get(&bucket_playlist);
-    let text = String::from_utf8(body).unwrap();
+    let text = remote_listing().expect("final playlist");
     let final_playlist = Playlist::parse(&text);
     assert!(final_playlist.endlist, "{text}");
     let numbers: Vec<u64> = final_playlist
@@ -294,13 +279,63 @@ path = "{local}"
         assert_eq!(pair[1], pair[0] + 1, "no gap: {numbers:?}");
     }
     for uri in final_playlist.uris() {
-        let (status, _, _) = http_request(
-            "HEAD",
-            &format!("http://127.0.0.1:{}/live/{uri}", server.port),
-        );
-        assert!(
-            status.contains("200"),
-            "{uri} is listed but missing: {status}"
-        );
+        assert!(remote_exists(uri), "{uri} is listed but missing");
     }
+}
+
+#[test]
+fn an_s3_outage_delays_publishing_but_loses_nothing_and_blocks_no_one() {
+    let server = servers::s3();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let (status, _, _) = http_request("PUT", &format!("{base}/live"));
+    assert!(status.contains("200"));
+    let proxy = Proxy::start(server.port);
+    let sink = format!(
+        r#"[sinks.cdn]
+type = "s3"
+inputs = ["cam"]
+bucket = "live"
+region = "us-east-1"
+endpoint = "http://127.0.0.1:{port}"
+access_key_id = "testing"
+secret_access_key = "testing"
+acl = "public-read"
+"#,
+        port = proxy.port
+    );
+    let listing = || {
+        let (status, _, body) = http_get(&format!("{base}/live/index.m3u8"));
+        status
+            .contains("200")
+            .then(|| String::from_utf8_lossy(&body).into_owned())
+    };
+    let exists = |uri: &str| {
+        http_request("HEAD", &format!("{base}/live/{uri}"))
+            .0
+            .contains("200")
+    };
+    outage_is_survived(&proxy, &sink, &listing, &exists);
+}
+
+#[test]
+fn an_ftp_outage_delays_publishing_but_loses_nothing_and_blocks_no_one() {
+    let root = tempfile::tempdir().unwrap();
+    let server = servers::ftp(root.path(), "streamer", "secret");
+    let proxy = Proxy::start(server.port);
+    let sink = format!(
+        r#"[sinks.partner]
+type = "ftp"
+inputs = ["cam"]
+host = "127.0.0.1"
+port = {port}
+user = "streamer"
+password = "secret"
+directory = "live"
+"#,
+        port = proxy.port
+    );
+    let served = root.path().join("live");
+    let listing = || std::fs::read_to_string(served.join("index.m3u8")).ok();
+    let exists = |uri: &str| served.join(uri).is_file();
+    outage_is_survived(&proxy, &sink, &listing, &exists);
 }
