@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::sink_task::SinkCommand;
 use super::state::SequenceStore;
@@ -65,13 +66,14 @@ pub async fn run_playlist(
     while let Some(input) = inputs.recv().await {
         match input {
             PlaylistInput::Segment(segment) => {
+                let received = Instant::now();
                 let operations = plan.add(&segment, clock.start_of(&segment));
                 // Taken numbers are recorded before anything is published under them.
                 if let Err(error) = store.save(plan.next_sequence()).await {
                     tracing::warn!(playlist = %name, %error, "cannot save sequence state");
                 }
                 tracing::debug!(playlist = %name, duration = segment.duration(), "segment published");
-                send_all(&sinks, &operations, Some(&segment)).await;
+                send_all(&sinks, &operations, Some((&segment, received))).await;
             }
             PlaylistInput::End { stopping } => {
                 let endlist = !stopping || endlist_on_stop;
@@ -84,16 +86,18 @@ pub async fn run_playlist(
     }
 }
 
+/// Hands each operation to every sink; `segment` is the segment the operations add and when
+/// it reached this playlist.
 async fn send_all(
     sinks: &[mpsc::Sender<SinkCommand>],
     operations: &[Operation],
-    segment: Option<&Arc<Segment>>,
+    segment: Option<(&Arc<Segment>, Instant)>,
 ) {
     for operation in operations {
         for sink in sinks {
             let command = match operation {
                 Operation::PutSegment { key } => match segment {
-                    Some(segment) => SinkCommand::PutSegment {
+                    Some((segment, _)) => SinkCommand::PutSegment {
                         key: key.clone(),
                         segment: Arc::clone(segment),
                     },
@@ -107,6 +111,7 @@ async fn send_all(
                     key: key.clone(),
                     text: Arc::from(text.as_str()),
                     cache_control: Arc::from(cache_control.as_str()),
+                    segment_cut: segment.map(|(_, received)| received),
                 },
                 Operation::Expire { key, keep_for } => SinkCommand::Expire {
                     key: key.clone(),

@@ -41,6 +41,8 @@ pub enum SinkCommand {
         text: Arc<str>,
         /// Cache-Control.
         cache_control: Arc<str>,
+        /// When the segment this version adds was cut (for the publish latency log).
+        segment_cut: Option<Instant>,
     },
     /// Delete `key` after `keep_for` from now.
     Expire {
@@ -104,6 +106,7 @@ pub async fn run_sink(
                 key,
                 text,
                 cache_control,
+                segment_cut,
             } => {
                 missing.retain(|segment_key| text.contains(segment_key.as_str()));
                 if !missing.is_empty() {
@@ -112,10 +115,14 @@ pub async fn run_sink(
                 }
                 let sink = Arc::clone(&sink);
                 let target = key.clone();
-                perform(&name, &key, &shutdown, move || {
+                let stored = perform(&name, &key, &shutdown, move || {
                     put_playlist(sink.as_ref(), &target, &text, &cache_control)
                 })
                 .await;
+                if stored && let Some(cut) = segment_cut {
+                    let latency_ms = cut.elapsed().as_secs_f64() * 1000.0;
+                    tracing::debug!(sink = %name, %key, latency_ms, "playlist published");
+                }
             }
             SinkCommand::Expire { key, keep_for } => {
                 expiring.push(Reverse((Instant::now() + keep_for, key)));
