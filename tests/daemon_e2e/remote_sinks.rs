@@ -339,3 +339,52 @@ directory = "live"
     let exists = |uri: &str| served.join(uri).is_file();
     outage_is_survived(&proxy, &sink, &listing, &exists);
 }
+
+#[test]
+fn a_missing_bucket_is_reported_at_start_and_publishing_resumes_once_it_exists() {
+    let server = servers::s3();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let sink = format!(
+        r#"[sinks.cdn]
+type = "s3"
+inputs = ["clip"]
+bucket = "later"
+region = "us-east-1"
+endpoint = "{base}"
+access_key_id = "testing"
+secret_access_key = "testing"
+acl = "public-read"
+
+[sinks.disk]
+type = "local"
+inputs = ["clip"]
+path = "{local}"
+"#,
+        local = local.display()
+    );
+    let config = write_config(dir.path(), "missing.toml", &feed_config(&sink));
+    let daemon = Daemon::start(&config);
+    wait_until("the start-up report", Duration::from_secs(10), || {
+        daemon.logs().contains("sink not reachable at start")
+    });
+    assert!(daemon.logs().contains("sink=cdn"), "{}", daemon.logs());
+    // The other sink is not held up.
+    wait_until("the local sink to finish", Duration::from_secs(10), || {
+        std::fs::read_to_string(local.join("index.m3u8"))
+            .is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n"))
+    });
+    let (status, _, _) = http_request("PUT", &format!("{base}/later"));
+    assert!(status.contains("200"));
+    wait_until(
+        "the bucket to get the stream",
+        Duration::from_secs(30),
+        || {
+            let (status, _, body) = http_get(&format!("{base}/later/index.m3u8"));
+            status.contains("200") && String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n")
+        },
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+}

@@ -160,16 +160,16 @@ fn temporary_key(key: &str) -> String {
     }
 }
 
-/// Maps an OpenDAL error: configuration and permission problems will not go away by retrying;
-/// everything else (network, server busy, timeouts) may.
+/// Maps an OpenDAL error. A refusal by the server (no such bucket, login refused, permission
+/// denied) can be fixed by an operator while the daemon runs, so like network trouble it is
+/// worth retrying; only what this side can never do (an unsupported operation, a key that is a
+/// directory) is permanent.
 fn classify(key: &str, error: &opendal::Error) -> SinkError {
     let message = error.to_string();
     match error.kind() {
-        ErrorKind::ConfigInvalid
-        | ErrorKind::PermissionDenied
-        | ErrorKind::Unsupported
-        | ErrorKind::IsADirectory
-        | ErrorKind::NotADirectory => SinkError::permanent(key, message),
+        ErrorKind::Unsupported | ErrorKind::IsADirectory | ErrorKind::NotADirectory => {
+            SinkError::permanent(key, message)
+        }
         _ => SinkError::temporary(key, message),
     }
 }
