@@ -36,7 +36,8 @@ fn assert_segments_decode(playlist_path: &Path) {
     }
 }
 
-fn assert_numbering_goes_on(playlist: &Playlist) {
+/// Segment numbers (the digits after the last `-` of each name) go up by one, with no gap.
+pub(crate) fn assert_numbering_goes_on(playlist: &Playlist) {
     let numbers: Vec<u64> = playlist
         .uris()
         .iter()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::common::m3u8::Playlist;
 use crate::common::{ff, router};
 use crate::daemon::{Daemon, http_get, http_request, wait_until, write_config};
+use crate::inputs::assert_numbering_goes_on;
 use crate::proxy::Proxy;
 use crate::servers;
 
@@ -31,6 +32,15 @@ window = 0
     )
 }
 
+/// An S3 server with one bucket, and its base URL.
+fn s3_with_bucket(bucket: &str) -> (servers::Server, String) {
+    let server = servers::s3();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let (status, _, _) = http_request("PUT", &format!("{base}/{bucket}"));
+    assert!(status.contains("200"), "create bucket: {status}");
+    (server, base)
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -40,10 +50,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn s3_gets_objects_with_hls_headers_and_they_play() {
-    let server = servers::s3();
-    let base = format!("http://127.0.0.1:{}", server.port);
-    let (status, _, _) = http_request("PUT", &format!("{base}/live"));
-    assert!(status.contains("200"), "create bucket: {status}");
+    let (_server, base) = s3_with_bucket("live");
     let dir = tempfile::tempdir().unwrap();
     let sink = format!(
         r#"[sinks.cdn]
@@ -263,21 +270,7 @@ path = "{local}"
     let text = remote_listing().expect("final playlist");
     let final_playlist = Playlist::parse(&text);
     assert!(final_playlist.endlist, "{text}");
-    let numbers: Vec<u64> = final_playlist
-        .uris()
-        .iter()
-        .map(|u| {
-            u.trim_end_matches(".ts")
-                .rsplit('-')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    for pair in numbers.windows(2) {
-        assert_eq!(pair[1], pair[0] + 1, "no gap: {numbers:?}");
-    }
+    assert_numbering_goes_on(&final_playlist);
     for uri in final_playlist.uris() {
         assert!(remote_exists(uri), "{uri} is listed but missing");
     }
@@ -285,10 +278,7 @@ path = "{local}"
 
 #[test]
 fn an_s3_outage_delays_publishing_but_loses_nothing_and_blocks_no_one() {
-    let server = servers::s3();
-    let base = format!("http://127.0.0.1:{}", server.port);
-    let (status, _, _) = http_request("PUT", &format!("{base}/live"));
-    assert!(status.contains("200"));
+    let (server, base) = s3_with_bucket("live");
     let proxy = Proxy::start(server.port);
     let sink = format!(
         r#"[sinks.cdn]
