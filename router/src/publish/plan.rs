@@ -66,6 +66,7 @@ pub struct PlaylistPlan {
     playlist: MediaPlaylist,
     next_sequence: u64,
     cache_control: String,
+    gap: bool,
 }
 
 impl PlaylistPlan {
@@ -79,6 +80,7 @@ impl PlaylistPlan {
             settings,
             playlist,
             cache_control: format!("max-age={half_target}"),
+            gap: false,
         }
     }
 
@@ -92,17 +94,29 @@ impl PlaylistPlan {
         self.next_sequence
     }
 
-    /// Plans a new segment whose first sample was captured at `wall_clock`.
+    /// Plans a new segment whose first sample was captured at `wall_clock`, naming it after its
+    /// media sequence number.
     pub fn add(&mut self, segment: &Segment, wall_clock: SystemTime) -> Vec<Operation> {
+        let key = self.settings.segment_name.render(self.next_sequence);
+        self.add_named(key, segment, wall_clock)
+    }
+
+    /// Plans a new segment stored under `key` (named by the caller: several plans of one
+    /// playlist, one per sink, share the names while each numbers its own entries).
+    pub fn add_named(
+        &mut self,
+        key: String,
+        segment: &Segment,
+        wall_clock: SystemTime,
+    ) -> Vec<Operation> {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let key = self.settings.segment_name.render(sequence);
         let uri = match &self.settings.base_url {
             Some(base) => format!("{base}{key}"),
             None => key.clone(),
         };
-        let mut entry =
-            PlaylistEntry::new(sequence, uri, segment.duration(), segment.discontinuity);
+        let discontinuity = segment.discontinuity || std::mem::take(&mut self.gap);
+        let mut entry = PlaylistEntry::new(sequence, uri, segment.duration(), discontinuity);
         if self.settings.program_date_time {
             entry = entry.with_program_date_time(wall_clock);
         }
@@ -132,6 +146,12 @@ impl PlaylistPlan {
             );
         }
         operations
+    }
+
+    /// A segment will never be listed (it was dropped or could not be stored): the next one
+    /// added starts with EXT-X-DISCONTINUITY, since the media between them is missing.
+    pub fn mark_gap(&mut self) {
+        self.gap = true;
     }
 
     /// Plans the final playlist version with EXT-X-ENDLIST (nothing if no segment was added).
@@ -225,6 +245,20 @@ mod tests {
             text.contains("http://cdn.example.com/live/s-013.ts\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_gap_numbers_on_and_marks_a_discontinuity() {
+        let mut plan = PlaylistPlan::new(settings(0, None));
+        plan.add_named("live/s-010.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
+        plan.mark_gap(); // s-011 was dropped
+        plan.add_named("live/s-012.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
+        let text = plan.playlist().render();
+        assert!(
+            text.ends_with("live/s-010.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nlive/s-012.ts\n"),
+            "{text}"
+        );
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:10\n"), "{text}");
     }
 
     #[test]

@@ -18,22 +18,22 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::model::Graph;
+use crate::config::model::{Graph, PlaylistNode};
 use crate::playlist::PlaylistConfig;
 use crate::publish::{PlanSettings, PlaylistPlan, SegmentNamePattern};
 use crate::segmenter::SegmenterConfig;
 use crate::source::{self, SourceEvent};
-use playlist_task::{PlaylistInput, run_playlist};
+use playlist_task::{PlaylistInput, PlaylistOutput, run_playlist};
 use segmenter_task::run_segmenter;
-use sink_task::{SinkCommand, run_sink};
+use sink_task::{run_sink, sink_queue};
 use state::SequenceStore;
 
 /// Chunks buffered between a source and a segmenter.
 const SOURCE_QUEUE: usize = 1024;
 /// Segments buffered between a segmenter and a playlist.
 const SEGMENT_QUEUE: usize = 64;
-/// Operations buffered for a sink.
-const SINK_QUEUE: usize = 1024;
+/// Segment bytes a sink may have waiting before it drops its oldest unsent ones.
+const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
 
 /// Why the graph could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,56 +53,66 @@ pub enum TopologyError {
 pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), TopologyError> {
     let mut tasks = JoinSet::new();
 
-    let mut sinks: BTreeMap<&str, mpsc::Sender<SinkCommand>> = BTreeMap::new();
+    // Sequence numbers first: every sink's plan of a playlist numbers on from the same place.
+    let mut stores: BTreeMap<&str, (SequenceStore, u64)> = BTreeMap::new();
+    for node in graph.playlists.values() {
+        let store = SequenceStore::new(graph.router.state_dir.as_deref(), &node.name);
+        let first_sequence = store.load().await;
+        stores.insert(&node.name, (store, first_sequence));
+    }
+
+    let mut outputs: BTreeMap<&str, Vec<PlaylistOutput>> = BTreeMap::new();
     for node in graph.sinks.values() {
         let sink = sinks::build(node);
-        let (sender, receiver) = mpsc::channel(SINK_QUEUE);
-        sinks.insert(&node.name, sender);
+        let (queue, inbox) = sink_queue();
+        let mut plans = Vec::new();
+        for input in &node.inputs {
+            let (Some(playlist), Some((_, first_sequence))) =
+                (graph.playlists.get(input), stores.get(input.as_str()))
+            else {
+                continue;
+            };
+            let Some(segmenter) = graph.segmenters.get(&playlist.input) else {
+                continue;
+            };
+            plans.push(PlaylistPlan::new(plan_settings(
+                playlist,
+                segmenter.target_duration,
+                *first_sequence,
+            )?));
+            outputs.entry(input).or_default().push(PlaylistOutput {
+                queue: queue.clone(),
+                index: plans.len() - 1,
+            });
+        }
         let span = tracing::info_span!("sink", name = %node.name);
-        tasks.spawn(run_sink(node.name.clone(), sink, receiver, shutdown.clone()).instrument(span));
+        let task = run_sink(
+            node.name.clone(),
+            sink,
+            plans,
+            inbox,
+            MAX_QUEUED_BYTES,
+            shutdown.clone(),
+        );
+        tasks.spawn(task.instrument(span));
     }
 
     let mut playlists: BTreeMap<&str, mpsc::Sender<PlaylistInput>> = BTreeMap::new();
     for node in graph.playlists.values() {
-        let outputs: Vec<_> = graph
-            .sinks
-            .values()
-            .filter(|sink| sink.inputs.contains(&node.name))
-            .filter_map(|sink| sinks.get(sink.name.as_str()).cloned())
-            .collect();
-        let Some(segmenter) = graph.segmenters.get(&node.input) else {
+        let Some((store, first_sequence)) = stores.remove(node.name.as_str()) else {
             continue;
         };
-        let segment_name =
-            SegmentNamePattern::parse(&node.segment_name).map_err(|e| TopologyError::Invalid {
-                node: node.name.clone(),
-                message: e.to_string(),
-            })?;
-        let store = SequenceStore::new(graph.router.state_dir.as_deref(), &node.name);
-        let first_sequence = store.load().await;
-        let plan = PlaylistPlan::new(PlanSettings {
-            playlist_key: node.file_name.clone(),
-            segment_name,
-            base_url: node.base_url.clone(),
-            first_sequence,
-            delete_expired: node.delete_expired,
-            program_date_time: node.program_date_time,
-            playlist: PlaylistConfig {
-                window: node.window,
-                target_duration: segmenter.target_duration,
-                independent_segments: node.repeat_ts_headers,
-            },
-        });
         let (sender, receiver) = mpsc::channel(SEGMENT_QUEUE);
         playlists.insert(&node.name, sender);
         let span = tracing::info_span!("playlist", name = %node.name);
         let task = run_playlist(
             node.name.clone(),
             node.endlist_on_stop,
-            plan,
+            segment_name_of(node)?,
+            first_sequence,
             store,
             receiver,
-            outputs,
+            outputs.remove(node.name.as_str()).unwrap_or_default(),
         );
         tasks.spawn(task.instrument(span));
     }
@@ -151,7 +161,7 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
         tasks.spawn(fan_out(receiver, outputs).instrument(span));
     }
     // Only the tasks hold senders now: each channel closes when its upstream task ends.
-    drop((sinks, playlists, segmenters));
+    drop((playlists, segmenters));
 
     tracing::info!(
         sources = graph.sources.len(),
@@ -172,6 +182,34 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
         shutdown.cancelled().await;
     }
     Ok(())
+}
+
+fn segment_name_of(node: &PlaylistNode) -> Result<SegmentNamePattern, TopologyError> {
+    SegmentNamePattern::parse(&node.segment_name).map_err(|e| TopologyError::Invalid {
+        node: node.name.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// How a sink publishes a playlist.
+fn plan_settings(
+    node: &PlaylistNode,
+    target_duration: f64,
+    first_sequence: u64,
+) -> Result<PlanSettings, TopologyError> {
+    Ok(PlanSettings {
+        playlist_key: node.file_name.clone(),
+        segment_name: segment_name_of(node)?,
+        base_url: node.base_url.clone(),
+        first_sequence,
+        delete_expired: node.delete_expired,
+        program_date_time: node.program_date_time,
+        playlist: PlaylistConfig {
+            window: node.window,
+            target_duration,
+            independent_segments: node.repeat_ts_headers,
+        },
+    })
 }
 
 /// Copies a source's events to every segmenter reading it.

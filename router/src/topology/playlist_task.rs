@@ -1,7 +1,8 @@
-//! One task per playlist node: turns segments into publishing operations for each sink that
-//! publishes the playlist, keeps its sequence numbers in the state store, and ends the playlist.
+//! One task per playlist node: names each segment, keeps the playlist's sequence numbers in the
+//! state store, dates segments for EXT-X-PROGRAM-DATE-TIME, and hands them to every sink that
+//! publishes the playlist (each sink keeps its own plan and pace).
 //!
-//! Owns the playlist's plan and wall-clock mapping; never touches a sink directly.
+//! Owns naming, numbering and the wall-clock mapping; never touches a sink directly.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -9,10 +10,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::sink_task::SinkCommand;
+use super::sink_task::{SinkCommand, SinkQueue};
 use super::state::SequenceStore;
 use crate::media::timestamp::ticks_to_seconds;
-use crate::publish::{Operation, PlaylistPlan};
+use crate::publish::SegmentNamePattern;
 use crate::segmenter::Segment;
 
 /// What a segmenter sends its playlists.
@@ -26,6 +27,15 @@ pub enum PlaylistInput {
         /// source itself ended and the playlist always gets EXT-X-ENDLIST.
         stopping: bool,
     },
+}
+
+/// A sink publishing this playlist, and the index of this playlist among that sink's plans.
+#[derive(Debug, Clone)]
+pub struct PlaylistOutput {
+    /// The sink's queue.
+    pub queue: SinkQueue,
+    /// This playlist's plan index in that sink.
+    pub index: usize,
 }
 
 /// Maps segment PTS to wall-clock time for EXT-X-PROGRAM-DATE-TIME, anchored at the first
@@ -53,73 +63,50 @@ impl WallClock {
     }
 }
 
-/// Runs until the segmenter's channel closes (after its `End`).
+/// Runs until the segmenter's channel closes (after its `End`). `next_sequence` is the first
+/// number to use (from the state store).
 pub async fn run_playlist(
     name: String,
     endlist_on_stop: bool,
-    mut plan: PlaylistPlan,
+    segment_name: SegmentNamePattern,
+    mut next_sequence: u64,
     store: SequenceStore,
     mut inputs: mpsc::Receiver<PlaylistInput>,
-    sinks: Vec<mpsc::Sender<SinkCommand>>,
+    outputs: Vec<PlaylistOutput>,
 ) {
     let mut clock = WallClock::default();
     while let Some(input) = inputs.recv().await {
         match input {
             PlaylistInput::Segment(segment) => {
-                let received = Instant::now();
-                let operations = plan.add(&segment, clock.start_of(&segment));
+                let cut = Instant::now();
+                let key = segment_name.render(next_sequence);
+                next_sequence += 1;
                 // Taken numbers are recorded before anything is published under them.
-                if let Err(error) = store.save(plan.next_sequence()).await {
+                if let Err(error) = store.save(next_sequence).await {
                     tracing::warn!(playlist = %name, %error, "cannot save sequence state");
                 }
-                tracing::debug!(playlist = %name, duration = segment.duration(), "segment published");
-                send_all(&sinks, &operations, Some((&segment, received))).await;
+                let wall_clock = clock.start_of(&segment);
+                tracing::debug!(playlist = %name, %key, duration = segment.duration(), "segment cut");
+                for output in &outputs {
+                    output.queue.send(SinkCommand::Segment {
+                        playlist: output.index,
+                        key: key.clone(),
+                        segment: Arc::clone(&segment),
+                        wall_clock,
+                        cut,
+                    });
+                }
             }
             PlaylistInput::End { stopping } => {
                 let endlist = !stopping || endlist_on_stop;
-                if endlist && let Some(operation) = plan.end() {
-                    send_all(&sinks, &[operation], None).await;
+                for output in &outputs {
+                    output.queue.send(SinkCommand::End {
+                        playlist: output.index,
+                        endlist,
+                    });
                 }
                 tracing::info!(playlist = %name, endlist, "playlist ended");
             }
-        }
-    }
-}
-
-/// Hands each operation to every sink; `segment` is the segment the operations add and when
-/// it reached this playlist.
-async fn send_all(
-    sinks: &[mpsc::Sender<SinkCommand>],
-    operations: &[Operation],
-    segment: Option<(&Arc<Segment>, Instant)>,
-) {
-    for operation in operations {
-        for sink in sinks {
-            let command = match operation {
-                Operation::PutSegment { key } => match segment {
-                    Some((segment, _)) => SinkCommand::PutSegment {
-                        key: key.clone(),
-                        segment: Arc::clone(segment),
-                    },
-                    None => continue,
-                },
-                Operation::PutPlaylist {
-                    key,
-                    text,
-                    cache_control,
-                } => SinkCommand::PutPlaylist {
-                    key: key.clone(),
-                    text: Arc::from(text.as_str()),
-                    cache_control: Arc::from(cache_control.as_str()),
-                    segment_cut: segment.map(|(_, received)| received),
-                },
-                Operation::Expire { key, keep_for } => SinkCommand::Expire {
-                    key: key.clone(),
-                    keep_for: *keep_for,
-                },
-            };
-            // A sink that is gone (its task panicked) is skipped; the others go on.
-            let _ = sink.send(command).await;
         }
     }
 }

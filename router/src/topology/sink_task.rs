@@ -1,20 +1,24 @@
-//! One task per sink node: carries out publishing operations in arrival order, retrying
-//! failures with backoff, and deletes expired segments when their time comes.
+//! One task per sink node: keeps, for every playlist it publishes, its own publishing plan, and
+//! carries the segments out in arrival order: store the segment, then the playlist version
+//! that lists it, and delete expired segments when their time comes.
 //!
-//! Sink calls are blocking (the plugin contract); they run on the blocking pool so a slow sink
-//! never stalls the runtime threads. Owns the sink instance; knows nothing of playlists.
+//! Playlists are rendered per sink, so a sink that falls behind can drop its oldest unsent
+//! segments (its queue is bounded in bytes) and mark the gap with EXT-X-DISCONTINUITY without
+//! touching any other sink. Senders never wait for a sink. Sink calls are blocking (the plugin
+//! contract) and run on the blocking pool. Owns the sink instance and the plans.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
 use streamrouter_plugin::{Sink, SinkError, SinkErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::publish::{put_playlist, put_segment};
+use crate::publish::{Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 
 /// Backoff between tries of one operation.
@@ -26,59 +30,87 @@ const MAX_TRIES_WHILE_STOPPING: u32 = 3;
 /// Work for a sink, in the order it must be done.
 #[derive(Debug)]
 pub enum SinkCommand {
-    /// Store a segment.
-    PutSegment {
-        /// Object key.
+    /// Publish a segment of playlist `playlist` (an index into the sink's plans).
+    Segment {
+        /// Which of the sink's playlists.
+        playlist: usize,
+        /// Object key of the segment.
         key: String,
         /// The segment (shared with the other sinks of the playlist).
         segment: Arc<Segment>,
+        /// Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME).
+        wall_clock: SystemTime,
+        /// When it was cut (for the publish latency log).
+        cut: Instant,
     },
-    /// Store a playlist version.
-    PutPlaylist {
-        /// Object key.
-        key: String,
-        /// m3u8 text.
-        text: Arc<str>,
-        /// Cache-Control.
-        cache_control: Arc<str>,
-        /// When the segment this version adds was cut (for the publish latency log).
-        segment_cut: Option<Instant>,
-    },
-    /// Delete `key` after `keep_for` from now.
-    Expire {
-        /// Object key.
-        key: String,
-        /// Delay.
-        keep_for: Duration,
+    /// The playlist's feed ended.
+    End {
+        /// Which of the sink's playlists.
+        playlist: usize,
+        /// Publish a final version with EXT-X-ENDLIST.
+        endlist: bool,
     },
 }
 
-/// Runs until every sender is gone and the queue is drained. Deletions not yet due then are
-/// abandoned (the segments stay; a later run cannot know them).
-/// A playlist version that lists a segment this sink failed to store is not published (players
-/// would get an error for it); later versions are, once that segment left the window.
+/// The sending side of a sink's queue: never waits; counts queued segment bytes so the sink
+/// can drop its oldest segments when it falls too far behind.
+#[derive(Debug, Clone)]
+pub struct SinkQueue {
+    sender: mpsc::UnboundedSender<SinkCommand>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl SinkQueue {
+    /// Queues a command; a sink whose task is gone is skipped silently.
+    pub fn send(&self, command: SinkCommand) {
+        if let SinkCommand::Segment { segment, .. } = &command {
+            self.queued_bytes
+                .fetch_add(segment.data.len(), Ordering::Relaxed);
+        }
+        let _ = self.sender.send(command);
+    }
+}
+
+/// A sink's task inputs: its queue's receiving side.
+pub struct SinkInbox {
+    receiver: mpsc::UnboundedReceiver<SinkCommand>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+/// A new queue.
+pub fn sink_queue() -> (SinkQueue, SinkInbox) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    (
+        SinkQueue {
+            sender,
+            queued_bytes: Arc::clone(&queued_bytes),
+        },
+        SinkInbox {
+            receiver,
+            queued_bytes,
+        },
+    )
+}
+
+/// Runs until every sender is gone and the queue is drained. When more than `max_queued_bytes`
+/// of segments wait, the oldest are dropped (logged loudly) and the playlist marks the gap.
+/// Deletions not yet due at the end are abandoned (the segments stay).
 pub async fn run_sink(
     name: String,
     sink: Arc<dyn Sink>,
-    mut commands: mpsc::Receiver<SinkCommand>,
+    mut plans: Vec<PlaylistPlan>,
+    mut inbox: SinkInbox,
+    max_queued_bytes: usize,
     shutdown: CancellationToken,
 ) {
     let mut expiring: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
-    let mut missing: HashSet<String> = HashSet::new();
     loop {
         let next_deadline = expiring.peek().map(|Reverse((at, _))| *at);
         let command = tokio::select! {
-            command = commands.recv() => command,
+            command = inbox.receiver.recv() => command,
             () = sleep_until(next_deadline) => {
-                while let Some(Reverse((at, key))) = expiring.pop() {
-                    if at > Instant::now() {
-                        expiring.push(Reverse((at, key)));
-                        break;
-                    }
-                    let sink = Arc::clone(&sink);
-                    let target = key.clone();
-                    perform(&name, &key, &shutdown, move || sink.delete(&target)).await;
-                }
+                delete_due(&name, &sink, &mut expiring, &shutdown).await;
                 continue;
             }
         };
@@ -88,46 +120,93 @@ pub async fn run_sink(
             }
             return;
         };
-        match command {
-            SinkCommand::PutSegment { key, segment } => {
-                let sink = Arc::clone(&sink);
-                let target = key.clone();
-                if perform(&name, &key, &shutdown, move || {
-                    put_segment(sink.as_ref(), &target, &segment.data)
-                })
-                .await
-                {
-                    tracing::debug!(sink = %name, %key, "segment stored");
-                } else {
-                    missing.insert(key);
-                }
-            }
-            SinkCommand::PutPlaylist {
+        let operations = match command {
+            SinkCommand::Segment {
+                playlist,
                 key,
-                text,
-                cache_control,
-                segment_cut,
+                segment,
+                wall_clock,
+                cut,
             } => {
-                missing.retain(|segment_key| text.contains(segment_key.as_str()));
-                if !missing.is_empty() {
-                    tracing::warn!(sink = %name, %key, missing = missing.len(), "playlist version not published: it lists segments this sink could not store");
+                let queued = inbox
+                    .queued_bytes
+                    .fetch_sub(segment.data.len(), Ordering::Relaxed)
+                    .saturating_sub(segment.data.len());
+                let Some(plan) = plans.get_mut(playlist) else {
+                    continue;
+                };
+                if queued > max_queued_bytes {
+                    tracing::error!(sink = %name, %key, queued_bytes = queued, "sink far behind: dropping its oldest unsent segment; the playlist marks the gap with a discontinuity");
+                    plan.mark_gap();
                     continue;
                 }
-                let sink = Arc::clone(&sink);
                 let target = key.clone();
+                let (stored_sink, data) = (Arc::clone(&sink), Arc::clone(&segment));
                 let stored = perform(&name, &key, &shutdown, move || {
-                    put_playlist(sink.as_ref(), &target, &text, &cache_control)
+                    put_segment(stored_sink.as_ref(), &target, &data.data)
                 })
                 .await;
-                if stored && let Some(cut) = segment_cut {
-                    let latency_ms = cut.elapsed().as_secs_f64() * 1000.0;
-                    tracing::debug!(sink = %name, %key, latency_ms, "playlist published");
+                if !stored {
+                    plan.mark_gap();
+                    continue;
+                }
+                tracing::debug!(sink = %name, %key, "segment stored");
+                let operations = plan.add_named(key, &segment, wall_clock);
+                (operations, Some(cut))
+            }
+            SinkCommand::End { playlist, endlist } => {
+                let Some(plan) = plans.get_mut(playlist) else {
+                    continue;
+                };
+                let operations = if endlist {
+                    plan.end().into_iter().collect()
+                } else {
+                    Vec::new()
+                };
+                (operations, None)
+            }
+        };
+        let (operations, cut) = operations;
+        for operation in operations {
+            match operation {
+                // Stored above, before the plan listed it.
+                Operation::PutSegment { .. } => {}
+                Operation::PutPlaylist {
+                    key,
+                    text,
+                    cache_control,
+                } => {
+                    let (target, playlist_sink) = (key.clone(), Arc::clone(&sink));
+                    let stored = perform(&name, &key, &shutdown, move || {
+                        put_playlist(playlist_sink.as_ref(), &target, &text, &cache_control)
+                    })
+                    .await;
+                    if stored && let Some(cut) = cut {
+                        let latency_ms = cut.elapsed().as_secs_f64() * 1000.0;
+                        tracing::debug!(sink = %name, %key, latency_ms, "playlist published");
+                    }
+                }
+                Operation::Expire { key, keep_for } => {
+                    expiring.push(Reverse((Instant::now() + keep_for, key)));
                 }
             }
-            SinkCommand::Expire { key, keep_for } => {
-                expiring.push(Reverse((Instant::now() + keep_for, key)));
-            }
         }
+    }
+}
+
+async fn delete_due(
+    name: &str,
+    sink: &Arc<dyn Sink>,
+    expiring: &mut BinaryHeap<Reverse<(Instant, String)>>,
+    shutdown: &CancellationToken,
+) {
+    while let Some(Reverse((at, key))) = expiring.pop() {
+        if at > Instant::now() {
+            expiring.push(Reverse((at, key)));
+            break;
+        }
+        let (target, deleting) = (key.clone(), Arc::clone(sink));
+        perform(name, &key, shutdown, move || deleting.delete(&target)).await;
     }
 }
 
@@ -182,4 +261,117 @@ where
         delay = (delay * 2).min(MAX_RETRY_DELAY);
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use streamrouter_plugin::ObjectMeta;
+
+    use super::*;
+    use crate::playlist::PlaylistConfig;
+    use crate::publish::{PlanSettings, SegmentNamePattern};
+
+    /// A sink that takes `delay` per segment and remembers what it holds.
+    struct SlowSink {
+        delay: Duration,
+        objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    }
+
+    impl Sink for SlowSink {
+        fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+            if meta.content_type == streamrouter_plugin::SEGMENT_CONTENT_TYPE {
+                std::thread::sleep(self.delay);
+            }
+            self.objects
+                .lock()
+                .unwrap()
+                .insert(key.to_owned(), body.to_vec());
+            Ok(())
+        }
+
+        fn delete(&self, key: &str) -> Result<(), SinkError> {
+            self.objects.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    fn plan() -> PlaylistPlan {
+        PlaylistPlan::new(PlanSettings {
+            playlist_key: "index.m3u8".into(),
+            segment_name: SegmentNamePattern::with_prefix("s"),
+            base_url: None,
+            first_sequence: 1,
+            delete_expired: true,
+            program_date_time: false,
+            playlist: PlaylistConfig {
+                window: 0,
+                target_duration: 2.0,
+                independent_segments: true,
+            },
+        })
+    }
+
+    fn segment() -> Arc<Segment> {
+        Arc::new(Segment {
+            data: vec![0x47; 1000],
+            start_pts: 0,
+            duration_ticks: 180_000,
+            discontinuity: false,
+            independent: true,
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sink_behind_drops_its_oldest_segments_and_marks_the_gap() {
+        let sink = Arc::new(SlowSink {
+            delay: Duration::from_millis(300),
+            objects: Mutex::new(BTreeMap::new()),
+        });
+        let (queue, inbox) = sink_queue();
+        let task = tokio::spawn(run_sink(
+            "slow".into(),
+            Arc::clone(&sink) as Arc<dyn Sink>,
+            vec![plan()],
+            inbox,
+            1500,
+            CancellationToken::new(),
+        ));
+        // While the first segment is being stored, four more arrive (4000 bytes > 1500).
+        for n in 1..=5 {
+            if n == 2 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            queue.send(SinkCommand::Segment {
+                playlist: 0,
+                key: format!("s-{n:05}.ts"),
+                segment: segment(),
+                wall_clock: SystemTime::UNIX_EPOCH,
+                cut: Instant::now(),
+            });
+        }
+        queue.send(SinkCommand::End {
+            playlist: 0,
+            endlist: true,
+        });
+        drop(queue);
+        task.await.unwrap();
+        let objects = sink.objects.lock().unwrap();
+        let stored: Vec<&str> = objects.keys().map(String::as_str).collect();
+        assert_eq!(
+            stored,
+            ["index.m3u8", "s-00001.ts", "s-00004.ts", "s-00005.ts"]
+        );
+        let playlist = String::from_utf8(objects["index.m3u8"].clone()).unwrap();
+        assert!(
+            playlist.contains(
+                "s-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-00004.ts\n#EXTINF:2.000,\ns-00005.ts\n#EXT-X-ENDLIST\n"
+            ),
+            "{playlist}"
+        );
+        // Media sequence numbers stay positional: three entries from 1.
+        assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:1\n"), "{playlist}");
+    }
 }
