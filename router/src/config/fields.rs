@@ -226,6 +226,34 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A length of time: a string with units (`"30s"`, `"2m"`, `"1h 30m"`) or a number of
+    /// seconds, not negative. Absent: zero.
+    pub(super) fn duration(&mut self, key: &'static str) -> std::time::Duration {
+        let Some(entry) = self.entry(key) else {
+            return std::time::Duration::ZERO;
+        };
+        let pos = entry.item.pos;
+        let parsed = match &entry.item.value {
+            Value::String(text) => humantime::parse_duration(text).map_err(|e| e.to_string()),
+            Value::Integer(seconds) if *seconds >= 0 => {
+                Ok(std::time::Duration::from_secs(seconds.unsigned_abs()))
+            }
+            Value::Float(seconds) if seconds.is_finite() && *seconds >= 0.0 => {
+                Ok(std::time::Duration::from_secs_f64(*seconds))
+            }
+            Value::Integer(_) | Value::Float(_) => Err("must not be negative".to_owned()),
+            _ => {
+                self.wrong_type(key, &entry.item, "a duration like \"30s\"");
+                return std::time::Duration::ZERO;
+            }
+        };
+        parsed.unwrap_or_else(|problem| {
+            let message = format!("not a duration like \"30s\" or \"2m\": {problem}");
+            self.error(pos, key, message);
+            std::time::Duration::ZERO
+        })
+    }
+
     /// An IP address and port, like `0.0.0.0:40000` or `[::1]:8080` (no host names).
     pub(super) fn socket_addr(&mut self, key: &'static str) -> Option<Located<SocketAddr>> {
         let text = self.string(key)?;

@@ -136,6 +136,9 @@ pub struct SinkNode {
     pub inputs: Vec<String>,
     /// Where to publish.
     pub kind: SinkKind,
+    /// `delete_grace`: extra time an expired segment stays before it is deleted, beyond what
+    /// RFC 8216 §6.2.2 requires, for CDN caches (`"30s"`, `"2m"` or seconds; default 0).
+    pub delete_grace: std::time::Duration,
 }
 
 /// The kinds of sink (`type = ...`).

@@ -83,6 +83,7 @@ pub(super) fn build_sink(
             return none(inputs);
         }
     };
+    let delete_grace = fields.duration("delete_grace");
     let ok = fields.ok();
     let article = if sink_type.value == "local" {
         "a"
@@ -95,6 +96,7 @@ pub(super) fn build_sink(
             name: decl.name.clone(),
             inputs: inputs.iter().map(|input| input.value.clone()).collect(),
             kind,
+            delete_grace,
         }),
         ok,
         inputs,

@@ -25,7 +25,7 @@ use crate::segmenter::SegmenterConfig;
 use crate::source::{self, SourceEvent};
 use playlist_task::{PlaylistInput, PlaylistOutput, run_playlist};
 use segmenter_task::run_segmenter;
-use sink_task::{run_sink, sink_queue};
+use sink_task::{SinkLimits, run_sink, sink_queue};
 use state::SequenceStore;
 
 /// Chunks buffered between a source and a segmenter.
@@ -91,7 +91,10 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
             sink,
             plans,
             inbox,
-            MAX_QUEUED_BYTES,
+            SinkLimits {
+                max_queued_bytes: MAX_QUEUED_BYTES,
+                delete_grace: node.delete_grace,
+            },
             shutdown.clone(),
         );
         tasks.spawn(task.instrument(span));

@@ -93,6 +93,15 @@ pub fn sink_queue() -> (SinkQueue, SinkInbox) {
     )
 }
 
+/// How far a sink may fall behind, and how long expired segments linger.
+#[derive(Debug, Clone, Copy)]
+pub struct SinkLimits {
+    /// Segment bytes that may wait before the oldest unsent ones are dropped.
+    pub max_queued_bytes: usize,
+    /// Extra time before an expired segment is deleted (`delete_grace`).
+    pub delete_grace: Duration,
+}
+
 /// Runs until every sender is gone and the queue is drained. When more than `max_queued_bytes`
 /// of segments wait, the oldest are dropped (logged loudly) and the playlist marks the gap.
 /// Deletions not yet due at the end are abandoned (the segments stay).
@@ -101,7 +110,7 @@ pub async fn run_sink(
     sink: Arc<dyn Sink>,
     mut plans: Vec<PlaylistPlan>,
     mut inbox: SinkInbox,
-    max_queued_bytes: usize,
+    limits: SinkLimits,
     shutdown: CancellationToken,
 ) {
     let mut expiring: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
@@ -135,7 +144,7 @@ pub async fn run_sink(
                 let Some(plan) = plans.get_mut(playlist) else {
                     continue;
                 };
-                if queued > max_queued_bytes {
+                if queued > limits.max_queued_bytes {
                     tracing::error!(sink = %name, %key, queued_bytes = queued, "sink far behind: dropping its oldest unsent segment; the playlist marks the gap with a discontinuity");
                     plan.mark_gap();
                     continue;
@@ -187,7 +196,8 @@ pub async fn run_sink(
                     }
                 }
                 Operation::Expire { key, keep_for } => {
-                    expiring.push(Reverse((Instant::now() + keep_for, key)));
+                    let due = Instant::now() + keep_for + limits.delete_grace;
+                    expiring.push(Reverse((due, key)));
                 }
             }
         }
@@ -336,7 +346,10 @@ mod tests {
             Arc::clone(&sink) as Arc<dyn Sink>,
             vec![plan()],
             inbox,
-            1500,
+            SinkLimits {
+                max_queued_bytes: 1500,
+                delete_grace: Duration::ZERO,
+            },
             CancellationToken::new(),
         ));
         // While the first segment is being stored, four more arrive (4000 bytes > 1500).

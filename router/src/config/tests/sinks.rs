@@ -369,3 +369,39 @@ fn known_hosts_needs_home_when_it_is_not_written() {
         )]
     );
 }
+
+#[test]
+fn delete_grace_takes_units_or_seconds_and_defaults_to_none() {
+    let loaded = compile(&format!(
+        "{CHAIN}delete_grace = \"30s\"\n\n[sinks.later]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"/srv/other\"\ndelete_grace = 90\n"
+    ));
+    let sinks = &graph(&loaded).sinks;
+    assert_eq!(
+        sinks["web"].delete_grace,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(
+        sinks["later"].delete_grace,
+        std::time::Duration::from_secs(90)
+    );
+    let plain = compile(CHAIN);
+    assert_eq!(
+        graph(&plain).sinks["web"].delete_grace,
+        std::time::Duration::ZERO
+    );
+}
+
+#[test]
+fn a_bad_delete_grace_is_an_error_at_its_key() {
+    let loaded = compile(&format!("{CHAIN}delete_grace = \"soon\"\n"));
+    let errors = found(&loaded);
+    let line = CHAIN.lines().count() + 1;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].0, errors[0].1), (line, "sinks.web.delete_grace"));
+    assert!(
+        errors[0].2.starts_with("not a duration like \"30s\""),
+        "{}",
+        errors[0].2
+    );
+    assert!(loaded.graph.is_none());
+}
