@@ -346,6 +346,8 @@ endpoint = "{base}"
 access_key_id = "testing"
 secret_access_key = "testing"
 acl = "public-read"
+playlist_cache_control = "no-cache"
+segment_content_type = "video/MP2T"
 
 [sinks.disk]
 type = "local"
@@ -375,6 +377,11 @@ path = "{local}"
             status.contains("200") && String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n")
         },
     );
+    // The sink's header overrides are what the bucket stores.
+    let (_, headers, _) = http_request("HEAD", &format!("{base}/later/index.m3u8"));
+    assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
+    let (_, headers, _) = http_request("HEAD", &format!("{base}/later/clip-00001.ts"));
+    assert_eq!(header(&headers, "content-type"), Some("video/MP2T"));
     let (status, logs) = daemon.stop(Duration::from_secs(10));
     assert!(status.success(), "{logs}");
 }

@@ -139,6 +139,24 @@ pub struct SinkNode {
     /// `delete_grace`: extra time an expired segment stays before it is deleted, beyond what
     /// RFC 8216 §6.2.2 requires, for CDN caches (`"30s"`, `"2m"` or seconds; default 0).
     pub delete_grace: std::time::Duration,
+    /// Header overrides (`segment_content_type`, `segment_cache_control`,
+    /// `playlist_content_type`, `playlist_cache_control`); `None` keeps the defaults.
+    pub headers: HeaderOverrides,
+}
+
+/// Content-Type and Cache-Control a sink stores instead of the defaults (`video/mp2t` with a
+/// year-long immutable lifetime for segments; `application/vnd.apple.mpegurl` with `max-age`
+/// of half a target duration for playlists).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderOverrides {
+    /// `segment_content_type`.
+    pub segment_content_type: Option<String>,
+    /// `segment_cache_control`.
+    pub segment_cache_control: Option<String>,
+    /// `playlist_content_type`.
+    pub playlist_content_type: Option<String>,
+    /// `playlist_cache_control`.
+    pub playlist_cache_control: Option<String>,
 }
 
 /// The kinds of sink (`type = ...`).

@@ -6,7 +6,7 @@
 use super::Environment;
 use super::diagnostics::{Diagnostics, did_you_mean};
 use super::fields::{Fields, Located};
-use super::model::{S3Sink, Secret, SinkKind, SinkNode};
+use super::model::{HeaderOverrides, S3Sink, Secret, SinkKind, SinkNode};
 use super::nodes::{Built, NodeDecl, owned};
 use super::remote;
 
@@ -84,6 +84,12 @@ pub(super) fn build_sink(
         }
     };
     let delete_grace = fields.duration("delete_grace");
+    let headers = HeaderOverrides {
+        segment_content_type: header_value(&mut fields, "segment_content_type"),
+        segment_cache_control: header_value(&mut fields, "segment_cache_control"),
+        playlist_content_type: header_value(&mut fields, "playlist_content_type"),
+        playlist_cache_control: header_value(&mut fields, "playlist_cache_control"),
+    };
     let ok = fields.ok();
     let article = if sink_type.value == "local" {
         "a"
@@ -97,6 +103,7 @@ pub(super) fn build_sink(
             inputs: inputs.iter().map(|input| input.value.clone()).collect(),
             kind,
             delete_grace,
+            headers,
         }),
         ok,
         inputs,
@@ -246,4 +253,16 @@ fn is_http_url(url: &str) -> bool {
     rest.is_some_and(|rest| {
         !rest.is_empty() && !rest.starts_with('/') && !url.contains(char::is_whitespace)
     })
+}
+
+/// A header value: not empty, printable ASCII only (what HTTP allows without encoding).
+fn header_value(fields: &mut Fields<'_>, key: &'static str) -> Option<String> {
+    let value = fields.string(key)?;
+    let printable = value.value.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if value.value.trim().is_empty() || !printable {
+        let message = "must be a non-empty header value of printable ASCII characters".to_owned();
+        fields.error(value.pos, key, message);
+        return None;
+    }
+    Some(value.value.to_owned())
 }

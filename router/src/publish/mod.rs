@@ -41,25 +41,60 @@ pub struct PublishStats {
     pub deleted: u64,
 }
 
+/// The Content-Type and Cache-Control objects are stored with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHeaders {
+    /// Content-Type of segments.
+    pub segment_content_type: String,
+    /// Cache-Control of segments.
+    pub segment_cache_control: String,
+    /// Content-Type of playlists.
+    pub playlist_content_type: String,
+    /// Cache-Control of playlists; `None` keeps the plan's (half a target duration).
+    pub playlist_cache_control: Option<String>,
+}
+
+impl Default for ObjectHeaders {
+    fn default() -> Self {
+        Self {
+            segment_content_type: SEGMENT_CONTENT_TYPE.to_owned(),
+            segment_cache_control: SEGMENT_CACHE_CONTROL.to_owned(),
+            playlist_content_type: PLAYLIST_CONTENT_TYPE.to_owned(),
+            playlist_cache_control: None,
+        }
+    }
+}
+
 /// Stores a segment's bytes as planned.
-pub fn put_segment(sink: &dyn Sink, key: &str, data: &[u8]) -> Result<(), SinkError> {
+pub fn put_segment(
+    sink: &dyn Sink,
+    key: &str,
+    data: &[u8],
+    headers: &ObjectHeaders,
+) -> Result<(), SinkError> {
     let meta = ObjectMeta {
-        content_type: SEGMENT_CONTENT_TYPE,
-        cache_control: Some(SEGMENT_CACHE_CONTROL),
+        content_type: &headers.segment_content_type,
+        cache_control: Some(&headers.segment_cache_control),
     };
     sink.put(key, data, &meta)
 }
 
-/// Stores a playlist version as planned.
+/// Stores a playlist version as planned (`planned_cache_control` unless overridden).
 pub fn put_playlist(
     sink: &dyn Sink,
     key: &str,
     text: &str,
-    cache_control: &str,
+    planned_cache_control: &str,
+    headers: &ObjectHeaders,
 ) -> Result<(), SinkError> {
     let meta = ObjectMeta {
-        content_type: PLAYLIST_CONTENT_TYPE,
-        cache_control: Some(cache_control),
+        content_type: &headers.playlist_content_type,
+        cache_control: Some(
+            headers
+                .playlist_cache_control
+                .as_deref()
+                .unwrap_or(planned_cache_control),
+        ),
     };
     sink.put(key, text.as_bytes(), &meta)
 }
@@ -99,7 +134,7 @@ impl<S: Sink> Publisher<S> {
         for operation in self.plan.add(segment, SystemTime::now()) {
             match operation {
                 Operation::PutSegment { key } => {
-                    put_segment(&self.sink, &key, &segment.data)?;
+                    put_segment(&self.sink, &key, &segment.data, &ObjectHeaders::default())?;
                     self.stats.segments += 1;
                     self.stats.media_seconds += segment.duration();
                 }
@@ -108,7 +143,13 @@ impl<S: Sink> Publisher<S> {
                     text,
                     cache_control,
                 } => {
-                    put_playlist(&self.sink, &key, &text, &cache_control)?;
+                    put_playlist(
+                        &self.sink,
+                        &key,
+                        &text,
+                        &cache_control,
+                        &ObjectHeaders::default(),
+                    )?;
                     self.stats.playlist_versions += 1;
                 }
                 Operation::Expire { key, keep_for } => {
@@ -128,7 +169,13 @@ impl<S: Sink> Publisher<S> {
             cache_control,
         }) = self.plan.end()
         {
-            put_playlist(&self.sink, &key, &text, &cache_control)?;
+            put_playlist(
+                &self.sink,
+                &key,
+                &text,
+                &cache_control,
+                &ObjectHeaders::default(),
+            )?;
             self.stats.playlist_versions += 1;
         }
         Ok(())

@@ -12,15 +12,16 @@ mod sinks;
 mod state;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::model::{Graph, PlaylistNode};
+use crate::config::model::{Graph, HeaderOverrides, PlaylistNode};
 use crate::playlist::PlaylistConfig;
-use crate::publish::{PlanSettings, PlaylistPlan, SegmentNamePattern};
+use crate::publish::{ObjectHeaders, PlanSettings, PlaylistPlan, SegmentNamePattern};
 use crate::segmenter::SegmenterConfig;
 use crate::source::{self, SourceEvent};
 use playlist_task::{PlaylistInput, PlaylistOutput, run_playlist};
@@ -94,6 +95,7 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
             SinkLimits {
                 max_queued_bytes: MAX_QUEUED_BYTES,
                 delete_grace: node.delete_grace,
+                headers: Arc::new(object_headers(&node.headers)),
             },
             shutdown.clone(),
         );
@@ -192,6 +194,26 @@ fn segment_name_of(node: &PlaylistNode) -> Result<SegmentNamePattern, TopologyEr
         node: node.name.clone(),
         message: e.to_string(),
     })
+}
+
+/// The headers a sink stores, defaults overridden by its config.
+fn object_headers(overrides: &HeaderOverrides) -> ObjectHeaders {
+    let defaults = ObjectHeaders::default();
+    ObjectHeaders {
+        segment_content_type: overrides
+            .segment_content_type
+            .clone()
+            .unwrap_or(defaults.segment_content_type),
+        segment_cache_control: overrides
+            .segment_cache_control
+            .clone()
+            .unwrap_or(defaults.segment_cache_control),
+        playlist_content_type: overrides
+            .playlist_content_type
+            .clone()
+            .unwrap_or(defaults.playlist_content_type),
+        playlist_cache_control: overrides.playlist_cache_control.clone(),
+    }
 }
 
 /// How a sink publishes a playlist.

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::publish::{Operation, PlaylistPlan, put_playlist, put_segment};
+use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 
 /// Backoff between tries of one operation.
@@ -93,13 +93,15 @@ pub fn sink_queue() -> (SinkQueue, SinkInbox) {
     )
 }
 
-/// How far a sink may fall behind, and how long expired segments linger.
-#[derive(Debug, Clone, Copy)]
+/// How far a sink may fall behind, how long expired segments linger, which headers it stores.
+#[derive(Debug, Clone)]
 pub struct SinkLimits {
     /// Segment bytes that may wait before the oldest unsent ones are dropped.
     pub max_queued_bytes: usize,
     /// Extra time before an expired segment is deleted (`delete_grace`).
     pub delete_grace: Duration,
+    /// Content-Type and Cache-Control of the objects.
+    pub headers: Arc<ObjectHeaders>,
 }
 
 /// Runs until every sender is gone and the queue is drained. When more than `max_queued_bytes`
@@ -151,8 +153,9 @@ pub async fn run_sink(
                 }
                 let target = key.clone();
                 let (stored_sink, data) = (Arc::clone(&sink), Arc::clone(&segment));
+                let headers = Arc::clone(&limits.headers);
                 let stored = perform(&name, &key, &shutdown, move || {
-                    put_segment(stored_sink.as_ref(), &target, &data.data)
+                    put_segment(stored_sink.as_ref(), &target, &data.data, &headers)
                 })
                 .await;
                 if !stored {
@@ -186,8 +189,15 @@ pub async fn run_sink(
                     cache_control,
                 } => {
                     let (target, playlist_sink) = (key.clone(), Arc::clone(&sink));
+                    let headers = Arc::clone(&limits.headers);
                     let stored = perform(&name, &key, &shutdown, move || {
-                        put_playlist(playlist_sink.as_ref(), &target, &text, &cache_control)
+                        put_playlist(
+                            playlist_sink.as_ref(),
+                            &target,
+                            &text,
+                            &cache_control,
+                            &headers,
+                        )
                     })
                     .await;
                     if stored && let Some(cut) = cut {
@@ -349,6 +359,7 @@ mod tests {
             SinkLimits {
                 max_queued_bytes: 1500,
                 delete_grace: Duration::ZERO,
+                headers: Arc::default(),
             },
             CancellationToken::new(),
         ));

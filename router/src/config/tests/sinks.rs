@@ -405,3 +405,18 @@ fn a_bad_delete_grace_is_an_error_at_its_key() {
     );
     assert!(loaded.graph.is_none());
 }
+
+#[test]
+fn header_overrides_are_read_and_checked() {
+    let loaded = compile(&format!(
+        "{CHAIN}playlist_cache_control = \"no-cache\"\nsegment_content_type = \"video/MP2T\"\n"
+    ));
+    let headers = &graph(&loaded).sinks["web"].headers;
+    assert_eq!(headers.playlist_cache_control.as_deref(), Some("no-cache"));
+    assert_eq!(headers.segment_content_type.as_deref(), Some("video/MP2T"));
+    assert_eq!(headers.segment_cache_control, None);
+    let bad = compile(&format!("{CHAIN}segment_cache_control = \"  \"\n"));
+    let errors = found(&bad);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].1, "sinks.web.segment_cache_control");
+}
