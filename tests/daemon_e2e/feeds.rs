@@ -39,6 +39,20 @@ path = "{out}"
     )
 }
 
+/// A real player (ffmpeg) reads two seconds of the live stream at `url` over HTTP.
+fn assert_live_stream_plays(url: &str) {
+    let ffmpeg = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", url, "-t", "2", "-f", "null", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        ffmpeg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ffmpeg.stderr)
+    );
+}
+
 #[test]
 fn looping_file_is_served_live_over_http_and_ends_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -81,16 +95,7 @@ fn looping_file_is_served_live_over_http_and_ends_cleanly_on_sigterm() {
     assert!(headers.contains(&("content-type".into(), "video/mp2t".into())));
 
     // A real player reads the live stream over HTTP.
-    let ffmpeg = Command::new("ffmpeg")
-        .args(["-v", "error", "-i", &url, "-t", "2", "-f", "null", "-"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        ffmpeg.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ffmpeg.stderr)
-    );
+    assert_live_stream_plays(&url);
 
     let (status, logs) = daemon.stop(Duration::from_secs(10));
     assert!(status.success(), "exit {status:?}\n{logs}");
@@ -206,16 +211,7 @@ fn the_shipped_quickstart_runs_and_plays_over_http() {
                 .len()
                 >= 2
     });
-    let ffmpeg = Command::new("ffmpeg")
-        .args(["-v", "error", "-i", &url, "-t", "2", "-f", "null", "-"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        ffmpeg.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ffmpeg.stderr)
-    );
+    assert_live_stream_plays(&url);
     let (status, logs) = daemon.stop(Duration::from_secs(10));
     assert!(status.success(), "{logs}");
 }
