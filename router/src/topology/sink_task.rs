@@ -131,7 +131,7 @@ pub async fn run_sink(
             }
             return;
         };
-        let operations = match command {
+        let (operations, cut) = match command {
             SinkCommand::Segment {
                 playlist,
                 key,
@@ -178,7 +178,6 @@ pub async fn run_sink(
                 (operations, None)
             }
         };
-        let (operations, cut) = operations;
         for operation in operations {
             match operation {
                 // Stored above, before the plan listed it.
