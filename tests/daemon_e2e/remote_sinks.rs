@@ -180,19 +180,36 @@ directory = "{remote}"
     router::assert_no_temp_files(&remote);
 }
 
-/// Runs a live feed to `remote_sink` (reached through `proxy`) and a local sink, cuts the proxy
-/// for 20 s, and checks that the local sink went on meanwhile, that the remote one caught up,
-/// and that its final playlist lists consecutive segments that all exist.
-fn outage_is_survived(
-    proxy: &Proxy,
-    remote_sink: &str,
-    remote_listing: &dyn Fn() -> Option<String>,
-    remote_exists: &dyn Fn(&str) -> bool,
-) {
+/// What a remote sink's spool must do during an outage.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spool {
+    /// Everything unsent fits: some of it spills to disk, nothing is lost.
+    Holds,
+    /// The spool overflows: the oldest unsent segments are dropped and the gap is marked.
+    Overflows,
+}
+
+/// A remote sink for the outage test: its node name, its config and how to see its objects.
+struct RemoteSink<'a> {
+    name: &'a str,
+    config: String,
+    listing: &'a dyn Fn() -> Option<String>,
+    exists: &'a dyn Fn(&str) -> bool,
+}
+
+/// Runs a live feed to `remote` (reached through `proxy`) and a local sink, cuts the proxy for
+/// 20 s, and checks that the local sink went on meanwhile, that the remote one caught up, and
+/// that its final playlist lists only segments that exist, consecutive unless the spool
+/// overflowed, where every hole is marked with a discontinuity.
+fn outage_is_survived(proxy: &Proxy, remote: &RemoteSink<'_>, spool: Spool) {
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("local");
+    let state = dir.path().join("state");
     let config = format!(
-        r#"[sources.cam]
+        r#"[router]
+state_dir = "{state}"
+
+[sources.cam]
 type = "file"
 path = "{clip}"
 realtime = true
@@ -205,7 +222,7 @@ target_duration = 1
 [playlists.cam]
 input = "cam"
 name = "index.m3u8"
-window = 6
+window = 0
 
 {remote_sink}
 [sinks.disk]
@@ -213,7 +230,9 @@ type = "local"
 inputs = ["cam"]
 path = "{local}"
 "#,
+        state = state.display(),
         clip = router::data("h264_aac.ts").display(),
+        remote_sink = remote.config,
         local = local.display()
     );
     let config = write_config(dir.path(), "outage.toml", &config);
@@ -232,16 +251,28 @@ path = "{local}"
     wait_until(
         "segments on the remote sink",
         Duration::from_secs(20),
-        || uris(remote_listing()).len() >= 3,
+        || uris((remote.listing)()).len() >= 3,
     );
 
     proxy.set_down(true);
     let local_before = local_listed();
-    std::thread::sleep(Duration::from_secs(20));
+    let spool_dir = state.join("spool").join(remote.name);
+    let mut most_spooled = 0;
+    let outage_end = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < outage_end {
+        let spooled = std::fs::read_dir(&spool_dir).map_or(0, |files| files.count());
+        most_spooled = most_spooled.max(spooled);
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let local_during = local_listed();
     assert!(
         local_during.last() > local_before.last(),
         "the local sink must go on while the remote one is down: {local_before:?} → {local_during:?}"
+    );
+    assert!(
+        most_spooled > 0,
+        "segments waiting beyond the memory budget spill to {}",
+        spool_dir.display()
     );
     proxy.set_down(false);
 
@@ -250,27 +281,63 @@ path = "{local}"
         "the remote sink to catch up",
         Duration::from_secs(30),
         || {
-            uris(remote_listing())
+            uris((remote.listing)())
                 .last()
                 .is_some_and(|last| *last >= newest_local)
         },
     );
     let (status, logs) = daemon.stop(Duration::from_secs(20));
     assert!(status.success(), "{logs}");
-    let text = remote_listing().expect("final playlist");
+    assert!(!spool_dir.exists(), "the spool is removed at stop");
+    let text = (remote.listing)().expect("final playlist");
     let final_playlist = Playlist::parse(&text);
     assert!(final_playlist.endlist, "{text}");
-    assert_numbering_goes_on(&final_playlist);
     for uri in final_playlist.uris() {
-        assert!(remote_exists(uri), "{uri} is listed but missing");
+        assert!((remote.exists)(uri), "{uri} is listed but missing");
+    }
+    match spool {
+        Spool::Holds => {
+            // (Discontinuities remain where the looped clip starts over.)
+            assert_numbering_goes_on(&final_playlist);
+            assert!(!logs.contains("spool full"), "{logs}");
+        }
+        Spool::Overflows => {
+            assert!(logs.contains("spool full"), "{logs}");
+            let holes = assert_holes_are_marked(&final_playlist);
+            assert!(holes > 0, "an overflowing spool drops segments: {text}");
+        }
     }
 }
 
+/// Every jump in segment numbers is at an entry marked with a discontinuity; returns how many.
+fn assert_holes_are_marked(playlist: &Playlist) -> usize {
+    let number = |uri: &str| -> u64 {
+        let digits = uri.trim_end_matches(".ts").rsplit('-').next().unwrap();
+        digits.parse().unwrap()
+    };
+    let mut holes = 0;
+    for pair in playlist.entries.windows(2) {
+        let (before, after) = (number(&pair[0].uri), number(&pair[1].uri));
+        assert!(after > before, "{} then {}", pair[0].uri, pair[1].uri);
+        if after > before + 1 {
+            holes += 1;
+            assert!(
+                pair[1].discontinuity,
+                "hole before {} unmarked",
+                pair[1].uri
+            );
+        }
+    }
+    holes
+}
+
 #[test]
-fn an_s3_outage_delays_publishing_but_loses_nothing_and_blocks_no_one() {
+fn an_s3_outage_spills_to_the_spool_and_loses_nothing_and_blocks_no_one() {
     let (server, base) = s3_with_bucket("live");
     let proxy = Proxy::start(server.port);
-    let sink = format!(
+    // About 0.7 MB arrive during the outage: a quarter of the limit stays in memory, the rest
+    // spills to disk, and all of it fits.
+    let config = format!(
         r#"[sinks.cdn]
 type = "s3"
 inputs = ["cam"]
@@ -280,6 +347,7 @@ endpoint = "http://127.0.0.1:{port}"
 access_key_id = "testing"
 secret_access_key = "testing"
 acl = "public-read"
+spool_limit = "1.5MiB"
 "#,
         port = proxy.port
     );
@@ -294,15 +362,21 @@ acl = "public-read"
             .0
             .contains("200")
     };
-    outage_is_survived(&proxy, &sink, &listing, &exists);
+    let remote = RemoteSink {
+        name: "cdn",
+        config,
+        listing: &listing,
+        exists: &exists,
+    };
+    outage_is_survived(&proxy, &remote, Spool::Holds);
 }
 
 #[test]
-fn an_ftp_outage_delays_publishing_but_loses_nothing_and_blocks_no_one() {
+fn an_ftp_outage_beyond_the_spool_drops_the_oldest_segments_and_marks_the_gap() {
     let root = tempfile::tempdir().unwrap();
     let server = servers::ftp(root.path(), "streamer", "secret");
     let proxy = Proxy::start(server.port);
-    let sink = format!(
+    let config = format!(
         r#"[sinks.partner]
 type = "ftp"
 inputs = ["cam"]
@@ -311,13 +385,20 @@ port = {port}
 user = "streamer"
 password = "secret"
 directory = "live"
+spool_limit = "200KB"
 "#,
         port = proxy.port
     );
     let served = root.path().join("live");
     let listing = || std::fs::read_to_string(served.join("index.m3u8")).ok();
     let exists = |uri: &str| served.join(uri).is_file();
-    outage_is_survived(&proxy, &sink, &listing, &exists);
+    let remote = RemoteSink {
+        name: "partner",
+        config,
+        listing: &listing,
+        exists: &exists,
+    };
+    outage_is_survived(&proxy, &remote, Spool::Overflows);
 }
 
 #[test]

@@ -226,6 +226,32 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A number of bytes: a string with units (`"1GiB"`, `"512 MB"`) or an integer. Absent:
+    /// `default`.
+    pub(super) fn byte_size(&mut self, key: &'static str, default: u64) -> u64 {
+        let Some(entry) = self.entry(key) else {
+            return default;
+        };
+        let pos = entry.item.pos;
+        let parsed = match &entry.item.value {
+            Value::String(text) => text
+                .trim()
+                .parse::<bytesize::ByteSize>()
+                .map(|size| size.as_u64()),
+            Value::Integer(bytes) if *bytes >= 0 => Ok(bytes.unsigned_abs()),
+            Value::Integer(_) => Err("must not be negative".to_owned()),
+            _ => {
+                self.wrong_type(key, &entry.item, "a size like \"1GiB\"");
+                return default;
+            }
+        };
+        parsed.unwrap_or_else(|problem| {
+            let message = format!("not a size like \"1GiB\" or \"500MB\": {problem}");
+            self.error(pos, key, message);
+            default
+        })
+    }
+
     /// A length of time: a string with units (`"30s"`, `"2m"`, `"1h 30m"`) or a number of
     /// seconds, not negative. Absent: zero.
     pub(super) fn duration(&mut self, key: &'static str) -> std::time::Duration {

@@ -139,6 +139,10 @@ pub struct SinkNode {
     /// `delete_grace`: extra time an expired segment stays before it is deleted, beyond what
     /// RFC 8216 §6.2.2 requires, for CDN caches (`"30s"`, `"2m"` or seconds; default 0).
     pub delete_grace: std::time::Duration,
+    /// `spool_limit`: unsent segment bytes this sink may hold while it is slow or down, in
+    /// memory and then on disk (`"1GiB"`, `"500MB"` or bytes; default 1 GiB). Beyond it the
+    /// oldest unsent segments are dropped and the playlist marks the gap.
+    pub spool_limit: u64,
     /// Header overrides (`segment_content_type`, `segment_cache_control`,
     /// `playlist_content_type`, `playlist_cache_control`); `None` keeps the defaults.
     pub headers: HeaderOverrides,

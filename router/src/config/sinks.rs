@@ -23,6 +23,8 @@ const S3_ACLS: [&str; 6] = [
 ];
 /// Keys whose values are credentials: never quoted in a message.
 const CREDENTIAL_KEYS: [&str; 3] = ["access_key_id", "secret_access_key", "password"];
+/// `spool_limit` when none is written: unsent segment bytes a sink may hold (1 GiB).
+pub const DEFAULT_SPOOL_LIMIT: u64 = 1 << 30;
 /// `region` when none is written.
 const DEFAULT_REGION: &str = "us-east-1";
 
@@ -84,6 +86,7 @@ pub(super) fn build_sink(
         }
     };
     let delete_grace = fields.duration("delete_grace");
+    let spool_limit = fields.byte_size("spool_limit", DEFAULT_SPOOL_LIMIT);
     let headers = HeaderOverrides {
         segment_content_type: header_value(&mut fields, "segment_content_type"),
         segment_cache_control: header_value(&mut fields, "segment_cache_control"),
@@ -103,6 +106,7 @@ pub(super) fn build_sink(
             inputs: inputs.iter().map(|input| input.value.clone()).collect(),
             kind,
             delete_grace,
+            spool_limit,
             headers,
         }),
         ok,

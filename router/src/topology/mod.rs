@@ -5,6 +5,7 @@
 //! Each node runs in its own task: a panic or failure in one feed ends that feed's tasks only.
 //! Must not parse media or config itself; it wires the stages together.
 
+mod backlog;
 mod playlist_task;
 mod segmenter_task;
 mod sink_task;
@@ -24,6 +25,7 @@ use crate::playlist::PlaylistConfig;
 use crate::publish::{ObjectHeaders, PlanSettings, PlaylistPlan, SegmentNamePattern};
 use crate::segmenter::SegmenterConfig;
 use crate::source::{self, SourceEvent};
+use backlog::BacklogLimits;
 use playlist_task::{PlaylistInput, PlaylistOutput, run_playlist};
 use segmenter_task::run_segmenter;
 use sink_task::{SinkLimits, run_sink, sink_queue};
@@ -33,8 +35,9 @@ use state::SequenceStore;
 const SOURCE_QUEUE: usize = 1024;
 /// Segments buffered between a segmenter and a playlist.
 const SEGMENT_QUEUE: usize = 64;
-/// Segment bytes a sink may have waiting before it drops its oldest unsent ones.
-const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+/// Unsent segment bytes a sink holds in memory before new ones spill to its spool (at most a
+/// quarter of its `spool_limit`).
+const BACKLOG_MEMORY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Why the graph could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,7 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
         stores.insert(&node.name, (store, first_sequence));
     }
 
+    let spool_root = spool_root(graph.router.state_dir.as_deref());
     let mut outputs: BTreeMap<&str, Vec<PlaylistOutput>> = BTreeMap::new();
     for node in graph.sinks.values() {
         let sink = sinks::build(node);
@@ -93,7 +97,11 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
             plans,
             inbox,
             SinkLimits {
-                max_queued_bytes: MAX_QUEUED_BYTES,
+                backlog: BacklogLimits {
+                    memory_bytes: BACKLOG_MEMORY_BYTES.min(node.spool_limit / 4),
+                    spool_limit: node.spool_limit,
+                    spool_dir: Some(spool_root.join(&node.name)),
+                },
                 delete_grace: node.delete_grace,
                 headers: Arc::new(object_headers(&node.headers)),
             },
@@ -182,6 +190,10 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
             tracing::error!(%error, "a node task panicked; its feed stopped, the others go on");
         }
     }
+    // Each sink removed its own spool; the root goes too when it was this process's alone.
+    if graph.router.state_dir.is_none() {
+        let _ = tokio::fs::remove_dir(&spool_root).await;
+    }
     if !shutdown.is_cancelled() {
         tracing::info!("every feed has ended; waiting for a stop signal");
         shutdown.cancelled().await;
@@ -243,5 +255,14 @@ async fn fan_out(mut events: mpsc::Receiver<SourceEvent>, outputs: Vec<mpsc::Sen
         for output in &outputs {
             let _ = output.send(event.clone()).await;
         }
+    }
+}
+
+/// Where sinks spool unsent segments: `state_dir/spool/`, or without a state directory a
+/// directory of this process under the system's temporary directory.
+fn spool_root(state_dir: Option<&std::path::Path>) -> std::path::PathBuf {
+    match state_dir {
+        Some(dir) => dir.join("spool"),
+        None => std::env::temp_dir().join(format!("streamrouter-spool-{}", std::process::id())),
     }
 }

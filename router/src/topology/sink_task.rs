@@ -2,15 +2,16 @@
 //! carries the segments out in arrival order: store the segment, then the playlist version
 //! that lists it, and delete expired segments when their time comes.
 //!
-//! Playlists are rendered per sink, so a sink that falls behind can drop its oldest unsent
-//! segments (its queue is bounded in bytes) and mark the gap with EXT-X-DISCONTINUITY without
-//! touching any other sink. Senders never wait for a sink. Sink calls are blocking (the plugin
-//! contract) and run on the blocking pool. Owns the sink instance and the plans.
+//! Playlists are rendered per sink, so a sink that falls behind only delays itself: its
+//! backlog (see `backlog`) holds unsent segments in memory, then in its spool on disk, and
+//! beyond `spool_limit` drops the oldest, which this task marks with EXT-X-DISCONTINUITY.
+//! Senders never wait for a sink. Sink calls are blocking (the plugin contract) and run on the
+//! blocking pool, retried with backoff while they fail temporarily. Owns the sink instance and
+//! the plans.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use streamrouter_plugin::{Sink, SinkError, SinkErrorKind};
@@ -18,12 +19,15 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::backlog::{Backlog, BacklogLimits, Work, remove_spool, run_intake};
 use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 
 /// Backoff between tries of one operation.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// How often a sink catching up from its spool says how far it has come.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Tries of a failing operation once the daemon is stopping, before it is given up.
 const MAX_TRIES_WHILE_STOPPING: u32 = 3;
 
@@ -52,21 +56,15 @@ pub enum SinkCommand {
     },
 }
 
-/// The sending side of a sink's queue: never waits; counts queued segment bytes so the sink
-/// can drop its oldest segments when it falls too far behind.
+/// The sending side of a sink's queue: never waits.
 #[derive(Debug, Clone)]
 pub struct SinkQueue {
     sender: mpsc::UnboundedSender<SinkCommand>,
-    queued_bytes: Arc<AtomicUsize>,
 }
 
 impl SinkQueue {
     /// Queues a command; a sink whose task is gone is skipped silently.
     pub fn send(&self, command: SinkCommand) {
-        if let SinkCommand::Segment { segment, .. } = &command {
-            self.queued_bytes
-                .fetch_add(segment.data.len(), Ordering::Relaxed);
-        }
         let _ = self.sender.send(command);
     }
 }
@@ -74,99 +72,118 @@ impl SinkQueue {
 /// A sink's task inputs: its queue's receiving side.
 pub struct SinkInbox {
     receiver: mpsc::UnboundedReceiver<SinkCommand>,
-    queued_bytes: Arc<AtomicUsize>,
 }
 
 /// A new queue.
 pub fn sink_queue() -> (SinkQueue, SinkInbox) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let queued_bytes = Arc::new(AtomicUsize::new(0));
-    (
-        SinkQueue {
-            sender,
-            queued_bytes: Arc::clone(&queued_bytes),
-        },
-        SinkInbox {
-            receiver,
-            queued_bytes,
-        },
-    )
+    (SinkQueue { sender }, SinkInbox { receiver })
 }
 
 /// How far a sink may fall behind, how long expired segments linger, which headers it stores.
 #[derive(Debug, Clone)]
 pub struct SinkLimits {
-    /// Segment bytes that may wait before the oldest unsent ones are dropped.
-    pub max_queued_bytes: usize,
+    /// Unsent segments held in memory, then spilled to the spool, then dropped.
+    pub backlog: BacklogLimits,
     /// Extra time before an expired segment is deleted (`delete_grace`).
     pub delete_grace: Duration,
     /// Content-Type and Cache-Control of the objects.
     pub headers: Arc<ObjectHeaders>,
 }
 
-/// Runs until every sender is gone and the queue is drained. When more than `max_queued_bytes`
-/// of segments wait, the oldest are dropped (logged loudly) and the playlist marks the gap.
-/// Deletions not yet due at the end are abandoned (the segments stay).
+/// Runs until every sender is gone and the backlog is drained. Commands are taken into the
+/// backlog as they arrive (spilling to the spool, dropping the oldest beyond `spool_limit`)
+/// while the worker carries them out in order. Deletions not yet due at the end are abandoned
+/// (the segments stay).
 pub async fn run_sink(
     name: String,
     sink: Arc<dyn Sink>,
-    mut plans: Vec<PlaylistPlan>,
-    mut inbox: SinkInbox,
+    plans: Vec<PlaylistPlan>,
+    inbox: SinkInbox,
     limits: SinkLimits,
     shutdown: CancellationToken,
 ) {
+    let backlog = Arc::new(Backlog::default());
+    let spool_dir = limits.backlog.spool_dir.clone();
+    let intake = run_intake(
+        name.clone(),
+        inbox.receiver,
+        Arc::clone(&backlog),
+        limits.backlog.clone(),
+    );
+    let worker = run_worker(&name, sink, plans, &backlog, &limits, &shutdown);
+    tokio::join!(intake, worker);
+    if let Some(dir) = spool_dir {
+        remove_spool(dir).await;
+    }
+}
+
+async fn run_worker(
+    name: &str,
+    sink: Arc<dyn Sink>,
+    mut plans: Vec<PlaylistPlan>,
+    backlog: &Backlog,
+    limits: &SinkLimits,
+    shutdown: &CancellationToken,
+) {
     let mut expiring: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
+    let mut last_progress_log = Instant::now();
     loop {
         let next_deadline = expiring.peek().map(|Reverse((at, _))| *at);
-        let command = tokio::select! {
-            command = inbox.receiver.recv() => command,
+        let work = tokio::select! {
+            work = backlog.next() => work,
             () = sleep_until(next_deadline) => {
-                delete_due(&name, &sink, &mut expiring, &shutdown).await;
+                delete_due(name, &sink, &mut expiring, shutdown).await;
                 continue;
             }
         };
-        let Some(command) = command else {
+        let Some(work) = work else {
             if !expiring.is_empty() {
                 tracing::info!(sink = %name, pending = expiring.len(), "stopping with expired segments not yet deletable");
             }
             return;
         };
-        let (operations, cut) = match command {
-            SinkCommand::Segment {
+        let (operations, cut) = match work {
+            Work::Segment {
                 playlist,
                 key,
                 segment,
                 wall_clock,
                 cut,
             } => {
-                let queued = inbox
-                    .queued_bytes
-                    .fetch_sub(segment.data.len(), Ordering::Relaxed)
-                    .saturating_sub(segment.data.len());
                 let Some(plan) = plans.get_mut(playlist) else {
                     continue;
                 };
-                if queued > limits.max_queued_bytes {
-                    tracing::error!(sink = %name, %key, queued_bytes = queued, "sink far behind: dropping its oldest unsent segment; the playlist marks the gap with a discontinuity");
-                    plan.mark_gap();
-                    continue;
-                }
                 let target = key.clone();
                 let (stored_sink, data) = (Arc::clone(&sink), Arc::clone(&segment));
                 let headers = Arc::clone(&limits.headers);
-                let stored = perform(&name, &key, &shutdown, move || {
+                let stored = perform(name, &key, shutdown, move || {
                     put_segment(stored_sink.as_ref(), &target, &data.data, &headers)
                 })
                 .await;
                 if !stored {
                     plan.mark_gap();
+                    if shutdown.is_cancelled() {
+                        give_up(name, backlog).await;
+                    }
                     continue;
                 }
                 tracing::debug!(sink = %name, %key, "segment stored");
+                let depth = backlog.depth();
+                if depth.spooled_bytes > 0 && last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
+                    last_progress_log = Instant::now();
+                    tracing::info!(sink = %name, waiting = depth.entries, spooled_bytes = depth.spooled_bytes, memory_bytes = depth.memory_bytes, "sink catching up");
+                }
                 let operations = plan.add_named(key, &segment, wall_clock);
                 (operations, Some(cut))
             }
-            SinkCommand::End { playlist, endlist } => {
+            Work::Gap { playlist } => {
+                if let Some(plan) = plans.get_mut(playlist) {
+                    plan.mark_gap();
+                }
+                continue;
+            }
+            Work::End { playlist, endlist } => {
                 let Some(plan) = plans.get_mut(playlist) else {
                     continue;
                 };
@@ -189,7 +206,7 @@ pub async fn run_sink(
                 } => {
                     let (target, playlist_sink) = (key.clone(), Arc::clone(&sink));
                     let headers = Arc::clone(&limits.headers);
-                    let stored = perform(&name, &key, &shutdown, move || {
+                    let stored = perform(name, &key, shutdown, move || {
                         put_playlist(
                             playlist_sink.as_ref(),
                             &target,
@@ -210,6 +227,14 @@ pub async fn run_sink(
                 }
             }
         }
+    }
+}
+
+/// The daemon is stopping and the sink still fails: what waits cannot be published.
+async fn give_up(name: &str, backlog: &Backlog) {
+    let dropped = backlog.discard().await;
+    if dropped > 0 {
+        tracing::error!(sink = %name, dropped, "sink unreachable while stopping: unsent segments are lost");
     }
 }
 
@@ -333,9 +358,9 @@ mod tests {
         })
     }
 
-    fn segment() -> Arc<Segment> {
+    fn segment(fill: u8) -> Arc<Segment> {
         Arc::new(Segment {
-            data: vec![0x47; 1000],
+            data: vec![fill; 1000],
             start_pts: 0,
             duration_ticks: 180_000,
             discontinuity: false,
@@ -343,58 +368,147 @@ mod tests {
         })
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_sink_behind_drops_its_oldest_segments_and_marks_the_gap() {
+    /// Sends five 1000-byte segments to a sink that takes 300 ms per segment: the first is
+    /// being stored while the four others arrive. Returns what the sink holds at the end and
+    /// the spool files seen while the four waited.
+    async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usize) {
         let sink = Arc::new(SlowSink {
             delay: Duration::from_millis(300),
             objects: Mutex::new(BTreeMap::new()),
         });
         let (queue, inbox) = sink_queue();
+        let spool_dir = backlog.spool_dir.clone();
         let task = tokio::spawn(run_sink(
             "slow".into(),
             Arc::clone(&sink) as Arc<dyn Sink>,
             vec![plan()],
             inbox,
             SinkLimits {
-                max_queued_bytes: 1500,
+                backlog,
                 delete_grace: Duration::ZERO,
                 headers: Arc::default(),
             },
             CancellationToken::new(),
         ));
-        // While the first segment is being stored, four more arrive (4000 bytes > 1500).
-        for n in 1..=5 {
+        for n in 1..=5u8 {
             if n == 2 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             queue.send(SinkCommand::Segment {
                 playlist: 0,
                 key: format!("s-{n:05}.ts"),
-                segment: segment(),
+                segment: segment(n),
                 wall_clock: SystemTime::UNIX_EPOCH,
                 cut: Instant::now(),
             });
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let spooled = spool_dir
+            .as_ref()
+            .map_or(0, |dir| std::fs::read_dir(dir).unwrap().count());
         queue.send(SinkCommand::End {
             playlist: 0,
             endlist: true,
         });
         drop(queue);
         task.await.unwrap();
-        let objects = sink.objects.lock().unwrap();
-        let stored: Vec<&str> = objects.keys().map(String::as_str).collect();
-        assert_eq!(
-            stored,
-            ["index.m3u8", "s-00001.ts", "s-00004.ts", "s-00005.ts"]
-        );
-        let playlist = String::from_utf8(objects["index.m3u8"].clone()).unwrap();
+        if let Some(dir) = spool_dir {
+            assert!(!dir.exists(), "the spool is removed when the sink is done");
+        }
+        let objects = sink.objects.lock().unwrap().clone();
+        // Every stored segment is the one sent under its name, byte for byte.
+        for (key, body) in &objects {
+            if let Some(n) = key.strip_prefix("s-") {
+                let n: u8 = n.trim_end_matches(".ts").parse().unwrap();
+                assert_eq!(body, &vec![n; 1000], "{key}");
+            }
+        }
+        (objects, spooled)
+    }
+
+    fn keys(objects: &BTreeMap<String, Vec<u8>>) -> Vec<&str> {
+        objects.keys().map(String::as_str).collect()
+    }
+
+    fn playlist_text(objects: &BTreeMap<String, Vec<u8>>) -> String {
+        String::from_utf8(objects["index.m3u8"].clone()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sink_behind_drops_its_oldest_segments_and_marks_the_gap() {
+        let (objects, _) = publish_five(BacklogLimits {
+            memory_bytes: 1500,
+            spool_limit: 1500,
+            spool_dir: None,
+        })
+        .await;
+        assert_eq!(keys(&objects), ["index.m3u8", "s-00001.ts", "s-00005.ts"]);
+        let playlist = playlist_text(&objects);
         assert!(
             playlist.contains(
-                "s-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-00004.ts\n#EXTINF:2.000,\ns-00005.ts\n#EXT-X-ENDLIST\n"
+                "s-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-00005.ts\n#EXT-X-ENDLIST\n"
             ),
             "{playlist}"
         );
-        // Media sequence numbers stay positional: three entries from 1.
+        // Media sequence numbers stay positional: two entries from 1.
         assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:1\n"), "{playlist}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sink_behind_spills_to_its_spool_and_loses_nothing_that_fits() {
+        let spool = tempfile::tempdir().unwrap();
+        let (objects, spooled) = publish_five(BacklogLimits {
+            memory_bytes: 1500,
+            spool_limit: 10_000,
+            spool_dir: Some(spool.path().join("slow")),
+        })
+        .await;
+        // One waiting segment fits in memory; the next three went to disk.
+        assert_eq!(spooled, 3);
+        assert_eq!(
+            keys(&objects),
+            [
+                "index.m3u8",
+                "s-00001.ts",
+                "s-00002.ts",
+                "s-00003.ts",
+                "s-00004.ts",
+                "s-00005.ts"
+            ]
+        );
+        let playlist = playlist_text(&objects);
+        assert!(!playlist.contains("DISCONTINUITY"), "{playlist}");
+        assert!(
+            playlist.ends_with("s-00005.ts\n#EXT-X-ENDLIST\n"),
+            "{playlist}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_spool_drops_its_oldest_segments_first() {
+        let spool = tempfile::tempdir().unwrap();
+        let (objects, spooled) = publish_five(BacklogLimits {
+            memory_bytes: 1500,
+            spool_limit: 3500,
+            spool_dir: Some(spool.path().join("slow")),
+        })
+        .await;
+        // Segment 2 (in memory, the oldest unsent) made room for segment 5.
+        assert_eq!(spooled, 3);
+        assert_eq!(
+            keys(&objects),
+            [
+                "index.m3u8",
+                "s-00001.ts",
+                "s-00003.ts",
+                "s-00004.ts",
+                "s-00005.ts"
+            ]
+        );
+        let playlist = playlist_text(&objects);
+        assert!(
+            playlist.contains("s-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-00003.ts\n"),
+            "{playlist}"
+        );
     }
 }

@@ -407,6 +407,31 @@ fn a_bad_delete_grace_is_an_error_at_its_key() {
 }
 
 #[test]
+fn spool_limit_takes_units_or_bytes_and_defaults_to_a_gibibyte() {
+    let loaded = compile(&format!(
+        "{CHAIN}spool_limit = \"200MiB\"\n\n[sinks.later]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"/srv/other\"\nspool_limit = 5000\n"
+    ));
+    let sinks = &graph(&loaded).sinks;
+    assert_eq!(sinks["web"].spool_limit, 200 * 1024 * 1024);
+    assert_eq!(sinks["later"].spool_limit, 5000);
+    assert_eq!(graph(&compile(CHAIN)).sinks["web"].spool_limit, 1 << 30);
+}
+
+#[test]
+fn a_bad_spool_limit_is_an_error_at_its_key() {
+    let loaded = compile(&format!("{CHAIN}spool_limit = \"lots\"\n"));
+    let errors = found(&loaded);
+    let line = CHAIN.lines().count() + 1;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].0, errors[0].1), (line, "sinks.web.spool_limit"));
+    assert!(
+        errors[0].2.starts_with("not a size like \"1GiB\""),
+        "{}",
+        errors[0].2
+    );
+}
+
+#[test]
 fn header_overrides_are_read_and_checked() {
     let loaded = compile(&format!(
         "{CHAIN}playlist_cache_control = \"no-cache\"\nsegment_content_type = \"video/MP2T\"\n"
