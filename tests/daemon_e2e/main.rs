@@ -14,5 +14,7 @@ mod daemon;
 mod feeds;
 mod inputs;
 mod proxy;
+mod publish_order;
+mod recorder;
 mod remote_sinks;
 mod servers;
