@@ -18,3 +18,4 @@ mod publish_order;
 mod recorder;
 mod remote_sinks;
 mod servers;
+mod sink_failures;

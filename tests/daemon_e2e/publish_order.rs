@@ -85,7 +85,11 @@ secret_access_key = "testing"
         let Some(text) = &op.playlist else { continue };
         versions += 1;
         let playlist = Playlist::parse(text);
-        let listed: Vec<String> = playlist.uris().iter().map(|u| format!("/live/{u}")).collect();
+        let listed: Vec<String> = playlist
+            .uris()
+            .iter()
+            .map(|u| format!("/live/{u}"))
+            .collect();
         for path in &listed {
             let stored_at = stored.get(path.as_str());
             assert!(
@@ -114,7 +118,10 @@ secret_access_key = "testing"
         }
         previous = Some((sequence, listed));
     }
-    assert!(versions >= 8, "too few playlist versions recorded: {versions}");
+    assert!(
+        versions >= 8,
+        "too few playlist versions recorded: {versions}"
+    );
     // Every deleted segment had been stored, and had left the window before.
     for path in deleted.keys() {
         assert!(stored.contains_key(path), "{path} deleted but never stored");

@@ -85,7 +85,11 @@ async fn forward(
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, 256 << 20).await.unwrap();
     let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     let playlist = (parts.method == "PUT" && path.ends_with(".m3u8"))
         .then(|| String::from_utf8_lossy(&body).into_owned());
     let url = format!("http://127.0.0.1:{target}{path}{query}");

@@ -165,7 +165,17 @@ fn temporary_key(key: &str) -> String {
 /// worth retrying; only what this side can never do (an unsupported operation, a key that is a
 /// directory) is permanent.
 fn classify(key: &str, error: &opendal::Error) -> SinkError {
-    let message = error.to_string();
+    // OpenDAL shows its direct source only; the root cause ("Connection refused") is deeper.
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = inner.source();
+    }
     match error.kind() {
         ErrorKind::Unsupported | ErrorKind::IsADirectory | ErrorKind::NotADirectory => {
             SinkError::permanent(key, message)
