@@ -371,8 +371,8 @@ spool_limit = "1.5MiB"
     outage_is_survived(&proxy, &remote, Spool::Holds);
 }
 
-#[test]
-fn an_ftp_outage_beyond_the_spool_drops_the_oldest_segments_and_marks_the_gap() {
+/// An FTP sink behind a cuttable proxy, with the given spool limit, through an outage.
+fn ftp_outage(spool_limit: &str, spool: Spool) {
     let root = tempfile::tempdir().unwrap();
     let server = servers::ftp(root.path(), "streamer", "secret");
     let proxy = Proxy::start(server.port);
@@ -385,7 +385,7 @@ port = {port}
 user = "streamer"
 password = "secret"
 directory = "live"
-spool_limit = "200KB"
+spool_limit = "{spool_limit}"
 "#,
         port = proxy.port
     );
@@ -398,7 +398,18 @@ spool_limit = "200KB"
         listing: &listing,
         exists: &exists,
     };
-    outage_is_survived(&proxy, &remote, Spool::Overflows);
+    outage_is_survived(&proxy, &remote, spool);
+}
+
+#[test]
+fn an_ftp_outage_spills_to_the_spool_and_loses_nothing_and_blocks_no_one() {
+    ftp_outage("1.5MiB", Spool::Holds);
+}
+
+#[test]
+fn an_ftp_outage_beyond_the_spool_drops_the_oldest_segments_and_marks_the_gap() {
+    // About 0.7 MB arrive during the outage; 200 kB fit.
+    ftp_outage("200KB", Spool::Overflows);
 }
 
 #[test]
