@@ -24,26 +24,8 @@ use super::sink_task::SinkCommand;
 /// Work for the sink's worker, in the order it must be done.
 #[derive(Debug)]
 pub enum Work {
-    /// Store a segment, then publish the playlist version that lists it.
-    Segment {
-        /// Which of the sink's playlists.
-        playlist: usize,
-        /// Object key.
-        key: String,
-        /// The segment, read back from the spool if it spilled.
-        segment: Arc<Segment>,
-        /// Wall-clock time of its first sample.
-        wall_clock: SystemTime,
-        /// When it was cut.
-        cut: Instant,
-    },
-    /// The playlist's feed ended.
-    End {
-        /// Which of the sink's playlists.
-        playlist: usize,
-        /// Publish a final version with EXT-X-ENDLIST.
-        endlist: bool,
-    },
+    /// A command as it was sent (a spilled segment read back into memory).
+    Command(SinkCommand),
     /// Segments of this playlist were dropped here: the next one starts a discontinuity.
     Gap {
         /// Which of the sink's playlists.
@@ -346,20 +328,7 @@ async fn remove_files(files: Vec<PathBuf>) {
 /// A spilled segment comes back into memory; its file goes.
 async fn read_back(entry: Entry) -> Work {
     match entry {
-        Entry::Held(SinkCommand::Segment {
-            playlist,
-            key,
-            segment,
-            wall_clock,
-            cut,
-        }) => Work::Segment {
-            playlist,
-            key,
-            segment,
-            wall_clock,
-            cut,
-        },
-        Entry::Held(SinkCommand::End { playlist, endlist }) => Work::End { playlist, endlist },
+        Entry::Held(command) => Work::Command(command),
         Entry::Gap { playlist } => Work::Gap { playlist },
         Entry::Spilled(spilled) => {
             let file = spilled.file.clone();
@@ -370,7 +339,7 @@ async fn read_back(entry: Entry) -> Work {
             })
             .await;
             match read {
-                Ok(data) => Work::Segment {
+                Ok(data) => Work::Command(SinkCommand::Segment {
                     playlist: spilled.playlist,
                     key: spilled.key,
                     segment: Arc::new(Segment {
@@ -379,7 +348,7 @@ async fn read_back(entry: Entry) -> Work {
                     }),
                     wall_clock: spilled.wall_clock,
                     cut: spilled.cut,
-                },
+                }),
                 Err(error) => {
                     tracing::error!(key = %spilled.key, file = %spilled.file.display(), %error, "spooled segment lost; the playlist marks the gap");
                     Work::Gap {

@@ -144,13 +144,13 @@ async fn run_worker(
             return;
         };
         let (operations, cut) = match work {
-            Work::Segment {
+            Work::Command(SinkCommand::Segment {
                 playlist,
                 key,
                 segment,
                 wall_clock,
                 cut,
-            } => {
+            }) => {
                 let Some(plan) = plans.get_mut(playlist) else {
                     continue;
                 };
@@ -183,7 +183,7 @@ async fn run_worker(
                 }
                 continue;
             }
-            Work::End { playlist, endlist } => {
+            Work::Command(SinkCommand::End { playlist, endlist }) => {
                 let Some(plan) = plans.get_mut(playlist) else {
                     continue;
                 };
