@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::m3u8::Playlist;
-use crate::common::router;
 use crate::daemon::{Daemon, http_request, wait_until, write_config};
 use crate::recorder::{Operation, Recorder};
+use crate::remote_sinks::live_feed_config;
 use crate::servers;
 
 #[test]
@@ -19,23 +19,8 @@ fn no_playlist_version_lists_a_segment_the_bucket_does_not_hold() {
     let recorder = Recorder::start(server.port);
     let dir = tempfile::tempdir().unwrap();
     // A short window, so segments expire and are deleted while the feed runs.
-    let config = format!(
-        r#"[sources.cam]
-type = "file"
-path = "{clip}"
-realtime = true
-loop = true
-
-[segmenters.cam]
-input = "cam"
-target_duration = 1
-
-[playlists.cam]
-input = "cam"
-name = "index.m3u8"
-window = 3
-
-[sinks.cdn]
+    let sink = format!(
+        r#"[sinks.cdn]
 type = "s3"
 inputs = ["cam"]
 bucket = "live"
@@ -44,9 +29,9 @@ endpoint = "http://127.0.0.1:{port}"
 access_key_id = "testing"
 secret_access_key = "testing"
 "#,
-        clip = router::data("h264_aac.ts").display(),
         port = recorder.port
     );
+    let config = live_feed_config(3, &sink);
     let config = write_config(dir.path(), "order.toml", &config);
     let daemon = Daemon::start(&config);
     let deletes = |operations: &[Operation]| {

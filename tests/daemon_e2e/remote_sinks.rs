@@ -11,7 +11,9 @@ use crate::inputs::assert_numbering_goes_on;
 use crate::proxy::Proxy;
 use crate::servers;
 
-fn feed_config(sink: &str) -> String {
+/// A finite feed of the sample clip (2 s segments, playlist `clip` keeping everything) and
+/// `sinks`.
+pub(crate) fn feed_config(sink: &str) -> String {
     format!(
         r#"[sources.clip]
 type = "file"
@@ -180,6 +182,30 @@ directory = "{remote}"
     router::assert_no_temp_files(&remote);
 }
 
+/// A live feed `cam`: the sample clip looped in real time, 1 s segments, a playlist
+/// `index.m3u8` with `window`, and `sinks`.
+pub(crate) fn live_feed_config(window: usize, sinks: &str) -> String {
+    format!(
+        r#"[sources.cam]
+type = "file"
+path = "{clip}"
+realtime = true
+loop = true
+
+[segmenters.cam]
+input = "cam"
+target_duration = 1
+
+[playlists.cam]
+input = "cam"
+name = "index.m3u8"
+window = {window}
+
+{sinks}"#,
+        clip = router::data("h264_aac.ts").display()
+    )
+}
+
 /// What a remote sink's spool must do during an outage.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Spool {
@@ -206,33 +232,9 @@ fn outage_is_survived(proxy: &Proxy, remote: &RemoteSink<'_>, spool: Spool) {
     let local = dir.path().join("local");
     let state = dir.path().join("state");
     let config = format!(
-        r#"[router]
-state_dir = "{state}"
-
-[sources.cam]
-type = "file"
-path = "{clip}"
-realtime = true
-loop = true
-
-[segmenters.cam]
-input = "cam"
-target_duration = 1
-
-[playlists.cam]
-input = "cam"
-name = "index.m3u8"
-window = 0
-
-{remote_sink}
-[sinks.disk]
-type = "local"
-inputs = ["cam"]
-path = "{local}"
-"#,
+        "[router]\nstate_dir = \"{state}\"\n\n{feed}\n[sinks.disk]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{local}\"\n",
         state = state.display(),
-        clip = router::data("h264_aac.ts").display(),
-        remote_sink = remote.config,
+        feed = live_feed_config(0, &remote.config),
         local = local.display()
     );
     let config = write_config(dir.path(), "outage.toml", &config);

@@ -5,8 +5,8 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::common::router;
 use crate::daemon::{Daemon, wait_until, write_config};
+use crate::remote_sinks::feed_config;
 use crate::servers;
 
 /// Runs a finite feed to `sink` (named `remote`) and to a local sink, and returns the logs of
@@ -14,29 +14,10 @@ use crate::servers;
 fn run_with_failing_sink(sink: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("local");
-    let config = format!(
-        r#"[sources.clip]
-type = "file"
-path = "{clip}"
-
-[segmenters.clip]
-input = "clip"
-target_duration = 2
-
-[playlists.clip]
-input = "clip"
-name = "index.m3u8"
-window = 0
-
-[sinks.disk]
-type = "local"
-inputs = ["clip"]
-path = "{local}"
-
-{sink}"#,
-        clip = router::data("h264_aac.ts").display(),
-        local = local.display()
-    );
+    let config = feed_config(&format!(
+        "[sinks.disk]\ntype = \"local\"\ninputs = [\"clip\"]\npath = \"{}\"\n\n{sink}",
+        local.display()
+    ));
     let config = write_config(dir.path(), "failing.toml", &config);
     let mut daemon = Daemon::start(&config);
     wait_until("the start-up report", Duration::from_secs(20), || {
