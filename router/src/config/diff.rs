@@ -248,81 +248,114 @@ fn feed_restart(diff: &GraphDiff, old: &Graph, new: &Graph) -> FeedRestart {
     }
 }
 
-/// `producer → consumers` for one kind of link.
+/// `producer → consumers` for one kind of link, for some producers only.
 type Consumers<'a> = BTreeMap<&'a str, BTreeSet<&'a str>>;
 
-fn consumers<'a>(links: impl Iterator<Item = (&'a str, &'a str)>) -> Consumers<'a> {
+/// The consumers of each producer in `wanted`, from `(producer, consumer)` links.
+fn consumers<'a>(
+    links: impl Iterator<Item = (&'a str, &'a str)>,
+    wanted: &BTreeSet<&str>,
+) -> Consumers<'a> {
     let mut consumers = Consumers::new();
     for (producer, consumer) in links {
-        consumers.entry(producer).or_default().insert(consumer);
+        if wanted.contains(producer) {
+            consumers.entry(producer).or_default().insert(consumer);
+        }
     }
     consumers
 }
 
-/// The running nodes among `names` whose consumers differ between `old` and `new`.
+/// The producers whose consumer set may differ: those named by a consumer that is not
+/// unchanged, in either graph. An unchanged consumer links the same producers in both.
+fn touched<'a, N>(
+    kind: &KindDiff,
+    old: &'a BTreeMap<String, N>,
+    new: &'a BTreeMap<String, N>,
+    inputs: impl Fn(&'a N) -> Vec<&'a str>,
+) -> BTreeSet<&'a str> {
+    let in_old = kind.changed.keys().chain(&kind.removed);
+    let in_new = kind.changed.keys().chain(&kind.added);
+    let old_inputs = in_old.filter_map(|name| old.get(name)).flat_map(&inputs);
+    let new_inputs = in_new.filter_map(|name| new.get(name)).flat_map(&inputs);
+    old_inputs.chain(new_inputs).collect()
+}
+
+/// The nodes among `running` whose consumers differ between `old` and `new` links.
 fn differing<'a>(
-    names: impl Iterator<Item = &'a String>,
-    old: &Consumers<'_>,
-    new: &Consumers<'_>,
+    running: impl Fn(&str) -> bool,
+    wanted: &BTreeSet<&'a str>,
+    old: impl Iterator<Item = (&'a str, &'a str)>,
+    new: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> BTreeSet<String> {
-    names
-        .filter(|name| old.get(name.as_str()) != new.get(name.as_str()))
-        .cloned()
+    let wanted: BTreeSet<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|name| running(name))
+        .collect();
+    if wanted.is_empty() {
+        return BTreeSet::new();
+    }
+    let (old, new) = (consumers(old, &wanted), consumers(new, &wanted));
+    wanted
+        .into_iter()
+        .filter(|name| old.get(name) != new.get(name))
+        .map(str::to_owned)
         .collect()
 }
 
 /// Segmenters reading each source.
-fn readers_of_sources(graph: &Graph) -> Consumers<'_> {
-    consumers(
-        graph
-            .segmenters
-            .values()
-            .map(|s| (s.input.as_str(), s.name.as_str())),
-    )
+fn segmenter_links(graph: &Graph) -> impl Iterator<Item = (&str, &str)> {
+    let links = graph.segmenters.values();
+    links.map(|s| (s.input.as_str(), s.name.as_str()))
 }
 
 /// Playlists reading each segmenter.
-fn readers_of_segmenters(graph: &Graph) -> Consumers<'_> {
-    consumers(
-        graph
-            .playlists
-            .values()
-            .map(|p| (p.input.as_str(), p.name.as_str())),
-    )
+fn playlist_links(graph: &Graph) -> impl Iterator<Item = (&str, &str)> {
+    let links = graph.playlists.values();
+    links.map(|p| (p.input.as_str(), p.name.as_str()))
 }
 
 /// Sinks publishing each playlist.
-fn sinks_of_playlists(graph: &Graph) -> Consumers<'_> {
-    consumers(graph.sinks.values().flat_map(|sink| {
+fn sink_links(graph: &Graph) -> impl Iterator<Item = (&str, &str)> {
+    graph.sinks.values().flat_map(|sink| {
         let sink_name = sink.name.as_str();
         sink.inputs
             .iter()
             .map(move |input| (input.as_str(), sink_name))
-    }))
+    })
 }
 
 fn relinked(diff: &GraphDiff, old: &Graph, new: &Graph) -> Relinked {
-    let running_segmenters = diff
-        .segmenters
-        .unchanged
-        .iter()
-        .filter(|name| !diff.feed_restart.segmenters.contains(*name));
-    let running_playlists = diff.playlists.unchanged.iter().chain(&diff.playlists_live);
+    let sources = touched(&diff.segmenters, &old.segmenters, &new.segmenters, |s| {
+        vec![s.input.as_str()]
+    });
+    let segmenters = touched(&diff.playlists, &old.playlists, &new.playlists, |p| {
+        vec![p.input.as_str()]
+    });
+    let playlists = touched(&diff.sinks, &old.sinks, &new.sinks, |sink| {
+        sink.inputs.iter().map(String::as_str).collect()
+    });
     Relinked {
         sources: differing(
-            diff.sources.unchanged.iter(),
-            &readers_of_sources(old),
-            &readers_of_sources(new),
+            |name| diff.sources.unchanged.contains(name),
+            &sources,
+            segmenter_links(old),
+            segmenter_links(new),
         ),
         segmenters: differing(
-            running_segmenters,
-            &readers_of_segmenters(old),
-            &readers_of_segmenters(new),
+            |name| {
+                diff.segmenters.unchanged.contains(name)
+                    && !diff.feed_restart.segmenters.contains(name)
+            },
+            &segmenters,
+            playlist_links(old),
+            playlist_links(new),
         ),
         playlists: differing(
-            running_playlists,
-            &sinks_of_playlists(old),
-            &sinks_of_playlists(new),
+            |name| diff.playlists.unchanged.contains(name) || diff.playlists_live.contains(name),
+            &playlists,
+            sink_links(old),
+            sink_links(new),
         ),
     }
 }
