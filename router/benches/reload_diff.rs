@@ -4,6 +4,11 @@
 //!
 //! `cargo bench -p streamrouter --bench reload_diff`
 
+#![allow(
+    clippy::panic,
+    reason = "like a test, a benchmark whose setup is wrong must stop loudly"
+)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 
