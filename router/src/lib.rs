@@ -11,6 +11,7 @@
 //! - [`segmenter`]: packets → segments cut at random access points (pure).
 //! - [`playlist`]: segments → sliding-window m3u8 text and expiry decisions (pure).
 //! - [`publish`]: orders segment and playlist writes on a sink and deletes expired segments.
+//! - [`reload`]: says when the config should be loaded again (file changes, SIGHUP); not wired yet.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
 
 pub mod config;
@@ -18,6 +19,7 @@ pub mod http;
 pub mod media;
 pub mod playlist;
 pub mod publish;
+pub mod reload;
 pub mod segment_job;
 pub mod segmenter;
 pub mod source;

@@ -13,9 +13,11 @@
 //!   `{{var}}` substitution; `env_vars`: `${VAR}` substitution in every node.
 //! - `link`: references between nodes; `graph_checks`: checks over the linked graph.
 //! - `compile`: the steps in order. `render`: a graph as text or Graphviz DOT.
+//! - `diff`: what a new graph changes against the running one, for hot reload (pure).
 
 mod compile;
 mod diagnostics;
+pub mod diff;
 mod env_vars;
 mod feeds;
 mod fields;

@@ -1,0 +1,297 @@
+//! Which keys of a node differ between two compiled graphs: a plain field-by-field comparison,
+//! naming each field by the TOML key a user writes (`name` for a playlist's file name, `loop`
+//! for a file source's `looped`, `password` whether it came from `password` or
+//! `password_file`).
+//!
+//! Owns nothing but the comparison. Every node struct is destructured exhaustively, so a field
+//! added to the model is a compile error here until it is compared. Secret values
+//! ([`super::super::model::Secret`]) are compared but only their key is ever returned. The
+//! node's own name is not compared: it is the key the graph stores the node under, so two nodes
+//! compared here always have the same one.
+
+use super::super::model::{
+    FtpSink, HeaderOverrides, PlaylistNode, RouterSettings, S3Sink, ScpSink, SegmenterNode,
+    SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
+};
+
+/// The keys whose values differ between `self` (the running config) and `new`, in declaration
+/// order; empty when they are equal. Key names only, never values.
+pub trait ChangedKeys {
+    /// The differing keys.
+    fn changed_keys(&self, new: &Self) -> Vec<&'static str>;
+}
+
+/// Collects the names of differing fields.
+#[derive(Default)]
+struct Keys(Vec<&'static str>);
+
+impl Keys {
+    fn compare<T: PartialEq + ?Sized>(&mut self, key: &'static str, old: &T, new: &T) {
+        if old != new {
+            self.0.push(key);
+        }
+    }
+}
+
+impl ChangedKeys for RouterSettings {
+    /// Named `router.KEY`, as in the refusal message.
+    fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+        let RouterSettings { state_dir, serve } = self;
+        let mut keys = Keys::default();
+        keys.compare("router.state_dir", state_dir, &new.state_dir);
+        keys.compare("router.serve", serve, &new.serve);
+        keys.0
+    }
+}
+
+impl ChangedKeys for SourceNode {
+    fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+        let SourceNode { name: _, kind } = self;
+        source_kind_keys(kind, &new.kind)
+    }
+}
+
+/// A change of `type` is reported as `type` alone: every key of the old type is gone anyway.
+fn source_kind_keys(old: &SourceKind, new: &SourceKind) -> Vec<&'static str> {
+    let mut keys = Keys::default();
+    match (old, new) {
+        (SourceKind::Stdin, SourceKind::Stdin) => {}
+        (
+            SourceKind::File {
+                path,
+                realtime,
+                looped,
+            },
+            SourceKind::File {
+                path: new_path,
+                realtime: new_realtime,
+                looped: new_looped,
+            },
+        ) => {
+            keys.compare("path", path, new_path);
+            keys.compare("realtime", realtime, new_realtime);
+            keys.compare("loop", looped, new_looped);
+        }
+        (
+            SourceKind::Udp {
+                bind,
+                group,
+                interface,
+            },
+            SourceKind::Udp {
+                bind: new_bind,
+                group: new_group,
+                interface: new_interface,
+            },
+        ) => {
+            keys.compare("bind", bind, new_bind);
+            keys.compare("group", group, new_group);
+            keys.compare("interface", interface, new_interface);
+        }
+        (SourceKind::Tcp(mode), SourceKind::Tcp(new_mode)) => match (mode, new_mode) {
+            (TcpMode::Listen(old), TcpMode::Listen(new)) => keys.compare("listen", old, new),
+            (TcpMode::Connect(old), TcpMode::Connect(new)) => keys.compare("connect", old, new),
+            // One key replaced by the other.
+            _ => keys.0.extend(["listen", "connect"]),
+        },
+        (SourceKind::Http { url }, SourceKind::Http { url: new_url }) => {
+            keys.compare("url", url, new_url);
+        }
+        (
+            SourceKind::Exec { command },
+            SourceKind::Exec {
+                command: new_command,
+            },
+        ) => {
+            keys.compare("command", command, new_command);
+        }
+        _ => keys.0.push("type"),
+    }
+    keys.0
+}
+
+impl ChangedKeys for SegmenterNode {
+    fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+        let SegmenterNode {
+            name: _,
+            input,
+            target_duration,
+            repeat_ts_headers,
+        } = self;
+        let mut keys = Keys::default();
+        keys.compare("input", input, &new.input);
+        keys.compare("target_duration", target_duration, &new.target_duration);
+        // Taken from the segmenter's playlists by compile.
+        keys.compare(
+            "repeat_ts_headers",
+            repeat_ts_headers,
+            &new.repeat_ts_headers,
+        );
+        keys.0
+    }
+}
+
+impl ChangedKeys for PlaylistNode {
+    fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+        let PlaylistNode {
+            name: _,
+            input,
+            file_name,
+            segment_name,
+            window,
+            repeat_ts_headers,
+            base_url,
+            delete_expired,
+            program_date_time,
+            endlist_on_stop,
+        } = self;
+        let mut keys = Keys::default();
+        keys.compare("input", input, &new.input);
+        keys.compare("name", file_name, &new.file_name);
+        keys.compare("segment_name", segment_name, &new.segment_name);
+        keys.compare("window", window, &new.window);
+        keys.compare(
+            "repeat_ts_headers",
+            repeat_ts_headers,
+            &new.repeat_ts_headers,
+        );
+        keys.compare("base_url", base_url, &new.base_url);
+        keys.compare("delete_expired", delete_expired, &new.delete_expired);
+        keys.compare(
+            "program_date_time",
+            program_date_time,
+            &new.program_date_time,
+        );
+        keys.compare("endlist_on_stop", endlist_on_stop, &new.endlist_on_stop);
+        keys.0
+    }
+}
+
+impl ChangedKeys for SinkNode {
+    fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+        let SinkNode {
+            name: _,
+            inputs,
+            kind,
+            delete_grace,
+            spool_limit,
+            headers,
+        } = self;
+        let mut keys = Keys::default();
+        keys.compare("inputs", inputs, &new.inputs);
+        keys.0.extend(sink_kind_keys(kind, &new.kind));
+        keys.compare("delete_grace", delete_grace, &new.delete_grace);
+        keys.compare("spool_limit", spool_limit, &new.spool_limit);
+        keys.0.extend(header_keys(headers, &new.headers));
+        keys.0
+    }
+}
+
+/// A change of `type` is reported as `type` alone, like for sources.
+fn sink_kind_keys(old: &SinkKind, new: &SinkKind) -> Vec<&'static str> {
+    match (old, new) {
+        (SinkKind::Local { path }, SinkKind::Local { path: new_path }) => {
+            let mut keys = Keys::default();
+            keys.compare("path", path, new_path);
+            keys.0
+        }
+        (SinkKind::S3(old), SinkKind::S3(new)) => s3_keys(old, new),
+        (SinkKind::Ftp(old), SinkKind::Ftp(new)) => ftp_keys(old, new),
+        (SinkKind::Scp(old), SinkKind::Scp(new)) => scp_keys(old, new),
+        _ => vec!["type"],
+    }
+}
+
+fn s3_keys(old: &S3Sink, new: &S3Sink) -> Vec<&'static str> {
+    let S3Sink {
+        bucket,
+        prefix,
+        region,
+        endpoint,
+        access_key_id,
+        secret_access_key,
+        acl,
+    } = old;
+    let mut keys = Keys::default();
+    keys.compare("bucket", bucket, &new.bucket);
+    keys.compare("prefix", prefix, &new.prefix);
+    keys.compare("region", region, &new.region);
+    keys.compare("endpoint", endpoint, &new.endpoint);
+    keys.compare("access_key_id", access_key_id, &new.access_key_id);
+    keys.compare(
+        "secret_access_key",
+        secret_access_key,
+        &new.secret_access_key,
+    );
+    keys.compare("acl", acl, &new.acl);
+    keys.0
+}
+
+fn ftp_keys(old: &FtpSink, new: &FtpSink) -> Vec<&'static str> {
+    let FtpSink {
+        host,
+        port,
+        user,
+        password,
+        directory,
+        tls,
+    } = old;
+    let mut keys = Keys::default();
+    keys.compare("host", host, &new.host);
+    keys.compare("port", port, &new.port);
+    keys.compare("user", user, &new.user);
+    keys.compare("password", password, &new.password);
+    keys.compare("directory", directory, &new.directory);
+    keys.compare("tls", tls, &new.tls);
+    keys.0
+}
+
+fn scp_keys(old: &ScpSink, new: &ScpSink) -> Vec<&'static str> {
+    let ScpSink {
+        host,
+        port,
+        user,
+        key_file,
+        directory,
+        known_hosts,
+    } = old;
+    let mut keys = Keys::default();
+    keys.compare("host", host, &new.host);
+    keys.compare("port", port, &new.port);
+    keys.compare("user", user, &new.user);
+    keys.compare("key_file", key_file, &new.key_file);
+    keys.compare("directory", directory, &new.directory);
+    keys.compare("known_hosts", known_hosts, &new.known_hosts);
+    keys.0
+}
+
+fn header_keys(old: &HeaderOverrides, new: &HeaderOverrides) -> Vec<&'static str> {
+    let HeaderOverrides {
+        segment_content_type,
+        segment_cache_control,
+        playlist_content_type,
+        playlist_cache_control,
+    } = old;
+    let mut keys = Keys::default();
+    keys.compare(
+        "segment_content_type",
+        segment_content_type,
+        &new.segment_content_type,
+    );
+    keys.compare(
+        "segment_cache_control",
+        segment_cache_control,
+        &new.segment_cache_control,
+    );
+    keys.compare(
+        "playlist_content_type",
+        playlist_content_type,
+        &new.playlist_content_type,
+    );
+    keys.compare(
+        "playlist_cache_control",
+        playlist_cache_control,
+        &new.playlist_cache_control,
+    );
+    keys.0
+}
