@@ -12,11 +12,13 @@
 //! - [`playlist`]: segments → sliding-window m3u8 text and expiry decisions (pure).
 //! - [`publish`]: orders segment and playlist writes on a sink and deletes expired segments.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
+//! - [`plugin_sinks`]: loading `type = "plugin"` sinks, for `check` and at start.
 
 pub mod config;
 pub mod http;
 pub mod media;
 pub mod playlist;
+pub mod plugin_sinks;
 pub mod publish;
 pub mod segment_job;
 pub mod segmenter;

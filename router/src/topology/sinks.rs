@@ -1,4 +1,5 @@
-//! Sink instances from their config: the built-in local, S3, FTP and SCP sinks.
+//! Sink instances from their config: the built-in local, S3, FTP and SCP sinks, and plugin
+//! sinks (through `plugin_sinks`).
 //!
 //! A sink that cannot even be built (a refused setting) becomes a sink whose every operation
 //! fails with that reason, so the problem is logged with each object and never takes the
@@ -15,8 +16,23 @@ use streamrouter_scp::ScpSettings;
 
 use crate::config::model::{SinkKind, SinkNode};
 
-/// The sink of a node.
-pub fn build(node: &SinkNode) -> Arc<dyn Sink> {
+/// The sink of a node, built on the blocking pool: a plugin's library is loaded and its
+/// `create` runs there, never on the async threads.
+pub async fn start(node: &SinkNode) -> Arc<dyn Sink> {
+    let owned = node.clone();
+    match tokio::task::spawn_blocking(move || build(&owned)).await {
+        Ok(sink) => sink,
+        Err(error) => {
+            let error =
+                SinkError::permanent(&node.name, format!("building the sink failed: {error}"));
+            tracing::error!(sink = %node.name, %error, "sink cannot be used; every object sent to it will fail");
+            Arc::new(Refused(error))
+        }
+    }
+}
+
+/// The sink of a node. Blocking.
+fn build(node: &SinkNode) -> Arc<dyn Sink> {
     let built: Result<Arc<dyn Sink>, SinkError> = match &node.kind {
         // A directory that cannot be created fails this sink's writes (logged, retried),
         // never the rest of the graph.
@@ -55,6 +71,17 @@ pub fn build(node: &SinkNode) -> Arc<dyn Sink> {
             &default_known_hosts(),
         )
         .map(|sink| probed(&node.name, sink)),
+        SinkKind::Plugin(plugin) => match crate::plugin_sinks::instantiate(&node.name, plugin) {
+            Ok(sink) => {
+                let info = sink.plugin().info();
+                tracing::info!(sink = %node.name, plugin = %info.name, version = %info.version, "plugin sink ready");
+                Ok(Arc::new(sink))
+            }
+            Err(error) => Err(SinkError::permanent(
+                &plugin.library.display().to_string(),
+                error.to_string(),
+            )),
+        },
     };
     built.unwrap_or_else(|error| {
         tracing::error!(sink = %node.name, %error, "sink cannot be used; every object sent to it will fail");
