@@ -13,6 +13,7 @@ mod config_tools;
 mod daemon;
 mod feeds;
 mod inputs;
+mod plugins;
 mod proxy;
 mod remote_sinks;
 mod servers;
