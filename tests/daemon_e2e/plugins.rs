@@ -139,9 +139,11 @@ fn a_plugin_that_panics_then_fails_is_retried_while_the_other_sink_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (web, flaky) = (dir.path().join("web"), dir.path().join("flaky"));
     // Four failed tries of the first segment: 0.25 + 0.5 + 1 + 2 s of backoff.
+    let marker = dir.path().join("destroyed");
     let options = format!(
-        "directory = \"{}\"\npanic_puts = 2\nfail_puts = 2",
-        flaky.display()
+        "directory = \"{}\"\npanic_puts = 2\nfail_puts = 2\ndestroyed = \"{}\"",
+        flaky.display(),
+        marker.display()
     );
     let sinks = plugin_sink("flaky", &scripted_plugin(), &options);
     let config = write_config(dir.path(), "flaky.toml", &feed_with(&web, &sinks));
@@ -170,6 +172,11 @@ fn a_plugin_that_panics_then_fails_is_retried_while_the_other_sink_goes_on() {
     assert!(logs.contains("sink recovered"), "{logs}");
     assert!(!logs.contains("giving up"), "{logs}");
     assert_same_tree(&web, &flaky);
+    let destroyed = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert!(
+        destroyed.starts_with("destroyed after"),
+        "the instance is destroyed at stop"
+    );
 }
 
 #[test]

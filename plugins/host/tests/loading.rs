@@ -79,9 +79,11 @@ fn panics_become_temporary_errors_and_failures_keep_their_kind() {
     let plugin = load(&scripted_plugin()).unwrap();
     assert_eq!(plugin.info().name, "scripted");
     let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("destroyed");
     let options = format!(
-        "directory = \"{}\"\npanic_puts = 1\nfail_puts = 1\n",
-        dir.path().display()
+        "directory = \"{}\"\npanic_puts = 1\nfail_puts = 1\ndestroyed = \"{}\"\n",
+        dir.path().display(),
+        marker.display()
     );
     let sink = plugin.create(&options).unwrap();
     let error = sink.put("a.ts", b"x", &META).unwrap_err();
@@ -94,6 +96,13 @@ fn panics_become_temporary_errors_and_failures_keep_their_kind() {
     );
     sink.put("a.ts", b"x", &META).unwrap();
     assert_eq!(std::fs::read(dir.path().join("a.ts")).unwrap(), b"x");
+    assert!(!marker.exists());
+    drop(sink);
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "destroyed after 3 puts\n",
+        "dropping the sink destroys the instance"
+    );
 
     let options = format!(
         "directory = \"{}\"\nfail_puts = 1\nfail_kind = \"permanent\"\n",

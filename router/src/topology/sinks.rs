@@ -11,6 +11,7 @@ use std::sync::Arc;
 use streamrouter_ftp::FtpSettings;
 use streamrouter_local::LocalSink;
 use streamrouter_plugin::{ObjectMeta, Sink, SinkError};
+use streamrouter_plugin_host::PluginSink;
 use streamrouter_s3::S3Settings;
 use streamrouter_scp::ScpSettings;
 
@@ -75,7 +76,7 @@ fn build(node: &SinkNode) -> Arc<dyn Sink> {
             Ok(sink) => {
                 let info = sink.plugin().info();
                 tracing::info!(sink = %node.name, plugin = %info.name, version = %info.version, "plugin sink ready");
-                Ok(Arc::new(sink))
+                Ok(Arc::new(Plugged(Some(sink))))
             }
             Err(error) => Err(SinkError::permanent(
                 &plugin.library.display().to_string(),
@@ -109,6 +110,38 @@ fn default_known_hosts() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_default()
         .join(".ssh/known_hosts")
+}
+
+/// A plugin's instance, destroyed on the blocking pool: `destroy` is a plugin call like the
+/// others, which never run on the async threads (the last owner may be an async task).
+struct Plugged(Option<PluginSink>);
+
+impl Sink for Plugged {
+    fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+        match &self.0 {
+            Some(sink) => sink.put(key, body, meta),
+            None => Err(SinkError::permanent(key, "the plugin sink is gone")),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<(), SinkError> {
+        match &self.0 {
+            Some(sink) => sink.delete(key),
+            None => Err(SinkError::permanent(key, "the plugin sink is gone")),
+        }
+    }
+}
+
+impl Drop for Plugged {
+    fn drop(&mut self) {
+        let Some(sink) = self.0.take() else {
+            return;
+        };
+        // Outside a runtime (or once it is shutting down) the instance is destroyed here.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || drop(sink));
+        }
+    }
 }
 
 /// A sink that could not be built: every call reports why.

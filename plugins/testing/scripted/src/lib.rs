@@ -6,7 +6,8 @@
 //! - `fail_create = "why"`: `create` fails with this message;
 //! - `panic_puts = N`: the first N puts panic;
 //! - `fail_puts = N`: the N puts after those fail;
-//! - `fail_kind = "permanent"`: those failures are permanent (default temporary).
+//! - `fail_kind = "permanent"`: those failures are permanent (default temporary);
+//! - `destroyed = "/abs/file"`: written when the instance is destroyed.
 //!
 //! Must stay a test fixture: never shipped, never used by the router itself.
 
@@ -24,6 +25,16 @@ pub struct Scripted {
     fail_puts: usize,
     fail_kind: SinkErrorKind,
     puts: AtomicUsize,
+    destroyed: Option<PathBuf>,
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        if let Some(marker) = &self.destroyed {
+            let puts = self.puts.load(Ordering::SeqCst);
+            let _ = std::fs::write(marker, format!("destroyed after {puts} puts\n"));
+        }
+    }
 }
 
 /// The value of `key = value` in `options`, quotes removed.
@@ -62,6 +73,7 @@ impl SinkPlugin for Scripted {
             fail_puts: count(options, "fail_puts")?,
             fail_kind,
             puts: AtomicUsize::new(0),
+            destroyed: option(options, "destroyed").map(PathBuf::from),
         })
     }
 }
