@@ -13,11 +13,13 @@
 //! - [`publish`]: orders segment and playlist writes on a sink and deletes expired segments.
 //! - [`reload`]: says when the config should be loaded again (file changes, SIGHUP); not wired yet.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
+//! - [`plugin_sinks`]: loading `type = "plugin"` sinks, for `check` and at start.
 
 pub mod config;
 pub mod http;
 pub mod media;
 pub mod playlist;
+pub mod plugin_sinks;
 pub mod publish;
 pub mod reload;
 pub mod segment_job;

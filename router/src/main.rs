@@ -27,6 +27,9 @@ enum Command {
     Check(cli::daemon::ConfigArgs),
     /// Print the resolved graph of a config (text, or Graphviz with --dot).
     Graph(cli::daemon::GraphArgs),
+    /// Inspect sink plugins (shared libraries).
+    #[command(subcommand)]
+    Plugin(cli::plugin::PluginCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::daemon::run(args),
         Command::Check(args) => cli::daemon::check(args),
         Command::Graph(args) => cli::daemon::graph(args),
+        Command::Plugin(command) => cli::plugin::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! End-to-end tests of the daemon: `streamrouter run` on configs written by each test, fed by
 //! real traffic (a looping file paced in real time, ffmpeg sending UDP), read back by real
 //! clients (ffmpeg over the built-in HTTP server) and stopped with SIGTERM; plus `check` and
-//! `graph` on good and broken configs.
+//! `graph` on good and broken configs, and sink plugins (`.so` files built by the tests).
 
 // Helpers outside #[test] functions panic on purpose: a failed check is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,6 +13,7 @@ mod config_tools;
 mod daemon;
 mod feeds;
 mod inputs;
+mod plugins;
 mod proxy;
 mod publish_order;
 mod recorder;

@@ -53,3 +53,70 @@ pub fn build(settings: &FtpSettings) -> Result<OpendalSink, SinkError> {
     );
     OpendalSink::new(builder, Replace::Native, &what)
 }
+
+/// The FTP sink as a plugin (`libstreamrouter_ftp.so`, built with the `plugin` feature).
+/// Options: `host` (required), `port` (21), `user` (`anonymous`), `password`, `directory`,
+/// `tls` (false).
+pub struct FtpBackend;
+
+/// `[sinks.NAME.options]` of an FTP plugin sink.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FtpOptions {
+    host: String,
+    #[serde(default = "default_port")]
+    port: u16,
+    #[serde(default = "default_user")]
+    user: String,
+    password: Option<String>,
+    #[serde(default)]
+    directory: String,
+    #[serde(default)]
+    tls: bool,
+}
+
+fn default_port() -> u16 {
+    21
+}
+
+fn default_user() -> String {
+    "anonymous".to_owned()
+}
+
+/// The settings an options text describes.
+pub fn settings_from_options(options: &str) -> Result<FtpSettings, String> {
+    let options: FtpOptions = streamrouter_opendal::parse_options(options)?;
+    Ok(FtpSettings {
+        host: options.host,
+        port: options.port,
+        user: options.user,
+        password: options.password,
+        directory: options.directory,
+        tls: options.tls,
+    })
+}
+
+impl streamrouter_opendal::Backend for FtpBackend {
+    const NAME: &'static str = "ftp";
+
+    fn build(options: &str) -> Result<OpendalSink, String> {
+        build(&settings_from_options(options)?).map_err(|e| e.message)
+    }
+}
+
+#[cfg(feature = "plugin")]
+streamrouter_plugin::export_sink_plugin!(streamrouter_opendal::PluginSink<FtpBackend>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_become_settings_with_the_built_in_defaults() {
+        let settings = settings_from_options("host = \"ftp.example.com\"").unwrap();
+        assert_eq!((settings.port, settings.user.as_str()), (21, "anonymous"));
+        assert!(!settings.tls && settings.password.is_none());
+        let error = settings_from_options("host = \"h\"\nport = 70000").unwrap_err();
+        assert!(error.starts_with("bad options:"), "{error}");
+    }
+}

@@ -3,6 +3,12 @@
 //! Every object is written to a hidden temporary file in its final directory and renamed into
 //! place, so a web server or player reading the directory sees the old object or the new one,
 //! never a partial file. Owns only files under its root; never follows a key outside it.
+//!
+//! Also a sink plugin (`plugin`): built with `--features plugin`, the `cdylib` exports it, and
+//! loading `libstreamrouter_local.so` with `type = "plugin"` publishes exactly what
+//! `type = "local"` does.
+
+mod plugin;
 
 use std::fs;
 use std::io::{self, Write};

@@ -7,6 +7,9 @@
 //! in place, deleting a missing object counts as done, and errors classified as temporary
 //! (retry) or permanent. Calls are blocking, run on a small runtime owned by this crate, so a
 //! plugin build never touches its host's runtime. Must not know about playlists or segments.
+//!
+//! [`PluginSink`] is what the backend crates export as a sink plugin: one [`Backend`] each
+//! (its name and how its options become an operator).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -150,6 +153,49 @@ impl Sink for OpendalSink {
             Err(e) => Err(classify(key, &e)),
         }
     }
+}
+
+/// One OpenDAL backend as a sink plugin: its name, and its `[sinks.NAME.options]` (TOML text)
+/// turned into a sink.
+pub trait Backend: Send + Sync + 'static {
+    /// The plugin's name (`s3`, `ftp`, `scp`).
+    const NAME: &'static str;
+
+    /// The sink from its options; an error says what is wrong with them.
+    fn build(options: &str) -> Result<OpendalSink, String>;
+}
+
+/// A backend's sink, exported with `streamrouter_plugin::export_sink_plugin!(PluginSink<B>)`.
+pub struct PluginSink<B> {
+    sink: OpendalSink,
+    backend: std::marker::PhantomData<fn() -> B>,
+}
+
+impl<B: Backend> Sink for PluginSink<B> {
+    fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+        self.sink.put(key, body, meta)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), SinkError> {
+        self.sink.delete(key)
+    }
+}
+
+impl<B: Backend> streamrouter_plugin::SinkPlugin for PluginSink<B> {
+    const NAME: &'static str = B::NAME;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn create(options: &str) -> Result<Self, String> {
+        Ok(Self {
+            sink: B::build(options)?,
+            backend: std::marker::PhantomData,
+        })
+    }
+}
+
+/// `text` as the backend's settings, or the parser's one-line message.
+pub fn parse_options<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    toml::from_str(text).map_err(|e| format!("bad options: {}", e.message()))
 }
 
 /// `dir/.name.tmp` for `dir/name`.

@@ -63,3 +63,75 @@ pub fn build(settings: &S3Settings) -> Result<OpendalSink, SinkError> {
     let what = format!("s3://{}/{}", settings.bucket, settings.prefix);
     Ok(OpendalSink::new(builder, Replace::Native, &what)?.with_key_prefix(&settings.prefix))
 }
+
+/// The S3 sink as a plugin (`libstreamrouter_s3.so`, built with the `plugin` feature). Options:
+/// `bucket` (required), `prefix` (default ""), `region` (default `us-east-1`), `endpoint`,
+/// `access_key_id` with `secret_access_key`, `acl`.
+pub struct S3Backend;
+
+/// `[sinks.NAME.options]` of an S3 plugin sink.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3Options {
+    bucket: String,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default = "default_region")]
+    region: String,
+    endpoint: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    acl: Option<String>,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+/// The settings an options text describes.
+pub fn settings_from_options(options: &str) -> Result<S3Settings, String> {
+    let options: S3Options = streamrouter_opendal::parse_options(options)?;
+    if options.access_key_id.is_some() != options.secret_access_key.is_some() {
+        return Err("`access_key_id` and `secret_access_key` go together".to_owned());
+    }
+    Ok(S3Settings {
+        bucket: options.bucket,
+        prefix: options.prefix,
+        region: options.region,
+        endpoint: options.endpoint,
+        access_key_id: options.access_key_id,
+        secret_access_key: options.secret_access_key,
+        acl: options.acl,
+    })
+}
+
+impl streamrouter_opendal::Backend for S3Backend {
+    const NAME: &'static str = "s3";
+
+    fn build(options: &str) -> Result<OpendalSink, String> {
+        build(&settings_from_options(options)?).map_err(|e| e.message)
+    }
+}
+
+#[cfg(feature = "plugin")]
+streamrouter_plugin::export_sink_plugin!(streamrouter_opendal::PluginSink<S3Backend>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_become_settings_with_the_built_in_defaults() {
+        let settings = settings_from_options("bucket = \"live\"\nacl = \"public-read\"").unwrap();
+        assert_eq!(
+            (settings.bucket.as_str(), settings.prefix.as_str()),
+            ("live", "")
+        );
+        assert_eq!(settings.region, "us-east-1");
+        assert_eq!(settings.acl.as_deref(), Some("public-read"));
+        let error = settings_from_options("bucket = \"b\"\naccess_key_id = \"x\"").unwrap_err();
+        assert!(error.contains("go together"), "{error}");
+        let error = settings_from_options("prefix = \"p/\"").unwrap_err();
+        assert!(error.contains("missing field `bucket`"), "{error}");
+    }
+}

@@ -1,4 +1,5 @@
-//! `streamrouter run | check | graph`: the daemon and its config tools.
+//! `streamrouter run | check | graph`: the daemon and its config tools (`check` also loads the
+//! plugin sinks).
 //!
 //! Owns the process-level concerns: loading the config, the tokio runtime, stop signals (the
 //! first stops every feed in order, a second exits at once) and printing diagnostics.
@@ -55,9 +56,21 @@ fn load(path: &Path) -> anyhow::Result<Graph> {
     }
 }
 
-/// `streamrouter check`.
+/// `streamrouter check`: compile, then load every plugin sink's library and create its
+/// instance (I/O compile does not do).
 pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
     let graph = load(&args.config)?;
+    let plugin_errors = streamrouter::plugin_sinks::check(&graph);
+    for diagnostic in &plugin_errors {
+        eprintln!("{diagnostic}");
+    }
+    if !plugin_errors.is_empty() {
+        bail!(
+            "{}: {} error(s) in the config",
+            args.config.display(),
+            plugin_errors.len()
+        );
+    }
     println!(
         "{}: ok ({} sources, {} segmenters, {} playlists, {} sinks)",
         args.config.display(),

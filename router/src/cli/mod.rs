@@ -1,4 +1,5 @@
 //! The subcommands of the `streamrouter` binary, one file each; `main.rs` dispatches.
 
 pub mod daemon;
+pub mod plugin;
 pub mod segment;

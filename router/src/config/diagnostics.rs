@@ -88,6 +88,15 @@ impl Diagnostics {
             .unwrap_or(Path::new(""))
     }
 
+    /// The file, line and column of `pos`.
+    pub(super) fn location(&self, pos: Pos) -> Location {
+        Location {
+            file: self.files.get(pos.file).cloned().unwrap_or_default(),
+            line: pos.line,
+            column: pos.column,
+        }
+    }
+
     /// `file:line`, for messages that point at a second place.
     pub(super) fn describe(&self, pos: Pos) -> String {
         describe(&self.files, pos)

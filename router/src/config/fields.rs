@@ -364,6 +364,21 @@ impl<'a> Fields<'a> {
         self.path(key, home)
     }
 
+    /// A table, kept as written; `None` (reported) when the value is not one.
+    pub(super) fn table(&mut self, key: &'static str) -> Option<Located<&'a Table>> {
+        let item = &self.entry(key)?.item;
+        match &item.value {
+            Value::Table(table) => Some(Located {
+                value: table,
+                pos: item.pos,
+            }),
+            _ => {
+                self.wrong_type(key, item, "a table");
+                None
+            }
+        }
+    }
+
     /// An array of strings; `None` (reported) when it is not one.
     pub(super) fn strings(&mut self, key: &'static str) -> Option<Vec<Located<&'a str>>> {
         let item = &self.entry(key)?.item;

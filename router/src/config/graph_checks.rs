@@ -1,6 +1,7 @@
 //! Graph checks over linked nodes: one stdin, playlists of one segmenter agreeing on
 //! `repeat_ts_headers` (and the segmenter taking their value), file name collisions at a sink's
-//! place (a local directory, a bucket and prefix, a directory on a server), and unused nodes.
+//! place (a local directory, a bucket and prefix, a directory on a server, a plugin library
+//! with its options), and unused nodes.
 //! Runs after `link` resolved every reference; changes nothing but the segmenters'
 //! `repeat_ts_headers`.
 
@@ -102,6 +103,8 @@ enum Place<'a> {
         user: Option<&'a str>,
         directory: &'a str,
     },
+    /// Wherever a plugin writes: the same library with the same options is the same place.
+    Plugin { library: &'a Path, options: &'a str },
 }
 
 /// The sink's place, the text written before each file name there, and how messages name it.
@@ -122,6 +125,13 @@ fn place(kind: &SinkKind) -> (Place<'_>, &str, String) {
         }
         SinkKind::Ftp(ftp) => server_place(&ftp.host, ftp.port, &ftp.user, &ftp.directory),
         SinkKind::Scp(scp) => server_place(&scp.host, scp.port, &scp.user, &scp.directory),
+        SinkKind::Plugin(plugin) => {
+            let place = Place::Plugin {
+                library: &plugin.library,
+                options: &plugin.options,
+            };
+            (place, "", format!("plugin {}", plugin.library.display()))
+        }
     }
 }
 

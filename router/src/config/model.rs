@@ -177,6 +177,8 @@ pub enum SinkKind {
     Ftp(FtpSink),
     /// `scp`: a directory on an SSH server (SFTP underneath).
     Scp(ScpSink),
+    /// `plugin`: a sink from a shared library, loaded at start.
+    Plugin(PluginSink),
 }
 
 /// A credential: its value is never printed (`Debug` and `Display` show `***`).
@@ -259,6 +261,28 @@ pub struct ScpSink {
     /// `known_hosts`: file host keys are verified against (default `~/.ssh/known_hosts`);
     /// strict: an unknown or changed host key is refused.
     pub known_hosts: PathBuf,
+}
+
+/// `type = "plugin"`. Compile only resolves the path; loading the library and creating the
+/// instance happen at `check` and at start, and report at `at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSink {
+    /// `library` (required): the shared library.
+    pub library: PathBuf,
+    /// `[sinks.NAME.options]` as TOML text (after `${VAR}` substitution), handed to the
+    /// plugin as is; empty when there is no such table.
+    pub options: String,
+    /// Where `library` and `options` are written, for the findings of loading.
+    pub at: PluginPlaces,
+}
+
+/// Where a plugin sink's keys are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginPlaces {
+    /// The `library` value.
+    pub library: Location,
+    /// The `options` table, or the sink's table when there is none.
+    pub options: Location,
 }
 
 /// Where a diagnostic points.

@@ -221,6 +221,15 @@ fn sink(node: &SinkNode) -> Shown {
                 ];
                 ("scp", settings, &["host", "port", "user", "directory"])
             }
+            SinkKind::Plugin(plugin) => {
+                // Option values may be credentials: only their keys are shown.
+                let keys = super::plugin_sink::option_keys(&plugin.options).join(",");
+                let settings = vec![
+                    ("library", plugin.library.display().to_string()),
+                    ("options", format!("[{keys}]")),
+                ];
+                ("plugin", settings, &["library"])
+            }
         };
     let summary = match &node.kind {
         SinkKind::Local { path } => format!("local {}", path.display()),

@@ -8,10 +8,10 @@ use super::diagnostics::{Diagnostics, did_you_mean};
 use super::fields::{Fields, Located};
 use super::model::{HeaderOverrides, S3Sink, Secret, SinkKind, SinkNode};
 use super::nodes::{Built, NodeDecl, owned};
-use super::remote;
+use super::{plugin_sink, remote};
 
 /// Sink types that exist, for messages.
-const SINK_TYPES: [&str; 4] = ["local", "s3", "ftp", "scp"];
+const SINK_TYPES: [&str; 5] = ["local", "s3", "ftp", "scp", "plugin"];
 /// The canned ACLs S3 can give an object.
 const S3_ACLS: [&str; 6] = [
     "private",
@@ -54,7 +54,8 @@ pub(super) fn build_sink(
         ok: false,
         inputs,
     };
-    let Some(sink_type) = fields.required_string("type", "one of local, s3, ftp, scp") else {
+    let Some(sink_type) = fields.required_string("type", "one of local, s3, ftp, scp, plugin")
+    else {
         fields.abandon("a sink");
         return none(inputs);
     };
@@ -65,15 +66,12 @@ pub(super) fn build_sink(
         "s3" => s3_sink(&mut fields),
         "ftp" => remote::ftp_sink(&mut fields, environment),
         "scp" => remote::scp_sink(&mut fields, environment.home),
+        "plugin" => plugin_sink::plugin_sink(&mut fields, environment.home),
         other => {
             let message = match other {
                 "sftp" => {
                     "there is no sink type `sftp`: type = \"scp\" publishes over SFTP".to_owned()
                 }
-                "plugin" => format!(
-                    "sink type `plugin` is not supported yet; expected one of {}",
-                    SINK_TYPES.join(", ")
-                ),
                 _ => format!(
                     "unknown sink type `{other}`; expected one of {}{}",
                     SINK_TYPES.join(", "),
@@ -94,7 +92,7 @@ pub(super) fn build_sink(
         playlist_cache_control: header_value(&mut fields, "playlist_cache_control"),
     };
     let ok = fields.ok();
-    let article = if sink_type.value == "local" {
+    let article = if matches!(sink_type.value, "local" | "plugin") {
         "a"
     } else {
         "an"

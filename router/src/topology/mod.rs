@@ -68,7 +68,7 @@ pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), Topol
     let spool_root = spool_root(graph.router.state_dir.as_deref());
     let mut outputs: BTreeMap<&str, Vec<PlaylistOutput>> = BTreeMap::new();
     for node in graph.sinks.values() {
-        let sink = sinks::build(node);
+        let sink = sinks::start(node).await;
         let (queue, inbox) = sink_queue();
         let mut plans = Vec::new();
         for input in &node.inputs {

@@ -1,4 +1,5 @@
-//! Sink instances from their config: the built-in local, S3, FTP and SCP sinks.
+//! Sink instances from their config: the built-in local, S3, FTP and SCP sinks, and plugin
+//! sinks (through `plugin_sinks`).
 //!
 //! A sink that cannot even be built (a refused setting) becomes a sink whose every operation
 //! fails with that reason, so the problem is logged with each object and never takes the
@@ -10,13 +11,29 @@ use std::sync::Arc;
 use streamrouter_ftp::FtpSettings;
 use streamrouter_local::LocalSink;
 use streamrouter_plugin::{ObjectMeta, Sink, SinkError};
+use streamrouter_plugin_host::PluginSink;
 use streamrouter_s3::S3Settings;
 use streamrouter_scp::ScpSettings;
 
 use crate::config::model::{SinkKind, SinkNode};
 
-/// The sink of a node.
-pub fn build(node: &SinkNode) -> Arc<dyn Sink> {
+/// The sink of a node, built on the blocking pool: a plugin's library is loaded and its
+/// `create` runs there, never on the async threads.
+pub async fn start(node: &SinkNode) -> Arc<dyn Sink> {
+    let owned = node.clone();
+    match tokio::task::spawn_blocking(move || build(&owned)).await {
+        Ok(sink) => sink,
+        Err(error) => {
+            let error =
+                SinkError::permanent(&node.name, format!("building the sink failed: {error}"));
+            tracing::error!(sink = %node.name, %error, "sink cannot be used; every object sent to it will fail");
+            Arc::new(Refused(error))
+        }
+    }
+}
+
+/// The sink of a node. Blocking.
+fn build(node: &SinkNode) -> Arc<dyn Sink> {
     let built: Result<Arc<dyn Sink>, SinkError> = match &node.kind {
         // A directory that cannot be created fails this sink's writes (logged, retried),
         // never the rest of the graph.
@@ -55,6 +72,17 @@ pub fn build(node: &SinkNode) -> Arc<dyn Sink> {
             &default_known_hosts(),
         )
         .map(|sink| probed(&node.name, sink)),
+        SinkKind::Plugin(plugin) => match crate::plugin_sinks::instantiate(&node.name, plugin) {
+            Ok(sink) => {
+                let info = sink.plugin().info();
+                tracing::info!(sink = %node.name, plugin = %info.name, version = %info.version, "plugin sink ready");
+                Ok(Arc::new(Plugged(Some(sink))))
+            }
+            Err(error) => Err(SinkError::permanent(
+                &plugin.library.display().to_string(),
+                error.to_string(),
+            )),
+        },
     };
     built.unwrap_or_else(|error| {
         tracing::error!(sink = %node.name, %error, "sink cannot be used; every object sent to it will fail");
@@ -82,6 +110,38 @@ fn default_known_hosts() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_default()
         .join(".ssh/known_hosts")
+}
+
+/// A plugin's instance, destroyed on the blocking pool: `destroy` is a plugin call like the
+/// others, which never run on the async threads (the last owner may be an async task).
+struct Plugged(Option<PluginSink>);
+
+impl Sink for Plugged {
+    fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+        match &self.0 {
+            Some(sink) => sink.put(key, body, meta),
+            None => Err(SinkError::permanent(key, "the plugin sink is gone")),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<(), SinkError> {
+        match &self.0 {
+            Some(sink) => sink.delete(key),
+            None => Err(SinkError::permanent(key, "the plugin sink is gone")),
+        }
+    }
+}
+
+impl Drop for Plugged {
+    fn drop(&mut self) {
+        let Some(sink) = self.0.take() else {
+            return;
+        };
+        // Outside a runtime (or once it is shutting down) the instance is destroyed here.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || drop(sink));
+        }
+    }
 }
 
 /// A sink that could not be built: every call reports why.

@@ -7,6 +7,7 @@ mod errors;
 mod examples;
 mod files;
 mod graph_checks;
+mod plugins;
 mod remote_places;
 mod render;
 mod sinks;

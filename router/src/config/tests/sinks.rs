@@ -259,7 +259,7 @@ inputs = ["cam"]
             (
                 52,
                 "sinks.g.type",
-                "unknown sink type `ftps`; expected one of local, s3, ftp, scp; did you mean \
+                "unknown sink type `ftps`; expected one of local, s3, ftp, scp, plugin; did you mean \
                  `ftp`?"
             ),
         ],

@@ -153,7 +153,7 @@ inputs = ["p1"]
             (
                 33,
                 "sinks.typo.type",
-                "unknown sink type `locl`; expected one of local, s3, ftp, scp; did you mean \
+                "unknown sink type `locl`; expected one of local, s3, ftp, scp, plugin; did you mean \
                  `local`?"
             ),
         ],

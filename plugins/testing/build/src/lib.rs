@@ -1,0 +1,142 @@
+//! Test helper: builds the shared libraries the plugin tests load, from a clean checkout under
+//! plain `cargo test`. Rust plugins are built with `cargo build -p CRATE --lib` into their own
+//! target directory under the caller's `CARGO_TARGET_TMPDIR` (so that the features they are
+//! built with never replace the workspace's own `.so` files, and the outer `cargo test`, which
+//! has released its build lock by the time tests run, is never waited on); C files are
+//! compiled with the system `cc`.
+//!
+//! Each library is built once per test process; concurrent builds by other test processes are
+//! serialised by cargo's own lock, and C outputs are written under a temporary name and renamed.
+//! Test code only: it panics with the compiler's output when a build fails.
+
+#![allow(clippy::panic, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// The workspace root (this crate is `plugins/testing/build`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}
+
+/// `plugins/examples`: the C header and the C example plugin.
+pub fn examples_dir() -> PathBuf {
+    workspace_root().join("plugins/examples")
+}
+
+/// Libraries built by this process: (package, features) → path.
+static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Builds the `cdylib` of workspace package `package` with `features`, into
+/// `TMPDIR/plugin-build` (`tmp` is the test's `CARGO_TARGET_TMPDIR`), and returns the path of
+/// `libNAME.so`.
+pub fn cargo_plugin(tmp: &Path, package: &str, features: &[&str]) -> PathBuf {
+    let id = format!("{package} {}", features.join(","));
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(&id) {
+        return path.clone();
+    }
+    let target_dir = tmp.join("plugin-build");
+    let mut command = Command::new(cargo());
+    command
+        .args(["build", "--locked", "--lib", "--quiet", "-p", package])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(workspace_root());
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
+    let output = command.output().expect("run cargo");
+    assert!(
+        output.status.success(),
+        "cargo build -p {package} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = target_dir.join("debug").join(file);
+    assert!(path.is_file(), "cargo built no {}", path.display());
+    built.insert(id, path.clone());
+    path
+}
+
+/// Compiles the C file `source` (with `plugins/examples` on the include path) into the shared
+/// library `TMPDIR/c-plugins/NAME.so`, warnings as errors.
+pub fn c_plugin(tmp: &Path, source: &Path, name: &str) -> PathBuf {
+    let id = format!("cc {name}");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(&id) {
+        return path.clone();
+    }
+    let dir = tmp.join("c-plugins");
+    std::fs::create_dir_all(&dir).expect("create the C output directory");
+    let path = dir.join(format!("{name}{}", std::env::consts::DLL_SUFFIX));
+    let partial = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let output = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()))
+        .args([
+            "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-O1",
+        ])
+        .arg("-I")
+        .arg(examples_dir())
+        .arg("-o")
+        .arg(&partial)
+        .arg(source)
+        .output()
+        .expect("run cc (a C compiler must be installed)");
+    assert!(
+        output.status.success(),
+        "cc {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::rename(&partial, &path).expect("move the library in place");
+    built.insert(id, path.clone());
+    path
+}
+
+/// Compiles and runs the C program `source` (with `plugins/examples` on the include path) and
+/// returns what it printed.
+pub fn run_c_program(tmp: &Path, source: &Path, name: &str) -> String {
+    let dir = tmp.join("c-programs");
+    std::fs::create_dir_all(&dir).expect("create the C output directory");
+    let program = dir.join(format!("{name}-{}", std::process::id()));
+    let output = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()))
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg("-I")
+        .arg(examples_dir())
+        .arg("-o")
+        .arg(&program)
+        .arg(source)
+        .output()
+        .expect("run cc (a C compiler must be installed)");
+    assert!(
+        output.status.success(),
+        "cc {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = Command::new(&program).output().expect("run the C program");
+    let _ = std::fs::remove_file(&program);
+    assert!(run.status.success(), "{} failed", source.display());
+    String::from_utf8(run.stdout).expect("UTF-8 output")
+}
+
+/// A C shared library that is not a plugin (no entry symbol): `TMPDIR/c-plugins/NAME.so`.
+pub fn library_without_entry(tmp: &Path, name: &str) -> PathBuf {
+    let dir = tmp.join("c-plugins");
+    std::fs::create_dir_all(&dir).expect("create the C output directory");
+    let source = dir.join(format!("{name}-{}.c", std::process::id()));
+    std::fs::write(&source, "int not_a_plugin(int x) { return x + 1; }\n").expect("write C");
+    c_plugin(tmp, &source, name)
+}
