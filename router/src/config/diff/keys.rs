@@ -10,8 +10,8 @@
 //! compared here always have the same one.
 
 use super::super::model::{
-    FtpSink, HeaderOverrides, PlaylistNode, RouterSettings, S3Sink, ScpSink, SegmenterNode,
-    SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
+    FtpSink, HeaderOverrides, PlaylistNode, PluginSink, RouterSettings, S3Sink, ScpSink,
+    SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -198,6 +198,22 @@ fn sink_kind_keys(old: &SinkKind, new: &SinkKind) -> Vec<&'static str> {
         (SinkKind::S3(old), SinkKind::S3(new)) => s3_keys(old, new),
         (SinkKind::Ftp(old), SinkKind::Ftp(new)) => ftp_keys(old, new),
         (SinkKind::Scp(old), SinkKind::Scp(new)) => scp_keys(old, new),
+        (SinkKind::Plugin(old), SinkKind::Plugin(new)) => {
+            // Where the keys are written (`at`) is not a change of the sink.
+            let PluginSink {
+                library,
+                options,
+                at: _,
+            } = old;
+            let mut keys = Vec::new();
+            if *library != new.library {
+                keys.push("library");
+            }
+            if *options != new.options {
+                keys.push("options");
+            }
+            keys
+        }
         _ => vec!["type"],
     }
 }

@@ -453,3 +453,15 @@ fn the_live_playlist_keys_are_playlist_keys() {
     live.sort_unstable();
     assert_eq!(reported, live);
 }
+
+#[test]
+fn a_plugin_sink_changes_with_its_library_or_options_not_its_place_in_the_file() {
+    let plugin = "[sinks.custom]\ntype = \"plugin\"\ninputs = [\"cam\"]\nlibrary = \"/usr/lib/libsink.so\"\n[sinks.custom.options]\nendpoint = \"https://a.example\"\n";
+    let old = format!("{CHAIN}\n{plugin}");
+    let moved = format!("{CHAIN}\n# a comment that moves every line below\n\n{plugin}");
+    assert!(diff_of(&old, &moved).is_empty());
+    let new = old.replace("a.example", "b.example");
+    assert_eq!(diff_of(&old, &new).sinks.changed["custom"], ["options"]);
+    let new = old.replace("libsink.so", "libother.so");
+    assert_eq!(diff_of(&old, &new).sinks.changed["custom"], ["library"]);
+}

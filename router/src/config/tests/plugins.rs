@@ -104,7 +104,7 @@ fn a_plugin_sink_needs_a_library_and_a_table_of_options() {
                 22,
                 "sinks.p.path",
                 "unknown key `path` for a plugin sink (valid: `inputs`, `type`, `library`, \
-                 `options`, `delete_grace`, `segment_content_type`, `segment_cache_control`, \
+                 `options`, `delete_grace`, `spool_limit`, `segment_content_type`, `segment_cache_control`, \
                  `playlist_content_type`, `playlist_cache_control`)"
             ),
         ],
