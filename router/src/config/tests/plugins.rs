@@ -93,23 +93,27 @@ fn a_plugin_sink_needs_a_library_and_a_table_of_options() {
         "{CHAIN}\n[sinks.p]\ntype = \"plugin\"\ninputs = [\"cam\"]\nlibrary = \"x.so\"\noptions = \"a=1\"\npath = \"/x\"\n"
     );
     let loaded = compile(&text);
-    let found: Vec<(usize, &str, &str)> = (loaded.diagnostics.iter())
-        .map(|d| (d.location.line, d.key.as_str(), d.message.as_str()))
+    let found: Vec<(usize, &str)> = (loaded.diagnostics.iter())
+        .map(|d| (d.location.line, d.key.as_str()))
         .collect();
     assert_eq!(
         found,
-        [
-            (21, "sinks.p.options", "expected a table, found a string"),
-            (
-                22,
-                "sinks.p.path",
-                "unknown key `path` for a plugin sink (valid: `inputs`, `type`, `library`, \
-                 `options`, `delete_grace`, `spool_limit`, `segment_content_type`, `segment_cache_control`, \
-                 `playlist_content_type`, `playlist_cache_control`)"
-            ),
-        ],
+        [(21, "sinks.p.options"), (22, "sinks.p.path")],
         "{}",
         listing(&loaded.diagnostics)
+    );
+    assert_eq!(
+        loaded.diagnostics[0].message,
+        "expected a table, found a string"
+    );
+    // The keys every sink has follow; only the plugin's own are pinned here.
+    let unknown = &loaded.diagnostics[1].message;
+    assert!(
+        unknown.starts_with(
+            "unknown key `path` for a plugin sink (valid: `inputs`, `type`, `library`, \
+             `options`, `delete_grace`, "
+        ),
+        "{unknown}"
     );
 }
 
