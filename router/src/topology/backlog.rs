@@ -233,15 +233,23 @@ pub async fn run_intake(
     }
     let mut spilled_files = 0u64;
     while let Some(command) = receiver.recv().await {
-        let entry = match command {
-            SinkCommand::Segment {
-                playlist,
-                key,
-                segment,
-                wall_clock,
-                cut,
-            } if spill_needed(&backlog, &limits, segment.data.len()) => {
-                let dir = limits.spool_dir.clone().unwrap_or_default();
+        let spill_to = match &command {
+            SinkCommand::Segment { segment, .. } => {
+                spill_dir(&backlog, &limits, segment.data.len())
+            }
+            SinkCommand::End { .. } => None,
+        };
+        let entry = match (command, spill_to) {
+            (
+                SinkCommand::Segment {
+                    playlist,
+                    key,
+                    segment,
+                    wall_clock,
+                    cut,
+                },
+                Some(dir),
+            ) => {
                 spilled_files += 1;
                 let file = dir.join(format!("{spilled_files:012}.ts"));
                 match write_file(file.clone(), Arc::clone(&segment)).await {
@@ -266,7 +274,7 @@ pub async fn run_intake(
                     }
                 }
             }
-            command => Entry::Held(command),
+            (command, _) => Entry::Held(command),
         };
         let dropped = backlog.push(entry, &limits, &sink);
         remove_files(dropped).await;
@@ -279,8 +287,10 @@ pub async fn remove_spool(dir: PathBuf) {
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
 }
 
-fn spill_needed(backlog: &Backlog, limits: &BacklogLimits, len: usize) -> bool {
-    limits.spool_dir.is_some() && backlog.memory_bytes() + len as u64 > limits.memory_bytes
+/// The spool directory, when a segment of `len` bytes no longer fits in the memory budget.
+fn spill_dir<'a>(backlog: &Backlog, limits: &'a BacklogLimits, len: usize) -> Option<&'a Path> {
+    let over_budget = backlog.memory_bytes() + len as u64 > limits.memory_bytes;
+    limits.spool_dir.as_deref().filter(|_| over_budget)
 }
 
 fn without_data(segment: &Segment) -> Segment {

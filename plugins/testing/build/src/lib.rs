@@ -83,26 +83,31 @@ pub fn c_plugin(tmp: &Path, source: &Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create the C output directory");
     let path = dir.join(format!("{name}{}", std::env::consts::DLL_SUFFIX));
     let partial = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let output = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()))
-        .args([
-            "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-O1",
-        ])
+    compile_c(source, &partial, &["-shared", "-fPIC", "-O1"]);
+    std::fs::rename(&partial, &path).expect("move the library in place");
+    built.insert(id, path.clone());
+    path
+}
+
+/// Compiles `source` with `cc` (strict warnings, `plugins/examples` on the include path) into
+/// `output`, with `extra` flags.
+fn compile_c(source: &Path, output: &Path, extra: &[&str]) {
+    let compiled = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()))
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(extra)
         .arg("-I")
         .arg(examples_dir())
         .arg("-o")
-        .arg(&partial)
+        .arg(output)
         .arg(source)
         .output()
         .expect("run cc (a C compiler must be installed)");
     assert!(
-        output.status.success(),
+        compiled.status.success(),
         "cc {} failed:\n{}",
         source.display(),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&compiled.stderr)
     );
-    std::fs::rename(&partial, &path).expect("move the library in place");
-    built.insert(id, path.clone());
-    path
 }
 
 /// Compiles and runs the C program `source` (with `plugins/examples` on the include path) and
@@ -111,21 +116,7 @@ pub fn run_c_program(tmp: &Path, source: &Path, name: &str) -> String {
     let dir = tmp.join("c-programs");
     std::fs::create_dir_all(&dir).expect("create the C output directory");
     let program = dir.join(format!("{name}-{}", std::process::id()));
-    let output = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()))
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .arg("-I")
-        .arg(examples_dir())
-        .arg("-o")
-        .arg(&program)
-        .arg(source)
-        .output()
-        .expect("run cc (a C compiler must be installed)");
-    assert!(
-        output.status.success(),
-        "cc {} failed:\n{}",
-        source.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    compile_c(source, &program, &[]);
     let run = Command::new(&program).output().expect("run the C program");
     let _ = std::fs::remove_file(&program);
     assert!(run.status.success(), "{} failed", source.display());
