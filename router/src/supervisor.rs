@@ -108,7 +108,7 @@ pub async fn run_daemon(
         match report.result {
             ReloadResult::Applied => {
                 mounts.send_replace(Arc::new(local_mounts(topology.graph())));
-                tracing::info!(generation, changes = %report.summary, elapsed_ms, "config reloaded");
+                tracing::info!(generation, changes = ?report.summary, elapsed_ms, "config reloaded");
             }
             ReloadResult::Unchanged => {
                 tracing::info!(generation, elapsed_ms, "config unchanged");
