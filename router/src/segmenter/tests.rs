@@ -406,7 +406,7 @@ fn aligned_cuts_follow_the_pts_grid_whichever_keyframe_a_rendition_started_at() 
         let mut stream = StreamBuilder::new();
         let first = START + offset_frames * FRAME as u64;
         stream.gops(first, 300 - offset_frames, |n| {
-            (n + offset_frames) % 25 == 0
+            (n + offset_frames).is_multiple_of(25)
         });
         let (segments, _) = segment_all(&stream.bytes, aligned.clone());
         segments.iter().map(|s| s.start_pts).collect::<Vec<_>>()
