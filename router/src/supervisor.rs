@@ -224,6 +224,7 @@ async fn check_new_plugins(new: &Graph, changes: &GraphDiff) -> Vec<String> {
         segmenters: BTreeMap::new(),
         playlists: BTreeMap::new(),
         sinks,
+        masters: BTreeMap::new(),
     };
     match tokio::task::spawn_blocking(move || crate::plugin_sinks::check(&only_plugins)).await {
         Ok(diagnostics) => diagnostics.iter().map(ToString::to_string).collect(),
