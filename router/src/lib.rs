@@ -11,7 +11,9 @@
 //! - [`segmenter`]: packets → segments cut at random access points (pure).
 //! - [`playlist`]: segments → sliding-window m3u8 text and expiry decisions (pure).
 //! - [`publish`]: orders segment and playlist writes on a sink and deletes expired segments.
-//! - [`reload`]: says when the config should be loaded again (file changes, SIGHUP); not wired yet.
+//! - [`reload`]: says when the config should be loaded again (file changes, SIGHUP).
+//! - [`supervisor`]: the daemon's life: start, reload (compile, diff, apply), stop.
+//! - [`status`]: the config generation and the last reload's outcome, for operators.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
 //! - [`plugin_sinks`]: loading `type = "plugin"` sinks, for `check` and at start.
 
@@ -25,4 +27,6 @@ pub mod reload;
 pub mod segment_job;
 pub mod segmenter;
 pub mod source;
+pub mod status;
+pub mod supervisor;
 pub mod topology;

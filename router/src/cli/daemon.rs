@@ -2,15 +2,15 @@
 //! plugin sinks).
 //!
 //! Owns the process-level concerns: loading the config, the tokio runtime, stop signals (the
-//! first stops every feed in order, a second exits at once) and printing diagnostics.
+//! first stops every feed in order, a second exits at once) and printing diagnostics. The
+//! daemon itself (serving, reloading) is `streamrouter::supervisor`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use streamrouter::config::model::{Graph, Severity, SinkKind};
+use streamrouter::config::model::{Graph, Severity};
 use streamrouter::config::{self, Loaded};
-use streamrouter::http::{self, Mount};
-use streamrouter::topology;
+use streamrouter::supervisor::{DaemonOptions, run_daemon};
 use tokio_util::sync::CancellationToken;
 
 /// `run` arguments.
@@ -95,77 +95,26 @@ pub fn graph(args: GraphArgs) -> anyhow::Result<()> {
 
 /// `streamrouter run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut graph = load(&args.config)?;
-    if args.serve.is_some() {
-        graph.router.serve = args.serve;
-    }
+    let graph = load(&args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("streamrouter")
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(run_graph(graph));
+    let options = DaemonOptions {
+        config: args.config,
+        serve: args.serve,
+    };
+    let result = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signals(shutdown.clone()));
+        run_daemon(graph, options, shutdown).await
+    });
     // A stdin source leaves a blocking read parked; do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    result
-}
-
-async fn run_graph(graph: Graph) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signals(shutdown.clone()));
-    let server = match graph.router.serve {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("[router] serve: cannot listen on {addr}"))?;
-            let addr = listener.local_addr().unwrap_or(addr);
-            let mounts = local_mounts(&graph);
-            for mount in &mounts {
-                for playlist in &mount.playlists {
-                    tracing::info!(url = %http::playlist_url(addr, &mount.name, playlist), "serving");
-                    println!("{}", http::playlist_url(addr, &mount.name, playlist));
-                }
-            }
-            Some(tokio::spawn(http::serve(
-                listener,
-                mounts,
-                shutdown.clone(),
-            )))
-        }
-        None => None,
-    };
-    topology::run(&graph, shutdown.clone()).await?;
-    if let Some(server) = server {
-        shutdown.cancel();
-        match server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "HTTP server stopped with an error"),
-            Err(error) => tracing::warn!(%error, "HTTP server task failed"),
-        }
-    }
+    result?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Local sinks and the playlist files they publish, for the HTTP server.
-fn local_mounts(graph: &Graph) -> Vec<Mount> {
-    graph
-        .sinks
-        .values()
-        .filter_map(|sink| match &sink.kind {
-            SinkKind::Local { path } => Some(Mount {
-                name: sink.name.clone(),
-                dir: path.clone(),
-                playlists: sink
-                    .inputs
-                    .iter()
-                    .filter_map(|input| graph.playlists.get(input))
-                    .map(|playlist| playlist.file_name.clone())
-                    .collect(),
-            }),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The first SIGINT or SIGTERM stops the feeds in order; a second one exits at once.

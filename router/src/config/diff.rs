@@ -60,6 +60,29 @@ pub const PLAYLIST_LIVE_KEYS: &[&str] = &[
     "repeat_ts_headers",
 ];
 
+/// Sink keys that say where objects are stored: when one changes, the replaced sink stores
+/// somewhere the segments already listed are not (a new `user` may log in to another home
+/// directory; a plugin's `options` may name anything). Credentials, region, ACL, TLS, limits
+/// and headers keep the destination.
+pub const SINK_DESTINATION_KEYS: &[&str] = &[
+    "type",
+    "path",
+    "bucket",
+    "prefix",
+    "endpoint",
+    "host",
+    "port",
+    "user",
+    "directory",
+    "library",
+    "options",
+];
+
+/// Whether a changed sink with these changed keys now stores somewhere else.
+pub fn destination_changed(keys: &[&str]) -> bool {
+    keys.iter().any(|key| SINK_DESTINATION_KEYS.contains(key))
+}
+
 /// Changed, added and removed nodes listed at most in the summary line.
 const SUMMARY_ITEMS: usize = 20;
 

@@ -1,22 +1,28 @@
 //! The built-in HTTP server (`[router] serve`): serves each local sink's directory under
 //! `/SINK/`, with HLS content types, no caching of playlists and CORS open so browser players
-//! (hls.js) can load the streams.
+//! (hls.js) can load the streams; `/status` reports the config generation and the last reload
+//! as JSON. The mounts follow reloads (a local sink added or moved is served at once).
 //!
 //! Owns the listener; reads files only through tower-http's `ServeDir`; writes nothing.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, Response};
+use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::get;
 use streamrouter_plugin::{PLAYLIST_CONTENT_TYPE, SEGMENT_CONTENT_TYPE};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 use tower_http::services::ServeDir;
+
+use crate::status::DaemonStatus;
 
 /// A directory served under `/{name}/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,18 +35,27 @@ pub struct Mount {
     pub playlists: Vec<String>,
 }
 
-/// Serves `mounts` on `listener` until `shutdown` is cancelled.
+/// What the server shows, as the daemon updates it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The local sinks' directories.
+    pub mounts: watch::Receiver<Arc<Vec<Mount>>>,
+    /// The daemon's status.
+    pub status: watch::Receiver<DaemonStatus>,
+}
+
+/// Serves `served` on `listener` until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
-    mounts: Vec<Mount>,
+    served: Served,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let index = index_page(&mounts);
-    let mut app = Router::new().route("/", get(move || async move { Html(index) }));
-    for mount in &mounts {
-        app = app.nest_service(&format!("/{}", mount.name), ServeDir::new(&mount.dir));
-    }
-    let app = app.layer(middleware::from_fn(hls_headers));
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/status", get(status))
+        .fallback(mounted)
+        .layer(middleware::from_fn(hls_headers))
+        .with_state(served);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -49,6 +64,35 @@ pub async fn serve(
 /// The URL a playlist of a mount is served at.
 pub fn playlist_url(addr: SocketAddr, mount: &str, playlist: &str) -> String {
     format!("http://{addr}/{mount}/{playlist}")
+}
+
+async fn index(State(served): State<Served>) -> Html<String> {
+    let mounts = Arc::clone(&served.mounts.borrow());
+    Html(index_page(&mounts))
+}
+
+async fn status(State(served): State<Served>) -> Json<DaemonStatus> {
+    Json(served.status.borrow().clone())
+}
+
+/// `/{mount}/{file}`: the file in that mount's directory.
+async fn mounted(State(served): State<Served>, mut request: Request) -> Response {
+    let path = request.uri().path().trim_start_matches('/').to_owned();
+    let (name, rest) = path.split_once('/').unwrap_or((path.as_str(), ""));
+    let dir = served
+        .mounts
+        .borrow()
+        .iter()
+        .find(|mount| mount.name == name)
+        .map(|mount| mount.dir.clone());
+    let (Some(dir), Ok(uri)) = (dir, format!("/{rest}").parse::<Uri>()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    *request.uri_mut() = uri;
+    match ServeDir::new(dir).oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(infallible) => match infallible {},
+    }
 }
 
 /// Content type by extension (mime guessing maps .ts and .m3u8 wrongly), no caching of

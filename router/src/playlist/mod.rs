@@ -145,6 +145,32 @@ impl MediaPlaylist {
         self.ended = true;
     }
 
+    /// The stream goes on after an end (a reload restarted its feed): the next rendering has no
+    /// EXT-X-ENDLIST again.
+    pub fn reopen(&mut self) {
+        self.ended = false;
+    }
+
+    /// New settings for the next version: a smaller window drops the oldest segments at the next
+    /// push (reported as expired then). The declared target duration is only ever raised, never
+    /// lowered (RFC 8216 §6.2.1: it must not change; shorter segments still fit the old value).
+    pub fn set_config(&mut self, config: PlaylistConfig) -> Option<(u64, u64)> {
+        let wanted = declared_target(config.target_duration);
+        self.config = config;
+        (wanted > self.target_duration).then(|| {
+            let raised = (self.target_duration, wanted);
+            self.target_duration = wanted;
+            raised
+        })
+    }
+
+    /// Forgets every listed segment (they are not where the playlist is now published); the
+    /// declared target duration stays.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.discontinuity_sequence = 0;
+    }
+
     /// Whether the stream has ended.
     pub fn is_ended(&self) -> bool {
         self.ended

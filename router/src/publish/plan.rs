@@ -5,6 +5,7 @@
 //! Pure: no sink, no clock. The wall-clock time of a segment is passed in. Executors (the
 //! synchronous [`super::Publisher`], the daemon's sink tasks) carry the operations out.
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use super::naming::SegmentNamePattern;
@@ -67,21 +68,68 @@ pub struct PlaylistPlan {
     next_sequence: u64,
     cache_control: String,
     gap: bool,
+    /// Object key of each listed segment by sequence number, oldest first: expiry deletes by
+    /// key, whatever `base_url` the entry was listed with.
+    keys: VecDeque<(u64, String)>,
 }
 
 impl PlaylistPlan {
     /// A plan with no segment yet.
     pub fn new(settings: PlanSettings) -> Self {
         let playlist = MediaPlaylist::new(settings.playlist.clone());
-        // A player must not cache a live playlist longer than half a target duration.
-        let half_target = (playlist.target_duration() / 2).max(1);
         Self {
             next_sequence: settings.first_sequence,
+            cache_control: cache_control_of(&playlist),
             settings,
             playlist,
-            cache_control: format!("max-age={half_target}"),
             gap: false,
+            keys: VecDeque::new(),
         }
+    }
+
+    /// New settings from a reload, for the next version (`first_sequence` is ignored: numbering
+    /// goes on). A plan that had ended goes on after a discontinuity. When the playlist moves to
+    /// another key, the old key gets a final version with EXT-X-ENDLIST, returned here, so
+    /// players on it stop rather than stall.
+    pub fn update(&mut self, settings: PlanSettings) -> Vec<Operation> {
+        let mut operations = Vec::new();
+        if settings.playlist_key != self.settings.playlist_key
+            && !self.playlist.is_ended()
+            && let Some(last) = self.end()
+        {
+            operations.push(last);
+        }
+        if self.playlist.is_ended() {
+            self.playlist.reopen();
+            self.gap = true;
+        }
+        if let Some((old, new)) = self.playlist.set_config(settings.playlist.clone()) {
+            tracing::warn!(
+                old,
+                new,
+                "target duration raised by a reload: EXT-X-TARGETDURATION changes in a live \
+                 playlist (RFC 8216 wants it constant); players may need to reload it"
+            );
+        }
+        self.cache_control = cache_control_of(&self.playlist);
+        self.settings = PlanSettings {
+            first_sequence: self.settings.first_sequence,
+            ..settings
+        };
+        operations
+    }
+
+    /// The playlist is now published somewhere its listed segments were never stored (its sink
+    /// moved): it forgets them, and the next version lists only what is stored there. Numbering
+    /// goes on. The forgotten segments stay where they were.
+    pub fn rebase(&mut self) {
+        self.playlist.clear();
+        self.keys.clear();
+    }
+
+    /// Whether the playlist has ended (its final version has EXT-X-ENDLIST).
+    pub fn is_ended(&self) -> bool {
+        self.playlist.is_ended()
     }
 
     /// The playlist as planned so far.
@@ -115,6 +163,7 @@ impl PlaylistPlan {
             Some(base) => format!("{base}{key}"),
             None => key.clone(),
         };
+        self.keys.push_back((sequence, key.clone()));
         let discontinuity = segment.discontinuity || std::mem::take(&mut self.gap);
         let mut entry = PlaylistEntry::new(sequence, uri, segment.duration(), discontinuity);
         if self.settings.program_date_time {
@@ -133,19 +182,31 @@ impl PlaylistPlan {
             );
         }
         let mut operations = vec![Operation::PutSegment { key }, self.put_playlist()];
-        if self.settings.delete_expired {
-            let base = self.settings.base_url.as_deref().unwrap_or("");
-            operations.extend(
-                outcome
-                    .expired
-                    .into_iter()
-                    .map(|expired| Operation::Expire {
-                        key: expired.uri[base.len().min(expired.uri.len())..].to_owned(),
-                        keep_for: Duration::from_secs_f64(expired.keep_for.max(0.0)),
-                    }),
-            );
+        for expired in outcome.expired {
+            let Some(key) = self.take_key(expired.sequence) else {
+                continue;
+            };
+            if self.settings.delete_expired {
+                operations.push(Operation::Expire {
+                    key,
+                    keep_for: Duration::from_secs_f64(expired.keep_for.max(0.0)),
+                });
+            }
         }
         operations
+    }
+
+    /// The key of the listed segment `sequence`, which leaves the window.
+    fn take_key(&mut self, sequence: u64) -> Option<String> {
+        while let Some((listed, _)) = self.keys.front()
+            && *listed < sequence
+        {
+            self.keys.pop_front();
+        }
+        match self.keys.front() {
+            Some((listed, _)) if *listed == sequence => self.keys.pop_front().map(|(_, key)| key),
+            _ => None,
+        }
     }
 
     /// A segment will never be listed (it was dropped or could not be stored): the next one
@@ -167,6 +228,11 @@ impl PlaylistPlan {
             cache_control: self.cache_control.clone(),
         }
     }
+}
+
+/// A player must not cache a live playlist longer than half a target duration.
+fn cache_control_of(playlist: &MediaPlaylist) -> String {
+    format!("max-age={}", (playlist.target_duration() / 2).max(1))
 }
 
 #[cfg(test)]
@@ -273,5 +339,98 @@ mod tests {
             }
             other => panic!("expected the final playlist, got {other:?}"),
         }
+    }
+
+    fn expired_keys(operations: &[Operation]) -> Vec<String> {
+        operations
+            .iter()
+            .filter_map(|operation| match operation {
+                Operation::Expire { key, .. } => Some(key.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_smaller_window_applies_to_the_next_version_and_expires_by_key() {
+        let mut plan = PlaylistPlan::new(settings(5, Some("http://old.example/")));
+        for _ in 0..4 {
+            plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        }
+        plan.update(settings(2, Some("https://new.example/")));
+        let operations = plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        // Listed with the old base URL, deleted by their keys all the same.
+        assert_eq!(
+            expired_keys(&operations),
+            ["live/s-010.ts", "live/s-011.ts", "live/s-012.ts"]
+        );
+        let text = plan.playlist().render();
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:13\n"), "{text}");
+        assert!(
+            text.contains("http://old.example/live/s-013.ts\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("https://new.example/live/s-014.ts\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_moved_playlist_ends_at_its_old_key_and_goes_on_at_the_new_one() {
+        let mut plan = PlaylistPlan::new(settings(3, None));
+        plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        let mut moved = settings(3, None);
+        moved.playlist_key = "live/other.m3u8".into();
+        match plan.update(moved).as_slice() {
+            [Operation::PutPlaylist { key, text, .. }] => {
+                assert_eq!(key, "live/index.m3u8");
+                assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+            }
+            other => panic!("expected the old key's final version, got {other:?}"),
+        }
+        let operations = plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        match &operations[1] {
+            Operation::PutPlaylist { key, text, .. } => {
+                assert_eq!(key, "live/other.m3u8");
+                assert!(!text.contains("ENDLIST"), "{text}");
+                // Numbering goes on, after a discontinuity.
+                assert!(
+                    text.ends_with("#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nlive/s-011.ts\n"),
+                    "{text}"
+                );
+            }
+            other => panic!("expected the playlist, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_ended_plan_reopens_after_a_discontinuity() {
+        let mut plan = PlaylistPlan::new(settings(3, None));
+        plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        plan.end();
+        assert!(plan.update(settings(3, None)).is_empty());
+        assert!(!plan.is_ended());
+        plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        let text = plan.playlist().render();
+        assert!(!text.contains("ENDLIST"), "{text}");
+        assert!(text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
+    }
+
+    #[test]
+    fn a_rebased_plan_lists_only_what_follows_and_never_lowers_its_target() {
+        let mut plan = PlaylistPlan::new(settings(3, None));
+        plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        plan.rebase();
+        let mut shorter = settings(3, None);
+        shorter.playlist.target_duration = 1.0;
+        plan.update(shorter);
+        let operations = plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        assert!(expired_keys(&operations).is_empty());
+        let text = plan.playlist().render();
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:12\n"), "{text}");
+        assert!(text.contains("#EXT-X-TARGETDURATION:2\n"), "{text}");
+        assert_eq!(plan.playlist().entries().len(), 1);
     }
 }

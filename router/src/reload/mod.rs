@@ -5,7 +5,7 @@
 //! Owns the file watcher (its thread and inotify handle) and the SIGHUP listener, both released
 //! when [`ReloadTriggers`] is dropped. Must not read, compile, diff or apply any config: whoever
 //! receives a trigger loads the config itself (a trigger carries no content, and several
-//! changes may come as one trigger). Not wired into the daemon yet.
+//! changes may come as one trigger); `supervisor` does that.
 
 pub mod watch;
 

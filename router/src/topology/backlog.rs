@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 use crate::segmenter::Segment;
 
-use super::sink_task::SinkCommand;
+use super::sink_task::{PlaylistId, SinkCommand, SinkSetup};
 
 /// Work for the sink's worker, in the order it must be done.
 #[derive(Debug)]
@@ -28,15 +28,15 @@ pub enum Work {
     Command(SinkCommand),
     /// Segments of this playlist were dropped here: the next one starts a discontinuity.
     Gap {
-        /// Which of the sink's playlists.
-        playlist: usize,
+        /// Which playlist.
+        playlist: PlaylistId,
     },
 }
 
 /// A segment spilled to a file: everything but its bytes.
 #[derive(Debug)]
 struct Spilled {
-    playlist: usize,
+    playlist: PlaylistId,
     key: String,
     segment: Segment,
     file: PathBuf,
@@ -49,7 +49,7 @@ struct Spilled {
 enum Entry {
     Held(SinkCommand),
     Spilled(Spilled),
-    Gap { playlist: usize },
+    Gap { playlist: PlaylistId },
 }
 
 impl Entry {
@@ -57,7 +57,9 @@ impl Entry {
         match self {
             Entry::Held(SinkCommand::Segment { segment, .. }) => (segment.data.len() as u64, 0),
             Entry::Spilled(spilled) => (0, spilled.len),
-            Entry::Held(SinkCommand::End { .. }) | Entry::Gap { .. } => (0, 0),
+            Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. }) | Entry::Gap { .. } => {
+                (0, 0)
+            }
         }
     }
 }
@@ -157,7 +159,8 @@ impl Backlog {
                     dropped += 1;
                     files.push(spilled.file);
                 }
-                Entry::Held(SinkCommand::End { .. }) | Entry::Gap { .. } => {}
+                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. })
+                | Entry::Gap { .. } => {}
             }
         }
         remove_files(files).await;
@@ -182,14 +185,15 @@ impl Backlog {
             state.spooled_bytes -= spooled;
             let (playlist, key, file) = match &state.entries[oldest] {
                 Entry::Held(SinkCommand::Segment { playlist, key, .. }) => {
-                    (*playlist, key.clone(), None)
+                    (Arc::clone(playlist), key.clone(), None)
                 }
                 Entry::Spilled(spilled) => (
-                    spilled.playlist,
+                    Arc::clone(&spilled.playlist),
                     spilled.key.clone(),
                     Some(spilled.file.clone()),
                 ),
-                Entry::Held(SinkCommand::End { .. }) | Entry::Gap { .. } => break,
+                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. })
+                | Entry::Gap { .. } => break,
             };
             tracing::error!(
                 sink,
@@ -218,26 +222,33 @@ impl Backlog {
 
 /// Takes commands from the sink's queue into the backlog until every sender is gone, spilling
 /// segments to the spool once the memory budget is used. The spool directory is emptied at
-/// start (segments of an earlier run cannot be published into this run's playlists).
+/// start (segments of an earlier run cannot be published into this run's playlists). The
+/// limits are the sink's current ones (a reload may change them; the spool directory stays).
 pub async fn run_intake(
     sink: String,
     mut receiver: mpsc::UnboundedReceiver<SinkCommand>,
     backlog: Arc<Backlog>,
-    mut limits: BacklogLimits,
+    setup: watch::Receiver<SinkSetup>,
 ) {
-    if let Some(dir) = limits.spool_dir.clone()
+    let mut spool_usable = true;
+    let spool_dir = setup.borrow().limits.backlog.spool_dir.clone();
+    if let Some(dir) = spool_dir
         && let Err(error) = prepare_spool(&dir).await
     {
         tracing::error!(sink, dir = %dir.display(), %error, "spool directory unusable: unsent segments stay in memory, up to spool_limit");
-        limits.spool_dir = None;
+        spool_usable = false;
     }
     let mut spilled_files = 0u64;
     while let Some(command) = receiver.recv().await {
+        let mut limits = setup.borrow().limits.backlog.clone();
+        if !spool_usable {
+            limits.spool_dir = None;
+        }
         let spill_to = match &command {
             SinkCommand::Segment { segment, .. } => {
                 spill_dir(&backlog, &limits, segment.data.len())
             }
-            SinkCommand::End { .. } => None,
+            SinkCommand::End { .. } | SinkCommand::Plan { .. } => None,
         };
         let entry = match (command, spill_to) {
             (
@@ -288,9 +299,9 @@ pub async fn remove_spool(dir: PathBuf) {
 }
 
 /// The spool directory, when a segment of `len` bytes no longer fits in the memory budget.
-fn spill_dir<'a>(backlog: &Backlog, limits: &'a BacklogLimits, len: usize) -> Option<&'a Path> {
+fn spill_dir(backlog: &Backlog, limits: &BacklogLimits, len: usize) -> Option<PathBuf> {
     let over_budget = backlog.memory_bytes() + len as u64 > limits.memory_bytes;
-    limits.spool_dir.as_deref().filter(|_| over_budget)
+    limits.spool_dir.clone().filter(|_| over_budget)
 }
 
 fn without_data(segment: &Segment) -> Segment {

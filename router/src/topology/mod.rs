@@ -1,35 +1,39 @@
-//! Topology: the only module that spawns tasks. Builds the running graph from a compiled
-//! [`Graph`] — one task per source, segmenter, playlist and sink, joined by bounded channels —
-//! serves local sinks over HTTP when asked, and stops it all in order on shutdown.
+//! Topology: the only module that spawns tasks. Runs a compiled [`Graph`] — one task per
+//! source, segmenter, playlist and sink, joined by channels — changes it node by node when a
+//! reload applies a [`crate::config::diff::GraphDiff`] (see `apply`), and stops it all in order on shutdown.
 //!
 //! Each node runs in its own task: a panic or failure in one feed ends that feed's tasks only.
 //! Must not parse media or config itself; it wires the stages together.
 
+mod apply;
 mod backlog;
 mod playlist_task;
 mod segmenter_task;
 mod sink_task;
 mod sinks;
+mod source_task;
 mod state;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::model::{Graph, HeaderOverrides, PlaylistNode};
+use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
 use crate::playlist::PlaylistConfig;
-use crate::publish::{ObjectHeaders, PlanSettings, PlaylistPlan, SegmentNamePattern};
-use crate::segmenter::SegmenterConfig;
-use crate::source::{self, SourceEvent};
+use crate::publish::{ObjectHeaders, PlanSettings, SegmentNamePattern};
 use backlog::BacklogLimits;
-use playlist_task::{PlaylistInput, PlaylistOutput, run_playlist};
-use segmenter_task::run_segmenter;
-use sink_task::{SinkLimits, run_sink, sink_queue};
-use state::SequenceStore;
+use playlist_task::{PlaylistInput, PlaylistSettings};
+use segmenter_task::SegmenterInput;
+use sink_task::{SinkLimits, SinkQueue, SinkSetup};
+use source_task::Readers;
 
 /// Chunks buffered between a source and a segmenter.
 const SOURCE_QUEUE: usize = 1024;
@@ -39,10 +43,10 @@ const SEGMENT_QUEUE: usize = 64;
 /// quarter of its `spool_limit`).
 const BACKLOG_MEMORY_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Why the graph could not start.
+/// Why the graph could not start or change.
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
-    /// A node's setting was refused at start (should have been caught by compile).
+    /// A node's setting was refused (should have been caught by compile).
     #[error("{node}: {message}")]
     Invalid {
         /// Node name.
@@ -52,153 +56,180 @@ pub enum TopologyError {
     },
 }
 
-/// Runs the graph until `shutdown` is cancelled and every feed has ended in order: sources
-/// stop, open segments are finished, final playlists published, sink queues drained.
+/// A running source: its reading task and the fan-out to its segmenters.
+struct SourceHandle {
+    cancel: CancellationToken,
+    readers: mpsc::UnboundedSender<Readers>,
+    tasks: [JoinHandle<Option<()>>; 2],
+}
+
+/// A running segmenter task.
+struct SegmenterHandle {
+    input: mpsc::Sender<SegmenterInput>,
+    task: JoinHandle<Option<()>>,
+}
+
+/// A running playlist task; it returns the next sequence number when it ends.
+struct PlaylistHandle {
+    input: mpsc::Sender<PlaylistInput>,
+    task: JoinHandle<Option<u64>>,
+}
+
+/// A running sink task.
+struct SinkHandle {
+    queue: SinkQueue,
+    setup: watch::Sender<SinkSetup>,
+    task: JoinHandle<Option<()>>,
+}
+
+/// The running graph.
+pub struct Topology {
+    graph: Graph,
+    shutdown: CancellationToken,
+    spool_root: PathBuf,
+    sources: BTreeMap<String, SourceHandle>,
+    segmenters: BTreeMap<String, SegmenterHandle>,
+    playlists: BTreeMap<String, PlaylistHandle>,
+    sinks: BTreeMap<String, SinkHandle>,
+    /// Tasks of removed or replaced nodes, finishing on their own.
+    retiring: Vec<JoinHandle<()>>,
+    /// Destination counter for sink setups (a sink that moves gets a new one).
+    destinations: u64,
+}
+
+impl Topology {
+    /// Starts every node of `graph`. Every task stops in order once `shutdown` is cancelled and
+    /// [`Topology::stop`] is awaited.
+    pub async fn start(graph: Graph, shutdown: CancellationToken) -> Result<Self, TopologyError> {
+        let empty = Graph {
+            router: graph.router.clone(),
+            sources: BTreeMap::new(),
+            segmenters: BTreeMap::new(),
+            playlists: BTreeMap::new(),
+            sinks: BTreeMap::new(),
+        };
+        let spool_root = spool_root(graph.router.state_dir.as_deref());
+        let mut topology = Self {
+            graph: empty,
+            shutdown,
+            spool_root,
+            sources: BTreeMap::new(),
+            segmenters: BTreeMap::new(),
+            playlists: BTreeMap::new(),
+            sinks: BTreeMap::new(),
+            retiring: Vec::new(),
+            destinations: 0,
+        };
+        let diff = crate::config::diff::diff(&topology.graph, &graph).map_err(|refused| {
+            TopologyError::Invalid {
+                node: "router".into(),
+                message: refused.to_string(),
+            }
+        })?;
+        topology.apply(graph, &diff).await?;
+        tracing::info!(
+            sources = topology.graph.sources.len(),
+            segmenters = topology.graph.segmenters.len(),
+            playlists = topology.graph.playlists.len(),
+            sinks = topology.graph.sinks.len(),
+            "graph running"
+        );
+        Ok(topology)
+    }
+
+    /// The graph running now.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Stops every feed in order (the shutdown token must be cancelled first, or every source
+    /// must have ended): sources stop, open segments are finished, final playlists published,
+    /// sink queues drained.
+    pub async fn stop(self) {
+        let Self {
+            graph,
+            sources,
+            segmenters,
+            playlists,
+            sinks,
+            retiring,
+            spool_root,
+            ..
+        } = self;
+        // Only the tasks hold senders now: each channel closes when its upstream task ends.
+        let mut sink_tasks = Vec::new();
+        for (_, sink) in sinks {
+            sink_tasks.push(sink.task);
+        }
+        let playlist_tasks: Vec<_> = playlists.into_values().map(|p| p.task).collect();
+        let segmenter_tasks: Vec<_> = segmenters.into_values().map(|s| s.task).collect();
+        for source in sources.into_values() {
+            for task in source.tasks {
+                let _ = task.await;
+            }
+        }
+        for task in segmenter_tasks {
+            let _ = task.await;
+        }
+        for task in playlist_tasks {
+            let _ = task.await;
+        }
+        for task in retiring {
+            let _ = task.await;
+        }
+        for task in sink_tasks {
+            let _ = task.await;
+        }
+        // Each sink removed its own spool; the root goes too when it was this process's alone.
+        if graph.router.state_dir.is_none() {
+            let _ = tokio::fs::remove_dir(&spool_root).await;
+        }
+    }
+
+    /// Drops the handles of retired tasks that have finished.
+    fn reap(&mut self) {
+        self.retiring.retain(|task| !task.is_finished());
+    }
+}
+
+/// Runs `graph` until `shutdown` is cancelled, then stops it in order.
 pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), TopologyError> {
-    let mut tasks = JoinSet::new();
-
-    // Sequence numbers first: every sink's plan of a playlist numbers on from the same place.
-    let mut stores: BTreeMap<&str, (SequenceStore, u64)> = BTreeMap::new();
-    for node in graph.playlists.values() {
-        let store = SequenceStore::new(graph.router.state_dir.as_deref(), &node.name);
-        let first_sequence = store.load().await;
-        stores.insert(&node.name, (store, first_sequence));
-    }
-
-    let spool_root = spool_root(graph.router.state_dir.as_deref());
-    let mut outputs: BTreeMap<&str, Vec<PlaylistOutput>> = BTreeMap::new();
-    for node in graph.sinks.values() {
-        let sink = sinks::start(node).await;
-        let (queue, inbox) = sink_queue();
-        let mut plans = Vec::new();
-        for input in &node.inputs {
-            let (Some(playlist), Some((_, first_sequence))) =
-                (graph.playlists.get(input), stores.get(input.as_str()))
-            else {
-                continue;
-            };
-            let Some(segmenter) = graph.segmenters.get(&playlist.input) else {
-                continue;
-            };
-            plans.push(PlaylistPlan::new(plan_settings(
-                playlist,
-                segmenter.target_duration,
-                *first_sequence,
-            )?));
-            outputs.entry(input).or_default().push(PlaylistOutput {
-                queue: queue.clone(),
-                index: plans.len() - 1,
-            });
-        }
-        let span = tracing::info_span!("sink", name = %node.name);
-        let task = run_sink(
-            node.name.clone(),
-            sink,
-            plans,
-            inbox,
-            SinkLimits {
-                backlog: BacklogLimits {
-                    memory_bytes: BACKLOG_MEMORY_BYTES.min(node.spool_limit / 4),
-                    spool_limit: node.spool_limit,
-                    spool_dir: Some(spool_root.join(&node.name)),
-                },
-                delete_grace: node.delete_grace,
-                headers: Arc::new(object_headers(&node.headers)),
-            },
-            shutdown.clone(),
-        );
-        tasks.spawn(task.instrument(span));
-    }
-
-    let mut playlists: BTreeMap<&str, mpsc::Sender<PlaylistInput>> = BTreeMap::new();
-    for node in graph.playlists.values() {
-        let Some((store, first_sequence)) = stores.remove(node.name.as_str()) else {
-            continue;
-        };
-        let (sender, receiver) = mpsc::channel(SEGMENT_QUEUE);
-        playlists.insert(&node.name, sender);
-        let span = tracing::info_span!("playlist", name = %node.name);
-        let task = run_playlist(
-            node.name.clone(),
-            node.endlist_on_stop,
-            segment_name_of(node)?,
-            first_sequence,
-            store,
-            receiver,
-            outputs.remove(node.name.as_str()).unwrap_or_default(),
-        );
-        tasks.spawn(task.instrument(span));
-    }
-
-    let mut segmenters: BTreeMap<&str, mpsc::Sender<SourceEvent>> = BTreeMap::new();
-    for node in graph.segmenters.values() {
-        let outputs: Vec<_> = graph
-            .playlists
-            .values()
-            .filter(|playlist| playlist.input == node.name)
-            .filter_map(|playlist| playlists.get(playlist.name.as_str()).cloned())
-            .collect();
-        let config = SegmenterConfig {
-            target_duration: node.target_duration,
-            repeat_headers: node.repeat_ts_headers,
-            ..SegmenterConfig::default()
-        };
-        let (sender, receiver) = mpsc::channel(SOURCE_QUEUE);
-        segmenters.insert(&node.name, sender);
-        let span = tracing::info_span!("segmenter", name = %node.name);
-        let task = run_segmenter(
-            node.name.clone(),
-            config,
-            receiver,
-            outputs,
-            shutdown.clone(),
-        );
-        tasks.spawn(task.instrument(span));
-    }
-
-    for node in graph.sources.values() {
-        let outputs: Vec<_> = graph
-            .segmenters
-            .values()
-            .filter(|segmenter| segmenter.input == node.name)
-            .filter_map(|segmenter| segmenters.get(segmenter.name.as_str()).cloned())
-            .collect();
-        if outputs.is_empty() {
-            continue;
-        }
-        let (sender, receiver) = mpsc::channel(SOURCE_QUEUE);
-        let span = tracing::info_span!("source", name = %node.name);
-        tasks.spawn(
-            source::run_source(node.clone(), sender, shutdown.clone()).instrument(span.clone()),
-        );
-        tasks.spawn(fan_out(receiver, outputs).instrument(span));
-    }
-    // Only the tasks hold senders now: each channel closes when its upstream task ends.
-    drop((playlists, segmenters));
-
-    tracing::info!(
-        sources = graph.sources.len(),
-        segmenters = graph.segmenters.len(),
-        playlists = graph.playlists.len(),
-        sinks = graph.sinks.len(),
-        "graph running"
-    );
-    while let Some(result) = tasks.join_next().await {
-        if let Err(error) = result
-            && error.is_panic()
-        {
-            tracing::error!(%error, "a node task panicked; its feed stopped, the others go on");
-        }
-    }
-    // Each sink removed its own spool; the root goes too when it was this process's alone.
-    if graph.router.state_dir.is_none() {
-        let _ = tokio::fs::remove_dir(&spool_root).await;
-    }
-    if !shutdown.is_cancelled() {
-        tracing::info!("every feed has ended; waiting for a stop signal");
-        shutdown.cancelled().await;
-    }
+    let topology = Topology::start(graph.clone(), shutdown.clone()).await?;
+    shutdown.cancelled().await;
+    topology.stop().await;
     Ok(())
+}
+
+/// Spawns a node's task in its span; a panic is logged and ends that task only (`None`).
+fn spawn_node<F>(span: tracing::Span, task: F) -> JoinHandle<Option<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(
+        async move {
+            match AssertUnwindSafe(task).catch_unwind().await {
+                Ok(output) => Some(output),
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(%message, "a node task panicked; its feed stopped, the others go on");
+                    None
+                }
+            }
+        }
+        .instrument(span),
+    )
+}
+
+/// A task's handle without its output, for the retiring list.
+fn detached<T: Send + 'static>(task: JoinHandle<T>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = task.await;
+    })
 }
 
 fn segment_name_of(node: &PlaylistNode) -> Result<SegmentNamePattern, TopologyError> {
@@ -228,39 +259,45 @@ fn object_headers(overrides: &HeaderOverrides) -> ObjectHeaders {
     }
 }
 
-/// How a sink publishes a playlist.
-fn plan_settings(
+/// How every sink publishes a playlist (numbering is the playlist task's).
+fn playlist_settings(
     node: &PlaylistNode,
     target_duration: f64,
-    first_sequence: u64,
-) -> Result<PlanSettings, TopologyError> {
-    Ok(PlanSettings {
-        playlist_key: node.file_name.clone(),
-        segment_name: segment_name_of(node)?,
-        base_url: node.base_url.clone(),
-        first_sequence,
-        delete_expired: node.delete_expired,
-        program_date_time: node.program_date_time,
-        playlist: PlaylistConfig {
-            window: node.window,
-            target_duration,
-            independent_segments: node.repeat_ts_headers,
+) -> Result<PlaylistSettings, TopologyError> {
+    Ok(PlaylistSettings {
+        plan: PlanSettings {
+            playlist_key: node.file_name.clone(),
+            segment_name: segment_name_of(node)?,
+            base_url: node.base_url.clone(),
+            first_sequence: 1,
+            delete_expired: node.delete_expired,
+            program_date_time: node.program_date_time,
+            playlist: PlaylistConfig {
+                window: node.window,
+                target_duration,
+                independent_segments: node.repeat_ts_headers,
+            },
         },
+        endlist_on_stop: node.endlist_on_stop,
     })
 }
 
-/// Copies a source's events to every segmenter reading it.
-async fn fan_out(mut events: mpsc::Receiver<SourceEvent>, outputs: Vec<mpsc::Sender<SourceEvent>>) {
-    while let Some(event) = events.recv().await {
-        for output in &outputs {
-            let _ = output.send(event.clone()).await;
-        }
+/// A sink's limits and headers from its config.
+fn sink_limits(node: &SinkNode, spool_root: &Path) -> SinkLimits {
+    SinkLimits {
+        backlog: BacklogLimits {
+            memory_bytes: BACKLOG_MEMORY_BYTES.min(node.spool_limit / 4),
+            spool_limit: node.spool_limit,
+            spool_dir: Some(spool_root.join(&node.name)),
+        },
+        delete_grace: node.delete_grace,
+        headers: Arc::new(object_headers(&node.headers)),
     }
 }
 
 /// Where sinks spool unsent segments: `state_dir/spool/`, or without a state directory a
 /// directory of this process under the system's temporary directory.
-fn spool_root(state_dir: Option<&std::path::Path>) -> std::path::PathBuf {
+fn spool_root(state_dir: Option<&Path>) -> PathBuf {
     match state_dir {
         Some(dir) => dir.join("spool"),
         None => std::env::temp_dir().join(format!("streamrouter-spool-{}", std::process::id())),

@@ -2,40 +2,49 @@
 //! state store, dates segments for EXT-X-PROGRAM-DATE-TIME, and hands them to every sink that
 //! publishes the playlist (each sink keeps its own plan and pace).
 //!
+//! A reload talks to it through the same channel as its segmenter: new settings go to every
+//! sink's plan for the next version; new outputs get the plan, dropped ones a final version.
 //! Owns naming, numbering and the wall-clock mapping; never touches a sink directly.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::sink_task::{SinkCommand, SinkQueue};
+use super::sink_task::{PlaylistId, SinkCommand, SinkQueue};
 use super::state::SequenceStore;
 use crate::media::timestamp::ticks_to_seconds;
-use crate::publish::SegmentNamePattern;
+use crate::publish::PlanSettings;
 use crate::segmenter::Segment;
 
-/// What a segmenter sends its playlists.
+/// What a playlist task is sent: segments by its segmenter, settings and outputs by a reload.
 #[derive(Debug, Clone)]
 pub enum PlaylistInput {
     /// A finished segment.
     Segment(Arc<Segment>),
-    /// The feed ended: its source finished, or the daemon is stopping.
+    /// The feed ended; the task publishes its end and stops.
     End {
         /// The daemon is stopping (EXT-X-ENDLIST only with `endlist_on_stop`); otherwise the
-        /// source itself ended and the playlist always gets EXT-X-ENDLIST.
+        /// source itself ended or the playlist was removed, and it always gets EXT-X-ENDLIST.
         stopping: bool,
+        /// The playlist was removed: its sinks drop its plan.
+        removed: bool,
     },
+    /// New settings from a reload, for the next version at every sink.
+    Settings(PlaylistSettings),
+    /// The sinks publishing this playlist from now on, by sink name.
+    Outputs(BTreeMap<String, SinkQueue>),
 }
 
-/// A sink publishing this playlist, and the index of this playlist among that sink's plans.
+/// How a playlist is published.
 #[derive(Debug, Clone)]
-pub struct PlaylistOutput {
-    /// The sink's queue.
-    pub queue: SinkQueue,
-    /// This playlist's plan index in that sink.
-    pub index: usize,
+pub struct PlaylistSettings {
+    /// Every sink's plan (its `first_sequence` is set by the task).
+    pub plan: PlanSettings,
+    /// EXT-X-ENDLIST when the daemon stops.
+    pub endlist_on_stop: bool,
 }
 
 /// Maps segment PTS to wall-clock time for EXT-X-PROGRAM-DATE-TIME, anchored at the first
@@ -63,23 +72,41 @@ impl WallClock {
     }
 }
 
-/// Runs until the segmenter's channel closes (after its `End`). `next_sequence` is the first
-/// number to use (from the state store).
+/// Runs until its segmenter ends the feed or every sender is gone (a reload restarts the
+/// playlist or the daemon stops); returns the next sequence number, for the next incarnation.
+/// `next_sequence` is the first number to use; `resumed` marks the first segment with a
+/// discontinuity (an earlier incarnation published before, from another timeline).
 pub async fn run_playlist(
-    name: String,
-    endlist_on_stop: bool,
-    segment_name: SegmentNamePattern,
+    name: PlaylistId,
+    mut settings: PlaylistSettings,
     mut next_sequence: u64,
+    resumed: bool,
     store: SequenceStore,
     mut inputs: mpsc::Receiver<PlaylistInput>,
-    outputs: Vec<PlaylistOutput>,
-) {
+    mut outputs: BTreeMap<String, SinkQueue>,
+) -> u64 {
+    let plan = |settings: &PlaylistSettings, next_sequence: u64| SinkCommand::Plan {
+        playlist: Arc::clone(&name),
+        settings: PlanSettings {
+            first_sequence: next_sequence,
+            ..settings.plan.clone()
+        },
+    };
+    for queue in outputs.values() {
+        queue.send(plan(&settings, next_sequence));
+    }
     let mut clock = WallClock::default();
+    let mut discontinuity = resumed;
     while let Some(input) = inputs.recv().await {
         match input {
-            PlaylistInput::Segment(segment) => {
+            PlaylistInput::Segment(mut segment) => {
+                if std::mem::take(&mut discontinuity) && !segment.discontinuity {
+                    let mut marked = Segment::clone(&segment);
+                    marked.discontinuity = true;
+                    segment = Arc::new(marked);
+                }
                 let cut = Instant::now();
-                let key = segment_name.render(next_sequence);
+                let key = settings.plan.segment_name.render(next_sequence);
                 next_sequence += 1;
                 // Taken numbers are recorded before anything is published under them.
                 if let Err(error) = store.save(next_sequence).await {
@@ -87,9 +114,9 @@ pub async fn run_playlist(
                 }
                 let wall_clock = clock.start_of(&segment);
                 tracing::debug!(playlist = %name, %key, duration = segment.duration(), "segment cut");
-                for output in &outputs {
-                    output.queue.send(SinkCommand::Segment {
-                        playlist: output.index,
+                for queue in outputs.values() {
+                    queue.send(SinkCommand::Segment {
+                        playlist: Arc::clone(&name),
                         key: key.clone(),
                         segment: Arc::clone(&segment),
                         wall_clock,
@@ -97,16 +124,45 @@ pub async fn run_playlist(
                     });
                 }
             }
-            PlaylistInput::End { stopping } => {
-                let endlist = !stopping || endlist_on_stop;
-                for output in &outputs {
-                    output.queue.send(SinkCommand::End {
-                        playlist: output.index,
+            PlaylistInput::End { stopping, removed } => {
+                let endlist = !stopping || settings.endlist_on_stop;
+                for queue in outputs.values() {
+                    queue.send(SinkCommand::End {
+                        playlist: Arc::clone(&name),
                         endlist,
+                        forget: removed,
                     });
                 }
-                tracing::info!(playlist = %name, endlist, "playlist ended");
+                tracing::info!(playlist = %name, endlist, removed, "playlist ended");
+                return next_sequence;
+            }
+            PlaylistInput::Settings(new) => {
+                settings = new;
+                for queue in outputs.values() {
+                    queue.send(plan(&settings, next_sequence));
+                }
+                tracing::info!(playlist = %name, "new settings apply to the next version");
+            }
+            PlaylistInput::Outputs(new) => {
+                for (sink, queue) in &outputs {
+                    if !new.get(sink).is_some_and(|kept| kept.same_queue(queue)) {
+                        queue.send(SinkCommand::End {
+                            playlist: Arc::clone(&name),
+                            endlist: true,
+                            forget: true,
+                        });
+                        tracing::info!(playlist = %name, %sink, "no longer published there: final version sent");
+                    }
+                }
+                for (sink, queue) in &new {
+                    if !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
+                        queue.send(plan(&settings, next_sequence));
+                        tracing::info!(playlist = %name, %sink, "now published there too");
+                    }
+                }
+                outputs = new;
             }
         }
     }
+    next_sequence
 }

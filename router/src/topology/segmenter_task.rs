@@ -1,62 +1,148 @@
 //! One task per segmenter node: frames and cuts the bytes of its source, hands finished
 //! segments to its playlists, and ends them when the source ends or the daemon stops.
 //!
-//! Owns the framer and segmenter state of one feed; pure CPU work between channel reads.
+//! A reload attaches and detaches playlists through the task's own channel, in order with the
+//! source's bytes, and replaces a changed segmenter with a new task: the old one finishes what
+//! it has and hands its playlists over without ending them; the new one starts after it, with a
+//! discontinuity. Owns the framer and segmenter state of one feed; pure CPU work between
+//! channel reads.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::playlist_task::PlaylistInput;
+use super::sink_task::PlaylistId;
 use crate::media::framing::TsFramer;
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig};
 use crate::source::SourceEvent;
 
-/// Runs until the source's channel closes.
+/// What a segmenter task is sent: its source's events, and a reload's changes.
+#[derive(Debug)]
+pub enum SegmenterInput {
+    /// The source's next event.
+    Event(SourceEvent),
+    /// The source ended, or this segmenter no longer reads it: finish and stop.
+    InputEnded,
+    /// Also cut for this playlist from now on.
+    Attach(PlaylistId, mpsc::Sender<PlaylistInput>),
+    /// No longer cut for this playlist; send it `then` after the segments it already has.
+    Detach {
+        /// Which playlist.
+        playlist: PlaylistId,
+        /// Its last input from this segmenter (the end of a removed playlist).
+        then: Option<PlaylistInput>,
+    },
+    /// A new task takes over: at the end, hand the playlists over instead of ending them.
+    Retire,
+    /// The segmenter was removed: at the end, its playlists end as removed.
+    Remove,
+}
+
+/// How the task's playlists are left when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// Ended: the source ended or the daemon stops.
+    End,
+    /// Handed over to the task that replaces this one.
+    HandOver,
+    /// Ended as removed.
+    Removed,
+}
+
+/// How a segmenter task starts.
+pub struct SegmenterStart {
+    /// Node name.
+    pub name: String,
+    /// Cutting settings.
+    pub config: SegmenterConfig,
+    /// The playlists it cuts for.
+    pub playlists: BTreeMap<PlaylistId, mpsc::Sender<PlaylistInput>>,
+    /// The task this one replaces: it finishes first, and this one's first segment starts a
+    /// discontinuity.
+    pub predecessor: Option<JoinHandle<()>>,
+}
+
+/// Runs until its input ends (or its channel closes).
 pub async fn run_segmenter(
-    name: String,
-    config: SegmenterConfig,
-    mut events: mpsc::Receiver<SourceEvent>,
-    playlists: Vec<mpsc::Sender<PlaylistInput>>,
+    start: SegmenterStart,
+    mut inputs: mpsc::Receiver<SegmenterInput>,
     shutdown: CancellationToken,
 ) {
+    let SegmenterStart {
+        name,
+        config,
+        mut playlists,
+        predecessor,
+    } = start;
+    let mut discontinuity = false;
+    if let Some(predecessor) = predecessor {
+        let _ = predecessor.await;
+        discontinuity = true;
+        tracing::info!(segmenter = %name, "restarted by a reload: the next segment starts a discontinuity");
+    }
     let mut framer = TsFramer::new();
     let mut segmenter = Segmenter::new(config);
     let mut segments: Vec<Segment> = Vec::new();
     let mut live = false;
-    while let Some(event) = events.recv().await {
-        match event {
-            SourceEvent::Data(bytes) => {
+    let mut leaving = Leaving::End;
+    while let Some(input) = inputs.recv().await {
+        match input {
+            SegmenterInput::Event(SourceEvent::Data(bytes)) => {
                 framer.push(&bytes, |packet| segmenter.push(packet, &mut segments));
             }
-            SourceEvent::Restarted { reason } => {
+            SegmenterInput::Event(SourceEvent::Restarted { reason }) => {
                 framer.finish(|packet| segmenter.push(packet, &mut segments));
                 framer = TsFramer::new();
                 segmenter.restart_input(&mut segments);
                 tracing::info!(segmenter = %name, %reason, "input restarted: next segment starts a discontinuity");
             }
+            SegmenterInput::InputEnded => break,
+            SegmenterInput::Attach(playlist, sender) => {
+                playlists.insert(playlist, sender);
+            }
+            SegmenterInput::Detach { playlist, then } => {
+                if let (Some(sender), Some(then)) = (playlists.remove(&playlist), then) {
+                    let _ = sender.send(then).await;
+                }
+            }
+            SegmenterInput::Retire => leaving = Leaving::HandOver,
+            SegmenterInput::Remove => leaving = Leaving::Removed,
         }
         if !segments.is_empty() && !live {
             live = true;
             tracing::info!(segmenter = %name, "live: first segment cut");
         }
-        deliver(&playlists, &mut segments).await;
+        deliver(&playlists, &mut segments, &mut discontinuity).await;
     }
     framer.finish(|packet| segmenter.push(packet, &mut segments));
     segmenter.finish(&mut segments);
-    deliver(&playlists, &mut segments).await;
+    deliver(&playlists, &mut segments, &mut discontinuity).await;
     let stopping = shutdown.is_cancelled();
-    for playlist in &playlists {
-        let _ = playlist.send(PlaylistInput::End { stopping }).await;
+    if leaving != Leaving::HandOver {
+        for playlist in playlists.values() {
+            let end = PlaylistInput::End {
+                stopping,
+                removed: leaving == Leaving::Removed,
+            };
+            let _ = playlist.send(end).await;
+        }
     }
     log_damage(&name, &framer, &segmenter);
 }
 
-async fn deliver(playlists: &[mpsc::Sender<PlaylistInput>], segments: &mut Vec<Segment>) {
-    for segment in segments.drain(..) {
+async fn deliver(
+    playlists: &BTreeMap<PlaylistId, mpsc::Sender<PlaylistInput>>,
+    segments: &mut Vec<Segment>,
+    discontinuity: &mut bool,
+) {
+    for mut segment in segments.drain(..) {
+        segment.discontinuity |= std::mem::take(discontinuity);
         let segment = Arc::new(segment);
-        for playlist in playlists {
+        for playlist in playlists.values() {
             let _ = playlist
                 .send(PlaylistInput::Segment(Arc::clone(&segment)))
                 .await;

@@ -1,0 +1,259 @@
+//! The daemon's life: starts the graph of a config, serves local sinks and the status over HTTP
+//! when asked, reloads the config when its files change or on SIGHUP, and stops in order.
+//!
+//! A reload compiles the new config fully (the checks of `streamrouter check`, plugin loading
+//! included) before touching anything; with any error the running graph stays as it is and the
+//! errors are logged and kept in the status. A valid config is diffed against the running one
+//! and applied node by node by the topology. Owns the reload sequence and the status; does not
+//! compile, diff or run nodes itself.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::diff::{GraphDiff, diff};
+use crate::config::model::{Graph, Severity, SinkKind};
+use crate::config::{self, Loaded};
+use crate::http::{self, Mount, Served};
+use crate::reload::{ReloadTrigger, reload_triggers};
+use crate::status::{DaemonStatus, ReloadReport, ReloadResult};
+use crate::topology::{Topology, TopologyError};
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The HTTP listener could not be bound.
+    #[error("[router] serve: cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The graph could not start.
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// The config file or directory (watched for changes).
+    pub config: PathBuf,
+    /// `--serve`: overrides `[router] serve`, at start and in every reload.
+    pub serve: Option<SocketAddr>,
+}
+
+/// Runs `graph` (compiled from `options.config`) until `shutdown` is cancelled, reloading on
+/// changes, then stops every feed in order.
+pub async fn run_daemon(
+    mut graph: Graph,
+    options: DaemonOptions,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    override_serve(&mut graph, &options);
+    let (mounts, mounts_receiver) = watch::channel(Arc::new(local_mounts(&graph)));
+    let (status, status_receiver) = watch::channel(DaemonStatus {
+        generation: 1,
+        last_reload: None,
+    });
+    let server = match graph.router.serve {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Listen { addr, source })?;
+            let addr = listener.local_addr().unwrap_or(addr);
+            for mount in mounts_receiver.borrow().iter() {
+                for playlist in &mount.playlists {
+                    let url = http::playlist_url(addr, &mount.name, playlist);
+                    tracing::info!(%url, "serving");
+                    println!("{url}");
+                }
+            }
+            let served = Served {
+                mounts: mounts_receiver,
+                status: status_receiver,
+            };
+            Some(tokio::spawn(http::serve(
+                listener,
+                served,
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
+    let mut topology = Topology::start(graph, shutdown.clone()).await?;
+    let mut triggers = match reload_triggers(&options.config) {
+        Ok(triggers) => Some(triggers),
+        Err(error) => {
+            tracing::warn!(%error, "hot reload is off: config changes are not seen (SIGHUP neither)");
+            None
+        }
+    };
+    loop {
+        let trigger = tokio::select! {
+            () = shutdown.cancelled() => break,
+            trigger = next_trigger(&mut triggers) => trigger,
+        };
+        let started = Instant::now();
+        let report = reload(&mut topology, &options, &trigger).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let generation =
+            status.borrow().generation + u64::from(report.result == ReloadResult::Applied);
+        match report.result {
+            ReloadResult::Applied => {
+                mounts.send_replace(Arc::new(local_mounts(topology.graph())));
+                tracing::info!(generation, changes = ?report.summary, elapsed_ms, "config reloaded");
+            }
+            ReloadResult::Unchanged => {
+                tracing::info!(generation, elapsed_ms, "config unchanged");
+            }
+            ReloadResult::Refused => {
+                for error in &report.errors {
+                    tracing::error!("config error: {error}");
+                }
+                tracing::error!(
+                    errors = report.errors.len(),
+                    generation,
+                    "reload refused; the running graph is unchanged"
+                );
+            }
+        }
+        status.send_replace(DaemonStatus {
+            generation,
+            last_reload: Some(report),
+        });
+    }
+    drop(triggers);
+    topology.stop().await;
+    if let Some(server) = server {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "HTTP server stopped with an error"),
+            Err(error) => tracing::warn!(%error, "HTTP server task failed"),
+        }
+    }
+    Ok(())
+}
+
+async fn next_trigger(triggers: &mut Option<crate::reload::ReloadTriggers>) -> ReloadTrigger {
+    if let Some(found) = triggers {
+        if let Some(trigger) = found.recv().await {
+            return trigger;
+        }
+        *triggers = None;
+    }
+    std::future::pending().await
+}
+
+/// Loads, checks, diffs and applies the config again.
+async fn reload(
+    topology: &mut Topology,
+    options: &DaemonOptions,
+    trigger: &ReloadTrigger,
+) -> ReloadReport {
+    tracing::info!(?trigger, "reloading the config");
+    let refused =
+        |errors: Vec<String>| ReloadReport::now(ReloadResult::Refused, String::new(), errors);
+    let mut new = match compile(&options.config).await {
+        Ok(graph) => graph,
+        Err(errors) => return refused(errors),
+    };
+    override_serve(&mut new, options);
+    let changes = match diff(topology.graph(), &new) {
+        Ok(changes) => changes,
+        Err(refusal) => return refused(vec![refusal.to_string()]),
+    };
+    if changes.is_empty() {
+        return ReloadReport::now(ReloadResult::Unchanged, changes.summary(), Vec::new());
+    }
+    let plugin_errors = check_new_plugins(&new, &changes).await;
+    if !plugin_errors.is_empty() {
+        return refused(plugin_errors);
+    }
+    match topology.apply(new, &changes).await {
+        Ok(()) => ReloadReport::now(ReloadResult::Applied, changes.summary(), Vec::new()),
+        Err(error) => refused(vec![error.to_string()]),
+    }
+}
+
+/// The compiled config, or its errors as `FILE:LINE:COL: error: KEY: MESSAGE` lines. Warnings
+/// are logged.
+async fn compile(path: &Path) -> Result<Graph, Vec<String>> {
+    let owned = path.to_owned();
+    let Loaded { graph, diagnostics } = tokio::task::spawn_blocking(move || config::load(&owned))
+        .await
+        .map_err(|error| vec![format!("{}: loading failed: {error}", path.display())])?;
+    let mut errors = Vec::new();
+    for diagnostic in diagnostics {
+        match diagnostic.severity {
+            Severity::Error => errors.push(diagnostic.to_string()),
+            Severity::Warning => tracing::warn!("config warning: {diagnostic}"),
+        }
+    }
+    match graph {
+        Some(graph) if errors.is_empty() => Ok(graph),
+        _ if errors.is_empty() => Err(vec![format!("{}: not a usable config", path.display())]),
+        _ => Err(errors),
+    }
+}
+
+/// Loads the plugin sinks a reload adds or changes (the others are running), as `check` does.
+async fn check_new_plugins(new: &Graph, changes: &GraphDiff) -> Vec<String> {
+    let sinks: BTreeMap<_, _> = new
+        .sinks
+        .iter()
+        .filter(|(name, node)| {
+            matches!(node.kind, SinkKind::Plugin(_))
+                && (changes.sinks.added.contains(*name)
+                    || changes.sinks.changed.contains_key(*name))
+        })
+        .map(|(name, node)| (name.clone(), node.clone()))
+        .collect();
+    if sinks.is_empty() {
+        return Vec::new();
+    }
+    let only_plugins = Graph {
+        router: new.router.clone(),
+        sources: BTreeMap::new(),
+        segmenters: BTreeMap::new(),
+        playlists: BTreeMap::new(),
+        sinks,
+    };
+    match tokio::task::spawn_blocking(move || crate::plugin_sinks::check(&only_plugins)).await {
+        Ok(diagnostics) => diagnostics.iter().map(ToString::to_string).collect(),
+        Err(error) => vec![format!("loading the plugin sinks failed: {error}")],
+    }
+}
+
+fn override_serve(graph: &mut Graph, options: &DaemonOptions) {
+    if options.serve.is_some() {
+        graph.router.serve = options.serve;
+    }
+}
+
+/// Local sinks and the playlist files they publish, for the HTTP server.
+pub fn local_mounts(graph: &Graph) -> Vec<Mount> {
+    graph
+        .sinks
+        .values()
+        .filter_map(|sink| match &sink.kind {
+            SinkKind::Local { path } => Some(Mount {
+                name: sink.name.clone(),
+                dir: path.clone(),
+                playlists: sink
+                    .inputs
+                    .iter()
+                    .filter_map(|input| graph.playlists.get(input))
+                    .map(|playlist| playlist.file_name.clone())
+                    .collect(),
+            }),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,431 @@
+//! Applying a reload: changes the running graph to a new compiled [`Graph`] as a
+//! [`GraphDiff`] describes it, touching only the nodes it names (see `config::diff` for what
+//! each change means). Starting is the same: everything is added to an empty graph.
+//!
+//! Order matters, so that no segment is lost or published out of order:
+//! 1. the playlists that restart or go are detached from their segmenters (a removed one gets
+//!    its end after the segments it already has), and replaced segmenters are told to retire;
+//! 2. sinks are added or changed in place (queue and spool kept);
+//! 3. playlists get new settings and outputs, or start (a restarted one numbers on from its
+//!    predecessor once that has ended);
+//! 4. segmenters start, or get their new playlists;
+//! 5. sources start, stop or get their new readers; a replaced segmenter's input ends there.
+//!
+//! Owns nothing but this sequence; the tasks are in the sibling modules.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use super::playlist_task::{PlaylistInput, run_playlist};
+use super::segmenter_task::{SegmenterInput, SegmenterStart, run_segmenter};
+use super::sink_task::{PlaylistId, SinkQueue, SinkSetup, run_sink, sink_queue};
+use super::source_task::{Readers, fan_out};
+use super::state::SequenceStore;
+use super::{
+    PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
+    Topology, TopologyError, detached, playlist_settings, sink_limits, sinks, spawn_node,
+};
+use crate::config::diff::{GraphDiff, destination_changed};
+use crate::config::model::Graph;
+use crate::segmenter::SegmenterConfig;
+use crate::source;
+
+impl Topology {
+    /// Changes the running graph into `new`, as `diff` (of the running graph and `new`) says.
+    pub async fn apply(&mut self, new: Graph, diff: &GraphDiff) -> Result<(), TopologyError> {
+        self.reap();
+        // Playlists whose task has ended (their source ended) start again if they are still
+        // wanted on a restarted feed or link.
+        let mut restart: BTreeSet<String> = diff.playlists_restart.clone();
+        for name in &diff.feed_restart.playlists {
+            if self
+                .playlists
+                .get(name)
+                .is_some_and(|p| p.task.is_finished())
+            {
+                restart.insert(name.clone());
+            }
+        }
+        let mut segmenters_restart: BTreeSet<String> = diff.feed_restart.segmenters.clone();
+        segmenters_restart.extend(diff.segmenters.changed.keys().cloned());
+
+        self.detach_playlists(&new, diff, &restart, &segmenters_restart)
+            .await;
+        self.apply_sinks(&new, diff).await;
+        self.apply_playlists(&new, diff, &restart).await?;
+        self.apply_segmenters(&new, diff, &restart, &segmenters_restart)
+            .await;
+        self.apply_sources(&new, diff, &segmenters_restart);
+        self.graph = new;
+        Ok(())
+    }
+
+    /// Step 1: removed and restarted playlists leave their segmenters; replaced segmenters
+    /// retire, removed ones will end their playlists as removed.
+    async fn detach_playlists(
+        &mut self,
+        new: &Graph,
+        diff: &GraphDiff,
+        restart: &BTreeSet<String>,
+        segmenters_restart: &BTreeSet<String>,
+    ) {
+        let leaving = diff.playlists.removed.iter().chain(restart);
+        for name in leaving {
+            let Some(node) = self.graph.playlists.get(name) else {
+                continue;
+            };
+            let removed = diff.playlists.removed.contains(name);
+            let segmenter_goes = diff.segmenters.removed.contains(&node.input);
+            if removed && segmenter_goes {
+                // Its segmenter finishes the open segment and ends it as removed.
+                continue;
+            }
+            let then = removed.then_some(PlaylistInput::End {
+                stopping: false,
+                removed: true,
+            });
+            let Some(handle) = self.playlists.get(name) else {
+                continue;
+            };
+            if !removed {
+                // Sinks that will not publish the new incarnation get a final version now.
+                let _ = handle
+                    .input
+                    .send(PlaylistInput::Outputs(self.outputs_of(new, name)))
+                    .await;
+            }
+            match self.segmenters.get(&node.input) {
+                Some(segmenter) if !segmenter.task.is_finished() => {
+                    let playlist: PlaylistId = Arc::from(name.as_str());
+                    let _ = segmenter
+                        .input
+                        .send(SegmenterInput::Detach { playlist, then })
+                        .await;
+                }
+                _ => {
+                    if let Some(then) = then {
+                        let _ = handle.input.send(then).await;
+                    }
+                }
+            }
+        }
+        for name in segmenters_restart {
+            if let Some(segmenter) = self.segmenters.get(name) {
+                let _ = segmenter.input.send(SegmenterInput::Retire).await;
+            }
+        }
+        for name in &diff.segmenters.removed {
+            if let Some(segmenter) = self.segmenters.get(name) {
+                let _ = segmenter.input.send(SegmenterInput::Remove).await;
+            }
+        }
+    }
+
+    /// Step 2: sinks. Removed ones finish what they have once their playlists let go.
+    async fn apply_sinks(&mut self, new: &Graph, diff: &GraphDiff) {
+        for name in &diff.sinks.removed {
+            if let Some(sink) = self.sinks.remove(name) {
+                self.retiring.push(detached(sink.task));
+            }
+        }
+        for (name, keys) in &diff.sinks.changed {
+            let (Some(node), Some(handle)) = (new.sinks.get(name), self.sinks.get(name)) else {
+                continue;
+            };
+            let moved = destination_changed(keys);
+            let destination = if moved {
+                self.destinations += 1;
+                self.destinations
+            } else {
+                handle.setup.borrow().destination
+            };
+            let setup = SinkSetup {
+                sink: sinks::start(node).await,
+                destination,
+                limits: sink_limits(node, &self.spool_root),
+            };
+            handle.setup.send_replace(setup);
+            tracing::info!(sink = %name, keys = %keys.join(", "), moved, "sink replaced; its queue and spool are kept");
+        }
+        for name in &diff.sinks.added {
+            let Some(node) = new.sinks.get(name) else {
+                continue;
+            };
+            self.destinations += 1;
+            let (setup, receiver) = watch::channel(SinkSetup {
+                sink: sinks::start(node).await,
+                destination: self.destinations,
+                limits: sink_limits(node, &self.spool_root),
+            });
+            let (queue, inbox) = sink_queue();
+            let span = tracing::info_span!("sink", name = %name);
+            let task = spawn_node(
+                span,
+                run_sink(name.clone(), receiver, inbox, self.shutdown.clone()),
+            );
+            self.sinks
+                .insert(name.clone(), SinkHandle { queue, setup, task });
+        }
+    }
+
+    /// The queues of the sinks publishing `playlist` in `graph`.
+    fn outputs_of(&self, graph: &Graph, playlist: &str) -> BTreeMap<String, SinkQueue> {
+        graph
+            .sinks
+            .values()
+            .filter(|sink| sink.inputs.iter().any(|input| input == playlist))
+            .filter_map(|sink| {
+                let handle = self.sinks.get(&sink.name)?;
+                Some((sink.name.clone(), handle.queue.clone()))
+            })
+            .collect()
+    }
+
+    /// Step 3: playlists.
+    async fn apply_playlists(
+        &mut self,
+        new: &Graph,
+        diff: &GraphDiff,
+        restart: &BTreeSet<String>,
+    ) -> Result<(), TopologyError> {
+        for name in &diff.playlists.removed {
+            if let Some(playlist) = self.playlists.remove(name) {
+                self.retiring.push(detached(playlist.task));
+            }
+        }
+        // New settings (live changes, or a restarted segmenter's target duration).
+        let retuned = diff
+            .playlists_live
+            .iter()
+            .chain(&diff.feed_restart.playlists);
+        for name in retuned.collect::<BTreeSet<_>>() {
+            let (Some(node), Some(handle)) = (new.playlists.get(name), self.playlists.get(name))
+            else {
+                continue;
+            };
+            if restart.contains(name) {
+                continue;
+            }
+            let target = new
+                .segmenters
+                .get(&node.input)
+                .map_or(4.0, |s| s.target_duration);
+            let settings = playlist_settings(node, target)?;
+            let _ = handle.input.send(PlaylistInput::Settings(settings)).await;
+        }
+        for name in &diff.relinked.playlists {
+            if restart.contains(name) {
+                continue;
+            }
+            let outputs = self.outputs_of(new, name);
+            if let Some(handle) = self.playlists.get(name) {
+                let _ = handle.input.send(PlaylistInput::Outputs(outputs)).await;
+            }
+        }
+        let starting = restart.iter().chain(&diff.playlists.added);
+        for name in starting.collect::<BTreeSet<_>>() {
+            let Some(node) = new.playlists.get(name) else {
+                continue;
+            };
+            let target = new
+                .segmenters
+                .get(&node.input)
+                .map_or(4.0, |s| s.target_duration);
+            let settings = playlist_settings(node, target)?;
+            let outputs = self.outputs_of(new, name);
+            let store = SequenceStore::new(new.router.state_dir.as_deref(), name);
+            let predecessor = self.playlists.remove(name).map(|p| p.task);
+            let (input, receiver) = mpsc::channel(SEGMENT_QUEUE);
+            let id: PlaylistId = Arc::from(name.as_str());
+            let span = tracing::info_span!("playlist", name = %name);
+            let task = spawn_node(span, async move {
+                let (first_sequence, resumed) = match predecessor {
+                    Some(task) => match task.await {
+                        Ok(Some(next)) => (next, true),
+                        _ => (store.load().await, true),
+                    },
+                    None => (store.load().await, false),
+                };
+                run_playlist(
+                    id,
+                    settings,
+                    first_sequence,
+                    resumed,
+                    store,
+                    receiver,
+                    outputs,
+                )
+                .await
+            });
+            self.playlists
+                .insert(name.clone(), PlaylistHandle { input, task });
+        }
+        Ok(())
+    }
+
+    /// Step 4: segmenters.
+    async fn apply_segmenters(
+        &mut self,
+        new: &Graph,
+        diff: &GraphDiff,
+        restart: &BTreeSet<String>,
+        segmenters_restart: &BTreeSet<String>,
+    ) {
+        for name in &diff.segmenters.removed {
+            if let Some(segmenter) = self.segmenters.remove(name) {
+                self.retiring.push(detached(segmenter.task));
+            }
+        }
+        // Running segmenters gain the playlists that start on them.
+        let starting: BTreeSet<&String> = restart.iter().chain(&diff.playlists.added).collect();
+        for name in &starting {
+            let Some(node) = new.playlists.get(*name) else {
+                continue;
+            };
+            if segmenters_restart.contains(&node.input)
+                || diff.segmenters.added.contains(&node.input)
+            {
+                continue;
+            }
+            let (Some(segmenter), Some(playlist)) =
+                (self.segmenters.get(&node.input), self.playlists.get(*name))
+            else {
+                continue;
+            };
+            let id: PlaylistId = Arc::from(name.as_str());
+            let _ = segmenter
+                .input
+                .send(SegmenterInput::Attach(id, playlist.input.clone()))
+                .await;
+        }
+        let starting = segmenters_restart.iter().chain(&diff.segmenters.added);
+        for name in starting.collect::<BTreeSet<_>>() {
+            let Some(node) = new.segmenters.get(name) else {
+                continue;
+            };
+            let playlists = new
+                .playlists
+                .values()
+                .filter(|playlist| playlist.input == *name)
+                .filter_map(|playlist| {
+                    let handle = self.playlists.get(&playlist.name)?;
+                    Some((Arc::from(playlist.name.as_str()), handle.input.clone()))
+                })
+                .collect();
+            let config = SegmenterConfig {
+                target_duration: node.target_duration,
+                repeat_headers: node.repeat_ts_headers,
+                ..SegmenterConfig::default()
+            };
+            let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));
+            let (input, receiver) = mpsc::channel(SOURCE_QUEUE);
+            let span = tracing::info_span!("segmenter", name = %name);
+            let start = SegmenterStart {
+                name: name.clone(),
+                config,
+                playlists,
+                predecessor,
+            };
+            let task = spawn_node(span, run_segmenter(start, receiver, self.shutdown.clone()));
+            self.segmenters
+                .insert(name.clone(), SegmenterHandle { input, task });
+        }
+    }
+
+    /// The running segmenters reading `source` in `graph`.
+    fn readers_of(&self, graph: &Graph, source: &str) -> Readers {
+        graph
+            .segmenters
+            .values()
+            .filter(|segmenter| segmenter.input == source)
+            .filter_map(|segmenter| {
+                let handle = self.segmenters.get(&segmenter.name)?;
+                Some((segmenter.name.clone(), handle.input.clone()))
+            })
+            .collect()
+    }
+
+    /// Step 5: sources.
+    fn apply_sources(
+        &mut self,
+        new: &Graph,
+        diff: &GraphDiff,
+        segmenters_restart: &BTreeSet<String>,
+    ) {
+        let stopping = diff
+            .sources
+            .removed
+            .iter()
+            .chain(diff.sources.changed.keys());
+        for name in stopping {
+            if let Some(source) = self.sources.remove(name) {
+                source.cancel.cancel();
+                for task in source.tasks {
+                    self.retiring.push(detached(task));
+                }
+            }
+        }
+        // Running sources whose readers changed, or were replaced.
+        let mut relink: BTreeSet<String> = diff.relinked.sources.clone();
+        for name in segmenters_restart.iter().chain(&diff.segmenters.removed) {
+            if let Some(node) = self.graph.segmenters.get(name) {
+                relink.insert(node.input.clone());
+            }
+        }
+        for name in &relink {
+            if !diff.sources.unchanged.contains(name) {
+                continue;
+            }
+            let readers = self.readers_of(new, name);
+            match self.sources.get(name) {
+                Some(source) if readers.is_empty() => {
+                    tracing::info!(source = %name, "no segmenter reads it any more: stopped");
+                    source.cancel.cancel();
+                    let _ = source.readers.send(readers);
+                }
+                Some(source) => {
+                    let _ = source.readers.send(readers);
+                }
+                None => self.start_source(new, name),
+            }
+        }
+        let starting = diff.sources.changed.keys().chain(&diff.sources.added);
+        for name in starting {
+            self.start_source(new, name);
+        }
+    }
+
+    fn start_source(&mut self, graph: &Graph, name: &str) {
+        let Some(node) = graph.sources.get(name) else {
+            return;
+        };
+        let readers = self.readers_of(graph, name);
+        if readers.is_empty() {
+            return;
+        }
+        let cancel = self.shutdown.child_token();
+        let (events, receiver) = mpsc::channel(SOURCE_QUEUE);
+        let (control, control_receiver) = mpsc::unbounded_channel();
+        let span = tracing::info_span!("source", name = %name);
+        let reading = spawn_node(
+            span.clone(),
+            source::run_source(node.clone(), events, cancel.clone()),
+        );
+        let fanning = spawn_node(span, fan_out(receiver, control_receiver, readers));
+        if let Some(old) = self.sources.insert(
+            name.to_owned(),
+            SourceHandle {
+                cancel,
+                readers: control,
+                tasks: [reading, fanning],
+            },
+        ) {
+            old.cancel.cancel();
+            for task in old.tasks {
+                self.retiring.push(detached(task));
+            }
+        }
+    }
+}

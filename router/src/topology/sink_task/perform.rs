@@ -1,0 +1,105 @@
+//! Carrying out one sink call: on the blocking pool (the plugin contract makes sink calls
+//! blocking), retried with exponential backoff while it fails temporarily, with the sink a
+//! reload put in place by the time of each try.
+//!
+//! Owns the retry policy; knows nothing of plans or playlists.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use streamrouter_plugin::{Sink, SinkError, SinkErrorKind};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::SinkSetup;
+use crate::publish::ObjectHeaders;
+
+/// Backoff between tries of one operation.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Tries of a failing operation once the daemon is stopping, before it is given up.
+const MAX_TRIES_WHILE_STOPPING: u32 = 3;
+
+/// Which sink an operation may use.
+pub enum Pin {
+    /// The current one, wherever it stores (a segment).
+    Any,
+    /// The current one while it stores at this destination; given up once it moves (a playlist
+    /// rendered for the segments there).
+    Destination(u64),
+    /// This one, even if a reload replaced it (deleting what it stored).
+    Sink(Arc<dyn Sink>),
+}
+
+/// Runs a blocking sink call until it succeeds; returns the destination it succeeded at, or
+/// `None` when it was given up. Temporary failures (network, server down) are retried with
+/// exponential backoff for as long as the daemon runs, so an outage delays publishing but loses
+/// nothing, and a reload that fixes the sink takes effect at once; once the daemon is stopping,
+/// a few more tries are made. Permanent failures are given up at once.
+pub async fn perform<F>(
+    sink_name: &str,
+    key: &str,
+    shutdown: &CancellationToken,
+    setup: &watch::Receiver<SinkSetup>,
+    pin: Pin,
+    operation: F,
+) -> Option<u64>
+where
+    F: Fn(&dyn Sink, &ObjectHeaders) -> Result<(), SinkError> + Send + Sync + 'static,
+{
+    let operation = Arc::new(operation);
+    let mut changes = setup.clone();
+    let mut delay = FIRST_RETRY;
+    let mut tries_while_stopping = 0;
+    for attempt in 1u64.. {
+        let (sink, headers, destination) = {
+            let current = changes.borrow_and_update();
+            let sink = match &pin {
+                Pin::Sink(sink) => Arc::clone(sink),
+                Pin::Destination(wanted) if *wanted != current.destination => {
+                    tracing::debug!(sink = sink_name, %key, "sink moved: this version is not published there");
+                    return None;
+                }
+                Pin::Any | Pin::Destination(_) => Arc::clone(&current.sink),
+            };
+            (
+                sink,
+                Arc::clone(&current.limits.headers),
+                current.destination,
+            )
+        };
+        let call = Arc::clone(&operation);
+        let result = tokio::task::spawn_blocking(move || call(sink.as_ref(), &headers)).await;
+        let error = match result {
+            Ok(Ok(())) => {
+                if attempt > 1 {
+                    tracing::info!(sink = sink_name, %key, attempt, "sink recovered");
+                }
+                return Some(destination);
+            }
+            Ok(Err(error)) => error,
+            Err(join_error) => {
+                SinkError::temporary(key, format!("sink call panicked: {join_error}"))
+            }
+        };
+        if shutdown.is_cancelled() {
+            tries_while_stopping += 1;
+        }
+        if error.kind == SinkErrorKind::Permanent || tries_while_stopping > MAX_TRIES_WHILE_STOPPING
+        {
+            tracing::error!(sink = sink_name, %key, %error, attempt, "giving up on this object");
+            return None;
+        }
+        if attempt == 1 || attempt % 10 == 0 {
+            tracing::warn!(sink = sink_name, %key, %error, attempt, "sink operation failed; retrying");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.cancelled(), if tries_while_stopping == 0 => {}
+            // A reload replaced the sink: try the new one now.
+            Ok(()) = changes.changed() => {}
+        }
+        delay = (delay * 2).min(MAX_RETRY_DELAY);
+    }
+    None
+}
