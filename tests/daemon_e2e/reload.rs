@@ -223,15 +223,15 @@ fn wait_refusal(daemon: &mut Daemon, before: usize) -> String {
 }
 
 /// The `changes` of a `config reloaded` line name every node of `changed` and none of `kept`.
-fn assert_changes(line: &str, changed: &[&str], kept: &[&str]) {
+fn assert_changes(line: &str, changed: &[impl AsRef<str>], kept: &[impl AsRef<str>]) {
     let changes = field(line, "changes").unwrap_or_else(|| panic!("no changes= in {line}"));
-    for node in changed {
+    for node in changed.iter().map(AsRef::as_ref) {
         assert!(
             changes.contains(node),
             "{node} missing from the changes: {line}"
         );
     }
-    for node in kept {
+    for node in kept.iter().map(AsRef::as_ref) {
         assert!(
             !changes.contains(node),
             "{node} did not change, but the reload says it did: {line}"
@@ -306,6 +306,17 @@ fn assert_status(base: &str, generation: u64, result: &str, errors: &[String]) {
         let json = error.replace('\\', "\\\\").replace('"', "\\\"");
         assert!(body.contains(&json), "GET /status lacks {error:?}: {body}");
     }
+}
+
+/// `GET BASE/SINK/NAME`, parsed.
+fn served_playlist(base: &str, sink: &str, name: &str) -> Playlist {
+    let (status, _, body) = http_get(&format!("{base}/{sink}/{name}"));
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        status.contains("200"),
+        "GET /{sink}/{name}: {status}\n{text}"
+    );
+    Playlist::parse(&text)
 }
 
 // ---------------------------------------------------------------------------- playlists ---
@@ -582,7 +593,7 @@ fn reload_changes_only_what_changed() {
         );
     }
     let nodes = |name: &str| {
-        [
+        vec![
             format!("sources.{name}"),
             format!("segmenters.{name}"),
             format!("playlists.{name}"),
@@ -609,15 +620,16 @@ fn reload_changes_only_what_changed() {
     // a. B's window 6 → 3, written in place (truncate and write, like `echo ... > b.toml`).
     std::fs::write(conf.join("b.toml"), live_feed("b", &out("b"), 3)).unwrap();
     let line = wait_generation(&mut daemon, 2);
-    let kept: Vec<String> = [nodes("a"), nodes("c")].concat();
-    let mut kept_and_b = kept.clone();
-    kept_and_b.extend([
+    let b_rest = vec![
         "sources.b".into(),
         "segmenters.b".into(),
         "sinks.b_web".into(),
-    ]);
-    let kept_refs: Vec<&str> = kept_and_b.iter().map(String::as_str).collect();
-    assert_changes(&line, &["playlists.b"], &kept_refs);
+    ];
+    assert_changes(
+        &line,
+        &["playlists.b"],
+        &[nodes("a"), nodes("c"), b_rest].concat(),
+    );
     let at_reload = read_playlist(&playlist("b", "b")).and_then(|p| last_seq(&p));
     let shrunk = wait_playlist(
         &mut daemon,
@@ -637,11 +649,11 @@ fn reload_changes_only_what_changed() {
     // b. D added (saved by rename), then C removed.
     save_atomically(&conf.join("d.toml"), &live_feed("d", &out("d"), 6));
     let line = wait_generation(&mut daemon, 3);
-    let d_nodes = nodes("d");
-    let others: Vec<String> = [nodes("a"), nodes("b"), nodes("c")].concat();
-    let others_refs: Vec<&str> = others.iter().map(String::as_str).collect();
-    let d_refs: Vec<&str> = d_nodes.iter().map(String::as_str).collect();
-    assert_changes(&line, &d_refs, &others_refs);
+    assert_changes(
+        &line,
+        &nodes("d"),
+        &[nodes("a"), nodes("b"), nodes("c")].concat(),
+    );
     recorder.track("d", playlist("d", "d"));
     wait_playlist(
         &mut daemon,
@@ -650,14 +662,17 @@ fn reload_changes_only_what_changed() {
         Duration::from_secs(15),
         |p| !p.entries.is_empty(),
     );
+    // The built-in server serves the added sink at once.
+    let served = served_playlist(&base, "d_web", "d.m3u8");
+    assert!(!served.entries.is_empty());
 
     std::fs::remove_file(conf.join("c.toml")).unwrap();
     let line = wait_generation(&mut daemon, 4);
-    let c_nodes = nodes("c");
-    let c_refs: Vec<&str> = c_nodes.iter().map(String::as_str).collect();
-    let rest: Vec<String> = [nodes("a"), nodes("b"), nodes("d")].concat();
-    let rest_refs: Vec<&str> = rest.iter().map(String::as_str).collect();
-    assert_changes(&line, &c_refs, &rest_refs);
+    assert_changes(
+        &line,
+        &nodes("c"),
+        &[nodes("a"), nodes("b"), nodes("d")].concat(),
+    );
     let removed_at = Instant::now();
     let c_final = wait_playlist(
         &mut daemon,
@@ -676,14 +691,16 @@ fn reload_changes_only_what_changed() {
     let a_old_at_move = read_playlist(&playlist("a", "a")).and_then(|p| last_seq(&p));
     save_atomically(&conf.join("a.toml"), &live_feed("a", &out("a2"), 6));
     let line = wait_generation(&mut daemon, 5);
-    let mut not_a_sink: Vec<String> = [nodes("b"), nodes("d")].concat();
-    not_a_sink.extend([
+    let a_rest = vec![
         "sources.a".into(),
         "segmenters.a".into(),
         "playlists.a".into(),
-    ]);
-    let not_a_sink_refs: Vec<&str> = not_a_sink.iter().map(String::as_str).collect();
-    assert_changes(&line, &["sinks.a_web"], &not_a_sink_refs);
+    ];
+    assert_changes(
+        &line,
+        &["sinks.a_web"],
+        &[nodes("b"), nodes("d"), a_rest].concat(),
+    );
     recorder.track("a2", playlist("a2", "a"));
     let moved = wait_playlist(
         &mut daemon,
@@ -699,6 +716,20 @@ fn reload_changes_only_what_changed() {
     );
     // The first segment the new directory got is a whole one that plays alone.
     ff::assert_decodes_cleanly(&out("a2").join(moved.uris()[0]));
+    // The built-in server serves the moved sink from its new directory.
+    let served = served_playlist(&base, "a_web", "a.m3u8");
+    assert!(
+        served.media_sequence >= moved.media_sequence,
+        "/a_web/a.m3u8 is still the old directory's playlist: {:?}, the new one starts at {:?}",
+        served.uris(),
+        moved.media_sequence
+    );
+    let (status, _, body) = http_get(&format!("{base}/a_web/{}", served.uris()[0]));
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(
+        body,
+        std::fs::read(out("a2").join(served.uris()[0])).unwrap()
+    );
 
     // d. A syntax error in b.toml (which also asks for window 5): refused, nothing changes.
     let generations_before = reloads(&logs(&daemon)).len();
@@ -744,6 +775,33 @@ fn reload_changes_only_what_changed() {
     });
     assert_status(&base, 5, "unchanged", &[]);
 
+    // A [router] setting cannot change while running: refused, naming it; then restored.
+    let router_toml = "[router]\nserve = \"127.0.0.1:0\"\n";
+    let moved_server = format!("[router]\nserve = \"127.0.0.1:{}\"\n", free_udp_port());
+    save_atomically(&conf.join("router.toml"), &moved_server);
+    let text = wait_refusal(&mut daemon, 1);
+    let error = lines_with(&text, "config error: ")
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("router.serve"),
+        "the error should name router.serve: {error}"
+    );
+    assert_eq!(
+        field(
+            lines_with(&text, "reload refused").last().unwrap(),
+            "errors"
+        ),
+        Some("1")
+    );
+    assert_status(&base, 5, "refused", &[]);
+    let same_before = unchanged(&logs(&daemon));
+    save_atomically(&conf.join("router.toml"), router_toml);
+    wait_logs(&mut daemon, "`config unchanged`", RELOAD_TIMEOUT, |text| {
+        unchanged(text) > same_before
+    });
+
     // An unknown input name: refused, naming the key; D goes on.
     let good_d = live_feed("d", &out("d"), 6);
     let broken_d = good_d.replace(
@@ -752,7 +810,7 @@ fn reload_changes_only_what_changed() {
     );
     assert_ne!(broken_d, good_d);
     save_atomically(&conf.join("d.toml"), &broken_d);
-    let text = wait_refusal(&mut daemon, 1);
+    let text = wait_refusal(&mut daemon, 2);
     let errors = check_errors(&conf);
     assert!(
         errors
@@ -833,8 +891,20 @@ fn reload_changes_only_what_changed() {
         );
     }
 
-    // The log: generations 2..=6 once each, two refusals, one unchanged, no feed restarted.
+    // The log: generations 2..=6 once each, 3 refusals, 2 unchanged, no feed restarted.
     let final_logs = strip_ansi(&final_logs);
+    for line in final_logs.lines().filter(|line| {
+        [
+            "config reloaded",
+            "config unchanged",
+            "reload refused",
+            "config error",
+        ]
+        .iter()
+        .any(|what| line.contains(what))
+    }) {
+        eprintln!("{line}");
+    }
     let generations: Vec<u64> = reloads(&final_logs).iter().map(|(g, _)| *g).collect();
     assert_eq!(
         generations,
@@ -842,8 +912,8 @@ fn reload_changes_only_what_changed() {
         "{}",
         tail(&final_logs, 80)
     );
-    assert_eq!(refusals(&final_logs), 2);
-    assert_eq!(unchanged(&final_logs), 1);
+    assert_eq!(refusals(&final_logs), 3);
+    assert_eq!(unchanged(&final_logs), 2);
     for name in ["a", "b", "c", "d"] {
         assert_eq!(
             source_starts(&final_logs, name),
@@ -1043,6 +1113,14 @@ fn hundred_reloads_leak_nothing() {
     assert_eq!(refusals(&final_logs), 0, "{}", tail(&final_logs, 60));
     assert_eq!(source_starts(&final_logs, "s1"), 1);
     assert_eq!(source_starts(&final_logs, "s2"), 1);
+    // x bound its port at each of its 50 starts, never finding it still held by the x before.
+    let x_starts = lines_with(&final_logs, "receiving UDP")
+        .into_iter()
+        .filter(|line| line.contains("{name=x}"))
+        .count();
+    assert_eq!(x_starts, RELOADS / 2, "{}", tail(&final_logs, 60));
+    let bind_failures = lines_with(&final_logs, "cannot open UDP socket");
+    assert!(bind_failures.is_empty(), "{}", bind_failures.join("\n"));
     let errors = lines_with(&final_logs, " ERROR ");
     assert!(errors.is_empty(), "errors logged:\n{}", errors.join("\n"));
 
