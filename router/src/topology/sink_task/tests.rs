@@ -210,3 +210,115 @@ async fn a_full_spool_drops_its_oldest_segments_first() {
         "{playlist}"
     );
 }
+
+fn setup(sink: &Arc<SlowSink>, destination: u64) -> SinkSetup {
+    SinkSetup {
+        sink: Arc::clone(sink) as Arc<dyn Sink>,
+        destination,
+        limits: SinkLimits {
+            backlog: BacklogLimits {
+                memory_bytes: 1 << 20,
+                spool_limit: 1 << 20,
+                spool_dir: None,
+            },
+            delete_grace: Duration::ZERO,
+            headers: Arc::default(),
+        },
+    }
+}
+
+fn slow_sink(delay_ms: u64) -> Arc<SlowSink> {
+    Arc::new(SlowSink {
+        delay: Duration::from_millis(delay_ms),
+        objects: Mutex::new(BTreeMap::new()),
+    })
+}
+
+/// A reload moves the sink while segment 1 is being stored and 2 and 3 wait: the waiting ones
+/// go to the new place, whose playlist lists only what is stored there. The old place keeps
+/// segment 1; the version listing it, rendered for the old place, is not published anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_sink_takes_the_queue_and_lists_only_what_it_stored() {
+    let (old, new) = (slow_sink(300), slow_sink(0));
+    let (setup_sender, receiver) = watch::channel(setup(&old, 1));
+    let (queue, inbox) = sink_queue();
+    let task = tokio::spawn(run_sink(
+        "moving".into(),
+        receiver,
+        inbox,
+        CancellationToken::new(),
+    ));
+    let playlist: PlaylistId = Arc::from("p");
+    queue.send(SinkCommand::Plan {
+        playlist: Arc::clone(&playlist),
+        settings: plan_settings(),
+    });
+    for n in 1..=3u8 {
+        queue.send(SinkCommand::Segment {
+            playlist: Arc::clone(&playlist),
+            key: format!("s-{n:05}.ts"),
+            segment: segment(n),
+            wall_clock: SystemTime::UNIX_EPOCH,
+            cut: Instant::now(),
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    setup_sender.send_replace(setup(&new, 2));
+    queue.send(SinkCommand::End {
+        playlist,
+        endlist: true,
+        forget: true,
+    });
+    drop(queue);
+    task.await.unwrap();
+    let old = old.objects.lock().unwrap().clone();
+    let new = new.objects.lock().unwrap().clone();
+    assert_eq!(keys(&old), ["s-00001.ts"]);
+    assert_eq!(keys(&new), ["index.m3u8", "s-00002.ts", "s-00003.ts"]);
+    let listed = playlist_text(&new);
+    assert!(!listed.contains("s-00001.ts"), "{listed}");
+    assert!(listed.contains("#EXT-X-MEDIA-SEQUENCE:2\n"), "{listed}");
+    assert!(
+        listed.ends_with("s-00002.ts\n#EXTINF:2.000,\ns-00003.ts\n#EXT-X-ENDLIST\n"),
+        "{listed}"
+    );
+}
+
+/// A reload that changes only the sink's credentials keeps the plan: the next version lists
+/// the earlier segments too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_replaced_in_place_keeps_its_playlist() {
+    let sink = slow_sink(0);
+    let (setup_sender, receiver) = watch::channel(setup(&sink, 1));
+    let (queue, inbox) = sink_queue();
+    let task = tokio::spawn(run_sink(
+        "same".into(),
+        receiver,
+        inbox,
+        CancellationToken::new(),
+    ));
+    let playlist: PlaylistId = Arc::from("p");
+    queue.send(SinkCommand::Plan {
+        playlist: Arc::clone(&playlist),
+        settings: plan_settings(),
+    });
+    for n in 1..=2u8 {
+        if n == 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            setup_sender.send_replace(setup(&sink, 1));
+        }
+        queue.send(SinkCommand::Segment {
+            playlist: Arc::clone(&playlist),
+            key: format!("s-{n:05}.ts"),
+            segment: segment(n),
+            wall_clock: SystemTime::UNIX_EPOCH,
+            cut: Instant::now(),
+        });
+    }
+    drop(queue);
+    task.await.unwrap();
+    let objects = sink.objects.lock().unwrap().clone();
+    let listed = playlist_text(&objects);
+    assert!(listed.contains("s-00001.ts\n"), "{listed}");
+    assert!(listed.ends_with("s-00002.ts\n"), "{listed}");
+}
