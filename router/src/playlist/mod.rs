@@ -12,6 +12,7 @@
 //! to the segment's rounded duration (it never lowers it) and [`PushOutcome::target_raised`]
 //! reports it so the operator can fix the encoder's keyframe interval.
 
+pub mod master;
 mod render;
 
 use std::collections::VecDeque;
