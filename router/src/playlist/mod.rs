@@ -14,6 +14,7 @@
 
 pub mod master;
 mod render;
+pub mod renditions;
 
 use std::collections::VecDeque;
 
