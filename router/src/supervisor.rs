@@ -102,7 +102,7 @@ pub async fn run_daemon(
         };
         let started = Instant::now();
         let report = reload(&mut topology, &options, &trigger).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         let generation =
             status.borrow().generation + u64::from(report.result == ReloadResult::Applied);
         match report.result {
@@ -224,6 +224,7 @@ async fn check_new_plugins(new: &Graph, changes: &GraphDiff) -> Vec<String> {
         segmenters: BTreeMap::new(),
         playlists: BTreeMap::new(),
         sinks,
+        masters: BTreeMap::new(),
     };
     match tokio::task::spawn_blocking(move || crate::plugin_sinks::check(&only_plugins)).await {
         Ok(diagnostics) => diagnostics.iter().map(ToString::to_string).collect(),

@@ -17,6 +17,7 @@ mod plugins;
 mod proxy;
 mod publish_order;
 mod recorder;
+mod reload;
 mod remote_sinks;
 mod servers;
 mod sink_failures;

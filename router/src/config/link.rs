@@ -70,6 +70,7 @@ pub(super) fn link(
         segmenters: by_name(declared.segmenters, |node| &node.name)?,
         playlists: by_name(declared.playlists, |node| &node.name)?,
         sinks: by_name(declared.sinks, |node| &node.name)?,
+        masters: BTreeMap::new(),
     })
 }
 

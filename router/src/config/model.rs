@@ -21,6 +21,8 @@ pub struct Graph {
     pub playlists: BTreeMap<String, PlaylistNode>,
     /// Publishing destinations, by node name.
     pub sinks: BTreeMap<String, SinkNode>,
+    /// Master playlists over aligned renditions, by node name.
+    pub masters: BTreeMap<String, MasterNode>,
 }
 
 /// `[router]`.
@@ -99,6 +101,21 @@ pub struct SegmenterNode {
     /// PAT/PMT at every segment start: from the `repeat_ts_headers` of the playlists fed by this
     /// segmenter (they must agree; default true).
     pub repeat_ts_headers: bool,
+    /// Cut on the PTS grid so renditions line up: set by compile when this segmenter feeds a
+    /// variant of a master playlist.
+    pub aligned: bool,
+}
+
+/// `[masters.NAME]`: a master playlist over renditions of one program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MasterNode {
+    /// Node name.
+    pub name: String,
+    /// `variants`: playlists, in the order the master lists them. Their segmenters share one
+    /// `target_duration` and cut aligned (compile checks and sets it).
+    pub variants: Vec<String>,
+    /// `name`: the master playlist's file name (default `NAME.m3u8`).
+    pub file_name: String,
 }
 
 /// `[playlists.NAME]`.
@@ -132,8 +149,10 @@ pub struct PlaylistNode {
 pub struct SinkNode {
     /// Node name.
     pub name: String,
-    /// `inputs`: playlists.
+    /// `inputs`: playlists, with every variant of each master in `masters`.
     pub inputs: Vec<String>,
+    /// The masters among `inputs` as written: the sink publishes each master playlist too.
+    pub masters: Vec<String>,
     /// Where to publish.
     pub kind: SinkKind,
     /// `delete_grace`: extra time an expired segment stays before it is deleted, beyond what

@@ -161,6 +161,7 @@ pub(super) fn build_segmenter(
             input: input.value.to_owned(),
             target_duration,
             repeat_ts_headers: true,
+            aligned: false,
         }),
         ok,
         inputs,

@@ -102,6 +102,7 @@ pub(super) fn build_sink(
         node: kind.map(|kind| SinkNode {
             name: decl.name.clone(),
             inputs: inputs.iter().map(|input| input.value.clone()).collect(),
+            masters: Vec::new(),
             kind,
             delete_grace,
             spool_limit,

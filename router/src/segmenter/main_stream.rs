@@ -186,6 +186,12 @@ impl Segmenter {
         {
             let due = match &self.open {
                 None => true,
+                // Half a frame of slack either way: a keyframe a little early still counts.
+                Some(open) if self.config.aligned => {
+                    let cell =
+                        |ticks: i64| (ticks + frame_ticks / 2).div_euclid(self.target_ticks.max(1));
+                    cell(pts) > cell(open.start_pts)
+                }
                 Some(open) => pts - open.start_pts >= self.target_ticks - frame_ticks / 2,
             };
             if due && (self.psi_out.is_ready() || !self.config.repeat_headers) {

@@ -54,6 +54,11 @@ pub struct SegmenterConfig {
     /// A decode-timestamp step larger than this (seconds), or any step backwards, starts a new
     /// timeline.
     pub max_timestamp_jump: f64,
+    /// Cut on a grid of the media clock instead: at the first random access point in each new
+    /// `target_duration` cell of PTS (PTS / target). Renditions of one program, encoded with
+    /// keyframes at the same times, are then cut at the same PTS whenever each started, so a
+    /// player can switch between them at any segment (master playlists).
+    pub aligned: bool,
 }
 
 impl Default for SegmenterConfig {
@@ -62,6 +67,7 @@ impl Default for SegmenterConfig {
             target_duration: 4.0,
             repeat_headers: true,
             max_timestamp_jump: 5.0,
+            aligned: false,
         }
     }
 }

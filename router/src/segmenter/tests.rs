@@ -393,3 +393,52 @@ fn a_restarted_input_continues_with_a_discontinuity() {
     assert_eq!(segmenter.stats().continuity_errors, 0);
     out.iter().for_each(assert_independent);
 }
+
+/// Two renditions of one program, joined 2 s apart, keyframes every second: cut on the PTS grid
+/// they are cut at the same PTS from the first common cell on, whenever each started.
+#[test]
+fn aligned_cuts_follow_the_pts_grid_whichever_keyframe_a_rendition_started_at() {
+    let aligned = SegmenterConfig {
+        aligned: true,
+        ..config(2.0)
+    };
+    let starts = |offset_frames: u64| {
+        let mut stream = StreamBuilder::new();
+        let first = START + offset_frames * FRAME as u64;
+        stream.gops(first, 300 - offset_frames, |n| {
+            (n + offset_frames).is_multiple_of(25)
+        });
+        let (segments, _) = segment_all(&stream.bytes, aligned.clone());
+        segments.iter().map(|s| s.start_pts).collect::<Vec<_>>()
+    };
+    let early = starts(0);
+    let late = starts(50);
+    let grid = 2 * 90_000;
+    // Every cut after the first segment is at the first keyframe of a new 2 s cell.
+    for pts in early.iter().skip(1).chain(late.iter().skip(1)) {
+        assert!(
+            pts.rem_euclid(grid) < 90_000,
+            "{pts} is not early in its cell"
+        );
+    }
+    let common: Vec<_> = late.iter().skip(1).copied().collect();
+    assert!(common.len() >= 4, "{late:?}");
+    assert!(
+        common.iter().all(|pts| early.contains(pts)),
+        "early {early:?}\nlate {late:?}"
+    );
+    // The ordinary rule cuts the late rendition 1 s off the grid.
+    let (unaligned, _) = {
+        let mut stream = StreamBuilder::new();
+        stream.gops(START + 50 * FRAME as u64, 250, |n| (n + 50) % 25 == 0);
+        segment_all(&stream.bytes, config(2.0))
+    };
+    let late_unaligned: Vec<_> = unaligned.iter().map(|s| s.start_pts).collect();
+    assert!(
+        late_unaligned
+            .iter()
+            .skip(1)
+            .any(|pts| !early.contains(pts)),
+        "{late_unaligned:?}"
+    );
+}

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use super::playlist_task::{PlaylistInput, run_playlist};
+use super::playlist_task::{PlaylistInput, PlaylistSettings, run_playlist};
 use super::segmenter_task::{SegmenterInput, SegmenterStart, run_segmenter};
 use super::sink_task::{PlaylistId, SinkQueue, SinkSetup, run_sink, sink_queue};
 use super::source_task::{Readers, fan_out};
@@ -50,11 +50,28 @@ impl Topology {
         }
         let mut segmenters_restart: BTreeSet<String> = diff.feed_restart.segmenters.clone();
         segmenters_restart.extend(diff.segmenters.changed.keys().cloned());
+        // Every setting a reload hands to a playlist, checked before anything changes.
+        let touched = restart
+            .iter()
+            .chain(&diff.playlists.added)
+            .chain(&diff.playlists_live)
+            .chain(&diff.feed_restart.playlists);
+        let mut settings = BTreeMap::new();
+        for name in touched {
+            let Some(node) = new.playlists.get(name) else {
+                continue;
+            };
+            let target = new
+                .segmenters
+                .get(&node.input)
+                .map_or(4.0, |s| s.target_duration);
+            settings.insert(name.clone(), playlist_settings(node, target)?);
+        }
 
         self.detach_playlists(&new, diff, &restart, &segmenters_restart)
             .await;
         self.apply_sinks(&new, diff).await;
-        self.apply_playlists(&new, diff, &restart).await?;
+        self.apply_playlists(&new, diff, &restart, settings).await;
         self.apply_segmenters(&new, diff, &restart, &segmenters_restart)
             .await;
         self.apply_sources(&new, diff, &segmenters_restart);
@@ -189,7 +206,8 @@ impl Topology {
         new: &Graph,
         diff: &GraphDiff,
         restart: &BTreeSet<String>,
-    ) -> Result<(), TopologyError> {
+        mut settings: BTreeMap<String, PlaylistSettings>,
+    ) {
         for name in &diff.playlists.removed {
             if let Some(playlist) = self.playlists.remove(name) {
                 self.retiring.push(detached(playlist.task));
@@ -201,18 +219,13 @@ impl Topology {
             .iter()
             .chain(&diff.feed_restart.playlists);
         for name in retuned.collect::<BTreeSet<_>>() {
-            let (Some(node), Some(handle)) = (new.playlists.get(name), self.playlists.get(name))
-            else {
-                continue;
-            };
             if restart.contains(name) {
                 continue;
             }
-            let target = new
-                .segmenters
-                .get(&node.input)
-                .map_or(4.0, |s| s.target_duration);
-            let settings = playlist_settings(node, target)?;
+            let (Some(handle), Some(settings)) = (self.playlists.get(name), settings.remove(name))
+            else {
+                continue;
+            };
             let _ = handle.input.send(PlaylistInput::Settings(settings)).await;
         }
         for name in &diff.relinked.playlists {
@@ -226,14 +239,9 @@ impl Topology {
         }
         let starting = restart.iter().chain(&diff.playlists.added);
         for name in starting.collect::<BTreeSet<_>>() {
-            let Some(node) = new.playlists.get(name) else {
+            let Some(settings) = settings.remove(name) else {
                 continue;
             };
-            let target = new
-                .segmenters
-                .get(&node.input)
-                .map_or(4.0, |s| s.target_duration);
-            let settings = playlist_settings(node, target)?;
             let outputs = self.outputs_of(new, name);
             let store = SequenceStore::new(new.router.state_dir.as_deref(), name);
             let predecessor = self.playlists.remove(name).map(|p| p.task);
@@ -262,7 +270,6 @@ impl Topology {
             self.playlists
                 .insert(name.clone(), PlaylistHandle { input, task });
         }
-        Ok(())
     }
 
     /// Step 4: segmenters.

@@ -107,6 +107,7 @@ impl Topology {
             segmenters: BTreeMap::new(),
             playlists: BTreeMap::new(),
             sinks: BTreeMap::new(),
+            masters: BTreeMap::new(),
         };
         let spool_root = spool_root(graph.router.state_dir.as_deref());
         let mut topology = Self {

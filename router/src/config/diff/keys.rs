@@ -117,6 +117,7 @@ impl ChangedKeys for SegmenterNode {
             input,
             target_duration,
             repeat_ts_headers,
+            aligned,
         } = self;
         let mut keys = Keys::default();
         keys.compare("input", input, &new.input);
@@ -127,6 +128,8 @@ impl ChangedKeys for SegmenterNode {
             repeat_ts_headers,
             &new.repeat_ts_headers,
         );
+        // Set by compile when the segmenter feeds a master's variant.
+        keys.compare("aligned", aligned, &new.aligned);
         keys.0
     }
 }
@@ -172,13 +175,17 @@ impl ChangedKeys for SinkNode {
         let SinkNode {
             name: _,
             inputs,
+            masters,
             kind,
             delete_grace,
             spool_limit,
             headers,
         } = self;
         let mut keys = Keys::default();
-        keys.compare("inputs", inputs, &new.inputs);
+        // Both come from the one `inputs` key.
+        if inputs != &new.inputs || masters != &new.masters {
+            keys.0.push("inputs");
+        }
         keys.0.extend(sink_kind_keys(kind, &new.kind));
         keys.compare("delete_grace", delete_grace, &new.delete_grace);
         keys.compare("spool_limit", spool_limit, &new.spool_limit);
