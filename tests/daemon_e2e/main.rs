@@ -13,6 +13,7 @@ mod config_tools;
 mod daemon;
 mod feeds;
 mod inputs;
+mod masters;
 mod plugins;
 mod proxy;
 mod publish_order;
