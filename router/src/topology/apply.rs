@@ -51,11 +51,13 @@ impl Topology {
         let mut segmenters_restart: BTreeSet<String> = diff.feed_restart.segmenters.clone();
         segmenters_restart.extend(diff.segmenters.changed.keys().cloned());
         // Every setting a reload hands to a playlist, checked before anything changes.
+        let variants_relinked = self.variants_relinked(&new, diff);
         let touched = restart
             .iter()
             .chain(&diff.playlists.added)
             .chain(&diff.playlists_live)
-            .chain(&diff.feed_restart.playlists);
+            .chain(&diff.feed_restart.playlists)
+            .chain(&variants_relinked);
         let mut settings = BTreeMap::new();
         for name in touched {
             let Some(node) = new.playlists.get(name) else {
@@ -71,7 +73,12 @@ impl Topology {
         self.detach_playlists(&new, diff, &restart, &segmenters_restart)
             .await;
         self.apply_sinks(&new, diff).await;
-        self.apply_playlists(&new, diff, &restart, settings).await;
+        self.apply_masters(&new, diff);
+        for (name, playlist) in &mut settings {
+            playlist.renditions = self.rendition_link(&new, name);
+        }
+        self.apply_playlists(&new, diff, &restart, settings, &variants_relinked)
+            .await;
         self.apply_segmenters(&new, diff, &restart, &segmenters_restart)
             .await;
         self.apply_sources(&new, diff, &segmenters_restart);
@@ -207,6 +214,7 @@ impl Topology {
         diff: &GraphDiff,
         restart: &BTreeSet<String>,
         mut settings: BTreeMap<String, PlaylistSettings>,
+        variants_relinked: &BTreeSet<String>,
     ) {
         for name in &diff.playlists.removed {
             if let Some(playlist) = self.playlists.remove(name) {
@@ -217,7 +225,8 @@ impl Topology {
         let retuned = diff
             .playlists_live
             .iter()
-            .chain(&diff.feed_restart.playlists);
+            .chain(&diff.feed_restart.playlists)
+            .chain(variants_relinked);
         for name in retuned.collect::<BTreeSet<_>>() {
             if restart.contains(name) {
                 continue;
@@ -324,6 +333,7 @@ impl Topology {
             let config = SegmenterConfig {
                 target_duration: node.target_duration,
                 repeat_headers: node.repeat_ts_headers,
+                aligned: node.aligned,
                 ..SegmenterConfig::default()
             };
             let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));

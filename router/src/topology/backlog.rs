@@ -57,7 +57,7 @@ impl Entry {
         match self {
             Entry::Held(SinkCommand::Segment { segment, .. }) => (segment.data.len() as u64, 0),
             Entry::Spilled(spilled) => (0, spilled.len),
-            Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. }) | Entry::Gap { .. } => {
+            Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. }) | Entry::Gap { .. } => {
                 (0, 0)
             }
         }
@@ -159,7 +159,7 @@ impl Backlog {
                     dropped += 1;
                     files.push(spilled.file);
                 }
-                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. })
+                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. })
                 | Entry::Gap { .. } => {}
             }
         }
@@ -192,7 +192,7 @@ impl Backlog {
                     spilled.key.clone(),
                     Some(spilled.file.clone()),
                 ),
-                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. })
+                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. })
                 | Entry::Gap { .. } => break,
             };
             tracing::error!(
@@ -248,7 +248,7 @@ pub async fn run_intake(
             SinkCommand::Segment { segment, .. } => {
                 spill_dir(&backlog, &limits, segment.data.len())
             }
-            SinkCommand::End { .. } | SinkCommand::Plan { .. } => None,
+            SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. } => None,
         };
         let entry = match (command, spill_to) {
             (

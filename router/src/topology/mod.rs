@@ -6,7 +6,9 @@
 //! Must not parse media or config itself; it wires the stages together.
 
 mod apply;
+mod apply_masters;
 mod backlog;
+mod master_task;
 mod playlist_task;
 mod segmenter_task;
 mod sink_task;
@@ -75,6 +77,14 @@ struct PlaylistHandle {
     task: JoinHandle<Option<u64>>,
 }
 
+/// A running master playlist task, and the numbering its variants share (kept across a
+/// restart of the task).
+struct MasterHandle {
+    queue: master_task::MasterQueue,
+    task: JoinHandle<Option<()>>,
+    clock: Arc<std::sync::Mutex<crate::playlist::renditions::RenditionClock>>,
+}
+
 /// A running sink task.
 struct SinkHandle {
     queue: SinkQueue,
@@ -91,6 +101,7 @@ pub struct Topology {
     segmenters: BTreeMap<String, SegmenterHandle>,
     playlists: BTreeMap<String, PlaylistHandle>,
     sinks: BTreeMap<String, SinkHandle>,
+    masters: BTreeMap<String, MasterHandle>,
     /// Tasks of removed or replaced nodes, finishing on their own.
     retiring: Vec<JoinHandle<()>>,
     /// Destination counter for sink setups (a sink that moves gets a new one).
@@ -118,6 +129,7 @@ impl Topology {
             segmenters: BTreeMap::new(),
             playlists: BTreeMap::new(),
             sinks: BTreeMap::new(),
+            masters: BTreeMap::new(),
             retiring: Vec::new(),
             destinations: 0,
         };
@@ -153,10 +165,12 @@ impl Topology {
             segmenters,
             playlists,
             sinks,
+            masters,
             retiring,
             spool_root,
             ..
         } = self;
+        let master_tasks: Vec<_> = masters.into_values().map(|m| m.task).collect();
         // Only the tasks hold senders now: each channel closes when its upstream task ends.
         let mut sink_tasks = Vec::new();
         for (_, sink) in sinks {
@@ -173,6 +187,9 @@ impl Topology {
             let _ = task.await;
         }
         for task in playlist_tasks {
+            let _ = task.await;
+        }
+        for task in master_tasks {
             let _ = task.await;
         }
         for task in retiring {
@@ -280,6 +297,7 @@ fn playlist_settings(
             },
         },
         endlist_on_stop: node.endlist_on_stop,
+        renditions: None,
     })
 }
 

@@ -7,15 +7,17 @@
 //! Owns naming, numbering and the wall-clock mapping; never touches a sink directly.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::master_task::{MasterInput, MasterQueue};
 use super::sink_task::{PlaylistId, SinkCommand, SinkQueue};
 use super::state::SequenceStore;
 use crate::media::timestamp::ticks_to_seconds;
+use crate::playlist::renditions::{Cut, RenditionClock};
 use crate::publish::PlanSettings;
 use crate::segmenter::Segment;
 
@@ -45,7 +47,24 @@ pub struct PlaylistSettings {
     pub plan: PlanSettings,
     /// EXT-X-ENDLIST when the daemon stops.
     pub endlist_on_stop: bool,
+    /// The masters this playlist is a variant of: numbering shared with the other variants,
+    /// and every numbered segment reported.
+    pub renditions: Option<RenditionLink>,
 }
+
+/// A variant's ties to its masters.
+#[derive(Debug, Clone)]
+pub struct RenditionLink {
+    /// The numbering shared by the variants (of the first master that lists this playlist).
+    pub clock: Arc<Mutex<RenditionClock>>,
+    /// The PTS grid's cell, in 90 kHz ticks (the segmenters' common target duration).
+    pub cell_ticks: i64,
+    /// Each master and this playlist's index among its variants.
+    pub masters: Vec<(MasterQueue, usize)>,
+}
+
+/// Slack for a keyframe a little before its cell's start (half a frame at 25 fps).
+const CELL_SLACK_TICKS: i64 = 1800;
 
 /// Maps segment PTS to wall-clock time for EXT-X-PROGRAM-DATE-TIME, anchored at the first
 /// segment of each timeline so dates advance exactly with media time.
@@ -92,11 +111,12 @@ pub async fn run_playlist(
             ..settings.plan.clone()
         },
     };
-    for queue in outputs.values() {
-        queue.send(plan(&settings, next_sequence));
-    }
+    // Sinks learn of the playlist with its first segment, whose number a master's other
+    // variants may decide.
+    let mut planned = false;
     let mut clock = WallClock::default();
     let mut discontinuity = resumed;
+    let mut fresh = !resumed;
     while let Some(input) = inputs.recv().await {
         match input {
             PlaylistInput::Segment(mut segment) => {
@@ -106,7 +126,25 @@ pub async fn run_playlist(
                     segment = Arc::new(marked);
                 }
                 let cut = Instant::now();
-                let key = settings.plan.segment_name.render(next_sequence);
+                if let Some(link) = &settings.renditions {
+                    let cell = (segment.start_pts + CELL_SLACK_TICKS).div_euclid(link.cell_ticks.max(1));
+                    let at = Cut {
+                        cell,
+                        own_next: next_sequence,
+                        fresh,
+                        discontinuity: segment.discontinuity,
+                    };
+                    next_sequence = link.clock.lock().unwrap_or_else(PoisonError::into_inner).number(at);
+                }
+                fresh = false;
+                if !planned {
+                    planned = true;
+                    for queue in outputs.values() {
+                        queue.send(plan(&settings, next_sequence));
+                    }
+                }
+                let sequence = next_sequence;
+                let key = settings.plan.segment_name.render(sequence);
                 next_sequence += 1;
                 // Taken numbers are recorded before anything is published under them.
                 if let Err(error) = store.save(next_sequence).await {
@@ -123,6 +161,15 @@ pub async fn run_playlist(
                         cut,
                     });
                 }
+                if let Some(link) = &settings.renditions {
+                    for (master, variant) in &link.masters {
+                        master.send(MasterInput::Segment {
+                            variant: *variant,
+                            sequence,
+                            segment: Arc::clone(&segment),
+                        });
+                    }
+                }
             }
             PlaylistInput::End { stopping, removed } => {
                 let endlist = !stopping || settings.endlist_on_stop;
@@ -138,7 +185,7 @@ pub async fn run_playlist(
             }
             PlaylistInput::Settings(new) => {
                 settings = new;
-                for queue in outputs.values() {
+                for queue in outputs.values().filter(|_| planned) {
                     queue.send(plan(&settings, next_sequence));
                 }
                 tracing::info!(playlist = %name, "new settings apply to the next version");
@@ -155,7 +202,7 @@ pub async fn run_playlist(
                     }
                 }
                 for (sink, queue) in &new {
-                    if !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
+                    if planned && !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
                         queue.send(plan(&settings, next_sequence));
                         tracing::info!(playlist = %name, %sink, "now published there too");
                     }

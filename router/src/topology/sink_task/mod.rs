@@ -36,6 +36,8 @@ use crate::publish::{
 use crate::segmenter::Segment;
 use perform::{Pin, perform};
 
+/// Master playlists change rarely (a new rendition set or measured attributes).
+const MASTER_CACHE_CONTROL: &str = "max-age=10";
 /// How often a sink catching up from its spool says how far it has come.
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -65,6 +67,14 @@ pub enum SinkCommand {
         wall_clock: SystemTime,
         /// When it was cut (for the publish latency log).
         cut: Instant,
+    },
+    /// Publish a master playlist version (after the variant playlists it lists, which were
+    /// queued before it).
+    Master {
+        /// Object key of the master playlist.
+        key: String,
+        /// Its text.
+        text: String,
     },
     /// The playlist's feed ended, or this sink no longer publishes it.
     End {
@@ -181,6 +191,8 @@ pub async fn run_sink(
         plans: BTreeMap::new(),
         expiring: BinaryHeap::new(),
         destination: None,
+        masters: BTreeMap::new(),
+        masters_to_move: false,
     };
     tokio::join!(intake, worker.run());
     if let Some(dir) = spool_dir {
@@ -197,6 +209,10 @@ struct Worker<'a> {
     expiring: BinaryHeap<Reverse<Expiring>>,
     /// The destination the plans' listed segments are at.
     destination: Option<u64>,
+    /// The latest version of each master playlist, published again where the sink moves.
+    masters: BTreeMap<String, String>,
+    /// The sink moved: its masters go to the new place after the next playlist version there.
+    masters_to_move: bool,
 }
 
 impl Worker<'_> {
@@ -255,6 +271,10 @@ impl Worker<'_> {
                     };
                     self.carry_out(operations, None).await;
                 }
+                Work::Command(SinkCommand::Master { key, text }) => {
+                    self.masters.insert(key.clone(), text.clone());
+                    self.put_master(key, text).await;
+                }
                 Work::Command(SinkCommand::End {
                     playlist,
                     endlist,
@@ -284,6 +304,7 @@ impl Worker<'_> {
             for plan in self.plans.values_mut() {
                 plan.rebase();
             }
+            self.masters_to_move = !self.masters.is_empty();
             tracing::info!(sink = %self.name, playlists = self.plans.len(), "sink moved: its playlists start again with the next segment stored there");
         }
     }
@@ -355,6 +376,11 @@ impl Worker<'_> {
                         let latency_ms = cut.elapsed().as_secs_f64() * 1000.0;
                         tracing::debug!(sink = %self.name, %key, latency_ms, "playlist published");
                     }
+                    if stored.is_some() && std::mem::take(&mut self.masters_to_move) {
+                        for (key, text) in self.masters.clone() {
+                            self.put_master(key, text).await;
+                        }
+                    }
                 }
                 Operation::Expire { key, keep_for } => {
                     let (sink, grace) = {
@@ -365,6 +391,26 @@ impl Worker<'_> {
                     self.expiring.push(Reverse(Expiring { due, key, sink }));
                 }
             }
+        }
+    }
+
+    /// Stores a master playlist version at the current destination.
+    async fn put_master(&mut self, key: String, text: String) {
+        let target = key.clone();
+        let pin = Pin::Destination(self.destination.unwrap_or_default());
+        let stored = perform(
+            self.name,
+            &key,
+            self.shutdown,
+            &self.setup,
+            pin,
+            move |sink, headers| {
+                put_playlist(sink, &target, &text, MASTER_CACHE_CONTROL, headers)
+            },
+        )
+        .await;
+        if stored.is_some() {
+            tracing::info!(sink = %self.name, %key, "master playlist published");
         }
     }
 

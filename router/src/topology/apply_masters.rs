@@ -1,0 +1,124 @@
+//! Applying a reload to master playlists: a changed or added master gets a new task (keeping
+//! its variants' shared numbering when it existed), a removed one ends once its variants let go
+//! of it, and every running master learns which sinks publish it. Part of `apply`.
+//!
+//! Owns nothing but this step; the master's work is in `master_task`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use super::master_task::{MasterInput, MasterStart, master_queue, run_master};
+use super::playlist_task::RenditionLink;
+use super::sink_task::SinkQueue;
+use super::{MasterHandle, Topology, detached, spawn_node};
+use crate::config::diff::GraphDiff;
+use crate::config::model::Graph;
+use crate::media::timestamp::CLOCK_HZ;
+use crate::playlist::master::relative_uri;
+use crate::playlist::renditions::RenditionClock;
+
+impl Topology {
+    /// Running playlists whose ties to masters change: the variants, before or after, of every
+    /// master added, changed or removed.
+    pub(super) fn variants_relinked(&self, new: &Graph, diff: &GraphDiff) -> BTreeSet<String> {
+        let old_masters = diff.masters.changed.keys().chain(&diff.masters.removed);
+        let new_masters = diff.masters.changed.keys().chain(&diff.masters.added);
+        let old = old_masters.filter_map(|name| self.graph.masters.get(name));
+        let new_nodes = new_masters.filter_map(|name| new.masters.get(name));
+        old.chain(new_nodes)
+            .flat_map(|master| master.variants.iter().cloned())
+            .filter(|playlist| new.playlists.contains_key(playlist))
+            .collect()
+    }
+
+    /// Masters: replaced, started, stopped, and told their sinks.
+    pub(super) fn apply_masters(&mut self, new: &Graph, diff: &GraphDiff) {
+        for name in &diff.masters.removed {
+            if let Some(master) = self.masters.remove(name) {
+                self.retiring.push(detached(master.task));
+            }
+        }
+        let starting = diff.masters.changed.keys().chain(&diff.masters.added);
+        for name in starting.collect::<BTreeSet<_>>() {
+            let Some(node) = new.masters.get(name) else {
+                continue;
+            };
+            let clock = match self.masters.remove(name) {
+                Some(old) => {
+                    self.retiring.push(detached(old.task));
+                    old.clock
+                }
+                None => Arc::new(Mutex::new(RenditionClock::default())),
+            };
+            let variants = node
+                .variants
+                .iter()
+                .filter_map(|variant| {
+                    let playlist = new.playlists.get(variant)?;
+                    Some((variant.clone(), relative_uri(&node.file_name, &playlist.file_name)))
+                })
+                .collect();
+            let (queue, receiver) = master_queue();
+            let start = MasterStart {
+                name: name.clone(),
+                key: node.file_name.clone(),
+                variants,
+                outputs: self.master_outputs(new, name),
+            };
+            let span = tracing::info_span!("master", name = %name);
+            let task = spawn_node(span, run_master(start, receiver));
+            self.masters.insert(
+                name.clone(),
+                MasterHandle { queue, task, clock },
+            );
+        }
+        let sinks_changed = !diff.sinks.is_empty();
+        if sinks_changed {
+            for (name, master) in &self.masters {
+                if diff.masters.unchanged.contains(name) {
+                    master.queue.send(MasterInput::Outputs(self.master_outputs(new, name)));
+                }
+            }
+        }
+    }
+
+    /// The queues of the sinks publishing master `name` in `graph`.
+    fn master_outputs(&self, graph: &Graph, name: &str) -> BTreeMap<String, SinkQueue> {
+        graph
+            .sinks
+            .values()
+            .filter(|sink| sink.masters.iter().any(|master| master == name))
+            .filter_map(|sink| {
+                let handle = self.sinks.get(&sink.name)?;
+                Some((sink.name.clone(), handle.queue.clone()))
+            })
+            .collect()
+    }
+
+    /// Playlist `name`'s ties to the masters of `graph` it is a variant of, if any.
+    pub(super) fn rendition_link(&self, graph: &Graph, name: &str) -> Option<RenditionLink> {
+        let masters: Vec<_> = graph
+            .masters
+            .values()
+            .filter_map(|master| {
+                let index = master.variants.iter().position(|variant| variant == name)?;
+                Some((master.name.as_str(), index))
+            })
+            .filter_map(|(master, index)| Some((self.masters.get(master)?, index)))
+            .collect();
+        let (first, _) = masters.first()?;
+        let target = graph
+            .playlists
+            .get(name)
+            .and_then(|playlist| graph.segmenters.get(&playlist.input))
+            .map_or(4.0, |segmenter| segmenter.target_duration);
+        Some(RenditionLink {
+            clock: Arc::clone(&first.clock),
+            cell_ticks: (target * CLOCK_HZ as f64).round() as i64,
+            masters: masters
+                .iter()
+                .map(|(master, index)| (master.queue.clone(), *index))
+                .collect(),
+        })
+    }
+}

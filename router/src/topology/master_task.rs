@@ -1,0 +1,248 @@
+//! One task per master playlist: learns each variant's segments from its playlist task,
+//! measures what the master says of them (bit rates, codecs, resolution, frame rate), checks
+//! that the variants are cut at the same PTS under the same numbers, and hands the master
+//! playlist to every sink publishing it: once every variant has a segment, then again only when
+//! an attribute really changes.
+//!
+//! Owns the measurements and the alignment check; never touches a sink or a plan directly
+//! (the text goes through the sinks' queues, after the variants' first segments).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::sink_task::{SinkCommand, SinkQueue};
+use crate::media::stream_info::{StreamInfo, analyze};
+use crate::playlist::master::{BitrateMeter, VariantAttributes, render_master, worth_republishing};
+use crate::segmenter::Segment;
+
+/// Segment starts remembered per variant for the alignment check.
+const RECENT_SEGMENTS: usize = 32;
+/// One frame at 25 fps, when a variant's frame rate is unknown (90 kHz ticks).
+const DEFAULT_FRAME_TICKS: i64 = 3600;
+/// After its first report, a misaligned pair of variants is reported every this many segments.
+const MISALIGNED_REPORT_EVERY: u64 = 100;
+
+/// What a master task is sent.
+#[derive(Debug)]
+pub enum MasterInput {
+    /// A variant numbered a segment and handed it to its sinks.
+    Segment {
+        /// The variant's index in the master.
+        variant: usize,
+        /// Its media sequence number.
+        sequence: u64,
+        /// The segment.
+        segment: Arc<Segment>,
+    },
+    /// The sinks publishing the master from now on, by sink name.
+    Outputs(BTreeMap<String, SinkQueue>),
+}
+
+/// The sending side of a master task's channel: never waits.
+#[derive(Debug, Clone)]
+pub struct MasterQueue {
+    sender: mpsc::UnboundedSender<MasterInput>,
+}
+
+impl MasterQueue {
+    /// Sends; a master whose task is gone is skipped silently.
+    pub fn send(&self, input: MasterInput) {
+        let _ = self.sender.send(input);
+    }
+}
+
+/// A new channel to a master task.
+pub fn master_queue() -> (MasterQueue, mpsc::UnboundedReceiver<MasterInput>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (MasterQueue { sender }, receiver)
+}
+
+/// How a master task starts.
+#[derive(Debug)]
+pub struct MasterStart {
+    /// Node name.
+    pub name: String,
+    /// Object key of the master playlist.
+    pub key: String,
+    /// Each variant: its playlist's name and its URI relative to the master.
+    pub variants: Vec<(String, String)>,
+    /// The sinks publishing it.
+    pub outputs: BTreeMap<String, SinkQueue>,
+}
+
+/// What the master knows of one variant.
+#[derive(Debug, Default)]
+struct Variant {
+    name: String,
+    uri: String,
+    meter: BitrateMeter,
+    info: Option<StreamInfo>,
+    analysis_failed: bool,
+    independent: bool,
+    segments: u64,
+    /// Start PTS by sequence number, the latest few.
+    recent: BTreeMap<u64, i64>,
+}
+
+impl Variant {
+    fn frame_ticks(&self) -> i64 {
+        self.info
+            .as_ref()
+            .and_then(|info| info.video.as_ref())
+            .and_then(|video| video.frame_rate)
+            .filter(|rate| *rate > 0.0)
+            .map_or(DEFAULT_FRAME_TICKS, |rate| (90_000.0 / rate).round() as i64)
+    }
+
+    fn attributes(&self) -> VariantAttributes {
+        let video = self.info.as_ref().and_then(|info| info.video.as_ref());
+        VariantAttributes {
+            uri: self.uri.clone(),
+            bandwidth: self.meter.peak(),
+            average_bandwidth: self.meter.average(),
+            codecs: self.info.as_ref().map(StreamInfo::codecs).unwrap_or_default(),
+            resolution: video.map(|video| (video.width, video.height)),
+            frame_rate: video.and_then(|video| video.frame_rate),
+            independent: self.independent,
+        }
+    }
+}
+
+/// Runs until every sender is gone.
+pub async fn run_master(start: MasterStart, mut inputs: mpsc::UnboundedReceiver<MasterInput>) {
+    let MasterStart {
+        name,
+        key,
+        variants,
+        mut outputs,
+    } = start;
+    let mut variants: Vec<Variant> = variants
+        .into_iter()
+        .map(|(name, uri)| Variant {
+            name,
+            uri,
+            independent: true,
+            ..Variant::default()
+        })
+        .collect();
+    let mut published: Option<(Vec<VariantAttributes>, String)> = None;
+    let mut misaligned: BTreeSet<(usize, usize)> = BTreeSet::new();
+    while let Some(input) = inputs.recv().await {
+        match input {
+            MasterInput::Segment {
+                variant,
+                sequence,
+                segment,
+            } => {
+                let Some(entry) = variants.get_mut(variant) else {
+                    continue;
+                };
+                measure(&name, entry, sequence, &segment);
+                check_alignment(&name, &variants, variant, sequence, &mut misaligned);
+                if variants.iter().all(|v| v.segments > 0) {
+                    let attributes: Vec<_> = variants.iter().map(Variant::attributes).collect();
+                    let due = published
+                        .as_ref()
+                        .is_none_or(|(old, _)| worth_republishing(old, &attributes));
+                    if due {
+                        let text = render_master(&attributes);
+                        for queue in outputs.values() {
+                            queue.send(SinkCommand::Master {
+                                key: key.clone(),
+                                text: text.clone(),
+                            });
+                        }
+                        tracing::info!(master = %name, variants = attributes.len(), "master playlist version");
+                        published = Some((attributes, text));
+                    }
+                }
+            }
+            MasterInput::Outputs(new) => {
+                if let Some((_, text)) = &published {
+                    for (sink, queue) in &new {
+                        if !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
+                            queue.send(SinkCommand::Master {
+                                key: key.clone(),
+                                text: text.clone(),
+                            });
+                        }
+                    }
+                }
+                outputs = new;
+            }
+        }
+    }
+}
+
+fn measure(master: &str, variant: &mut Variant, sequence: u64, segment: &Segment) {
+    variant.segments += 1;
+    variant.meter.add(segment.data.len(), segment.duration());
+    variant.independent &= segment.independent;
+    if variant.info.is_none() || segment.discontinuity {
+        match analyze(&segment.data) {
+            Ok(info) => {
+                if variant.info.as_ref() != Some(&info) {
+                    tracing::info!(master, variant = %variant.name, codecs = %info.codecs(), "variant analysed");
+                }
+                variant.info = Some(info);
+            }
+            Err(error) if !variant.analysis_failed => {
+                variant.analysis_failed = true;
+                tracing::warn!(master, variant = %variant.name, %error, "cannot tell the variant's codecs; the master omits them");
+            }
+            Err(_) => {}
+        }
+    }
+    variant.recent.insert(sequence, segment.start_pts);
+    while variant.recent.len() > RECENT_SEGMENTS {
+        variant.recent.pop_first();
+    }
+}
+
+/// Compares the segment `sequence` of variant `index` with the same number in the others: a
+/// player switching variants there expects the same media.
+fn check_alignment(
+    master: &str,
+    variants: &[Variant],
+    index: usize,
+    sequence: u64,
+    misaligned: &mut BTreeSet<(usize, usize)>,
+) {
+    let Some(variant) = variants.get(index) else {
+        return;
+    };
+    let Some(start) = variant.recent.get(&sequence) else {
+        return;
+    };
+    for (other_index, other) in variants.iter().enumerate() {
+        if other_index == index {
+            continue;
+        }
+        let Some(other_start) = other.recent.get(&sequence) else {
+            continue;
+        };
+        let tolerance = variant.frame_ticks().max(other.frame_ticks());
+        let pair = (index.min(other_index), index.max(other_index));
+        let apart = (start - other_start).abs();
+        if apart > tolerance {
+            let first = misaligned.insert(pair);
+            if first || sequence % MISALIGNED_REPORT_EVERY == 0 {
+                tracing::warn!(
+                    master,
+                    variant = %variant.name,
+                    other = %other.name,
+                    sequence,
+                    apart_ms = apart as f64 / 90.0,
+                    "variants not aligned: segment {sequence} starts at different times, so \
+                     players switching there will skip or repeat media (encode the renditions \
+                     with keyframes at the same times, e.g. ffmpeg -force_key_frames \
+                     \"expr:gte(t,n_forced*2)\")"
+                );
+            }
+        } else if misaligned.remove(&pair) {
+            tracing::info!(master, variant = %variant.name, other = %other.name, sequence, "variants aligned again");
+        }
+    }
+}
