@@ -102,12 +102,14 @@ pub async fn run_daemon(
         };
         let started = Instant::now();
         let report = reload(&mut topology, &options, &trigger).await;
+        if report.result == ReloadResult::Applied && server.is_some() {
+            mounts.send_replace(Arc::new(local_mounts(topology.graph())));
+        }
         let elapsed_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         let generation =
             status.borrow().generation + u64::from(report.result == ReloadResult::Applied);
         match report.result {
             ReloadResult::Applied => {
-                mounts.send_replace(Arc::new(local_mounts(topology.graph())));
                 tracing::info!(generation, changes = ?report.summary, elapsed_ms, "config reloaded");
             }
             ReloadResult::Unchanged => {

@@ -1,5 +1,5 @@
 //! Compile: the text of every config file in, a [`Graph`] and every diagnostic out. Owns the
-//! order of the steps and the top level of a file (`[router]`, the four node tables,
+//! order of the steps and the top level of a file (`[router]`, the five node tables,
 //! `templates`, `feeds`), merging several files and refusing a node declared twice. Pure: no
 //! I/O, no clock; `HOME`, environment variables and password files come in as an
 //! [`Environment`].
@@ -7,8 +7,8 @@
 //! Steps: parse every file (a TOML syntax error, the first of each file, stops here, so that a
 //! half-read file causes no cascade of false findings) → collect the top-level tables of each
 //! → expand templates into feed nodes (`template`) → replace `${VAR}` (`env_vars`) → check each
-//! node alone (`nodes`, `sources`, `sinks`) → link the nodes and check the graph (`link`,
-//! `graph_checks`).
+//! node alone (`nodes`, `sources`, `masters`, `sinks`) → link the nodes and check the graph
+//! (`link`, `graph_checks`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,6 +18,7 @@ use super::diagnostics::{Diagnostics, did_you_mean};
 use super::env_vars;
 use super::fields::Fields;
 use super::link::{self, Declared, Placed};
+use super::masters;
 use super::model::{Diagnostic, Graph, Severity};
 use super::nodes::{self, Built, NodeDecl, NodeKind};
 use super::raw::{self, Item, Pos, Table, Value};
@@ -26,11 +27,12 @@ use super::sources;
 use super::template::{self, FeedSource, TemplateSource};
 
 /// Keys a config file may have at its top level.
-pub(super) const TOP_LEVEL_KEYS: [&str; 7] = [
+pub(super) const TOP_LEVEL_KEYS: [&str; 8] = [
     "router",
     "sources",
     "segmenters",
     "playlists",
+    "masters",
     "sinks",
     "templates",
     "feeds",
@@ -106,6 +108,10 @@ pub(super) fn compile(
             NodeKind::Playlist => {
                 let built = nodes::build_playlist(&decl, findings);
                 declared.playlists.push(placed(decl, built));
+            }
+            NodeKind::Master => {
+                let built = masters::build_master(&decl, findings);
+                declared.masters.push(placed(decl, built));
             }
             NodeKind::Sink => {
                 let built = sinks::build_sink(&decl, findings, environment);

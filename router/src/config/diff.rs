@@ -31,7 +31,14 @@
 //!   `repeat_ts_headers` also changes the playlist's segmenter (compile copies it there), so
 //!   that feed restarts through the segmenter rule below.
 //! - **Sinks**: any changed key, `inputs` and credentials included, replaces the sink; its
-//!   queue and spool are kept ([`KindDiff::changed`] of [`GraphDiff::sinks`]).
+//!   queue and spool are kept ([`KindDiff::changed`] of [`GraphDiff::sinks`]). A sink's `inputs`
+//!   change when the masters it names change, or the variants those masters add to it.
+//! - **Masters** ([`GraphDiff::masters`], keys `variants` and `name`): a master playlist holds
+//!   no media of its own, it is text over its variants, rendered by every sink that publishes
+//!   it; the diff only names what changed (a changed master is not a restart of anything by
+//!   itself). What a master changes elsewhere shows on those nodes: a segmenter that starts or
+//!   stops feeding a variant changes `aligned` and restarts (the segmenter rule below); a sink
+//!   whose masters' variants change has changed `inputs` and is replaced.
 //! - **Feeds**: a changed source restarts with every existing segmenter reading it; a changed
 //!   segmenter restarts alone. [`GraphDiff::feed_restart`] lists them, and the playlists that
 //!   keep running on a restarted segmenter (they continue numbering after an
@@ -86,7 +93,7 @@ pub fn destination_changed(keys: &[&str]) -> bool {
 /// Changed, added and removed nodes listed at most in the summary line.
 const SUMMARY_ITEMS: usize = 20;
 
-/// The four kinds of node, in the order of the graph.
+/// The five kinds of node, in the order of the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NodeKind {
     /// `[sources.NAME]`.
@@ -95,20 +102,30 @@ pub enum NodeKind {
     Segmenter,
     /// `[playlists.NAME]`.
     Playlist,
+    /// `[masters.NAME]`.
+    Master,
     /// `[sinks.NAME]`.
     Sink,
 }
 
 impl NodeKind {
     /// Every kind, in graph order.
-    pub const ALL: [NodeKind; 4] = [Self::Source, Self::Segmenter, Self::Playlist, Self::Sink];
+    pub const ALL: [NodeKind; 5] = [
+        Self::Source,
+        Self::Segmenter,
+        Self::Playlist,
+        Self::Master,
+        Self::Sink,
+    ];
 
-    /// The config table of this kind: `sources`, `segmenters`, `playlists`, `sinks`.
+    /// The config table of this kind: `sources`, `segmenters`, `playlists`, `masters`,
+    /// `sinks`.
     pub fn table(self) -> &'static str {
         match self {
             Self::Source => "sources",
             Self::Segmenter => "segmenters",
             Self::Playlist => "playlists",
+            Self::Master => "masters",
             Self::Sink => "sinks",
         }
     }
@@ -196,6 +213,8 @@ pub struct GraphDiff {
     pub playlists: KindDiff,
     /// Sinks by name; every changed sink is replaced, keeping its queue and spool.
     pub sinks: KindDiff,
+    /// Master playlists by name.
+    pub masters: KindDiff,
     /// Changed playlists whose keys are all in [`PLAYLIST_LIVE_KEYS`]: apply to the next
     /// playlist version.
     pub playlists_live: BTreeSet<String>,
@@ -232,6 +251,7 @@ pub fn diff(old: &Graph, new: &Graph) -> Result<GraphDiff, LiveChangeRefused> {
         segmenters: KindDiff::of(&old.segmenters, &new.segmenters),
         playlists: KindDiff::of(&old.playlists, &new.playlists),
         sinks: KindDiff::of(&old.sinks, &new.sinks),
+        masters: KindDiff::of(&old.masters, &new.masters),
         ..GraphDiff::default()
     };
     for (name, keys) in &diff.playlists.changed {
@@ -390,6 +410,7 @@ impl GraphDiff {
             NodeKind::Source => &self.sources,
             NodeKind::Segmenter => &self.segmenters,
             NodeKind::Playlist => &self.playlists,
+            NodeKind::Master => &self.masters,
             NodeKind::Sink => &self.sinks,
         }
     }

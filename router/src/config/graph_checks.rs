@@ -1,7 +1,8 @@
 //! Graph checks over linked nodes: one stdin, playlists of one segmenter agreeing on
 //! `repeat_ts_headers` (and the segmenter taking their value), file name collisions at a sink's
 //! place (a local directory, a bucket and prefix, a directory on a server, a plugin library
-//! with its options), and unused nodes.
+//! with its options) between playlists and masters, and unused nodes. A master's own graph
+//! checks (its variants' durations, aligned cutting) are in `masters`.
 //! Runs after `link` resolved every reference; changes nothing but the segmenters'
 //! `repeat_ts_headers`.
 
@@ -10,7 +11,7 @@ use std::path::Path;
 
 use super::diagnostics::Diagnostics;
 use super::link::{Declared, Placed};
-use super::model::{PlaylistNode, Severity, SinkKind, SourceKind, SourceNode};
+use super::model::{MasterNode, PlaylistNode, Severity, SinkKind, SourceKind, SourceNode};
 use super::nodes::{NodeDecl, NodeKind, segment_pattern_parts};
 
 /// A segmenter repeats PAT/PMT for all its playlists or for none: they must agree.
@@ -164,16 +165,22 @@ fn server_place<'a>(
 
 /// Two playlists must not write the same file at one place (a local directory, a bucket and
 /// key prefix, a directory on a server; shared by every sink with that place): neither the
-/// playlist file nor segment names that can coincide. A sink with an unresolved `${VAR}` is
-/// left out: its place is not known.
+/// playlist file nor segment names that can coincide. A master's file must not be the file of
+/// a playlist or another master there either. A sink with an unresolved `${VAR}` is left out:
+/// its place is not known.
 pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagnostics) {
     let playlists: BTreeMap<&str, &Placed<PlaylistNode>> = declared
         .playlists
         .iter()
         .filter_map(|placed| Some((placed.built.node.as_ref()?.name.as_str(), placed)))
         .collect();
-    let mut files: BTreeMap<(Place<'_>, String), (&str, &str)> = BTreeMap::new();
-    let mut patterns: BTreeMap<(Place<'_>, String, &str), (&str, &str)> = BTreeMap::new();
+    let masters: BTreeMap<&str, &Placed<MasterNode>> = declared
+        .masters
+        .iter()
+        .filter_map(|placed| Some((placed.built.node.as_ref()?.name.as_str(), placed)))
+        .collect();
+    let mut files: BTreeMap<(Place<'_>, String), Writer<'_>> = BTreeMap::new();
+    let mut patterns: BTreeMap<(Place<'_>, String, &str), Writer<'_>> = BTreeMap::new();
     let sinks = (declared.sinks.iter())
         .filter(|placed| placed.decl.unresolved.is_empty())
         .filter_map(|placed| placed.built.node.as_ref());
@@ -186,27 +193,30 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
             let Some(playlist) = &placed.built.node else {
                 continue;
             };
-            let writer = (playlist.name.as_str(), sink.name.as_str());
+            let writer = Writer {
+                kind: NodeKind::Playlist,
+                name: &playlist.name,
+                sink: &sink.name,
+            };
             let file = format!("{before_names}{}", playlist.file_name);
             let owner = *files.entry((place.clone(), file)).or_insert(writer);
-            if owner.0 != writer.0 {
-                let message = format!(
-                    "`{}` in {shown} is also written by playlist `{}` (sink `{}`)",
-                    playlist.file_name, owner.0, owner.1
+            if owner.node() != writer.node() {
+                report_file(
+                    &placed.decl,
+                    &playlist.file_name,
+                    &shown,
+                    owner,
+                    diagnostics,
                 );
-                let pos = placed.decl.key_pos("name");
-                placed
-                    .decl
-                    .report(diagnostics, Severity::Error, pos, "name", message);
             }
             let (before, after) = segment_pattern_parts(&playlist.segment_name);
             let key = (place.clone(), format!("{before_names}{before}"), after);
             let owner = *patterns.entry(key).or_insert(writer);
-            if owner.0 != writer.0 {
+            if owner.node() != writer.node() {
                 let message = format!(
                     "segment names `{}` in {shown} can be the same as those of playlist `{}` \
                      (sink `{}`); give each playlist its own segment_name",
-                    playlist.segment_name, owner.0, owner.1
+                    playlist.segment_name, owner.name, owner.sink
                 );
                 let pos = placed.decl.key_pos("segment_name");
                 placed
@@ -214,7 +224,57 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                     .report(diagnostics, Severity::Error, pos, "segment_name", message);
             }
         }
+        for name in &sink.masters {
+            let Some(placed) = masters.get(name.as_str()) else {
+                continue;
+            };
+            let Some(master) = &placed.built.node else {
+                continue;
+            };
+            let writer = Writer {
+                kind: NodeKind::Master,
+                name: &master.name,
+                sink: &sink.name,
+            };
+            let file = format!("{before_names}{}", master.file_name);
+            let owner = *files.entry((place.clone(), file)).or_insert(writer);
+            if owner.node() != writer.node() {
+                report_file(&placed.decl, &master.file_name, &shown, owner, diagnostics);
+            }
+        }
     }
+}
+
+/// The node that writes a file at a place, and through which sink.
+#[derive(Clone, Copy)]
+struct Writer<'a> {
+    kind: NodeKind,
+    name: &'a str,
+    sink: &'a str,
+}
+
+impl Writer<'_> {
+    fn node(&self) -> (NodeKind, &str) {
+        (self.kind, self.name)
+    }
+}
+
+/// Reports at the `name` of `decl` that its file `file_name` is already written by `owner`.
+fn report_file(
+    decl: &NodeDecl,
+    file_name: &str,
+    shown: &str,
+    owner: Writer<'_>,
+    diagnostics: &mut Diagnostics,
+) {
+    let message = format!(
+        "`{file_name}` in {shown} is also written by {} `{}` (sink `{}`)",
+        owner.kind.noun(),
+        owner.name,
+        owner.sink
+    );
+    let pos = decl.key_pos("name");
+    decl.report(diagnostics, Severity::Error, pos, "name", message);
 }
 
 pub(super) fn warn_unused(
@@ -236,6 +296,12 @@ pub(super) fn warn_unused(
                 .playlists
                 .iter()
                 .map(|p| (&p.decl, "playlist is not published by any sink")),
+        )
+        .chain(
+            declared
+                .masters
+                .iter()
+                .map(|p| (&p.decl, "master is not published by any sink")),
         );
     for (decl, message) in warnings.filter(|(decl, _)| unread(decl)) {
         decl.report(

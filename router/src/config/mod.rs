@@ -7,8 +7,8 @@
 //! [`compile_sources_with`] is pure, [`load`] and [`compile_sources`] use the process's.
 //!
 //! - `raw`: TOML text → located values. `diagnostics`: findings, sorted and merged.
-//! - `fields`: typed reading of one table. `nodes` (and `sources`, `sinks`, `remote`,
-//!   `plugin_sink`): one table → one node.
+//! - `fields`: typed reading of one table. `nodes` (and `sources`, `masters`, `sinks`,
+//!   `remote`, `plugin_sink`): one table → one node.
 //! - `template`: templates and their chain; `feeds`: one feed → its nodes; `placeholder`:
 //!   `{{var}}` substitution; `env_vars`: `${VAR}` substitution in every node.
 //! - `link`: references between nodes; `graph_checks`: checks over the linked graph.
@@ -23,6 +23,7 @@ mod feeds;
 mod fields;
 mod graph_checks;
 mod link;
+mod masters;
 pub mod model;
 mod nodes;
 mod placeholder;

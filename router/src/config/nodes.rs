@@ -1,5 +1,6 @@
 //! One table → one model node: what every node declaration is ([`NodeDecl`], [`Built`]), and the
-//! keys of `[router]`, segmenters and playlists (sources and sinks have their own modules), their
+//! keys of `[router]`, segmenters and playlists (sources, masters and sinks have their own
+//! modules), their
 //! defaults and the checks that need nothing but the node itself (value ranges, name patterns,
 //! the live window). References between nodes are only collected here; `link` resolves them.
 
@@ -11,20 +12,22 @@ use super::model::{PlaylistNode, RouterSettings, SegmenterNode, Severity};
 use super::raw::{Pos, Table};
 use crate::publish::SegmentNamePattern;
 
-/// The four kinds of node, in data-flow order.
+/// The five kinds of node, in data-flow order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum NodeKind {
     Source,
     Segmenter,
     Playlist,
+    Master,
     Sink,
 }
 
 impl NodeKind {
-    pub(super) const ALL: [NodeKind; 4] = [
+    pub(super) const ALL: [NodeKind; 5] = [
         NodeKind::Source,
         NodeKind::Segmenter,
         NodeKind::Playlist,
+        NodeKind::Master,
         NodeKind::Sink,
     ];
 
@@ -34,6 +37,7 @@ impl NodeKind {
             NodeKind::Source => "sources",
             NodeKind::Segmenter => "segmenters",
             NodeKind::Playlist => "playlists",
+            NodeKind::Master => "masters",
             NodeKind::Sink => "sinks",
         }
     }
@@ -50,6 +54,7 @@ impl NodeKind {
             NodeKind::Source => "source",
             NodeKind::Segmenter => "segmenter",
             NodeKind::Playlist => "playlist",
+            NodeKind::Master => "master",
             NodeKind::Sink => "sink",
         }
     }
@@ -255,7 +260,7 @@ pub(super) fn owned(located: &Located<&str>) -> Located<String> {
 }
 
 /// The name as written, after reporting it if it is not a relative path inside the sink.
-fn checked_relative(fields: &mut Fields<'_>, key: &str, name: Located<&str>) -> String {
+pub(super) fn checked_relative(fields: &mut Fields<'_>, key: &str, name: Located<&str>) -> String {
     if let Some(problem) = relative_path_problem(name.value) {
         fields.error(name.pos, key, format!("`{}` {problem}", name.value));
     }

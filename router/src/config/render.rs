@@ -1,21 +1,26 @@
 //! Showing a compiled graph: plain text for `streamrouter graph` and Graphviz DOT for
 //! `streamrouter graph --dot`. Read-only over [`Graph`]; owns only the presentation. Nodes are
 //! grouped per feed: a template instance is named `FEED.NODE`, a top-level node has no dot.
-//! Credentials are shown as `***` when set, never their value.
+//! Credentials are shown as `***` when set, never their value. A sink fed a master lists every
+//! playlist it publishes (the variants included) and its masters (`masters=`); in DOT its edges
+//! come from the master, whose edges come from its variants.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{
-    Graph, PlaylistNode, Secret, SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
+    Graph, MasterNode, PlaylistNode, Secret, SegmenterNode, SinkKind, SinkNode, SourceKind,
+    SourceNode, TcpMode,
 };
 
 /// One node as both renderings see it.
 struct Shown {
     kind: ShownKind,
     name: String,
-    /// Names of the nodes it reads (all of the previous kind).
+    /// Names of the nodes it reads, as the text shows them.
     inputs: Vec<String>,
+    /// The nodes drawn with an edge into it in DOT: kind and name.
+    edges: Vec<(ShownKind, String)>,
     /// Settings as `key=value`, with the config's key names.
     settings: Vec<(&'static str, String)>,
     /// A short summary for the DOT label.
@@ -27,6 +32,7 @@ enum ShownKind {
     Source,
     Segmenter,
     Playlist,
+    Master,
     Sink,
 }
 
@@ -36,17 +42,8 @@ impl ShownKind {
             ShownKind::Source => "source",
             ShownKind::Segmenter => "segmenter",
             ShownKind::Playlist => "playlist",
+            ShownKind::Master => "master",
             ShownKind::Sink => "sink",
-        }
-    }
-
-    /// The kind of the nodes this kind reads.
-    fn input_noun(self) -> &'static str {
-        match self {
-            ShownKind::Source => "",
-            ShownKind::Segmenter => "source",
-            ShownKind::Playlist => "segmenter",
-            ShownKind::Sink => "playlist",
         }
     }
 
@@ -56,6 +53,7 @@ impl ShownKind {
             ShownKind::Source => ("invhouse", "#d8eefe"),
             ShownKind::Segmenter => ("box", "#fff3c4"),
             ShownKind::Playlist => ("note", "#dcf5dc"),
+            ShownKind::Master => ("tab", "#e8ddf7"),
             ShownKind::Sink => ("folder", "#eeeeee"),
         }
     }
@@ -67,7 +65,8 @@ fn groups(graph: &Graph) -> BTreeMap<Option<String>, Vec<Shown>> {
     let all = (graph.sources.values().map(source))
         .chain(graph.segmenters.values().map(segmenter))
         .chain(graph.playlists.values().map(playlist))
-        .chain(graph.sinks.values().map(sink));
+        .chain(graph.masters.values().map(master))
+        .chain(graph.sinks.values().map(|node| sink(node, graph)));
     for shown in all {
         let feed = shown.name.split_once('.').map(|(feed, _)| feed.to_owned());
         groups.entry(feed).or_default().push(shown);
@@ -130,20 +129,27 @@ fn source(node: &SourceNode) -> Shown {
         kind: ShownKind::Source,
         name: node.name.clone(),
         inputs: Vec::new(),
+        edges: Vec::new(),
         settings,
         summary,
     }
 }
 
 fn segmenter(node: &SegmenterNode) -> Shown {
+    let mut settings = vec![
+        ("target_duration", node.target_duration.to_string()),
+        ("repeat_ts_headers", node.repeat_ts_headers.to_string()),
+    ];
+    // Only variants of a master cut aligned: shown when set, like a key written.
+    if node.aligned {
+        settings.push(("aligned", "true".to_owned()));
+    }
     Shown {
         kind: ShownKind::Segmenter,
         name: node.name.clone(),
         inputs: vec![node.input.clone()],
-        settings: vec![
-            ("target_duration", node.target_duration.to_string()),
-            ("repeat_ts_headers", node.repeat_ts_headers.to_string()),
-        ],
+        edges: vec![(ShownKind::Source, node.input.clone())],
+        settings,
         summary: format!("target {} s", node.target_duration),
     }
 }
@@ -169,12 +175,41 @@ fn playlist(node: &PlaylistNode) -> Shown {
         kind: ShownKind::Playlist,
         name: node.name.clone(),
         inputs: vec![node.input.clone()],
+        edges: vec![(ShownKind::Segmenter, node.input.clone())],
         settings,
         summary: format!("{}, {window}", node.file_name),
     }
 }
 
-fn sink(node: &SinkNode) -> Shown {
+fn master(node: &MasterNode) -> Shown {
+    let count = node.variants.len();
+    let plural = if count == 1 { "" } else { "s" };
+    Shown {
+        kind: ShownKind::Master,
+        name: node.name.clone(),
+        inputs: node.variants.clone(),
+        edges: (node.variants.iter())
+            .map(|variant| (ShownKind::Playlist, variant.clone()))
+            .collect(),
+        settings: vec![("name", node.file_name.clone())],
+        summary: format!("{}, {count} variant{plural}", node.file_name),
+    }
+}
+
+/// The sink's edges in DOT: from each master, and from each playlist no master of it lists.
+fn sink_edges(node: &SinkNode, graph: &Graph) -> Vec<(ShownKind, String)> {
+    let variants: Vec<&String> = (node.masters.iter())
+        .filter_map(|name| graph.masters.get(name))
+        .flat_map(|master| &master.variants)
+        .collect();
+    let masters = (node.masters.iter()).map(|name| (ShownKind::Master, name.clone()));
+    let playlists = (node.inputs.iter())
+        .filter(|input| !variants.contains(input))
+        .map(|input| (ShownKind::Playlist, input.clone()));
+    playlists.chain(masters).collect()
+}
+
+fn sink(node: &SinkNode, graph: &Graph) -> Shown {
     let (kind, settings, summarized): (&str, Vec<(&'static str, String)>, &[&str]) =
         match &node.kind {
             SinkKind::Local { path } => {
@@ -244,11 +279,15 @@ fn sink(node: &SinkNode) -> Shown {
         }
     };
     let mut all = vec![("type", kind.to_owned())];
+    if !node.masters.is_empty() {
+        all.push(("masters", node.masters.join(",")));
+    }
     all.extend(settings);
     Shown {
         kind: ShownKind::Sink,
         name: node.name.clone(),
         inputs: node.inputs.clone(),
+        edges: sink_edges(node, graph),
         settings: all,
         summary,
     }
@@ -284,9 +323,14 @@ pub fn render_text(graph: &Graph) -> String {
         router.push("(defaults)".to_owned());
     }
     let _ = writeln!(out, "router {}", router.join(" "));
+    // Masters are counted only when there are some: most configs have none.
+    let masters = match graph.masters.len() {
+        0 => String::new(),
+        count => format!(", {count} masters"),
+    };
     let _ = writeln!(
         out,
-        "{} sources, {} segmenters, {} playlists, {} sinks",
+        "{} sources, {} segmenters, {} playlists{masters}, {} sinks",
         graph.sources.len(),
         graph.segmenters.len(),
         graph.playlists.len(),
@@ -329,13 +373,13 @@ fn dot_string(text: &str) -> String {
     quoted
 }
 
-/// Node ids carry the kind: names are unique per kind only (`cam1` can be all four).
+/// Node ids carry the kind: names are unique per kind only (`cam1` can be all five).
 fn dot_id(kind: &str, name: &str) -> String {
     dot_string(&format!("{kind}:{name}"))
 }
 
 /// The expanded graph as a Graphviz digraph: one node per graph node, shaped by kind, feeds as
-/// clusters, edges in data-flow direction (source → segmenter → playlist → sink).
+/// clusters, edges in data-flow direction (source → segmenter → playlist → (master →) sink).
 pub fn render_dot(graph: &Graph) -> String {
     let mut out = String::from("digraph streamrouter {\n  rankdir=LR;\n");
     out.push_str("  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n");
@@ -354,9 +398,8 @@ pub fn render_dot(graph: &Graph) -> String {
                 out,
                 "{indent}{id} [shape={shape}, fillcolor=\"{color}\", label={label}];"
             );
-            let input_kind = node.kind.input_noun();
-            let node_edges = (node.inputs.iter())
-                .map(|input| format!("  {} -> {id};\n", dot_id(input_kind, input)));
+            let node_edges = (node.edges.iter())
+                .map(|(kind, input)| format!("  {} -> {id};\n", dot_id(kind.noun(), input)));
             edges.extend(node_edges);
         }
         if feed.is_some() {

@@ -1,7 +1,7 @@
 //! Sinks: the keys of each sink `type`, their defaults and the checks a sink needs alone.
 //! `local` and `s3` are here; the servers reached by host and port (`ftp`, `scp`) are in
 //! `remote`. Credentials become [`Secret`]s here and no message ever quotes them. Knows nothing
-//! of the playlists a sink publishes but their names.
+//! of the playlists and masters a sink publishes but their names (`link` resolves them).
 
 use super::Environment;
 use super::diagnostics::{Diagnostics, did_you_mean};
@@ -38,7 +38,7 @@ pub(super) fn build_sink(
     let inputs = if fields.pos_of("inputs") == header {
         fields.missing_with(
             "inputs",
-            "missing `inputs` (the playlists to publish)".to_owned(),
+            "missing `inputs` (the playlists and masters to publish)".to_owned(),
         );
         Vec::new()
     } else {
@@ -46,7 +46,7 @@ pub(super) fn build_sink(
     };
     if inputs.is_empty() && fields.pos_of("inputs") != header && fields.ok() {
         let pos = fields.pos_of("inputs");
-        fields.error(pos, "inputs", "must list at least one playlist");
+        fields.error(pos, "inputs", "must list at least one playlist or master");
     }
     let inputs: Vec<Located<String>> = inputs.iter().map(owned).collect();
     let none = |inputs| Built {

@@ -1,4 +1,4 @@
-//! Templates and feeds: `[templates.NAME]` tables (node tables of the four kinds, optionally
+//! Templates and feeds: `[templates.NAME]` tables (node tables of the five kinds, optionally
 //! `extends = "PARENT"`) and `feeds` (one line per feed) in, node declarations `FEED.NODE` out.
 //!
 //! Owns the template tables and the template chain (child nodes override parent nodes of the
@@ -136,6 +136,7 @@ fn read_template(
                 "sources",
                 "segmenters",
                 "playlists",
+                "masters",
                 "sinks",
                 "extends",
                 "feeds",

@@ -1,8 +1,9 @@
 //! Media: the MPEG-TS knowledge every stage shares, as pure functions and small state machines.
 //!
 //! Owns packet framing and resynchronisation ([`framing`]), PSI tables ([`psi`]), PES timing
-//! ([`pes`]), 33-bit timestamp arithmetic ([`timestamp`]), codec identification ([`codec`]) and
-//! random-access-point detection per codec ([`keyframe`]).
+//! ([`pes`]), 33-bit timestamp arithmetic ([`timestamp`]), codec identification ([`codec`]),
+//! random-access-point detection per codec ([`keyframe`]) and the codec parameters a master
+//! playlist states, measured from a segment's bytes ([`stream_info`]).
 //!
 //! Must not touch: files, sockets, clocks, logging above TRACE per packet. Everything here takes
 //! bytes in and gives values out, so it is unit-tested in place.
@@ -12,6 +13,7 @@ pub mod framing;
 pub mod keyframe;
 pub mod pes;
 pub mod psi;
+pub mod stream_info;
 pub mod timestamp;
 
 pub use framing::{PACKET_SIZE, SYNC_BYTE};

@@ -55,7 +55,10 @@ impl Topology {
                 .iter()
                 .filter_map(|variant| {
                     let playlist = new.playlists.get(variant)?;
-                    Some((variant.clone(), relative_uri(&node.file_name, &playlist.file_name)))
+                    Some((
+                        variant.clone(),
+                        relative_uri(&node.file_name, &playlist.file_name),
+                    ))
                 })
                 .collect();
             let (queue, receiver) = master_queue();
@@ -67,16 +70,16 @@ impl Topology {
             };
             let span = tracing::info_span!("master", name = %name);
             let task = spawn_node(span, run_master(start, receiver));
-            self.masters.insert(
-                name.clone(),
-                MasterHandle { queue, task, clock },
-            );
+            self.masters
+                .insert(name.clone(), MasterHandle { queue, task, clock });
         }
         let sinks_changed = !diff.sinks.is_empty();
         if sinks_changed {
             for (name, master) in &self.masters {
                 if diff.masters.unchanged.contains(name) {
-                    master.queue.send(MasterInput::Outputs(self.master_outputs(new, name)));
+                    master
+                        .queue
+                        .send(MasterInput::Outputs(self.master_outputs(new, name)));
                 }
             }
         }

@@ -57,9 +57,10 @@ impl Entry {
         match self {
             Entry::Held(SinkCommand::Segment { segment, .. }) => (segment.data.len() as u64, 0),
             Entry::Spilled(spilled) => (0, spilled.len),
-            Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. }) | Entry::Gap { .. } => {
-                (0, 0)
-            }
+            Entry::Held(
+                SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. },
+            )
+            | Entry::Gap { .. } => (0, 0),
         }
     }
 }
@@ -159,7 +160,9 @@ impl Backlog {
                     dropped += 1;
                     files.push(spilled.file);
                 }
-                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. })
+                Entry::Held(
+                    SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. },
+                )
                 | Entry::Gap { .. } => {}
             }
         }
@@ -192,7 +195,9 @@ impl Backlog {
                     spilled.key.clone(),
                     Some(spilled.file.clone()),
                 ),
-                Entry::Held(SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. })
+                Entry::Held(
+                    SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. },
+                )
                 | Entry::Gap { .. } => break,
             };
             tracing::error!(

@@ -102,7 +102,11 @@ impl Variant {
             uri: self.uri.clone(),
             bandwidth: self.meter.peak(),
             average_bandwidth: self.meter.average(),
-            codecs: self.info.as_ref().map(StreamInfo::codecs).unwrap_or_default(),
+            codecs: self
+                .info
+                .as_ref()
+                .map(StreamInfo::codecs)
+                .unwrap_or_default(),
             resolution: video.map(|video| (video.width, video.height)),
             frame_rate: video.and_then(|video| video.frame_rate),
             independent: self.independent,
@@ -228,7 +232,7 @@ fn check_alignment(
         let apart = (start - other_start).abs();
         if apart > tolerance {
             let first = misaligned.insert(pair);
-            if first || sequence % MISALIGNED_REPORT_EVERY == 0 {
+            if first || sequence.is_multiple_of(MISALIGNED_REPORT_EVERY) {
                 tracing::warn!(
                     master,
                     variant = %variant.name,

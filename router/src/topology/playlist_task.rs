@@ -127,14 +127,19 @@ pub async fn run_playlist(
                 }
                 let cut = Instant::now();
                 if let Some(link) = &settings.renditions {
-                    let cell = (segment.start_pts + CELL_SLACK_TICKS).div_euclid(link.cell_ticks.max(1));
+                    let cell =
+                        (segment.start_pts + CELL_SLACK_TICKS).div_euclid(link.cell_ticks.max(1));
                     let at = Cut {
                         cell,
                         own_next: next_sequence,
                         fresh,
                         discontinuity: segment.discontinuity,
                     };
-                    next_sequence = link.clock.lock().unwrap_or_else(PoisonError::into_inner).number(at);
+                    next_sequence = link
+                        .clock
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .number(at);
                 }
                 fresh = false;
                 if !planned {

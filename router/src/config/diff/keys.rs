@@ -10,8 +10,8 @@
 //! compared here always have the same one.
 
 use super::super::model::{
-    FtpSink, HeaderOverrides, PlaylistNode, PluginSink, RouterSettings, S3Sink, ScpSink,
-    SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
+    FtpSink, HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings, S3Sink,
+    ScpSink, SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -166,6 +166,21 @@ impl ChangedKeys for PlaylistNode {
             &new.program_date_time,
         );
         keys.compare("endlist_on_stop", endlist_on_stop, &new.endlist_on_stop);
+        keys.0
+    }
+}
+
+impl ChangedKeys for MasterNode {
+    fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+        let MasterNode {
+            name: _,
+            variants,
+            file_name,
+        } = self;
+        let mut keys = Keys::default();
+        // The order matters: it is the order the master lists them in.
+        keys.compare("variants", variants, &new.variants);
+        keys.compare("name", file_name, &new.file_name);
         keys.0
     }
 }

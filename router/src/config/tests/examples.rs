@@ -188,6 +188,27 @@ fn reference_has_every_source_kind_and_playlist_option() {
 }
 
 #[test]
+fn reference_has_a_master_published_by_a_sink() {
+    let graph = load_example("reference.toml");
+    let variants = ["cam1_low", "cam1_mid", "cam1_high"];
+    let master = &graph.masters["stream0001"];
+    assert_eq!(master.variants, variants);
+    assert_eq!(master.file_name, "stream0001.m3u8");
+    let web = &graph.sinks["web"];
+    assert_eq!(web.masters, ["stream0001"]);
+    assert!(web.inputs.ends_with(&variants.map(str::to_owned)));
+    for variant in variants {
+        let segmenter = &graph.segmenters[&graph.playlists[variant].input];
+        assert!(segmenter.aligned, "{variant}");
+        assert_eq!(segmenter.target_duration, 4.0, "{variant}");
+    }
+    assert!(
+        !graph.segmenters["encoder"].aligned,
+        "a segmenter of no master cuts as before"
+    );
+}
+
+#[test]
 fn reference_has_every_sink_kind_with_every_key() {
     let graph = load_example("reference.toml");
     let SinkKind::S3(cdn) = &graph.sinks["cdn"].kind else {

@@ -72,7 +72,7 @@ path = "/srv/wrong"
             (
                 25,
                 "sinks.wrong.inputs",
-                "`from_playlist` is a segmenter; a sink reads a playlist"
+                "`from_playlist` is a segmenter; a sink reads a playlist or a master"
             ),
         ],
         "{}",

@@ -2,11 +2,14 @@
 //! template expansion, graph checks, directory merging, rendering and the shipped examples.
 
 mod diff;
+mod diff_masters;
 mod env_vars;
 mod errors;
 mod examples;
 mod files;
 mod graph_checks;
+mod master_sinks;
+mod masters;
 mod plugins;
 mod remote_places;
 mod render;

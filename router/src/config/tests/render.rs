@@ -216,3 +216,71 @@ directory = "www/live"
         assert!(dot.contains(label), "{label} missing:\n{dot}");
     }
 }
+
+#[test]
+fn a_master_is_shown_between_its_variants_and_its_sinks() {
+    let text = r#"[sources.low]
+type = "udp"
+bind = "0.0.0.0:40001"
+[sources.high]
+type = "udp"
+bind = "0.0.0.0:40002"
+[segmenters.low]
+input = "low"
+[segmenters.high]
+input = "high"
+[playlists.low]
+input = "low"
+[playlists.high]
+input = "high"
+[playlists.extra]
+input = "high"
+segment_name = "extra-{seq}.ts"
+[masters.show]
+variants = ["low", "high"]
+[sinks.web]
+type = "local"
+inputs = ["show", "extra"]
+path = "/srv/live"
+"#;
+    let loaded = compile(text);
+    let graph = graph(&loaded);
+    let rendered = render_text(graph);
+    assert!(
+        rendered.contains("\n2 sources, 2 segmenters, 3 playlists, 1 masters, 1 sinks\n"),
+        "{rendered}"
+    );
+    let lines: Vec<&str> = rendered
+        .lines()
+        .filter(|line| !line.starts_with("  source") && !line.starts_with("  playlist"))
+        .filter(|line| line.starts_with("  "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "  segmenter high  <- high target_duration=4 repeat_ts_headers=true aligned=true",
+            "  segmenter low   <- low target_duration=4 repeat_ts_headers=true aligned=true",
+            "  master    show  <- low, high name=show.m3u8",
+            "  sink      web   <- low, high, extra type=local masters=show path=/srv/live",
+        ],
+        "\n{rendered}"
+    );
+    let dot = render_dot(graph);
+    check_dot_structure(&dot);
+    for edge in [
+        r#"  "playlist:low" -> "master:show";"#,
+        r#"  "playlist:high" -> "master:show";"#,
+        r#"  "master:show" -> "sink:web";"#,
+        r#"  "playlist:extra" -> "sink:web";"#,
+    ] {
+        assert!(dot.contains(edge), "{edge} missing:\n{dot}");
+    }
+    assert!(
+        !dot.contains(r#""playlist:low" -> "sink:web""#),
+        "a variant reaches the sink through its master:\n{dot}"
+    );
+    assert!(
+        dot.contains(r##""master:show" [shape=tab, fillcolor="#e8ddf7", label="show\nshow.m3u8, 2 variants"];"##),
+        "{dot}"
+    );
+}

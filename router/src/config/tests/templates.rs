@@ -4,7 +4,7 @@
 use super::super::model::{Severity, SinkKind, SourceKind};
 use super::{compile, compile_files, graph, listing, places, single};
 
-/// A template with all four kinds; feeds are appended by each test.
+/// A template with a source, a segmenter, a playlist and a sink; feeds are appended by each test.
 const CHANNEL: &str = r#"[templates.channel]
 sources.in = { type = "udp", bind = "0.0.0.0:{{port}}" }
 segmenters.seg = { input = "in", target_duration = 4 }

@@ -404,9 +404,7 @@ impl Worker<'_> {
             self.shutdown,
             &self.setup,
             pin,
-            move |sink, headers| {
-                put_playlist(sink, &target, &text, MASTER_CACHE_CONTROL, headers)
-            },
+            move |sink, headers| put_playlist(sink, &target, &text, MASTER_CACHE_CONTROL, headers),
         )
         .await;
         if stored.is_some() {
