@@ -4,6 +4,9 @@
 //! Plain data, serialisable; never holds a config value (secrets stay out: errors and
 //! summaries name files, lines, nodes and keys only).
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use serde::Serialize;
 
 /// The daemon's state as reported.
@@ -13,6 +16,33 @@ pub struct DaemonStatus {
     pub generation: u64,
     /// The last reload, if any was tried.
     pub last_reload: Option<ReloadReport>,
+    /// Problems nodes report while they run (e.g. a master's variants not aligned), by node.
+    pub alerts: BTreeMap<String, String>,
+}
+
+/// Problems running nodes report, shared between the nodes and the status endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Alerts(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl Alerts {
+    /// Node `node` has this problem now (replacing what it said before).
+    pub fn raise(&self, node: &str, message: String) {
+        self.lock().insert(node.to_owned(), message);
+    }
+
+    /// Node `node` no longer has a problem.
+    pub fn clear(&self, node: &str) {
+        self.lock().remove(node);
+    }
+
+    /// What is reported now.
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What one reload did.
@@ -66,6 +96,7 @@ mod tests {
                 summary: String::new(),
                 errors: vec!["a.toml:3:1: error: playlists.b.input: no such segmenter".into()],
             }),
+            alerts: BTreeMap::from([("masters.m".into(), "variants not aligned".into())]),
         };
         let json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["generation"], 3);
@@ -74,5 +105,6 @@ mod tests {
             json["last_reload"]["errors"][0],
             "a.toml:3:1: error: playlists.b.input: no such segmenter"
         );
+        assert_eq!(json["alerts"]["masters.m"], "variants not aligned");
     }
 }

@@ -21,7 +21,7 @@ use crate::config::model::{Graph, Severity, SinkKind};
 use crate::config::{self, Loaded};
 use crate::http::{self, Mount, Served};
 use crate::reload::{ReloadTrigger, reload_triggers};
-use crate::status::{DaemonStatus, ReloadReport, ReloadResult};
+use crate::status::{Alerts, DaemonStatus, ReloadReport, ReloadResult};
 use crate::topology::{Topology, TopologyError};
 
 /// Why the daemon could not run.
@@ -60,8 +60,9 @@ pub async fn run_daemon(
     let (mounts, mounts_receiver) = watch::channel(Arc::new(local_mounts(&graph)));
     let (status, status_receiver) = watch::channel(DaemonStatus {
         generation: 1,
-        last_reload: None,
+        ..DaemonStatus::default()
     });
+    let alerts = Alerts::default();
     let server = match graph.router.serve {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -78,6 +79,7 @@ pub async fn run_daemon(
             let served = Served {
                 mounts: mounts_receiver,
                 status: status_receiver,
+                alerts: alerts.clone(),
             };
             Some(tokio::spawn(http::serve(
                 listener,
@@ -87,7 +89,7 @@ pub async fn run_daemon(
         }
         None => None,
     };
-    let mut topology = Topology::start(graph, shutdown.clone()).await?;
+    let mut topology = Topology::start(graph, shutdown.clone(), alerts).await?;
     let mut triggers = match reload_triggers(&options.config) {
         Ok(triggers) => Some(triggers),
         Err(error) => {
@@ -129,6 +131,7 @@ pub async fn run_daemon(
         status.send_replace(DaemonStatus {
             generation,
             last_reload: Some(report),
+            ..DaemonStatus::default()
         });
     }
     drop(triggers);

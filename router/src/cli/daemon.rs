@@ -71,8 +71,12 @@ pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
             plugin_errors.len()
         );
     }
+    let masters = match graph.masters.len() {
+        0 => String::new(),
+        n => format!(", {n} masters"),
+    };
     println!(
-        "{}: ok ({} sources, {} segmenters, {} playlists, {} sinks)",
+        "{}: ok ({} sources, {} segmenters, {} playlists, {} sinks{masters})",
         args.config.display(),
         graph.sources.len(),
         graph.segmenters.len(),

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use crate::status::DaemonStatus;
+use crate::status::{Alerts, DaemonStatus};
 
 /// A directory served under `/{name}/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub struct Served {
     pub mounts: watch::Receiver<Arc<Vec<Mount>>>,
     /// The daemon's status.
     pub status: watch::Receiver<DaemonStatus>,
+    /// What running nodes report.
+    pub alerts: Alerts,
 }
 
 /// Serves `served` on `listener` until `shutdown` is cancelled.
@@ -72,7 +74,9 @@ async fn index(State(served): State<Served>) -> Html<String> {
 }
 
 async fn status(State(served): State<Served>) -> Json<DaemonStatus> {
-    Json(served.status.borrow().clone())
+    let mut status = served.status.borrow().clone();
+    status.alerts = served.alerts.snapshot();
+    Json(status)
 }
 
 /// `/{mount}/{file}`: the file in that mount's directory.

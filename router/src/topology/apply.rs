@@ -228,11 +228,14 @@ impl Topology {
             .chain(&diff.feed_restart.playlists)
             .chain(variants_relinked);
         for name in retuned.collect::<BTreeSet<_>>() {
-            if restart.contains(name) {
+            // Restarted and added playlists take their settings when they start.
+            if restart.contains(name) || diff.playlists.added.contains(name) {
                 continue;
             }
-            let (Some(handle), Some(settings)) = (self.playlists.get(name), settings.remove(name))
-            else {
+            let Some(handle) = self.playlists.get(name) else {
+                continue;
+            };
+            let Some(settings) = settings.remove(name) else {
                 continue;
             };
             let _ = handle.input.send(PlaylistInput::Settings(settings)).await;

@@ -34,6 +34,7 @@ impl Topology {
     /// Masters: replaced, started, stopped, and told their sinks.
     pub(super) fn apply_masters(&mut self, new: &Graph, diff: &GraphDiff) {
         for name in &diff.masters.removed {
+            self.alerts.clear(&format!("masters.{name}"));
             if let Some(master) = self.masters.remove(name) {
                 self.retiring.push(detached(master.task));
             }
@@ -63,6 +64,7 @@ impl Topology {
                 .collect();
             let (queue, receiver) = master_queue();
             let start = MasterStart {
+                alerts: self.alerts.clone(),
                 name: name.clone(),
                 key: node.file_name.clone(),
                 variants,

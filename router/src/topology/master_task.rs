@@ -16,6 +16,7 @@ use super::sink_task::{SinkCommand, SinkQueue};
 use crate::media::stream_info::{StreamInfo, analyze};
 use crate::playlist::master::{BitrateMeter, VariantAttributes, render_master, worth_republishing};
 use crate::segmenter::Segment;
+use crate::status::Alerts;
 
 /// Segment starts remembered per variant for the alignment check.
 const RECENT_SEGMENTS: usize = 32;
@@ -70,6 +71,8 @@ pub struct MasterStart {
     pub variants: Vec<(String, String)>,
     /// The sinks publishing it.
     pub outputs: BTreeMap<String, SinkQueue>,
+    /// Where misalignment is reported for the status.
+    pub alerts: Alerts,
 }
 
 /// What the master knows of one variant.
@@ -121,7 +124,9 @@ pub async fn run_master(start: MasterStart, mut inputs: mpsc::UnboundedReceiver<
         key,
         variants,
         mut outputs,
+        alerts,
     } = start;
+    let node = format!("masters.{name}");
     let mut variants: Vec<Variant> = variants
         .into_iter()
         .map(|(name, uri)| Variant {
@@ -144,7 +149,19 @@ pub async fn run_master(start: MasterStart, mut inputs: mpsc::UnboundedReceiver<
                     continue;
                 };
                 measure(&name, entry, sequence, &segment);
+                let was_misaligned = !misaligned.is_empty();
                 check_alignment(&name, &variants, variant, sequence, &mut misaligned);
+                match misaligned.first() {
+                    Some((a, b)) if !was_misaligned => alerts.raise(
+                        &node,
+                        format!(
+                            "variants not aligned: `{}` and `{}` start segments at different times",
+                            variants[*a].name, variants[*b].name
+                        ),
+                    ),
+                    None if was_misaligned => alerts.clear(&node),
+                    _ => {}
+                }
                 if variants.iter().all(|v| v.segments > 0) {
                     let attributes: Vec<_> = variants.iter().map(Variant::attributes).collect();
                     let due = published

@@ -31,6 +31,7 @@ use tracing::Instrument;
 use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
 use crate::playlist::PlaylistConfig;
 use crate::publish::{ObjectHeaders, PlanSettings, SegmentNamePattern};
+use crate::status::Alerts;
 use backlog::BacklogLimits;
 use playlist_task::{PlaylistInput, PlaylistSettings};
 use segmenter_task::SegmenterInput;
@@ -102,6 +103,8 @@ pub struct Topology {
     playlists: BTreeMap<String, PlaylistHandle>,
     sinks: BTreeMap<String, SinkHandle>,
     masters: BTreeMap<String, MasterHandle>,
+    /// Problems nodes report, for the status.
+    alerts: Alerts,
     /// Tasks of removed or replaced nodes, finishing on their own.
     retiring: Vec<JoinHandle<()>>,
     /// Destination counter for sink setups (a sink that moves gets a new one).
@@ -111,7 +114,11 @@ pub struct Topology {
 impl Topology {
     /// Starts every node of `graph`. Every task stops in order once `shutdown` is cancelled and
     /// [`Topology::stop`] is awaited.
-    pub async fn start(graph: Graph, shutdown: CancellationToken) -> Result<Self, TopologyError> {
+    pub async fn start(
+        graph: Graph,
+        shutdown: CancellationToken,
+        alerts: Alerts,
+    ) -> Result<Self, TopologyError> {
         let empty = Graph {
             router: graph.router.clone(),
             sources: BTreeMap::new(),
@@ -130,6 +137,7 @@ impl Topology {
             playlists: BTreeMap::new(),
             sinks: BTreeMap::new(),
             masters: BTreeMap::new(),
+            alerts,
             retiring: Vec::new(),
             destinations: 0,
         };
@@ -212,7 +220,7 @@ impl Topology {
 
 /// Runs `graph` until `shutdown` is cancelled, then stops it in order.
 pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), TopologyError> {
-    let topology = Topology::start(graph.clone(), shutdown.clone()).await?;
+    let topology = Topology::start(graph.clone(), shutdown.clone(), Alerts::default()).await?;
     shutdown.cancelled().await;
     topology.stop().await;
     Ok(())
