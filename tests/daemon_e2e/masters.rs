@@ -1122,7 +1122,15 @@ fn repo_root() -> PathBuf {
 fn the_shipped_ladder_config_checks_and_graphs() {
     let config = repo_root().join("configs/ladder.toml");
     let config = config.to_str().unwrap();
-    crate::common::router::streamrouter(&["check", config]).assert_success();
+    let check = crate::common::router::streamrouter(&["check", config]);
+    check.assert_success();
+    assert!(
+        !check.stderr.contains("warning") && !check.stdout.contains("warning"),
+        "{}{}",
+        check.stdout,
+        check.stderr
+    );
+    assert!(check.stdout.contains("1 masters"), "{}", check.stdout);
     let graph = crate::common::router::streamrouter(&["graph", config]);
     graph.assert_success();
     for node in ["low", "mid", "high", "ladder"] {
@@ -1241,7 +1249,7 @@ fn the_shipped_ladder_config_runs_and_its_master_plays() {
     });
     let playlists: Vec<PathBuf> = ["low", "mid", "high"]
         .iter()
-        .map(|n| live.join(n).join("index.m3u8"))
+        .map(|n| live.join(format!("{n}.m3u8")))
         .collect();
     daemon.wait(
         "two segments per rendition",
@@ -1271,12 +1279,27 @@ fn the_shipped_ladder_config_runs_and_its_master_plays() {
     let served = String::from_utf8(body).unwrap();
     let master = Master::parse(&served);
     let uris: Vec<&str> = master.variants.iter().map(|v| v.uri.as_str()).collect();
+    assert_eq!(uris, ["low.m3u8", "mid.m3u8", "high.m3u8"], "{served}");
+    println!("ladder.m3u8:\n{served}");
+    let sizes: Vec<Option<(u32, u32)>> = master.variants.iter().map(|v| v.resolution()).collect();
     assert_eq!(
-        uris,
-        ["low/index.m3u8", "mid/index.m3u8", "high/index.m3u8"],
+        sizes,
+        [Some((192, 144)), Some((256, 192)), Some((320, 240))],
         "{served}"
     );
-    println!("ladder.m3u8:\n{served}");
+    for variant in &master.variants {
+        let codecs = variant.codecs();
+        assert!(
+            codecs.len() == 2 && codecs[0].starts_with("avc1.64") && codecs[1] == "mp4a.40.2",
+            "libx264's default profile is High: {served}"
+        );
+    }
+    let averages: Vec<u64> = master
+        .variants
+        .iter()
+        .map(|v| v.number("AVERAGE-BANDWIDTH"))
+        .collect();
+    assert!(averages.windows(2).all(|w| w[0] < w[1]), "{served}");
 
     let logs = daemon.stop();
     assert!(
