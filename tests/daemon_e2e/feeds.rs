@@ -197,7 +197,10 @@ fn a_file_that_ends_gets_endlist_while_other_feeds_go_on_and_numbers_survive_res
 #[test]
 fn the_shipped_quickstart_runs_and_plays_over_http() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/quickstart.toml");
-    let mut daemon = Daemon::start_with(Path::new(config), &["--serve", "127.0.0.1:0"]);
+    let mut daemon = Daemon::start_with(
+        Path::new(config),
+        &["--serve", "127.0.0.1:0", "--listen", "127.0.0.1:0"],
+    );
     let url = daemon.first_line(Duration::from_secs(10));
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/web/index.m3u8"),

@@ -14,6 +14,7 @@ mod daemon;
 mod feeds;
 mod inputs;
 mod masters;
+mod operate;
 mod plugins;
 mod proxy;
 mod publish_order;
