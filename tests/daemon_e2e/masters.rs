@@ -552,9 +552,14 @@ fn tail(text: &str, n: usize) -> String {
 }
 
 /// Waits until `check` holds; fails with the log tail on timeout or if the daemon exits.
-fn wait_for(daemon: &mut Daemon, what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+fn wait_for(
+    daemon: &mut Daemon,
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut(&Daemon) -> bool,
+) {
     let deadline = Instant::now() + timeout;
-    while !check() {
+    while !check(daemon) {
         assert!(
             daemon.is_running(),
             "daemon exited while waiting for {what}; logs:\n{}",
@@ -581,13 +586,13 @@ fn run_until_ended(config: &Path, playlists: &[PathBuf], master: &Path) -> Strin
         &mut daemon,
         "every variant playlist to end",
         FEED_TIMEOUT,
-        || playlists.iter().all(|p| ended(p)),
+        |_| playlists.iter().all(|p| ended(p)),
     );
     wait_for(
         &mut daemon,
         "the master playlist",
         Duration::from_secs(10),
-        || master.is_file(),
+        |_| master.is_file(),
     );
     let (status, raw) = daemon.stop(Duration::from_secs(20));
     assert!(status.success(), "exit {status:?}\n{raw}");
@@ -1081,13 +1086,39 @@ fn misaligned_renditions_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cdn");
     let renditions = [Rendition::flat("even", &even), Rendition::flat("odd", &odd)];
-    let config = write_config(
-        dir.path(),
-        "misaligned.toml",
-        &master_config(dir.path(), &renditions, &out),
+    // With the operator server on, the misalignment shows in /status as well.
+    let text = master_config(dir.path(), &renditions, &out).replacen(
+        "[router]\n",
+        "[router]\nlisten = \"127.0.0.1:0\"\n",
+        1,
     );
+    let config = write_config(dir.path(), "misaligned.toml", &text);
     let playlists: Vec<PathBuf> = renditions.iter().map(|r| out.join(&r.playlist)).collect();
-    let logs = run_until_ended(&config, &playlists, &out.join("master.m3u8"));
+    let mut daemon = Daemon::start(&config);
+    let base = daemon.status_url(Duration::from_secs(10));
+    wait_for(&mut daemon, "the misalignment", FEED_TIMEOUT, |daemon| {
+        daemon.logs().contains("variants not aligned")
+    });
+    let (status, _, body) = http_get(&format!("{base}status"));
+    assert!(status.contains("200"), "{status}");
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let alerts = &body[body
+        .find("\"alerts\"")
+        .unwrap_or_else(|| panic!("no alerts: {body}"))..];
+    let alerts = &alerts[..alerts.find('}').map_or(alerts.len(), |end| end + 1)];
+    assert!(
+        alerts.contains("variants not aligned")
+            && alerts.contains("even")
+            && alerts.contains("odd"),
+        "/status does not show the misalignment under alerts:\n{body}"
+    );
+    println!("/status {alerts}");
+    wait_for(&mut daemon, "both playlists to end", FEED_TIMEOUT, |_| {
+        playlists.iter().all(|p| ended(p))
+    });
+    let (status, raw) = daemon.stop(Duration::from_secs(20));
+    assert!(status.success(), "exit {status:?}\n{raw}");
+    let logs = strip_ansi(&raw);
     let warnings: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("variants not aligned"))
