@@ -13,6 +13,7 @@ mod config_tools;
 mod daemon;
 mod feeds;
 mod inputs;
+mod masters;
 mod operate;
 mod plugins;
 mod proxy;
