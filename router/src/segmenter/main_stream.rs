@@ -2,6 +2,7 @@
 //! decides whether a cut may happen before it.
 
 use super::MAX_PENDING_PACKETS;
+use super::grid::AUDIO_GRID_SLACK;
 use super::state::packet_payload;
 use super::{Segment, Segmenter};
 use crate::media::TsPacket;
@@ -184,15 +185,26 @@ impl Segmenter {
         if decision == Decision::Keyframe
             && let Some(pts) = pending.pts
         {
-            let due = match &self.open {
-                None => true,
-                // Half a frame of slack either way: a keyframe a little early still counts.
-                Some(open) if self.config.aligned => {
-                    let cell =
-                        |ticks: i64| (ticks + frame_ticks / 2).div_euclid(self.target_ticks.max(1));
+            let video = (self.main.as_ref()).is_some_and(|m| m.codec.kind() == StreamKind::Video);
+            if let Some(grid) = &self.config.grid
+                && video
+            {
+                grid.offer(pts, self.target_ticks);
+            }
+            let due = match (&self.open, &self.config.grid) {
+                (None, _) => true,
+                // Slack for a cut a little early: half a frame for video; for audio a fixed
+                // 100 ms (a PES may hold many frames, so half of one is no measure of jitter).
+                (Some(open), Some(grid)) => {
+                    let slack = if video {
+                        frame_ticks / 2
+                    } else {
+                        AUDIO_GRID_SLACK
+                    };
+                    let cell = |ticks| grid.cell(ticks, self.target_ticks, slack);
                     cell(pts) > cell(open.start_pts)
                 }
-                Some(open) => pts - open.start_pts >= self.target_ticks - frame_ticks / 2,
+                (Some(open), None) => pts - open.start_pts >= self.target_ticks - frame_ticks / 2,
             };
             if due && (self.psi_out.is_ready() || !self.config.repeat_headers) {
                 self.cut(pts, out);

@@ -13,12 +13,14 @@
 //! Owns cutting decisions and segment bytes. Must not touch files, clocks or playlists: callers
 //! hand it packets and receive segments.
 
+mod grid;
 mod main_stream;
 mod psi_out;
 mod segment;
 mod state;
 mod tables;
 
+pub use grid::{AUDIO_GRID_SLACK, GridPhase};
 pub use segment::Segment;
 
 use crate::media::codec::Codec;
@@ -55,10 +57,11 @@ pub struct SegmenterConfig {
     /// timeline.
     pub max_timestamp_jump: f64,
     /// Cut on a grid of the media clock instead: at the first random access point in each new
-    /// `target_duration` cell of PTS (PTS / target). Renditions of one program, encoded with
-    /// keyframes at the same times, are then cut at the same PTS whenever each started, so a
-    /// player can switch between them at any segment (master playlists).
-    pub aligned: bool,
+    /// `target_duration` cell of PTS, the grid's phase shared by the renditions of one program
+    /// (see [`GridPhase`]). Renditions encoded with keyframes at the same times are then cut at
+    /// the same PTS whenever each started, so a player can switch between them at any segment
+    /// (master playlists).
+    pub grid: Option<GridPhase>,
 }
 
 impl Default for SegmenterConfig {
@@ -67,7 +70,7 @@ impl Default for SegmenterConfig {
             target_duration: 4.0,
             repeat_headers: true,
             max_timestamp_jump: 5.0,
-            aligned: false,
+            grid: None,
         }
     }
 }

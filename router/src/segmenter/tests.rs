@@ -394,12 +394,12 @@ fn a_restarted_input_continues_with_a_discontinuity() {
     out.iter().for_each(assert_independent);
 }
 
-/// Two renditions of one program, joined 2 s apart, keyframes every second: cut on the PTS grid
+/// Two renditions of one program, joined 3 s apart, keyframes every second: cut on the PTS grid
 /// they are cut at the same PTS from the first common cell on, whenever each started.
 #[test]
 fn aligned_cuts_follow_the_pts_grid_whichever_keyframe_a_rendition_started_at() {
     let aligned = SegmenterConfig {
-        aligned: true,
+        grid: Some(GridPhase::default()),
         ..config(2.0)
     };
     let starts = |offset_frames: u64| {
@@ -412,14 +412,13 @@ fn aligned_cuts_follow_the_pts_grid_whichever_keyframe_a_rendition_started_at() 
         segments.iter().map(|s| s.start_pts).collect::<Vec<_>>()
     };
     let early = starts(0);
-    let late = starts(50);
+    let late = starts(75);
     let grid = 2 * 90_000;
-    // Every cut after the first segment is at the first keyframe of a new 2 s cell.
+    // Every cut after the first segment is at the first keyframe of a new 2 s cell of the
+    // grid, whose phase is where the first keyframe fell.
     for pts in early.iter().skip(1).chain(late.iter().skip(1)) {
-        assert!(
-            pts.rem_euclid(grid) < 90_000,
-            "{pts} is not early in its cell"
-        );
+        let from_phase = (*pts - START as i64).rem_euclid(grid);
+        assert!(from_phase < 90_000, "{pts} is not early in its cell");
     }
     let common: Vec<_> = late.iter().skip(1).copied().collect();
     assert!(common.len() >= 4, "{late:?}");
@@ -430,7 +429,7 @@ fn aligned_cuts_follow_the_pts_grid_whichever_keyframe_a_rendition_started_at() 
     // The ordinary rule cuts the late rendition 1 s off the grid.
     let (unaligned, _) = {
         let mut stream = StreamBuilder::new();
-        stream.gops(START + 50 * FRAME as u64, 250, |n| (n + 50) % 25 == 0);
+        stream.gops(START + 75 * FRAME as u64, 225, |n| (n + 75) % 25 == 0);
         segment_all(&stream.bytes, config(2.0))
     };
     let late_unaligned: Vec<_> = unaligned.iter().map(|s| s.start_pts).collect();

@@ -347,7 +347,7 @@ impl Topology {
             let config = SegmenterConfig {
                 target_duration: node.target_duration,
                 repeat_headers: node.repeat_ts_headers,
-                aligned: node.aligned,
+                grid: node.aligned.then(|| self.grid_of(new, name)).flatten(),
                 ..SegmenterConfig::default()
             };
             let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));

@@ -16,6 +16,7 @@ use crate::config::model::Graph;
 use crate::media::timestamp::CLOCK_HZ;
 use crate::playlist::master::relative_uri;
 use crate::playlist::renditions::RenditionClock;
+use crate::segmenter::GridPhase;
 
 impl Topology {
     /// Running playlists whose ties to masters change: the variants, before or after, of every
@@ -45,12 +46,15 @@ impl Topology {
             let Some(node) = new.masters.get(name) else {
                 continue;
             };
-            let clock = match self.masters.remove(name) {
+            let (clock, grid) = match self.masters.remove(name) {
                 Some(old) => {
                     self.retiring.push(detached(old.task));
-                    old.clock
+                    (old.clock, old.grid)
                 }
-                None => Arc::new(Mutex::new(RenditionClock::default())),
+                None => (
+                    Arc::new(Mutex::new(RenditionClock::default())),
+                    GridPhase::default(),
+                ),
             };
             let variants = node
                 .variants
@@ -73,8 +77,15 @@ impl Topology {
             };
             let span = tracing::info_span!("master", name = %name);
             let task = spawn_node(span, run_master(start, receiver));
-            self.masters
-                .insert(name.clone(), MasterHandle { queue, task, clock });
+            self.masters.insert(
+                name.clone(),
+                MasterHandle {
+                    queue,
+                    task,
+                    clock,
+                    grid,
+                },
+            );
         }
         let sinks_changed = !diff.sinks.is_empty();
         if sinks_changed {
@@ -86,6 +97,24 @@ impl Topology {
                 }
             }
         }
+    }
+
+    /// The grid segmenter `name` cuts on: that of the first master of `graph` over one of the
+    /// playlists it feeds.
+    pub(super) fn grid_of(&self, graph: &Graph, name: &str) -> Option<GridPhase> {
+        graph
+            .masters
+            .values()
+            .find(|master| {
+                master.variants.iter().any(|variant| {
+                    graph
+                        .playlists
+                        .get(variant)
+                        .is_some_and(|p| p.input == name)
+                })
+            })
+            .and_then(|master| self.masters.get(&master.name))
+            .map(|handle| handle.grid.clone())
     }
 
     /// The queues of the sinks publishing master `name` in `graph`.
@@ -120,6 +149,7 @@ impl Topology {
             .map_or(4.0, |segmenter| segmenter.target_duration);
         Some(RenditionLink {
             clock: Arc::clone(&first.clock),
+            grid: first.grid.clone(),
             cell_ticks: (target * CLOCK_HZ as f64).round() as i64,
             masters: masters
                 .iter()

@@ -22,6 +22,9 @@ use crate::status::{Board, NodeState, NodeStatus};
 const RECENT_SEGMENTS: usize = 32;
 /// One frame at 25 fps, when a variant's frame rate is unknown (90 kHz ticks).
 const DEFAULT_FRAME_TICKS: i64 = 3600;
+/// How far an audio-only variant may start from the others: it can only cut where an audio PES
+/// starts, and muxers pack several frames into one (ffmpeg up to about 0.4 s at low bit rates).
+const AUDIO_ONLY_TOLERANCE_TICKS: i64 = 45_000;
 /// After its first report, a misaligned pair of variants is reported every this many segments.
 const MISALIGNED_REPORT_EVERY: u64 = 100;
 
@@ -90,10 +93,16 @@ struct Variant {
 }
 
 impl Variant {
+    /// How far apart this variant's cuts may be from the others' and still be aligned.
     fn frame_ticks(&self) -> i64 {
-        self.info
+        let Some(info) = &self.info else {
+            return DEFAULT_FRAME_TICKS;
+        };
+        if info.video.is_none() && !info.audio.is_empty() {
+            return AUDIO_ONLY_TOLERANCE_TICKS;
+        }
+        info.video
             .as_ref()
-            .and_then(|info| info.video.as_ref())
             .and_then(|video| video.frame_rate)
             .filter(|rate| *rate > 0.0)
             .map_or(DEFAULT_FRAME_TICKS, |rate| (90_000.0 / rate).round() as i64)

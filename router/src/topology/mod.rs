@@ -84,6 +84,8 @@ struct MasterHandle {
     queue: master_task::MasterQueue,
     task: JoinHandle<Option<()>>,
     clock: Arc<std::sync::Mutex<crate::playlist::renditions::RenditionClock>>,
+    /// The grid its variants' segmenters cut on.
+    grid: crate::segmenter::GridPhase,
 }
 
 /// A running sink task.

@@ -19,7 +19,7 @@ use super::state::SequenceStore;
 use crate::media::timestamp::ticks_to_seconds;
 use crate::playlist::renditions::{Cut, RenditionClock};
 use crate::publish::PlanSettings;
-use crate::segmenter::Segment;
+use crate::segmenter::{GridPhase, Segment};
 use crate::status::{NodeState, NodeStatus};
 
 /// What a playlist task is sent: segments by its segmenter, settings and outputs by a reload.
@@ -60,12 +60,15 @@ pub struct RenditionLink {
     pub clock: Arc<Mutex<RenditionClock>>,
     /// The PTS grid's cell, in 90 kHz ticks (the segmenters' common target duration).
     pub cell_ticks: i64,
+    /// The grid's phase, shared with the segmenters.
+    pub grid: GridPhase,
     /// Each master and this playlist's index among its variants.
     pub masters: Vec<(MasterQueue, usize)>,
 }
 
-/// Slack for a keyframe a little before its cell's start (half a frame at 25 fps).
-const CELL_SLACK_TICKS: i64 = 1800;
+/// Slack for a segment starting a little before its cell's start (an audio-only variant's
+/// first segment starts with the audio, before the video's first keyframe).
+const CELL_SLACK_TICKS: i64 = crate::segmenter::AUDIO_GRID_SLACK;
 
 /// Maps segment PTS to wall-clock time for EXT-X-PROGRAM-DATE-TIME, anchored at the first
 /// segment of each timeline so dates advance exactly with media time.
@@ -146,8 +149,9 @@ pub async fn run_playlist(start: PlaylistStart, mut inputs: mpsc::Receiver<Playl
                 }
                 let cut = Instant::now();
                 if let Some(link) = &settings.renditions {
-                    let cell =
-                        (segment.start_pts + CELL_SLACK_TICKS).div_euclid(link.cell_ticks.max(1));
+                    let cell = link
+                        .grid
+                        .cell(segment.start_pts, link.cell_ticks, CELL_SLACK_TICKS);
                     let at = Cut {
                         cell,
                         own_next: next_sequence,
