@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,16 +20,17 @@ use tokio_util::sync::CancellationToken;
 use crate::config::diff::{GraphDiff, diff};
 use crate::config::model::{Graph, Severity, SinkKind};
 use crate::config::{self, Loaded};
+use crate::http::operator::Operated;
 use crate::http::{self, Mount, Served};
 use crate::reload::{ReloadTrigger, reload_triggers};
-use crate::status::{Alerts, DaemonStatus, ReloadReport, ReloadResult};
+use crate::status::{Board, DaemonStatus, ReloadReport, ReloadResult, StreamLink};
 use crate::topology::{Topology, TopologyError};
 
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// The HTTP listener could not be bound.
-    #[error("[router] serve: cannot listen on {addr}: {source}")]
+    /// An HTTP listener (`serve` or `listen`) could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
     Listen {
         /// The address.
         addr: SocketAddr,
@@ -47,6 +49,10 @@ pub struct DaemonOptions {
     pub config: PathBuf,
     /// `--serve`: overrides `[router] serve`, at start and in every reload.
     pub serve: Option<SocketAddr>,
+    /// `--listen`: overrides `[router] listen`, likewise.
+    pub listen: Option<SocketAddr>,
+    /// `--hls-js`: hls.js for the watch page.
+    pub hls_js: Option<PathBuf>,
 }
 
 /// Runs `graph` (compiled from `options.config`) until `shutdown` is cancelled, reloading on
@@ -56,40 +62,49 @@ pub async fn run_daemon(
     options: DaemonOptions,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
-    override_serve(&mut graph, &options);
+    override_addresses(&mut graph, &options);
     let (mounts, mounts_receiver) = watch::channel(Arc::new(local_mounts(&graph)));
     let (status, status_receiver) = watch::channel(DaemonStatus {
         generation: 1,
         ..DaemonStatus::default()
     });
-    let alerts = Alerts::default();
-    let server = match graph.router.serve {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| DaemonError::Listen { addr, source })?;
-            let addr = listener.local_addr().unwrap_or(addr);
-            for mount in mounts_receiver.borrow().iter() {
-                for playlist in &mount.playlists {
-                    let url = http::playlist_url(addr, &mount.name, playlist);
-                    tracing::info!(%url, "serving");
-                    println!("{url}");
-                }
-            }
-            let served = Served {
-                mounts: mounts_receiver,
-                status: status_receiver,
-                alerts: alerts.clone(),
-            };
-            Some(tokio::spawn(http::serve(
-                listener,
-                served,
-                shutdown.clone(),
-            )))
+    let board = Board::default();
+    let mut servers = Vec::new();
+    let mut serve_addr = None;
+    if let Some(addr) = graph.router.serve {
+        let listener = bind(addr).await?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        serve_addr = Some(addr);
+        for stream in streams_of(&mounts_receiver.borrow(), addr) {
+            tracing::info!(url = %stream.url, "serving");
+            println!("{}", stream.url);
         }
-        None => None,
-    };
-    let mut topology = Topology::start(graph, shutdown.clone(), alerts).await?;
+        let served = Served {
+            mounts: mounts_receiver.clone(),
+        };
+        let server = http::serve(listener, served, shutdown.clone());
+        servers.push(tokio::spawn(server));
+    }
+    if let Some(addr) = serve_addr {
+        status.send_modify(|status| status.streams = streams_of(&mounts_receiver.borrow(), addr));
+    }
+    if let Some(addr) = graph.router.listen {
+        let listener = bind(addr).await?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        tracing::info!(url = %format!("http://{addr}/"), "status and metrics");
+        println!("status: http://{addr}/");
+        let operated = Operated {
+            status: status_receiver,
+            board: board.clone(),
+            metrics: install_metrics(),
+            hls_js: options.hls_js.clone().map(Arc::new),
+        };
+        let server = http::operator::serve_operator(listener, operated, shutdown.clone());
+        servers.push(tokio::spawn(server));
+    }
+    let generation_gauge = metrics::gauge!("streamrouter_config_generation");
+    generation_gauge.set(1.0);
+    let mut topology = Topology::start(graph, shutdown.clone(), board).await?;
     let mut triggers = match reload_triggers(&options.config) {
         Ok(triggers) => Some(triggers),
         Err(error) => {
@@ -104,18 +119,24 @@ pub async fn run_daemon(
         };
         let started = Instant::now();
         let report = reload(&mut topology, &options, &trigger).await;
-        if report.result == ReloadResult::Applied && server.is_some() {
-            mounts.send_replace(Arc::new(local_mounts(topology.graph())));
-        }
+        let applied = report.result == ReloadResult::Applied;
+        let streams = match serve_addr {
+            Some(addr) if applied => {
+                mounts.send_replace(Arc::new(local_mounts(topology.graph())));
+                Some(streams_of(&mounts.borrow(), addr))
+            }
+            _ => None,
+        };
         let elapsed_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
-        let generation =
-            status.borrow().generation + u64::from(report.result == ReloadResult::Applied);
-        match report.result {
+        let generation = status.borrow().generation + u64::from(applied);
+        let result = match report.result {
             ReloadResult::Applied => {
                 tracing::info!(generation, changes = ?report.summary, elapsed_ms, "config reloaded");
+                "applied"
             }
             ReloadResult::Unchanged => {
                 tracing::info!(generation, elapsed_ms, "config unchanged");
+                "unchanged"
             }
             ReloadResult::Refused => {
                 for error in &report.errors {
@@ -126,17 +147,22 @@ pub async fn run_daemon(
                     generation,
                     "reload refused; the running graph is unchanged"
                 );
+                "refused"
             }
-        }
-        status.send_replace(DaemonStatus {
-            generation,
-            last_reload: Some(report),
-            ..DaemonStatus::default()
+        };
+        metrics::counter!("streamrouter_reloads_total", "result" => result).increment(1);
+        generation_gauge.set(generation as f64);
+        status.send_modify(|status| {
+            status.generation = generation;
+            status.last_reload = Some(report);
+            if let Some(streams) = streams {
+                status.streams = streams;
+            }
         });
     }
     drop(triggers);
     topology.stop().await;
-    if let Some(server) = server {
+    for server in servers {
         match server.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "HTTP server stopped with an error"),
@@ -144,6 +170,47 @@ pub async fn run_daemon(
         }
     }
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, DaemonError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Listen { addr, source })
+}
+
+/// The Prometheus recorder for `/metrics`, histogram buckets set for upload times; `None` when
+/// the process already has a recorder.
+fn install_metrics() -> Option<PrometheusHandle> {
+    const UPLOAD_BUCKETS: &[f64] = &[
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("streamrouter_sink_upload_seconds".into()),
+            UPLOAD_BUCKETS,
+        )
+        .unwrap_or_else(|_| PrometheusBuilder::new());
+    match builder.install_recorder() {
+        Ok(handle) => Some(handle),
+        Err(error) => {
+            tracing::warn!(%error, "metrics are off");
+            None
+        }
+    }
+}
+
+/// The playlists of local sinks as served at `addr`.
+fn streams_of(mounts: &[Mount], addr: SocketAddr) -> Vec<StreamLink> {
+    mounts
+        .iter()
+        .flat_map(|mount| {
+            mount.playlists.iter().map(move |(node, file)| StreamLink {
+                playlist: node.clone(),
+                sink: mount.name.clone(),
+                url: http::playlist_url(addr, &mount.name, file),
+            })
+        })
+        .collect()
 }
 
 async fn next_trigger(triggers: &mut Option<crate::reload::ReloadTriggers>) -> ReloadTrigger {
@@ -169,7 +236,7 @@ async fn reload(
         Ok(graph) => graph,
         Err(errors) => return refused(errors),
     };
-    override_serve(&mut new, options);
+    override_addresses(&mut new, options);
     let changes = match diff(topology.graph(), &new) {
         Ok(changes) => changes,
         Err(refusal) => return refused(vec![refusal.to_string()]),
@@ -237,13 +304,16 @@ async fn check_new_plugins(new: &Graph, changes: &GraphDiff) -> Vec<String> {
     }
 }
 
-fn override_serve(graph: &mut Graph, options: &DaemonOptions) {
+fn override_addresses(graph: &mut Graph, options: &DaemonOptions) {
     if options.serve.is_some() {
         graph.router.serve = options.serve;
     }
+    if options.listen.is_some() {
+        graph.router.listen = options.listen;
+    }
 }
 
-/// Local sinks and the playlist files they publish, for the HTTP server.
+/// Local sinks and the playlists (masters first) they publish, for the HTTP server.
 pub fn local_mounts(graph: &Graph) -> Vec<Mount> {
     graph
         .sinks
@@ -252,11 +322,14 @@ pub fn local_mounts(graph: &Graph) -> Vec<Mount> {
             SinkKind::Local { path } => Some(Mount {
                 name: sink.name.clone(),
                 dir: path.clone(),
-                playlists: sink
-                    .inputs
-                    .iter()
-                    .filter_map(|input| graph.playlists.get(input))
-                    .map(|playlist| playlist.file_name.clone())
+                playlists: (sink.masters.iter())
+                    .filter_map(|master| graph.masters.get(master))
+                    .map(|master| (master.name.clone(), master.file_name.clone()))
+                    .chain(
+                        (sink.inputs.iter())
+                            .filter_map(|input| graph.playlists.get(input))
+                            .map(|playlist| (playlist.name.clone(), playlist.file_name.clone())),
+                    )
                     .collect(),
             }),
             _ => None,

@@ -110,6 +110,28 @@ impl Daemon {
         }
     }
 
+    /// The operator's URL the daemon printed (`status: http://ADDR/`), waiting for it.
+    pub fn status_url(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let printed = self
+                .stdout
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|line| line.strip_prefix("status: ").map(str::to_owned));
+            if let Some(url) = printed {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no status URL printed in {timeout:?}; logs:\n{}",
+                self.logs()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The logs so far.
     pub fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()

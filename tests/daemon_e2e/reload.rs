@@ -287,7 +287,7 @@ fn server_base(url: &str) -> String {
     format!("http://{}", &rest[..rest.find('/').unwrap_or(rest.len())])
 }
 
-/// `GET /status` says this generation and last reload result, with these error lines.
+/// `GET /status` (on `[router] listen`) says this generation and last reload result, with these error lines.
 fn assert_status(base: &str, generation: u64, result: &str, errors: &[String]) {
     let (status, _, body) = http_get(&format!("{base}/status"));
     let body = String::from_utf8(body).unwrap();
@@ -584,7 +584,11 @@ fn reload_changes_only_what_changed() {
     std::fs::create_dir(&conf).unwrap();
     let out = |name: &str| dir.path().join("out").join(name);
     let playlist = |dir: &str, name: &str| out(dir).join(format!("{name}.m3u8"));
-    write_config(&conf, "router.toml", "[router]\nserve = \"127.0.0.1:0\"\n");
+    write_config(
+        &conf,
+        "router.toml",
+        "[router]\nserve = \"127.0.0.1:0\"\nlisten = \"127.0.0.1:0\"\n",
+    );
     for name in ["a", "b", "c"] {
         write_config(
             &conf,
@@ -603,6 +607,7 @@ fn reload_changes_only_what_changed() {
 
     let mut daemon = Daemon::start(&conf);
     let base = server_base(&daemon.first_line(Duration::from_secs(10)));
+    let status_base = server_base(&daemon.status_url(Duration::from_secs(10)));
     let recorder = Recorder::start();
     for name in ["a", "b", "c"] {
         recorder.track(name, playlist(name, name));
@@ -750,7 +755,7 @@ fn reload_changes_only_what_changed() {
         "check should name {location}: {errors:?}"
     );
     assert_refused_with(&text, &errors);
-    assert_status(&base, 5, "refused", &errors);
+    assert_status(&status_base, 5, "refused", &errors);
     for (what, path) in [
         ("a", playlist("a2", "a")),
         ("b", playlist("b", "b")),
@@ -773,11 +778,14 @@ fn reload_changes_only_what_changed() {
     wait_logs(&mut daemon, "`config unchanged`", RELOAD_TIMEOUT, |text| {
         unchanged(text) > same_before
     });
-    assert_status(&base, 5, "unchanged", &[]);
+    assert_status(&status_base, 5, "unchanged", &[]);
 
     // A [router] setting cannot change while running: refused, naming it; then restored.
-    let router_toml = "[router]\nserve = \"127.0.0.1:0\"\n";
-    let moved_server = format!("[router]\nserve = \"127.0.0.1:{}\"\n", free_udp_port());
+    let router_toml = "[router]\nserve = \"127.0.0.1:0\"\nlisten = \"127.0.0.1:0\"\n";
+    let moved_server = format!(
+        "[router]\nserve = \"127.0.0.1:{}\"\nlisten = \"127.0.0.1:0\"\n",
+        free_udp_port()
+    );
     save_atomically(&conf.join("router.toml"), &moved_server);
     let text = wait_refusal(&mut daemon, 1);
     let error = lines_with(&text, "config error: ")
@@ -795,7 +803,7 @@ fn reload_changes_only_what_changed() {
         ),
         Some("1")
     );
-    assert_status(&base, 5, "refused", &[]);
+    assert_status(&status_base, 5, "refused", &[]);
     let same_before = unchanged(&logs(&daemon));
     save_atomically(&conf.join("router.toml"), router_toml);
     wait_logs(&mut daemon, "`config unchanged`", RELOAD_TIMEOUT, |text| {
@@ -819,7 +827,7 @@ fn reload_changes_only_what_changed() {
         "check should name playlists.d.input in d.toml: {errors:?}"
     );
     assert_refused_with(&text, &errors);
-    assert_status(&base, 5, "refused", &errors);
+    assert_status(&status_base, 5, "refused", &errors);
     wait_new_segment(&mut daemon, "d to go on", &playlist("d", "d"));
     assert_eq!(reloads(&logs(&daemon)).len(), generations_before);
 
@@ -831,7 +839,7 @@ fn reload_changes_only_what_changed() {
         &["playlists.d"],
         &["sources.d", "segmenters.d", "sinks.d_web"],
     );
-    assert_status(&base, 6, "applied", &[]);
+    assert_status(&status_base, 6, "applied", &[]);
     let at_reload = read_playlist(&playlist("d", "d")).and_then(|p| last_seq(&p));
     let d_shrunk = wait_playlist(
         &mut daemon,
@@ -945,13 +953,14 @@ fn sighup_reloads() {
     let out = dir.path().join("out");
     let config = |window| {
         format!(
-            "[router]\nserve = \"127.0.0.1:0\"\n{}",
+            "[router]\nserve = \"127.0.0.1:0\"\nlisten = \"127.0.0.1:0\"\n{}",
             live_feed("s", &out, window)
         )
     };
     let path = write_config(dir.path(), "live.toml", &config(6));
     let mut daemon = Daemon::start(&path);
-    let base = server_base(&daemon.first_line(Duration::from_secs(10)));
+    daemon.first_line(Duration::from_secs(10));
+    let status_base = server_base(&daemon.status_url(Duration::from_secs(10)));
     let recorder = Recorder::start();
     let playlist = out.join("s.m3u8");
     recorder.track("s", playlist.clone());
@@ -969,7 +978,7 @@ fn sighup_reloads() {
         unchanged(t) == 1
     });
     assert!(reloads(&text).is_empty(), "{}", tail(&text, 40));
-    assert_status(&base, 1, "unchanged", &[]);
+    assert_status(&status_base, 1, "unchanged", &[]);
     wait_new_segment(&mut daemon, "s to go on after SIGHUP", &playlist);
 
     // An edit the watcher applies; SIGHUP after it finds nothing more to do.
@@ -986,7 +995,7 @@ fn sighup_reloads() {
     );
     let generations: Vec<u64> = reloads(&text).iter().map(|(g, _)| *g).collect();
     assert_eq!(generations, vec![2], "{}", tail(&text, 40));
-    assert_status(&base, 2, "unchanged", &[]);
+    assert_status(&status_base, 2, "unchanged", &[]);
     wait_new_segment(&mut daemon, "s to go on after the second SIGHUP", &playlist);
     assert!(daemon.is_running());
 

@@ -21,6 +21,13 @@ pub struct RunArgs {
     /// Serve local sinks on this address instead of `[router] serve` (port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     serve: Option<std::net::SocketAddr>,
+    /// Serve metrics, status and the watch page on this address instead of `[router] listen`
+    /// (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// hls.js (hls.min.js) for the watch page's players, served at /hls.min.js.
+    #[arg(long, value_name = "FILE")]
+    hls_js: Option<PathBuf>,
 }
 
 /// `check` arguments.
@@ -108,6 +115,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let options = DaemonOptions {
         config: args.config,
         serve: args.serve,
+        listen: args.listen,
+        hls_js: args.hls_js,
     };
     let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();

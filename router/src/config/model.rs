@@ -32,6 +32,9 @@ pub struct RouterSettings {
     pub state_dir: Option<PathBuf>,
     /// Address of the built-in HTTP server for local sinks (`serve`).
     pub serve: Option<SocketAddr>,
+    /// Address of the operator's endpoints (`listen`): `/metrics`, `/status`, `/healthz` and
+    /// the watch page. Off unless set; meant for loopback or a management network.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[sources.NAME]`.

@@ -147,6 +147,7 @@ pub(super) fn build_router(fields: &mut Fields<'_>, home: Option<&Path>) -> Rout
     RouterSettings {
         state_dir: fields.path("state_dir", home),
         serve: fields.socket_addr("serve").map(|serve| serve.value),
+        listen: fields.socket_addr("listen").map(|listen| listen.value),
     }
 }
 

@@ -1,7 +1,8 @@
-//! The built-in HTTP server (`[router] serve`): serves each local sink's directory under
-//! `/SINK/`, with HLS content types, no caching of playlists and CORS open so browser players
-//! (hls.js) can load the streams; `/status` reports the config generation and the last reload
-//! as JSON. The mounts follow reloads (a local sink added or moved is served at once).
+//! The built-in HTTP servers. `[router] serve` (this module) serves each local sink's directory
+//! under `/SINK/`, with HLS content types, no caching of playlists and CORS open so browser
+//! players (hls.js) can load the streams; the mounts follow reloads (a local sink added or
+//! moved is served at once). `[router] listen` ([`operator`]) is the operator's: metrics,
+//! status, health and the watch page.
 //!
 //! Owns the listener; reads files only through tower-http's `ServeDir`; writes nothing.
 
@@ -13,7 +14,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Json, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use streamrouter_plugin::{PLAYLIST_CONTENT_TYPE, SEGMENT_CONTENT_TYPE};
 use tokio::net::TcpListener;
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use crate::status::{Alerts, DaemonStatus};
+pub mod operator;
 
 /// A directory served under `/{name}/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +32,9 @@ pub struct Mount {
     pub name: String,
     /// Directory served.
     pub dir: PathBuf,
-    /// Playlist files published there, linked from the index page.
-    pub playlists: Vec<String>,
+    /// Playlists (and masters) published there, linked from the index page: node name and
+    /// file.
+    pub playlists: Vec<(String, String)>,
 }
 
 /// What the server shows, as the daemon updates it.
@@ -40,10 +42,6 @@ pub struct Mount {
 pub struct Served {
     /// The local sinks' directories.
     pub mounts: watch::Receiver<Arc<Vec<Mount>>>,
-    /// The daemon's status.
-    pub status: watch::Receiver<DaemonStatus>,
-    /// What running nodes report.
-    pub alerts: Alerts,
 }
 
 /// Serves `served` on `listener` until `shutdown` is cancelled.
@@ -54,7 +52,6 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/", get(index))
-        .route("/status", get(status))
         .fallback(mounted)
         .layer(middleware::from_fn(hls_headers))
         .with_state(served);
@@ -71,12 +68,6 @@ pub fn playlist_url(addr: SocketAddr, mount: &str, playlist: &str) -> String {
 async fn index(State(served): State<Served>) -> Html<String> {
     let mounts = Arc::clone(&served.mounts.borrow());
     Html(index_page(&mounts))
-}
-
-async fn status(State(served): State<Served>) -> Json<DaemonStatus> {
-    let mut status = served.status.borrow().clone();
-    status.alerts = served.alerts.snapshot();
-    Json(status)
 }
 
 /// `/{mount}/{file}`: the file in that mount's directory.
@@ -128,7 +119,7 @@ fn index_page(mounts: &[Mount]) -> String {
     let mut page =
         String::from("<!doctype html><title>streamrouter</title><h1>streamrouter</h1><ul>");
     for mount in mounts {
-        for playlist in &mount.playlists {
+        for (_, playlist) in &mount.playlists {
             let href = escape(&format!("/{}/{}", mount.name, playlist));
             page.push_str(&format!("<li><a href=\"{href}\">{href}</a></li>"));
         }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use super::playlist_task::{PlaylistInput, PlaylistSettings, run_playlist};
+use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, run_playlist};
 use super::segmenter_task::{SegmenterInput, SegmenterStart, run_segmenter};
 use super::sink_task::{PlaylistId, SinkQueue, SinkSetup, run_sink, sink_queue};
 use super::source_task::{Readers, fan_out};
@@ -31,6 +31,7 @@ use crate::config::diff::{GraphDiff, destination_changed};
 use crate::config::model::Graph;
 use crate::segmenter::SegmenterConfig;
 use crate::source;
+use crate::status::NodeStatus;
 
 impl Topology {
     /// Changes the running graph into `new`, as `diff` (of the running graph and `new`) says.
@@ -150,6 +151,7 @@ impl Topology {
     /// Step 2: sinks. Removed ones finish what they have once their playlists let go.
     async fn apply_sinks(&mut self, new: &Graph, diff: &GraphDiff) {
         for name in &diff.sinks.removed {
+            self.board.nodes.remove(&format!("sinks.{name}"));
             if let Some(sink) = self.sinks.remove(name) {
                 self.retiring.push(detached(sink.task));
             }
@@ -187,7 +189,13 @@ impl Topology {
             let span = tracing::info_span!("sink", name = %name);
             let task = spawn_node(
                 span,
-                run_sink(name.clone(), receiver, inbox, self.shutdown.clone()),
+                run_sink(
+                    name.clone(),
+                    receiver,
+                    inbox,
+                    self.shutdown.clone(),
+                    NodeStatus::starting(&self.board.nodes, format!("sinks.{name}")),
+                ),
             );
             self.sinks
                 .insert(name.clone(), SinkHandle { queue, setup, task });
@@ -217,6 +225,7 @@ impl Topology {
         variants_relinked: &BTreeSet<String>,
     ) {
         for name in &diff.playlists.removed {
+            self.board.nodes.remove(&format!("playlists.{name}"));
             if let Some(playlist) = self.playlists.remove(name) {
                 self.retiring.push(detached(playlist.task));
             }
@@ -260,6 +269,7 @@ impl Topology {
             let (input, receiver) = mpsc::channel(SEGMENT_QUEUE);
             let id: PlaylistId = Arc::from(name.as_str());
             let span = tracing::info_span!("playlist", name = %name);
+            let (board, node) = (self.board.nodes.clone(), format!("playlists.{name}"));
             let task = spawn_node(span, async move {
                 let (first_sequence, resumed) = match predecessor {
                     Some(task) => match task.await {
@@ -268,16 +278,16 @@ impl Topology {
                     },
                     None => (store.load().await, false),
                 };
-                run_playlist(
-                    id,
+                let start = PlaylistStart {
+                    name: id,
                     settings,
                     first_sequence,
                     resumed,
                     store,
-                    receiver,
                     outputs,
-                )
-                .await
+                    status: NodeStatus::starting(&board, node),
+                };
+                run_playlist(start, receiver).await
             });
             self.playlists
                 .insert(name.clone(), PlaylistHandle { input, task });
@@ -293,6 +303,7 @@ impl Topology {
         segmenters_restart: &BTreeSet<String>,
     ) {
         for name in &diff.segmenters.removed {
+            self.board.nodes.remove(&format!("segmenters.{name}"));
             if let Some(segmenter) = self.segmenters.remove(name) {
                 self.retiring.push(detached(segmenter.task));
             }
@@ -343,6 +354,7 @@ impl Topology {
             let (input, receiver) = mpsc::channel(SOURCE_QUEUE);
             let span = tracing::info_span!("segmenter", name = %name);
             let start = SegmenterStart {
+                status: NodeStatus::starting(&self.board.nodes, format!("segmenters.{name}")),
                 name: name.clone(),
                 config,
                 playlists,
@@ -374,6 +386,9 @@ impl Topology {
         diff: &GraphDiff,
         segmenters_restart: &BTreeSet<String>,
     ) {
+        for name in &diff.sources.removed {
+            self.board.nodes.remove(&format!("sources.{name}"));
+        }
         let stopping = diff
             .sources
             .removed
@@ -433,7 +448,8 @@ impl Topology {
             span.clone(),
             source::run_source(node.clone(), events, cancel.clone()),
         );
-        let fanning = spawn_node(span, fan_out(receiver, control_receiver, readers));
+        let status = NodeStatus::starting(&self.board.nodes, format!("sources.{name}"));
+        let fanning = spawn_node(span, fan_out(receiver, control_receiver, readers, status));
         if let Some(old) = self.sources.insert(
             name.to_owned(),
             SourceHandle {

@@ -34,7 +34,8 @@ impl Topology {
     /// Masters: replaced, started, stopped, and told their sinks.
     pub(super) fn apply_masters(&mut self, new: &Graph, diff: &GraphDiff) {
         for name in &diff.masters.removed {
-            self.alerts.clear(&format!("masters.{name}"));
+            self.board.alerts.clear(&format!("masters.{name}"));
+            self.board.nodes.remove(&format!("masters.{name}"));
             if let Some(master) = self.masters.remove(name) {
                 self.retiring.push(detached(master.task));
             }
@@ -64,7 +65,7 @@ impl Topology {
                 .collect();
             let (queue, receiver) = master_queue();
             let start = MasterStart {
-                alerts: self.alerts.clone(),
+                board: self.board.clone(),
                 name: name.clone(),
                 key: node.file_name.clone(),
                 variants,

@@ -65,6 +65,31 @@ impl Entry {
     }
 }
 
+/// A sink's backlog as metrics: entries waiting and bytes in the spool.
+#[derive(Debug, Clone)]
+pub struct DepthGauges {
+    queue_depth: metrics::Gauge,
+    spool_bytes: metrics::Gauge,
+}
+
+impl DepthGauges {
+    /// The gauges of sink `sink`.
+    pub fn new(sink: &str) -> Self {
+        let label = [("sink", sink.to_owned())];
+        Self {
+            queue_depth: metrics::gauge!("streamrouter_sink_queue_depth", &label),
+            spool_bytes: metrics::gauge!("streamrouter_sink_spool_bytes", &label),
+        }
+    }
+
+    /// Shows what `backlog` holds now.
+    pub fn show(&self, backlog: &Backlog) {
+        let depth = backlog.depth();
+        self.queue_depth.set(depth.entries as f64);
+        self.spool_bytes.set(depth.spooled_bytes as f64);
+    }
+}
+
 /// How much a backlog may hold, and where it spills.
 #[derive(Debug, Clone)]
 pub struct BacklogLimits {
@@ -234,6 +259,7 @@ pub async fn run_intake(
     mut receiver: mpsc::UnboundedReceiver<SinkCommand>,
     backlog: Arc<Backlog>,
     setup: watch::Receiver<SinkSetup>,
+    depth: DepthGauges,
 ) {
     let mut spool_usable = true;
     let spool_dir = setup.borrow().limits.backlog.spool_dir.clone();
@@ -293,6 +319,7 @@ pub async fn run_intake(
             (command, _) => Entry::Held(command),
         };
         let dropped = backlog.push(entry, &limits, &sink);
+        depth.show(&backlog);
         remove_files(dropped).await;
     }
     backlog.close();

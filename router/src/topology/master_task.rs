@@ -16,7 +16,7 @@ use super::sink_task::{SinkCommand, SinkQueue};
 use crate::media::stream_info::{StreamInfo, analyze};
 use crate::playlist::master::{BitrateMeter, VariantAttributes, render_master, worth_republishing};
 use crate::segmenter::Segment;
-use crate::status::Alerts;
+use crate::status::{Board, NodeState, NodeStatus};
 
 /// Segment starts remembered per variant for the alignment check.
 const RECENT_SEGMENTS: usize = 32;
@@ -71,8 +71,8 @@ pub struct MasterStart {
     pub variants: Vec<(String, String)>,
     /// The sinks publishing it.
     pub outputs: BTreeMap<String, SinkQueue>,
-    /// Where misalignment is reported for the status.
-    pub alerts: Alerts,
+    /// Where its state and misalignment are reported for the status.
+    pub board: Board,
 }
 
 /// What the master knows of one variant.
@@ -124,9 +124,11 @@ pub async fn run_master(start: MasterStart, mut inputs: mpsc::UnboundedReceiver<
         key,
         variants,
         mut outputs,
-        alerts,
+        board,
     } = start;
     let node = format!("masters.{name}");
+    let alerts = board.alerts.clone();
+    let status = NodeStatus::starting(&board.nodes, node.clone());
     let mut variants: Vec<Variant> = variants
         .into_iter()
         .map(|(name, uri)| Variant {
@@ -176,6 +178,7 @@ pub async fn run_master(start: MasterStart, mut inputs: mpsc::UnboundedReceiver<
                             });
                         }
                         tracing::info!(master = %name, variants = attributes.len(), "master playlist version");
+                        status.set(NodeState::Live);
                         published = Some((attributes, text));
                     }
                 }

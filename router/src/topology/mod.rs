@@ -31,7 +31,7 @@ use tracing::Instrument;
 use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
 use crate::playlist::PlaylistConfig;
 use crate::publish::{ObjectHeaders, PlanSettings, SegmentNamePattern};
-use crate::status::Alerts;
+use crate::status::Board;
 use backlog::BacklogLimits;
 use playlist_task::{PlaylistInput, PlaylistSettings};
 use segmenter_task::SegmenterInput;
@@ -103,8 +103,8 @@ pub struct Topology {
     playlists: BTreeMap<String, PlaylistHandle>,
     sinks: BTreeMap<String, SinkHandle>,
     masters: BTreeMap<String, MasterHandle>,
-    /// Problems nodes report, for the status.
-    alerts: Alerts,
+    /// What nodes report, for the status.
+    board: Board,
     /// Tasks of removed or replaced nodes, finishing on their own.
     retiring: Vec<JoinHandle<()>>,
     /// Destination counter for sink setups (a sink that moves gets a new one).
@@ -117,7 +117,7 @@ impl Topology {
     pub async fn start(
         graph: Graph,
         shutdown: CancellationToken,
-        alerts: Alerts,
+        board: Board,
     ) -> Result<Self, TopologyError> {
         let empty = Graph {
             router: graph.router.clone(),
@@ -137,7 +137,7 @@ impl Topology {
             playlists: BTreeMap::new(),
             sinks: BTreeMap::new(),
             masters: BTreeMap::new(),
-            alerts,
+            board,
             retiring: Vec::new(),
             destinations: 0,
         };
@@ -220,7 +220,7 @@ impl Topology {
 
 /// Runs `graph` until `shutdown` is cancelled, then stops it in order.
 pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), TopologyError> {
-    let topology = Topology::start(graph.clone(), shutdown.clone(), Alerts::default()).await?;
+    let topology = Topology::start(graph.clone(), shutdown.clone(), Board::default()).await?;
     shutdown.cancelled().await;
     topology.stop().await;
     Ok(())

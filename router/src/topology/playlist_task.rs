@@ -20,6 +20,7 @@ use crate::media::timestamp::ticks_to_seconds;
 use crate::playlist::renditions::{Cut, RenditionClock};
 use crate::publish::PlanSettings;
 use crate::segmenter::Segment;
+use crate::status::{NodeState, NodeStatus};
 
 /// What a playlist task is sent: segments by its segmenter, settings and outputs by a reload.
 #[derive(Debug, Clone)]
@@ -91,19 +92,37 @@ impl WallClock {
     }
 }
 
+/// How a playlist task starts.
+pub struct PlaylistStart {
+    /// Node name.
+    pub name: PlaylistId,
+    /// How it is published.
+    pub settings: PlaylistSettings,
+    /// The first number to use.
+    pub first_sequence: u64,
+    /// An earlier incarnation published before, from another timeline: the first segment
+    /// starts a discontinuity.
+    pub resumed: bool,
+    /// Where its numbers are kept.
+    pub store: SequenceStore,
+    /// The sinks publishing it.
+    pub outputs: BTreeMap<String, SinkQueue>,
+    /// Its entry on the status board.
+    pub status: NodeStatus,
+}
+
 /// Runs until its segmenter ends the feed or every sender is gone (a reload restarts the
 /// playlist or the daemon stops); returns the next sequence number, for the next incarnation.
-/// `next_sequence` is the first number to use; `resumed` marks the first segment with a
-/// discontinuity (an earlier incarnation published before, from another timeline).
-pub async fn run_playlist(
-    name: PlaylistId,
-    mut settings: PlaylistSettings,
-    mut next_sequence: u64,
-    resumed: bool,
-    store: SequenceStore,
-    mut inputs: mpsc::Receiver<PlaylistInput>,
-    mut outputs: BTreeMap<String, SinkQueue>,
-) -> u64 {
+pub async fn run_playlist(start: PlaylistStart, mut inputs: mpsc::Receiver<PlaylistInput>) -> u64 {
+    let PlaylistStart {
+        name,
+        mut settings,
+        first_sequence: mut next_sequence,
+        resumed,
+        store,
+        mut outputs,
+        status,
+    } = start;
     let plan = |settings: &PlaylistSettings, next_sequence: u64| SinkCommand::Plan {
         playlist: Arc::clone(&name),
         settings: PlanSettings {
@@ -144,6 +163,7 @@ pub async fn run_playlist(
                 fresh = false;
                 if !planned {
                     planned = true;
+                    status.set(NodeState::Live);
                     for queue in outputs.values() {
                         queue.send(plan(&settings, next_sequence));
                     }
@@ -186,6 +206,7 @@ pub async fn run_playlist(
                     });
                 }
                 tracing::info!(playlist = %name, endlist, removed, "playlist ended");
+                status.set(NodeState::Stopped);
                 return next_sequence;
             }
             PlaylistInput::Settings(new) => {
@@ -216,5 +237,6 @@ pub async fn run_playlist(
             }
         }
     }
+    status.set(NodeState::Stopped);
     next_sequence
 }

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use metrics::{Counter, Gauge};
+
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,7 @@ use super::sink_task::PlaylistId;
 use crate::media::framing::TsFramer;
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig};
 use crate::source::SourceEvent;
+use crate::status::{NodeState, NodeStatus};
 
 /// What a segmenter task is sent: its source's events, and a reload's changes.
 #[derive(Debug)]
@@ -64,6 +67,58 @@ pub struct SegmenterStart {
     /// The task this one replaces: it finishes first, and this one's first segment starts a
     /// discontinuity.
     pub predecessor: Option<JoinHandle<()>>,
+    /// Its entry on the status board.
+    pub status: NodeStatus,
+}
+
+/// The feed's counters, labelled with the segmenter's name (`feed`).
+struct FeedMetrics {
+    bytes_in: Counter,
+    packets_in: Counter,
+    sync_losses: Counter,
+    continuity_errors: Counter,
+    segments: Counter,
+    last_duration: Gauge,
+    /// Counts already added from the framer's and segmenter's totals.
+    counted: (u64, u64, u64),
+}
+
+impl FeedMetrics {
+    fn new(feed: &str) -> Self {
+        let label = [("feed", feed.to_owned())];
+        Self {
+            bytes_in: metrics::counter!("streamrouter_feed_bytes_in_total", &label),
+            packets_in: metrics::counter!("streamrouter_feed_packets_in_total", &label),
+            sync_losses: metrics::counter!("streamrouter_feed_sync_losses_total", &label),
+            continuity_errors: metrics::counter!("streamrouter_feed_cc_errors_total", &label),
+            segments: metrics::counter!("streamrouter_feed_segments_total", &label),
+            last_duration: metrics::gauge!(
+                "streamrouter_feed_last_segment_duration_seconds",
+                &label
+            ),
+            counted: (0, 0, 0),
+        }
+    }
+
+    /// Adds what the framer and segmenter counted since the last call, and the new segments.
+    fn update(&mut self, framer: &TsFramer, segmenter: &Segmenter, segments: &[Segment]) {
+        let (packets, sync_losses, continuity_errors) = (
+            segmenter.stats().packets,
+            framer.stats().sync_losses,
+            segmenter.stats().continuity_errors,
+        );
+        self.packets_in
+            .increment(packets.saturating_sub(self.counted.0));
+        self.sync_losses
+            .increment(sync_losses.saturating_sub(self.counted.1));
+        self.continuity_errors
+            .increment(continuity_errors.saturating_sub(self.counted.2));
+        self.counted = (packets, sync_losses, continuity_errors);
+        if let Some(last) = segments.last() {
+            self.segments.increment(segments.len() as u64);
+            self.last_duration.set(last.duration());
+        }
+    }
 }
 
 /// Runs until its input ends (or its channel closes).
@@ -77,7 +132,9 @@ pub async fn run_segmenter(
         config,
         mut playlists,
         predecessor,
+        status,
     } = start;
+    let mut metrics = FeedMetrics::new(&name);
     let mut discontinuity = false;
     if let Some(predecessor) = predecessor {
         let _ = predecessor.await;
@@ -92,6 +149,7 @@ pub async fn run_segmenter(
     while let Some(input) = inputs.recv().await {
         match input {
             SegmenterInput::Event(SourceEvent::Data(bytes)) => {
+                metrics.bytes_in.increment(bytes.len() as u64);
                 framer.push(&bytes, |packet| segmenter.push(packet, &mut segments));
             }
             SegmenterInput::Event(SourceEvent::Restarted { reason }) => {
@@ -112,15 +170,22 @@ pub async fn run_segmenter(
             SegmenterInput::Retire => leaving = Leaving::HandOver,
             SegmenterInput::Remove => leaving = Leaving::Removed,
         }
+        metrics.update(&framer, &segmenter, &segments);
+        if !segments.is_empty() {
+            status.segment_cut();
+        }
         if !segments.is_empty() && !live {
             live = true;
+            status.set(NodeState::Live);
             tracing::info!(segmenter = %name, "live: first segment cut");
         }
         deliver(&playlists, &mut segments, &mut discontinuity).await;
     }
     framer.finish(|packet| segmenter.push(packet, &mut segments));
     segmenter.finish(&mut segments);
+    metrics.update(&framer, &segmenter, &segments);
     deliver(&playlists, &mut segments, &mut discontinuity).await;
+    status.set(NodeState::Stopped);
     let stopping = shutdown.is_cancelled();
     if leaving != Leaving::HandOver {
         for playlist in playlists.values() {

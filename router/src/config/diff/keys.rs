@@ -36,10 +36,15 @@ impl Keys {
 impl ChangedKeys for RouterSettings {
     /// Named `router.KEY`, as in the refusal message.
     fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
-        let RouterSettings { state_dir, serve } = self;
+        let RouterSettings {
+            state_dir,
+            serve,
+            listen,
+        } = self;
         let mut keys = Keys::default();
         keys.compare("router.state_dir", state_dir, &new.state_dir);
         keys.compare("router.serve", serve, &new.serve);
+        keys.compare("router.listen", listen, &new.listen);
         keys.0
     }
 }

@@ -29,12 +29,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::backlog::{Backlog, BacklogLimits, Work, remove_spool, run_intake};
+use super::backlog::{Backlog, BacklogLimits, DepthGauges, Work, remove_spool, run_intake};
 use crate::publish::{
     ObjectHeaders, Operation, PlanSettings, PlaylistPlan, put_playlist, put_segment,
 };
 use crate::segmenter::Segment;
-use perform::{Pin, perform};
+use crate::status::{NodeState, NodeStatus};
+use perform::{Pin, SinkReport, perform};
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
 const MASTER_CACHE_CONTROL: &str = "max-age=10";
@@ -174,16 +175,21 @@ pub async fn run_sink(
     setup: watch::Receiver<SinkSetup>,
     inbox: SinkInbox,
     shutdown: CancellationToken,
+    status: NodeStatus,
 ) {
     let backlog = Arc::new(Backlog::default());
     let spool_dir = setup.borrow().limits.backlog.spool_dir.clone();
+    let depth = DepthGauges::new(&name);
     let intake = run_intake(
         name.clone(),
         inbox.receiver,
         Arc::clone(&backlog),
         setup.clone(),
+        depth.clone(),
     );
     let worker = Worker {
+        report: SinkReport::new(&name, status.clone()),
+        depth,
         name: &name,
         setup,
         backlog: &backlog,
@@ -198,9 +204,12 @@ pub async fn run_sink(
     if let Some(dir) = spool_dir {
         remove_spool(dir).await;
     }
+    status.set(NodeState::Stopped);
 }
 
 struct Worker<'a> {
+    report: SinkReport,
+    depth: DepthGauges,
     name: &'a str,
     setup: watch::Receiver<SinkSetup>,
     backlog: &'a Backlog,
@@ -227,6 +236,7 @@ impl Worker<'_> {
                     continue;
                 }
             };
+            self.depth.show(self.backlog);
             let Some(work) = work else {
                 if !self.expiring.is_empty() {
                     tracing::info!(sink = %self.name, pending = self.expiring.len(), "stopping with expired segments not yet deletable");
@@ -325,6 +335,7 @@ impl Worker<'_> {
             key,
             self.shutdown,
             &self.setup,
+            &self.report,
             Pin::Any,
             move |sink, headers| put_segment(sink, &target, &data.data, headers),
         )
@@ -364,6 +375,7 @@ impl Worker<'_> {
                         &key,
                         self.shutdown,
                         &self.setup,
+                        &self.report,
                         pin,
                         move |sink, headers| {
                             put_playlist(sink, &target, &text, &cache_control, headers)
@@ -403,6 +415,7 @@ impl Worker<'_> {
             &key,
             self.shutdown,
             &self.setup,
+            &self.report,
             pin,
             move |sink, headers| put_playlist(sink, &target, &text, MASTER_CACHE_CONTROL, headers),
         )
@@ -426,6 +439,7 @@ impl Worker<'_> {
                 &key,
                 self.shutdown,
                 &self.setup,
+                &self.report,
                 pin,
                 move |sink, _| sink.delete(&target),
             )

@@ -5,7 +5,9 @@
 //! Owns the retry policy; knows nothing of plans or playlists.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use metrics::{Counter, Histogram};
 
 use streamrouter_plugin::{Sink, SinkError, SinkErrorKind};
 use tokio::sync::watch;
@@ -13,6 +15,33 @@ use tokio_util::sync::CancellationToken;
 
 use super::SinkSetup;
 use crate::publish::ObjectHeaders;
+use crate::status::{NodeState, NodeStatus};
+
+/// What a sink's operations report: its state on the status board and its metrics.
+#[derive(Debug, Clone)]
+pub struct SinkReport {
+    /// Its entry on the board.
+    pub status: NodeStatus,
+    /// Tries that failed and were tried again.
+    pub retries: Counter,
+    /// Operations given up.
+    pub failures: Counter,
+    /// Time of each successful store.
+    pub upload_seconds: Histogram,
+}
+
+impl SinkReport {
+    /// The report of sink `name`, starting.
+    pub fn new(name: &str, status: NodeStatus) -> Self {
+        let label = [("sink", name.to_owned())];
+        Self {
+            status,
+            retries: metrics::counter!("streamrouter_sink_retries_total", &label),
+            failures: metrics::counter!("streamrouter_sink_failures_total", &label),
+            upload_seconds: metrics::histogram!("streamrouter_sink_upload_seconds", &label),
+        }
+    }
+}
 
 /// Backoff between tries of one operation.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
@@ -41,6 +70,7 @@ pub async fn perform<F>(
     key: &str,
     shutdown: &CancellationToken,
     setup: &watch::Receiver<SinkSetup>,
+    report: &SinkReport,
     pin: Pin,
     operation: F,
 ) -> Option<u64>
@@ -68,10 +98,18 @@ where
                 current.destination,
             )
         };
+        let storing = !matches!(pin, Pin::Sink(_));
         let call = Arc::clone(&operation);
+        let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || call(sink.as_ref(), &headers)).await;
         let error = match result {
             Ok(Ok(())) => {
+                if storing {
+                    report
+                        .upload_seconds
+                        .record(started.elapsed().as_secs_f64());
+                }
+                report.status.set(NodeState::Live);
                 if attempt > 1 {
                     tracing::info!(sink = sink_name, %key, attempt, "sink recovered");
                 }
@@ -85,11 +123,14 @@ where
         if shutdown.is_cancelled() {
             tries_while_stopping += 1;
         }
+        report.status.fail(NodeState::Retrying, error.to_string());
         if error.kind == SinkErrorKind::Permanent || tries_while_stopping > MAX_TRIES_WHILE_STOPPING
         {
+            report.failures.increment(1);
             tracing::error!(sink = sink_name, %key, %error, attempt, "giving up on this object");
             return None;
         }
+        report.retries.increment(1);
         if attempt == 1 || attempt % 10 == 0 {
             tracing::warn!(sink = sink_name, %key, %error, attempt, "sink operation failed; retrying");
         }

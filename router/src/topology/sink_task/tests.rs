@@ -4,6 +4,8 @@ use std::sync::Mutex;
 use streamrouter_plugin::{ObjectMeta, SinkError};
 use tokio::sync::watch;
 
+use crate::status::NodeBoard;
+
 use super::*;
 use crate::playlist::PlaylistConfig;
 use crate::publish::SegmentNamePattern;
@@ -82,6 +84,7 @@ async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usi
         receiver,
         inbox,
         CancellationToken::new(),
+        NodeStatus::starting(&NodeBoard::default(), "sinks.slow".into()),
     ));
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
@@ -247,6 +250,7 @@ async fn a_moved_sink_takes_the_queue_and_lists_only_what_it_stored() {
         receiver,
         inbox,
         CancellationToken::new(),
+        NodeStatus::starting(&NodeBoard::default(), "sinks.moving".into()),
     ));
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
@@ -296,6 +300,7 @@ async fn a_sink_replaced_in_place_keeps_its_playlist() {
         receiver,
         inbox,
         CancellationToken::new(),
+        NodeStatus::starting(&NodeBoard::default(), "sinks.same".into()),
     ));
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
