@@ -6,7 +6,6 @@
 //!
 //! Chromium and the npm packages come from `.ci/run`; without them the test fails and says so.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -48,14 +47,6 @@ fn require_browser_tools(browser_dir: &Path) {
     );
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released).
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
-}
-
 /// `configs/quickstart.toml` with its relative paths made absolute (the clip in the sources,
 /// state and output in `dir`), so that it runs from a temporary directory beside other tests.
 fn quickstart_in(dir: &Path) -> PathBuf {
@@ -92,19 +83,22 @@ fn the_watch_page_plays_the_quickstart_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let config = quickstart_in(dir.path());
     let hls_js = browser_dir.join("node_modules/hls.js/dist/hls.min.js");
-    let listen = format!("127.0.0.1:{}", free_tcp_port());
     let mut daemon = Daemon::start_with(
         &config,
         &[
             "--serve",
             "127.0.0.1:0",
             "--listen",
-            &listen,
+            "127.0.0.1:0",
             "--hls-js",
             hls_js.to_str().unwrap(),
         ],
     );
-    let page = format!("http://{listen}/");
+    let page = daemon.status_url(Duration::from_secs(10));
+    assert!(
+        page.starts_with("http://127.0.0.1:") && page.ends_with('/'),
+        "{page}"
+    );
 
     // Ready: /status lists the stream and its live playlist has two segments to play.
     let started = Instant::now();
