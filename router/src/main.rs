@@ -39,6 +39,8 @@ enum Command {
     Check(cli::daemon::ConfigArgs),
     /// Print the resolved graph of a config (text, or Graphviz with --dot).
     Graph(cli::daemon::GraphArgs),
+    /// Show a running daemon's status: every node's state, the last reload, alerts.
+    Status(cli::status::StatusArgs),
     /// Inspect sink plugins (shared libraries).
     #[command(subcommand)]
     Plugin(cli::plugin::PluginCommand),
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::daemon::check(args),
         Command::Graph(args) => cli::daemon::graph(args),
         Command::Plugin(command) => cli::plugin::run(command),
+        Command::Status(args) => cli::status::status(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -197,7 +197,10 @@ fn a_file_that_ends_gets_endlist_while_other_feeds_go_on_and_numbers_survive_res
 #[test]
 fn the_shipped_quickstart_runs_and_plays_over_http() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/quickstart.toml");
-    let mut daemon = Daemon::start_with(Path::new(config), &["--serve", "127.0.0.1:0"]);
+    let mut daemon = Daemon::start_with(
+        Path::new(config),
+        &["--serve", "127.0.0.1:0", "--listen", "127.0.0.1:0"],
+    );
     let url = daemon.first_line(Duration::from_secs(10));
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/web/index.m3u8"),
@@ -212,6 +215,56 @@ fn the_shipped_quickstart_runs_and_plays_over_http() {
                 >= 2
     });
     assert_live_stream_plays(&url);
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+}
+
+/// Playlists and segments in a subdirectory (as `many-feeds.toml` lays them out): the playlist
+/// lists its segments relative to itself, so a player reading it from disk or HTTP finds them.
+#[test]
+fn a_playlist_in_a_subdirectory_lists_its_segments_relative_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("www");
+    let config = format!(
+        r#"
+[sources.ch01]
+type = "file"
+path = "{clip}"
+
+[segmenters.ch01]
+input = "ch01"
+target_duration = 2
+
+[playlists.ch01]
+input = "ch01"
+name = "ch01/index.m3u8"
+segment_name = "ch01/seg-{{seq:05}}.ts"
+
+[sinks.web]
+type = "local"
+inputs = ["ch01"]
+path = "{out}"
+"#,
+        clip = router::data("h264_aac.ts").display(),
+        out = out.display()
+    );
+    let path = write_config(dir.path(), "sub.toml", &config);
+    let daemon = Daemon::start(&path);
+    let playlist = out.join("ch01/index.m3u8");
+    wait_until("the final playlist", Duration::from_secs(20), || {
+        read_if_exists(&playlist).is_some_and(|text| text.contains("#EXT-X-ENDLIST"))
+    });
+    let text = read_if_exists(&playlist).unwrap();
+    let listed = Playlist::parse(&text);
+    assert!(!listed.uris().is_empty());
+    for uri in listed.uris() {
+        assert!(
+            uri.starts_with("seg-"),
+            "{uri} should be relative to the playlist"
+        );
+        assert!(out.join("ch01").join(uri).exists(), "{uri} missing");
+    }
+    ff::assert_decodes_cleanly(&playlist);
     let (status, logs) = daemon.stop(Duration::from_secs(10));
     assert!(status.success(), "{logs}");
 }

@@ -14,6 +14,8 @@ mod daemon;
 mod feeds;
 mod inputs;
 mod logs;
+mod masters;
+mod operate;
 mod plugins;
 mod proxy;
 mod publish_order;

@@ -3,3 +3,4 @@
 pub mod daemon;
 pub mod plugin;
 pub mod segment;
+pub mod status;

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use super::naming::SegmentNamePattern;
+use crate::playlist::master::relative_uri;
 use crate::playlist::{MediaPlaylist, PlaylistConfig, PlaylistEntry};
 use crate::segmenter::Segment;
 
@@ -159,9 +160,11 @@ impl PlaylistPlan {
     ) -> Vec<Operation> {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
+        // Without a base URL the segment is listed relative to the playlist, so the tree plays
+        // wherever it is served from (`ch01/seg-1.ts` from `ch01/index.m3u8` is `seg-1.ts`).
         let uri = match &self.settings.base_url {
             Some(base) => format!("{base}{key}"),
-            None => key.clone(),
+            None => relative_uri(&self.settings.playlist_key, &key),
         };
         self.keys.push_back((sequence, key.clone()));
         let discontinuity = segment.discontinuity || std::mem::take(&mut self.gap);
@@ -283,7 +286,8 @@ mod tests {
             } => {
                 assert_eq!(key, "live/index.m3u8");
                 assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:10\n"));
-                assert!(text.ends_with("live/s-010.ts\n"));
+                // Listed relative to the playlist, stored under its key.
+                assert!(text.ends_with("\ns-010.ts\n"), "{text}");
                 assert_eq!(cache_control, "max-age=1");
             }
             other => panic!("expected the playlist, got {other:?}"),
@@ -321,7 +325,7 @@ mod tests {
         plan.add_named("live/s-012.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
         let text = plan.playlist().render();
         assert!(
-            text.ends_with("live/s-010.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nlive/s-012.ts\n"),
+            text.ends_with("\ns-010.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-012.ts\n"),
             "{text}"
         );
         assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:10\n"), "{text}");
@@ -396,7 +400,7 @@ mod tests {
                 assert!(!text.contains("ENDLIST"), "{text}");
                 // Numbering goes on, after a discontinuity.
                 assert!(
-                    text.ends_with("#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nlive/s-011.ts\n"),
+                    text.ends_with("#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-011.ts\n"),
                     "{text}"
                 );
             }

@@ -72,6 +72,7 @@ fn every_example_file_is_tested() {
         names,
         [
             "conf.d",
+            "ladder.toml",
             "many-feeds.toml",
             "quickstart.toml",
             "reference.toml",
