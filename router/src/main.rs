@@ -15,6 +15,18 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr as text, or as one JSON object per line (for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object per line: timestamp, level, fields (with the message), target, spans.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,7 +48,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let parsed = Cli::parse();
-    init_logging();
+    init_logging(parsed.log_format);
     let result = match parsed.command {
         Command::Segment(args) => cli::segment::segment(args),
         Command::Run(args) => cli::daemon::run(args),
@@ -48,18 +60,24 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            match parsed.log_format {
+                LogFormat::Text => eprintln!("error: {error:#}"),
+                // A log shipper reads every stderr line as JSON: the reason for the exit too.
+                LogFormat::Json => tracing::error!("{error:#}"),
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,mpeg2ts_reader=error"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
