@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use streamrouter::config::model::{Graph, Severity};
+use streamrouter::config::model::{Diagnostic, Graph, Severity};
 use streamrouter::config::{self, Loaded};
 use streamrouter::supervisor::{DaemonOptions, run_daemon};
 use tokio_util::sync::CancellationToken;
@@ -49,9 +49,21 @@ pub struct GraphArgs {
 
 /// Prints every diagnostic; returns the graph when there is no error.
 fn load(path: &Path) -> anyhow::Result<Graph> {
+    load_reporting(path, |diagnostic| eprintln!("{diagnostic}"))
+}
+
+/// Like [`load`], for the daemon: diagnostics go to the log (JSON with `--log-format json`).
+fn load_logged(path: &Path) -> anyhow::Result<Graph> {
+    load_reporting(path, |diagnostic| match diagnostic.severity {
+        Severity::Error => tracing::error!("{diagnostic}"),
+        Severity::Warning => tracing::warn!("{diagnostic}"),
+    })
+}
+
+fn load_reporting(path: &Path, report: impl Fn(&Diagnostic)) -> anyhow::Result<Graph> {
     let Loaded { graph, diagnostics } = config::load(path);
     for diagnostic in &diagnostics {
-        eprintln!("{diagnostic}");
+        report(diagnostic);
     }
     let errors = diagnostics
         .iter()
@@ -106,7 +118,7 @@ pub fn graph(args: GraphArgs) -> anyhow::Result<()> {
 
 /// `streamrouter run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let graph = load(&args.config)?;
+    let graph = load_logged(&args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("streamrouter")

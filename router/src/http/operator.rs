@@ -44,6 +44,33 @@ pub async fn serve_operator(
         .route("/status", get(status))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/hls.min.js", get(hls_js))
+        .route(
+            "/",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    include_str!("page/index.html"),
+                )
+            }),
+        )
+        .route(
+            "/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    include_str!("page/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/style.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    include_str!("page/style.css"),
+                )
+            }),
+        )
         .with_state(operated);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -60,6 +60,8 @@ pub async fn fan_out(
                             state = NodeState::Live;
                             status.set(state);
                         }
+                        // A file starting over is not a failure.
+                        SourceEvent::Restarted { reason } if reason == "loop" => {}
                         SourceEvent::Restarted { reason } => {
                             state = NodeState::Retrying;
                             status.fail(state, reason.clone());
