@@ -63,9 +63,11 @@ fn load_example(relative: &str) -> Graph {
 
 #[test]
 fn every_example_file_is_tested() {
+    // The systemd unit is checked below; every other entry is a config.
     let mut names: Vec<String> = std::fs::read_dir(configs_dir())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "streamrouter.service")
         .collect();
     names.sort();
     assert_eq!(
@@ -357,4 +359,26 @@ fn conf_d_merges_its_files() {
         "studio/seg-000003.ts"
     );
     assert_eq!(graph.router.serve, Some("127.0.0.1:8080".parse().unwrap()));
+}
+
+/// The shipped systemd unit runs the daemon on the config directory, reloads it with SIGHUP
+/// (hot reload) and stops it with SIGTERM (open segments finished).
+#[test]
+fn the_service_unit_runs_reloads_and_stops_the_daemon() {
+    let unit = std::fs::read_to_string(configs_dir().join("streamrouter.service")).unwrap();
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {key}= in the unit"))
+            .trim()
+            .to_owned()
+    };
+    let start = value("ExecStart");
+    assert!(
+        start.contains("streamrouter run /etc/streamrouter"),
+        "{start}"
+    );
+    assert_eq!(value("ExecReload"), "/bin/kill -HUP $MAINPID");
+    assert_eq!(value("KillSignal"), "SIGTERM");
+    assert!(unit.contains("[Install]"));
 }
