@@ -80,6 +80,16 @@ fn log_format_json_writes_one_json_object_per_line() {
             .any(|e| e["fields"]["message"] == "serving" && e["fields"]["url"] == url.as_str()),
         "no `serving` event with url={url}:\n{logs}"
     );
+    // Each node's lines name it in their span, under a key of its own (not `name`, which the
+    // JSON formatter uses for the span's own name).
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["message"] == "reading file"
+                && e["span"]["name"] == "source"
+                && e["span"]["node"] == "cam"),
+        "no `reading file` event in span source{{node=cam}}:\n{logs}"
+    );
     let last = events.last().unwrap();
     assert_eq!(last["fields"]["message"], "stopped", "{logs}");
     assert_eq!(last["level"], "INFO", "{logs}");

@@ -26,7 +26,6 @@ mod udp;
 use bytes::Bytes;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::config::model::{SourceKind, SourceNode, TcpMode};
 
@@ -74,8 +73,8 @@ pub async fn run_source(
     events: Sender<SourceEvent>,
     shutdown: CancellationToken,
 ) {
-    let span = tracing::info_span!("source", name = %node.name);
-    async move {
+    // The caller runs this in the source node's span.
+    {
         let mut out = emit::Emitter::new(events, shutdown);
         let stop = match node.kind {
             SourceKind::Stdin => stdin::run(&mut out).await,
@@ -101,6 +100,4 @@ pub async fn run_source(
             Stop::Invalid => tracing::info!("source gave up"),
         }
     }
-    .instrument(span)
-    .await;
 }

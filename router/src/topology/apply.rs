@@ -186,7 +186,7 @@ impl Topology {
                 limits: sink_limits(node, &self.spool_root),
             });
             let (queue, inbox) = sink_queue();
-            let span = tracing::info_span!("sink", name = %name);
+            let span = tracing::info_span!("sink", node = %name);
             let task = spawn_node(
                 span,
                 run_sink(
@@ -268,7 +268,7 @@ impl Topology {
             let predecessor = self.playlists.remove(name).map(|p| p.task);
             let (input, receiver) = mpsc::channel(SEGMENT_QUEUE);
             let id: PlaylistId = Arc::from(name.as_str());
-            let span = tracing::info_span!("playlist", name = %name);
+            let span = tracing::info_span!("playlist", node = %name);
             let (board, node) = (self.board.nodes.clone(), format!("playlists.{name}"));
             let task = spawn_node(span, async move {
                 let (first_sequence, resumed) = match predecessor {
@@ -352,7 +352,7 @@ impl Topology {
             };
             let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));
             let (input, receiver) = mpsc::channel(SOURCE_QUEUE);
-            let span = tracing::info_span!("segmenter", name = %name);
+            let span = tracing::info_span!("segmenter", node = %name);
             let start = SegmenterStart {
                 status: NodeStatus::starting(&self.board.nodes, format!("segmenters.{name}")),
                 name: name.clone(),
@@ -443,7 +443,7 @@ impl Topology {
         let cancel = self.shutdown.child_token();
         let (events, receiver) = mpsc::channel(SOURCE_QUEUE);
         let (control, control_receiver) = mpsc::unbounded_channel();
-        let span = tracing::info_span!("source", name = %name);
+        let span = tracing::info_span!("source", node = %name);
         let reading = spawn_node(
             span.clone(),
             source::run_source(node.clone(), events, cancel.clone()),

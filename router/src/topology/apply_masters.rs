@@ -75,7 +75,7 @@ impl Topology {
                 variants,
                 outputs: self.master_outputs(new, name),
             };
-            let span = tracing::info_span!("master", name = %name);
+            let span = tracing::info_span!("master", node = %name);
             let task = spawn_node(span, run_master(start, receiver));
             self.masters.insert(
                 name.clone(),

@@ -77,7 +77,7 @@ pub(crate) fn unchanged(logs: &str) -> usize {
 /// How many times the file source `name` opened its file (once per start of the feed).
 pub(crate) fn source_starts(logs: &str, name: &str) -> usize {
     logs.lines()
-        .filter(|line| line.contains("reading file") && line.contains(&format!("{{name={name}}}")))
+        .filter(|line| line.contains("reading file") && line.contains(&format!("{{node={name}}}")))
         .count()
 }
 

@@ -188,7 +188,7 @@ fn hundred_reloads_leak_nothing() {
     // x bound its port at each of its 50 starts, never finding it still held by the x before.
     let x_starts = lines_with(&final_logs, "receiving UDP")
         .into_iter()
-        .filter(|line| line.contains("{name=x}"))
+        .filter(|line| line.contains("{node=x}"))
         .count();
     assert_eq!(x_starts, RELOADS / 2, "{}", tail(&final_logs, 60));
     let bind_failures = lines_with(&final_logs, "cannot open UDP socket");
