@@ -7,7 +7,7 @@
 //! and applied node by node by the topology. Owns the reload sequence and the status; does not
 //! compile, diff or run nodes itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub struct DaemonOptions {
     pub listen: Option<SocketAddr>,
     /// `--hls-js`: hls.js for the watch page.
     pub hls_js: Option<PathBuf>,
+    /// The warnings of the config at start (already reported): a reload logs only new ones.
+    pub warnings: Vec<String>,
 }
 
 /// Runs `graph` (compiled from `options.config`) until `shutdown` is cancelled, reloading on
@@ -105,6 +107,7 @@ pub async fn run_daemon(
     let generation_gauge = metrics::gauge!("streamrouter_config_generation");
     generation_gauge.set(1.0);
     let mut topology = Topology::start(graph, shutdown.clone(), board).await?;
+    let mut warned: BTreeSet<String> = options.warnings.iter().cloned().collect();
     let mut triggers = match reload_triggers(&options.config) {
         Ok(triggers) => Some(triggers),
         Err(error) => {
@@ -118,7 +121,7 @@ pub async fn run_daemon(
             trigger = next_trigger(&mut triggers) => trigger,
         };
         let started = Instant::now();
-        let report = reload(&mut topology, &options, &trigger).await;
+        let report = reload(&mut topology, &options, &trigger, &mut warned).await;
         let applied = report.result == ReloadResult::Applied;
         let streams = match serve_addr {
             Some(addr) if applied => {
@@ -228,11 +231,12 @@ async fn reload(
     topology: &mut Topology,
     options: &DaemonOptions,
     trigger: &ReloadTrigger,
+    warned: &mut BTreeSet<String>,
 ) -> ReloadReport {
     tracing::info!(?trigger, "reloading the config");
     let refused =
         |errors: Vec<String>| ReloadReport::now(ReloadResult::Refused, String::new(), errors);
-    let mut new = match compile(&options.config).await {
+    let mut new = match compile(&options.config, warned).await {
         Ok(graph) => graph,
         Err(errors) => return refused(errors),
     };
@@ -255,18 +259,28 @@ async fn reload(
 }
 
 /// The compiled config, or its errors as `FILE:LINE:COL: error: KEY: MESSAGE` lines. Warnings
-/// are logged.
-async fn compile(path: &Path) -> Result<Graph, Vec<String>> {
+/// not in `warned` (those of the config running) are logged; `warned` becomes this config's.
+async fn compile(path: &Path, warned: &mut BTreeSet<String>) -> Result<Graph, Vec<String>> {
     let owned = path.to_owned();
     let Loaded { graph, diagnostics } = tokio::task::spawn_blocking(move || config::load(&owned))
         .await
         .map_err(|error| vec![format!("{}: loading failed: {error}", path.display())])?;
     let mut errors = Vec::new();
+    let mut warnings = BTreeSet::new();
     for diagnostic in diagnostics {
         match diagnostic.severity {
             Severity::Error => errors.push(diagnostic.to_string()),
-            Severity::Warning => tracing::warn!("config warning: {diagnostic}"),
+            Severity::Warning => {
+                let warning = diagnostic.to_string();
+                if !warned.contains(&warning) {
+                    tracing::warn!("config warning: {warning}");
+                }
+                warnings.insert(warning);
+            }
         }
+    }
+    if errors.is_empty() {
+        *warned = warnings;
     }
     match graph {
         Some(graph) if errors.is_empty() => Ok(graph),

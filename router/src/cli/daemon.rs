@@ -53,11 +53,17 @@ fn load(path: &Path) -> anyhow::Result<Graph> {
 }
 
 /// Like [`load`], for the daemon: diagnostics go to the log (JSON with `--log-format json`).
-fn load_logged(path: &Path) -> anyhow::Result<Graph> {
-    load_reporting(path, |diagnostic| match diagnostic.severity {
+/// Also returns the warnings, so that reloads do not repeat them.
+fn load_logged(path: &Path) -> anyhow::Result<(Graph, Vec<String>)> {
+    let warnings = std::cell::RefCell::new(Vec::new());
+    let graph = load_reporting(path, |diagnostic| match diagnostic.severity {
         Severity::Error => tracing::error!("{diagnostic}"),
-        Severity::Warning => tracing::warn!("{diagnostic}"),
-    })
+        Severity::Warning => {
+            tracing::warn!("{diagnostic}");
+            warnings.borrow_mut().push(diagnostic.to_string());
+        }
+    })?;
+    Ok((graph, warnings.into_inner()))
 }
 
 fn load_reporting(path: &Path, report: impl Fn(&Diagnostic)) -> anyhow::Result<Graph> {
@@ -118,7 +124,7 @@ pub fn graph(args: GraphArgs) -> anyhow::Result<()> {
 
 /// `streamrouter run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let graph = load_logged(&args.config)?;
+    let (graph, warnings) = load_logged(&args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("streamrouter")
@@ -129,6 +135,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         serve: args.serve,
         listen: args.listen,
         hls_js: args.hls_js,
+        warnings,
     };
     let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();

@@ -59,6 +59,9 @@ fn sighup_reloads() {
     let generations: Vec<u64> = reloads(&text).iter().map(|(g, _)| *g).collect();
     assert_eq!(generations, vec![2], "{}", tail(&text, 40));
     assert_status(&status_base, 2, "unchanged", &[]);
+    // Window 4 draws a warning: logged by the reload that brought it, not again by SIGHUP.
+    let warned = lines_with(&text, "window 4 is below").len();
+    assert_eq!(warned, 1, "{}", tail(&text, 40));
     wait_new_segment(&mut daemon, "s to go on after the second SIGHUP", &playlist);
     assert!(daemon.is_running());
 
