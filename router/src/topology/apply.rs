@@ -153,6 +153,9 @@ impl Topology {
         for name in &diff.sinks.removed {
             self.board.nodes.remove(&format!("sinks.{name}"));
             if let Some(sink) = self.sinks.remove(name) {
+                // Its playlists send their final versions first; then a sink still failing
+                // gives up instead of retrying for ever.
+                sink.stop.cancel();
                 self.retiring.push(detached(sink.task));
             }
         }
@@ -187,18 +190,25 @@ impl Topology {
             });
             let (queue, inbox) = sink_queue();
             let span = tracing::info_span!("sink", node = %name);
+            // Its own stop: a removed sink tries what it holds a few more times, then gives up.
+            let stop = self.shutdown.child_token();
             let task = spawn_node(
                 span,
                 run_sink(
                     name.clone(),
                     receiver,
                     inbox,
-                    self.shutdown.clone(),
+                    stop.clone(),
                     NodeStatus::starting(&self.board.nodes, format!("sinks.{name}")),
                 ),
             );
-            self.sinks
-                .insert(name.clone(), SinkHandle { queue, setup, task });
+            let handle = SinkHandle {
+                queue,
+                setup,
+                task,
+                stop,
+            };
+            self.sinks.insert(name.clone(), handle);
         }
     }
 

@@ -93,6 +93,8 @@ struct SinkHandle {
     queue: SinkQueue,
     setup: watch::Sender<SinkSetup>,
     task: JoinHandle<Option<()>>,
+    /// Cancelled when the daemon stops or a reload removes the sink.
+    stop: CancellationToken,
 }
 
 /// The running graph.

@@ -225,3 +225,44 @@ fn hundred_reloads_leak_nothing() {
         "RSS grew from {rss_10} KiB (reload 10) to {rss_100} KiB (reload {RELOADS})"
     );
 }
+
+/// A sink that cannot store anything, removed by a reload: it gives up what it holds and its
+/// task ends, instead of retrying for ever in the background.
+#[test]
+fn a_removed_failing_sink_stops_retrying() {
+    live_clip();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Bound then closed: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let dead_sink = format!(
+        "\n[sinks.dead]\ntype = \"ftp\"\nhost = \"127.0.0.1\"\nport = {closed}\ninputs = [\"s\"]\n"
+    );
+    let with_dead = format!("{}{dead_sink}", live_feed("s", &out, 6));
+    let path = write_config(dir.path(), "live.toml", &with_dead);
+    let mut daemon = Daemon::start(&path);
+    wait_logs(&mut daemon, "the dead sink to retry", RELOAD_TIMEOUT, |t| {
+        t.contains("sink operation failed; retrying") && t.contains("sink=dead")
+    });
+    save_atomically(&path, &live_feed("s", &out, 6));
+    wait_generation(&mut daemon, 2);
+    let text = wait_logs(&mut daemon, "the dead sink to stop", RELOAD_TIMEOUT, |t| {
+        lines_with(t, "sink stopped")
+            .iter()
+            .any(|line| line.contains("sink=dead"))
+    });
+    assert!(
+        lines_with(&text, "giving up on this object")
+            .iter()
+            .any(|line| line.contains("sink=dead")),
+        "{}",
+        tail(&text, 40)
+    );
+    // The feed and its local sink go on.
+    wait_new_segment(&mut daemon, "s to go on", &out.join("s.m3u8"));
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{}", tail(&logs, 40));
+}

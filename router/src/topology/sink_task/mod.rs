@@ -205,6 +205,7 @@ pub async fn run_sink(
         remove_spool(dir).await;
     }
     status.set(NodeState::Stopped);
+    tracing::info!(sink = %name, "sink stopped");
 }
 
 struct Worker<'a> {

@@ -87,7 +87,7 @@ where
             let sink = match &pin {
                 Pin::Sink(sink) => Arc::clone(sink),
                 Pin::Destination(wanted) if *wanted != current.destination => {
-                    tracing::debug!(sink = sink_name, %key, "sink moved: this version is not published there");
+                    tracing::debug!(sink = %sink_name, %key, "sink moved: this version is not published there");
                     return None;
                 }
                 Pin::Any | Pin::Destination(_) => Arc::clone(&current.sink),
@@ -111,7 +111,7 @@ where
                 }
                 report.status.set(NodeState::Live);
                 if attempt > 1 {
-                    tracing::info!(sink = sink_name, %key, attempt, "sink recovered");
+                    tracing::info!(sink = %sink_name, %key, attempt, "sink recovered");
                 }
                 return Some(destination);
             }
@@ -127,12 +127,12 @@ where
         if error.kind == SinkErrorKind::Permanent || tries_while_stopping > MAX_TRIES_WHILE_STOPPING
         {
             report.failures.increment(1);
-            tracing::error!(sink = sink_name, %key, %error, attempt, "giving up on this object");
+            tracing::error!(sink = %sink_name, %key, %error, attempt, "giving up on this object");
             return None;
         }
         report.retries.increment(1);
         if attempt == 1 || attempt % 10 == 0 {
-            tracing::warn!(sink = sink_name, %key, %error, attempt, "sink operation failed; retrying");
+            tracing::warn!(sink = %sink_name, %key, %error, attempt, "sink operation failed; retrying");
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
