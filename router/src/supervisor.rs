@@ -17,8 +17,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::diff::{GraphDiff, diff};
-use crate::config::model::{Graph, Severity, SinkKind};
+use crate::config::diff::{GraphDiff, LiveChangeRefused, diff};
+use crate::config::model::{Graph, Location, Severity, SinkKind};
 use crate::config::{self, Loaded};
 use crate::http::operator::Operated;
 use crate::http::{self, Mount, Served};
@@ -236,14 +236,14 @@ async fn reload(
     tracing::info!(?trigger, "reloading the config");
     let refused =
         |errors: Vec<String>| ReloadReport::now(ReloadResult::Refused, String::new(), errors);
-    let mut new = match compile(&options.config, warned).await {
-        Ok(graph) => graph,
+    let (mut new, router_keys) = match compile(&options.config, warned).await {
+        Ok(compiled) => compiled,
         Err(errors) => return refused(errors),
     };
     override_addresses(&mut new, options);
     let changes = match diff(topology.graph(), &new) {
         Ok(changes) => changes,
-        Err(refusal) => return refused(vec![refusal.to_string()]),
+        Err(refusal) => return refused(refusal_lines(&refusal, &router_keys)),
     };
     if changes.is_empty() {
         return ReloadReport::now(ReloadResult::Unchanged, changes.summary(), Vec::new());
@@ -258,13 +258,44 @@ async fn reload(
     }
 }
 
+/// One line per setting a reload may not change, at the key where it is written (a setting
+/// removed from the file has no place and is named alone).
+fn refusal_lines(refusal: &LiveChangeRefused, written: &BTreeMap<String, Location>) -> Vec<String> {
+    let why = "cannot change while the daemon runs; restart the daemon to apply it (nothing \
+               of this reload was applied)";
+    refusal
+        .settings
+        .iter()
+        .map(|setting| {
+            let key = setting.strip_prefix("router.").unwrap_or(setting);
+            match written.get(key) {
+                Some(at) => format!(
+                    "{}:{}:{}: error: {setting}: {why}",
+                    at.file.display(),
+                    at.line,
+                    at.column
+                ),
+                None => format!("error: {setting}: {why}"),
+            }
+        })
+        .collect()
+}
+
 /// The compiled config, or its errors as `FILE:LINE:COL: error: KEY: MESSAGE` lines. Warnings
 /// not in `warned` (those of the config running) are logged; `warned` becomes this config's.
-async fn compile(path: &Path, warned: &mut BTreeSet<String>) -> Result<Graph, Vec<String>> {
+async fn compile(
+    path: &Path,
+    warned: &mut BTreeSet<String>,
+) -> Result<(Graph, BTreeMap<String, Location>), Vec<String>> {
     let owned = path.to_owned();
-    let Loaded { graph, diagnostics } = tokio::task::spawn_blocking(move || config::load(&owned))
+    let loaded = tokio::task::spawn_blocking(move || config::load(&owned))
         .await
         .map_err(|error| vec![format!("{}: loading failed: {error}", path.display())])?;
+    let Loaded {
+        graph,
+        diagnostics,
+        router_keys,
+    } = loaded;
     let mut errors = Vec::new();
     let mut warnings = BTreeSet::new();
     for diagnostic in diagnostics {
@@ -283,7 +314,7 @@ async fn compile(path: &Path, warned: &mut BTreeSet<String>) -> Result<Graph, Ve
         *warned = warnings;
     }
     match graph {
-        Some(graph) if errors.is_empty() => Ok(graph),
+        Some(graph) if errors.is_empty() => Ok((graph, router_keys)),
         _ if errors.is_empty() => Err(vec![format!("{}: not a usable config", path.display())]),
         _ => Err(errors),
     }

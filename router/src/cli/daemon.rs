@@ -67,7 +67,9 @@ fn load_logged(path: &Path) -> anyhow::Result<(Graph, Vec<String>)> {
 }
 
 fn load_reporting(path: &Path, report: impl Fn(&Diagnostic)) -> anyhow::Result<Graph> {
-    let Loaded { graph, diagnostics } = config::load(path);
+    let Loaded {
+        graph, diagnostics, ..
+    } = config::load(path);
     for diagnostic in &diagnostics {
         report(diagnostic);
     }

@@ -19,7 +19,7 @@ use super::env_vars;
 use super::fields::Fields;
 use super::link::{self, Declared, Placed};
 use super::masters;
-use super::model::{Diagnostic, Graph, Severity};
+use super::model::{Diagnostic, Graph, Location, Severity};
 use super::nodes::{self, Built, NodeDecl, NodeKind};
 use super::raw::{self, Item, Pos, Table, Value};
 use super::sinks;
@@ -45,7 +45,7 @@ const ROUTER_KEYS: [&str; 3] = ["state_dir", "serve", "listen"];
 pub(super) fn compile(
     sources: &[(PathBuf, String)],
     environment: &Environment<'_>,
-) -> (Option<Graph>, Vec<Diagnostic>) {
+) -> (Option<Graph>, Vec<Diagnostic>, BTreeMap<String, Location>) {
     let home = environment.home;
     let files = sources.iter().map(|(file, _)| file.clone()).collect();
     let mut diagnostics = Diagnostics::new(files);
@@ -57,7 +57,7 @@ pub(super) fn compile(
         }
     }
     if diagnostics.error_count() > 0 {
-        return (None, diagnostics.finish());
+        return (None, diagnostics.finish(), BTreeMap::new());
     }
     let mut top = TopLevel::default();
     for document in documents {
@@ -84,6 +84,9 @@ pub(super) fn compile(
     .muting(&router_unresolved);
     let router = nodes::build_router(&mut router_fields, home);
     router_fields.finish("[router]");
+    let router_keys = (router_table.entries.iter())
+        .map(|entry| (entry.key.clone(), diagnostics.location(entry.key_pos)))
+        .collect();
 
     let mut declared = Declared::default();
     for mut decl in decls {
@@ -120,7 +123,7 @@ pub(super) fn compile(
         }
     }
     let graph = link::link(declared, router, &mut diagnostics);
-    (graph, diagnostics.finish())
+    (graph, diagnostics.finish(), router_keys)
 }
 
 /// Keeps the node only when its values were judged; a `${VAR}` left unresolved makes it wrong.

@@ -51,6 +51,8 @@ pub struct Loaded {
     pub graph: Option<model::Graph>,
     /// Errors and warnings, sorted by file (in load order), line and column.
     pub diagnostics: Vec<Diagnostic>,
+    /// Where each `[router]` key is written, by key (for messages about settings).
+    pub router_keys: std::collections::BTreeMap<String, Location>,
 }
 
 impl Loaded {
@@ -112,6 +114,7 @@ pub fn load_with(path: &Path, environment: &Environment<'_>) -> Loaded {
         loaded = Loaded {
             graph: None,
             diagnostics: read_errors,
+            router_keys: std::collections::BTreeMap::new(),
         };
     }
     loaded
@@ -130,8 +133,12 @@ pub fn compile_sources_with(
     sources: &[(PathBuf, String)],
     environment: &Environment<'_>,
 ) -> Loaded {
-    let (graph, diagnostics) = compile::compile(sources, environment);
-    Loaded { graph, diagnostics }
+    let (graph, diagnostics, router_keys) = compile::compile(sources, environment);
+    Loaded {
+        graph,
+        diagnostics,
+        router_keys,
+    }
 }
 
 fn read_error(path: &Path, message: String) -> Diagnostic {

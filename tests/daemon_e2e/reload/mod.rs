@@ -305,8 +305,8 @@ fn reload_changes_only_what_changed() {
         .unwrap()
         .to_string();
     assert!(
-        error.contains("router.serve"),
-        "the error should name router.serve: {error}"
+        error.contains("router.toml:2:1: error: router.serve: cannot change while the daemon runs"),
+        "the error should be at router.serve, where it is written: {error}"
     );
     assert_eq!(
         field(
