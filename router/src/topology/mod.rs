@@ -222,14 +222,6 @@ impl Topology {
     }
 }
 
-/// Runs `graph` until `shutdown` is cancelled, then stops it in order.
-pub async fn run(graph: &Graph, shutdown: CancellationToken) -> Result<(), TopologyError> {
-    let topology = Topology::start(graph.clone(), shutdown.clone(), Board::default()).await?;
-    shutdown.cancelled().await;
-    topology.stop().await;
-    Ok(())
-}
-
 /// Spawns a node's task in its span; a panic is logged and ends that task only (`None`).
 fn spawn_node<F>(span: tracing::Span, task: F) -> JoinHandle<Option<F::Output>>
 where

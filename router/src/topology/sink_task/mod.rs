@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use streamrouter_plugin::Sink;
+use streamrouter_plugin::{Sink, SinkError};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -331,16 +331,11 @@ impl Worker<'_> {
             return false;
         }
         let (target, data) = (key.to_owned(), Arc::clone(segment));
-        let stored = perform(
-            self.name,
-            key,
-            self.shutdown,
-            &self.setup,
-            &self.report,
-            Pin::Any,
-            move |sink, headers| put_segment(sink, &target, &data.data, headers),
-        )
-        .await;
+        let stored = self
+            .perform(key, Pin::Any, move |sink, headers| {
+                put_segment(sink, &target, &data.data, headers)
+            })
+            .await;
         if let Some(destination) = stored {
             tracing::debug!(sink = %self.name, %key, "segment stored");
             // Stored by a sink a reload put in place during the tries: list it there.
@@ -368,28 +363,12 @@ impl Worker<'_> {
                     text,
                     cache_control,
                 } => {
-                    let target = key.clone();
-                    // Rendered for the segments at this destination: never published elsewhere.
-                    let pin = Pin::Destination(self.destination.unwrap_or_default());
-                    let stored = perform(
-                        self.name,
-                        &key,
-                        self.shutdown,
-                        &self.setup,
-                        &self.report,
-                        pin,
-                        move |sink, headers| {
-                            put_playlist(sink, &target, &text, &cache_control, headers)
-                        },
-                    )
-                    .await;
-                    if stored.is_some()
-                        && let Some(cut) = cut
-                    {
+                    let stored = self.store_playlist(&key, text, cache_control).await;
+                    if stored && let Some(cut) = cut {
                         let latency_ms = cut.elapsed().as_secs_f64() * 1000.0;
                         tracing::debug!(sink = %self.name, %key, latency_ms, "playlist published");
                     }
-                    if stored.is_some() && std::mem::take(&mut self.masters_to_move) {
+                    if stored && std::mem::take(&mut self.masters_to_move) {
                         for (key, text) in self.masters.clone() {
                             self.put_master(key, text).await;
                         }
@@ -409,21 +388,32 @@ impl Worker<'_> {
 
     /// Stores a master playlist version at the current destination.
     async fn put_master(&mut self, key: String, text: String) {
-        let target = key.clone();
-        let pin = Pin::Destination(self.destination.unwrap_or_default());
-        let stored = perform(
-            self.name,
-            &key,
-            self.shutdown,
-            &self.setup,
-            &self.report,
-            pin,
-            move |sink, headers| put_playlist(sink, &target, &text, MASTER_CACHE_CONTROL, headers),
-        )
-        .await;
-        if stored.is_some() {
+        let cache_control = MASTER_CACHE_CONTROL.to_owned();
+        if self.store_playlist(&key, text, cache_control).await {
             tracing::info!(sink = %self.name, %key, "master playlist published");
         }
+    }
+
+    /// Stores a playlist version, rendered for the segments at the current destination: it is
+    /// never published elsewhere (given up if the sink moves meanwhile).
+    async fn store_playlist(&self, key: &str, text: String, cache_control: String) -> bool {
+        let target = key.to_owned();
+        let pin = Pin::Destination(self.destination.unwrap_or_default());
+        let stored = self
+            .perform(key, pin, move |sink, headers| {
+                put_playlist(sink, &target, &text, &cache_control, headers)
+            })
+            .await;
+        stored.is_some()
+    }
+
+    /// [`perform`] with this sink's name, stop, setup and report.
+    async fn perform<F>(&self, key: &str, pin: Pin, operation: F) -> Option<u64>
+    where
+        F: Fn(&dyn Sink, &ObjectHeaders) -> Result<(), SinkError> + Send + Sync + 'static,
+    {
+        let (name, setup, report) = (self.name, &self.setup, &self.report);
+        perform(name, key, self.shutdown, setup, report, pin, operation).await
     }
 
     async fn delete_due(&mut self) {
@@ -435,16 +425,8 @@ impl Worker<'_> {
             let Expiring { key, sink, .. } = expiring;
             let target = key.clone();
             let pin = Pin::Sink(sink);
-            perform(
-                self.name,
-                &key,
-                self.shutdown,
-                &self.setup,
-                &self.report,
-                pin,
-                move |sink, _| sink.delete(&target),
-            )
-            .await;
+            self.perform(&key, pin, move |sink, _| sink.delete(&target))
+                .await;
         }
     }
 }
