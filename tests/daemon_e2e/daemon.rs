@@ -38,8 +38,28 @@ impl Daemon {
         Self::spawn(config, &[], &[], Some(input))
     }
 
+    /// Starts `streamrouter run CONFIG EXTRA...` in the working directory `dir` (for configs
+    /// whose `exec` commands name files relative to it).
+    pub fn start_in(dir: &Path, config: &Path, extra: &[&str]) -> Self {
+        Self::spawn_in(Some(dir), config, extra, &[], None)
+    }
+
     fn spawn(config: &Path, extra: &[&str], env: &[(&str, &str)], input: Option<Vec<u8>>) -> Self {
-        let mut child = Command::new(BIN)
+        Self::spawn_in(None, config, extra, env, input)
+    }
+
+    fn spawn_in(
+        dir: Option<&Path>,
+        config: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        input: Option<Vec<u8>>,
+    ) -> Self {
+        let mut command = Command::new(BIN);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .arg("run")
             .arg(config)
             .args(extra)
@@ -187,6 +207,35 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The daemon's logs without colour codes.
+pub fn plain_logs(daemon: &Daemon) -> String {
+    strip_ansi(&daemon.logs())
+}
+
+/// `raw` without ANSI escape sequences.
+pub fn strip_ansi(raw: &str) -> String {
+    let mut text = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    text
+}
+
+/// The last `n` lines of `text`, for failure messages.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Waits until `check` holds, polling; panics with `what` after `timeout`.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::ff;
-use crate::daemon::{Daemon, http_get, write_config};
+use crate::daemon::{Daemon, http_get, plain_logs as logs, strip_ansi, tail, write_config};
 
 use inputs::*;
 use parse::*;

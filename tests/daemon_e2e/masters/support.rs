@@ -97,37 +97,10 @@ inputs = ["stream0001"]
     text
 }
 
-/// The daemon's logs without colour codes.
-pub(crate) fn logs(daemon: &Daemon) -> String {
-    strip_ansi(&daemon.logs())
-}
-
-pub(crate) fn strip_ansi(raw: &str) -> String {
-    let mut text = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            text.push(c);
-        }
-    }
-    text
-}
-
 /// Whether the log line has the field `key=value` (or `key="value"`: tracing quotes string
 /// fields recorded without `%`).
 pub(crate) fn has_field(line: &str, key: &str, value: &str) -> bool {
     line.contains(&format!(" {key}={value}")) || line.contains(&format!(" {key}=\"{value}\""))
-}
-
-pub(crate) fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Waits until `check` holds; fails with the log tail on timeout or if the daemon exits.

@@ -11,34 +11,6 @@ use super::*;
 
 // ------------------------------------------------------------------------------------ logs ---
 
-/// The daemon's logs, without colour codes.
-pub(crate) fn logs(daemon: &Daemon) -> String {
-    strip_ansi(&daemon.logs())
-}
-
-pub(crate) fn strip_ansi(raw: &str) -> String {
-    let mut text = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            text.push(c);
-        }
-    }
-    text
-}
-
-/// The last `n` lines of `logs`, for failure messages.
-pub(crate) fn tail(logs: &str, n: usize) -> String {
-    let lines: Vec<&str> = logs.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// The value of the field `key=` on a log line (up to the next space; a quoted value whole).
 pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let start = line.find(&format!(" {key}="))? + key.len() + 2;

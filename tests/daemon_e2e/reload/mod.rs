@@ -21,7 +21,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::common::ff;
-use crate::daemon::{Daemon, free_udp_port, http_get, write_config};
+use crate::daemon::{
+    Daemon, free_udp_port, http_get, plain_logs as logs, strip_ansi, tail, write_config,
+};
 use crate::feeds::local_feed;
 
 use logs::*;
