@@ -20,8 +20,9 @@ pub(crate) struct Emitter {
     shutdown: CancellationToken,
     /// Data went out since the last `Restarted` (or since the start).
     delivered: bool,
-    /// Reason of the interruption to announce before the next data, if data was delivered.
-    pending: Option<String>,
+    /// The interruption to announce before the next data, if data was delivered: its reason,
+    /// and whether it was planned.
+    pending: Option<(String, bool)>,
 }
 
 impl Emitter {
@@ -42,8 +43,18 @@ impl Emitter {
     /// Marks the end of the current stream: if it delivered anything, the next chunk is
     /// preceded by `Restarted { reason }`. The latest reason wins.
     pub(crate) fn new_stream(&mut self, reason: &str) {
+        self.announce(reason, false);
+    }
+
+    /// Like [`Emitter::new_stream`], for a new stream the source meant to start (a file
+    /// looping), not one after a failure.
+    pub(crate) fn planned_new_stream(&mut self, reason: &str) {
+        self.announce(reason, true);
+    }
+
+    fn announce(&mut self, reason: &str, planned: bool) {
         if self.delivered {
-            self.pending = Some(reason.to_owned());
+            self.pending = Some((reason.to_owned(), planned));
         }
     }
 
@@ -53,8 +64,9 @@ impl Emitter {
         if bytes.is_empty() {
             return Ok(());
         }
-        if let Some(reason) = self.pending.take() {
-            self.send(SourceEvent::Restarted { reason }).await?;
+        if let Some((reason, planned)) = self.pending.take() {
+            self.send(SourceEvent::Restarted { reason, planned })
+                .await?;
         }
         self.delivered = true;
         while bytes.len() > MAX_CHUNK {
@@ -98,7 +110,8 @@ mod tests {
             vec![
                 SourceEvent::Data(Bytes::from_static(b"a")),
                 SourceEvent::Restarted {
-                    reason: "second".into()
+                    reason: "second".into(),
+                    planned: false,
                 },
                 SourceEvent::Data(Bytes::from_static(b"b")),
             ]

@@ -1,5 +1,5 @@
 //! The `file` source: reads a file at full speed or paced by its PCRs like a live encoder,
-//! once or in a loop (each loop announced as `Restarted { reason: "loop" }`).
+//! once or in a loop (each loop announced as a planned `Restarted { reason: "loop" }`).
 //!
 //! Owns opening and reading the file, retrying the open with backoff (the file may appear
 //! later). Must not interpret the bytes beyond [`super::pacing`]; must not write the file.
@@ -63,7 +63,7 @@ pub(crate) async fn run(path: &Path, realtime: bool, looped: bool, out: &mut Emi
             }
             PumpEnd::Eof if pumped.bytes > 0 => {
                 tracing::debug!(bytes = pumped.bytes, "end of file; looping");
-                out.new_stream("loop");
+                out.planned_new_stream("loop");
                 continue;
             }
             PumpEnd::Eof => {
@@ -157,7 +157,7 @@ mod tests {
         let mut h = Harness::start(kind(&sample_path(), false, true));
         let first = h.bytes(expected.len(), Duration::from_secs(5)).await;
         assert_eq!(first, expected);
-        assert_eq!(h.restarted(Duration::from_secs(5)).await, "loop");
+        assert_eq!(h.planned_restart(Duration::from_secs(5)).await, "loop");
         let second = h.bytes(expected.len(), Duration::from_secs(5)).await;
         assert_eq!(second, expected);
         h.stop_promptly().await;

@@ -39,6 +39,8 @@ pub enum SourceEvent {
     Restarted {
         /// Why, for logs.
         reason: String,
+        /// The source meant it (a file starting over), rather than recovering from a failure.
+        planned: bool,
     },
 }
 

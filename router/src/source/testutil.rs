@@ -60,11 +60,23 @@ impl Harness {
         }
     }
 
-    /// The next event, which must be `Restarted`; returns its reason.
+    /// The next event, which must be a `Restarted` after a failure; returns its reason.
     pub(crate) async fn restarted(&mut self, limit: Duration) -> String {
+        self.restart(limit, false).await
+    }
+
+    /// The next event, which must be a planned `Restarted` (a file looping); returns its reason.
+    pub(crate) async fn planned_restart(&mut self, limit: Duration) -> String {
+        self.restart(limit, true).await
+    }
+
+    async fn restart(&mut self, limit: Duration, planned: bool) -> String {
         match self.next(limit).await {
-            Some(SourceEvent::Restarted { reason }) => reason,
-            other => panic!("expected Restarted, got {other:?}"),
+            Some(SourceEvent::Restarted {
+                reason,
+                planned: was,
+            }) if was == planned => reason,
+            other => panic!("expected Restarted with planned: {planned}, got {other:?}"),
         }
     }
 

@@ -152,7 +152,7 @@ pub async fn run_segmenter(
                 metrics.bytes_in.increment(bytes.len() as u64);
                 framer.push(&bytes, |packet| segmenter.push(packet, &mut segments));
             }
-            SegmenterInput::Event(SourceEvent::Restarted { reason }) => {
+            SegmenterInput::Event(SourceEvent::Restarted { reason, .. }) => {
                 framer.finish(|packet| segmenter.push(packet, &mut segments));
                 framer = TsFramer::new();
                 segmenter.restart_input(&mut segments);

@@ -61,8 +61,8 @@ pub async fn fan_out(
                             status.set(state);
                         }
                         // A file starting over is not a failure.
-                        SourceEvent::Restarted { reason } if reason == "loop" => {}
-                        SourceEvent::Restarted { reason } => {
+                        SourceEvent::Restarted { planned: true, .. } => {}
+                        SourceEvent::Restarted { reason, .. } => {
                             state = NodeState::Retrying;
                             status.fail(state, reason.clone());
                         }
