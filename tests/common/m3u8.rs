@@ -9,6 +9,8 @@ pub struct Entry {
     pub uri: String,
     /// Preceded by #EXT-X-DISCONTINUITY.
     pub discontinuity: bool,
+    /// Marked #EXT-X-GAP: listed, but not there.
+    pub gap: bool,
 }
 
 /// A media playlist.
@@ -36,8 +38,9 @@ impl Playlist {
             "playlist must start with #EXTM3U:\n{text}"
         );
         let mut playlist = Playlist::default();
-        let mut pending: Option<(f64, bool)> = None;
+        let mut pending: Option<(f64, bool, bool)> = None;
         let mut discontinuity = false;
+        let mut gap = false;
         let number = |value: &str| -> u64 {
             value
                 .parse()
@@ -62,6 +65,8 @@ impl Playlist {
                 playlist.independent_segments = true;
             } else if line == "#EXT-X-DISCONTINUITY" {
                 discontinuity = true;
+            } else if line == "#EXT-X-GAP" {
+                gap = true;
             } else if line.starts_with("#EXT-X-PROGRAM-DATE-TIME:") {
                 playlist.program_date_times += 1;
             } else if line == "#EXT-X-ENDLIST" {
@@ -72,20 +77,25 @@ impl Playlist {
                 let duration: f64 = duration
                     .parse()
                     .unwrap_or_else(|_| panic!("bad EXTINF {line:?}:\n{text}"));
-                pending = Some((duration, std::mem::take(&mut discontinuity)));
+                pending = Some((
+                    duration,
+                    std::mem::take(&mut discontinuity),
+                    std::mem::take(&mut gap),
+                ));
             } else if line.starts_with('#') {
                 assert!(
                     !line.starts_with("#EXT"),
                     "unexpected tag {line:?}:\n{text}"
                 );
             } else {
-                let (duration, discontinuity) = pending
+                let (duration, discontinuity, gap) = pending
                     .take()
                     .unwrap_or_else(|| panic!("URI {line:?} without EXTINF:\n{text}"));
                 playlist.entries.push(Entry {
                     duration,
                     uri: line.to_owned(),
                     discontinuity,
+                    gap,
                 });
             }
         }

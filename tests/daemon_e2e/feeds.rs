@@ -173,7 +173,8 @@ fn a_file_that_ends_gets_endlist_while_other_feeds_go_on_and_numbers_survive_res
     let first_run = Playlist::parse(&std::fs::read_to_string(&live_playlist).unwrap());
     let last_uri: String = (*first_run.uris().last().unwrap()).to_owned();
 
-    // Restarted, the live feed numbers on: no segment name is reused.
+    // Restarted, the live feed numbers on (no segment name is reused) and its window goes on
+    // with what it listed, after a discontinuity.
     let daemon = Daemon::start(&config);
     wait_until(
         "a segment after the restart",
@@ -181,17 +182,21 @@ fn a_file_that_ends_gets_endlist_while_other_feeds_go_on_and_numbers_survive_res
         || {
             read_if_exists(&live_playlist)
                 .map(|t| Playlist::parse(&t))
-                .is_some_and(|p| !p.uris().is_empty() && !p.uris().iter().any(|u| *u == last_uri))
+                .is_some_and(|p| p.uris().iter().any(|u| **u > *last_uri))
         },
     );
     let (status, logs) = daemon.stop(Duration::from_secs(10));
     assert!(status.success(), "{logs}");
-    let second_run = Playlist::parse(&std::fs::read_to_string(&live_playlist).unwrap());
-    let first_new: String = second_run.uris()[0].to_owned();
-    assert!(
-        first_new > last_uri,
-        "{first_new} should come after {last_uri}"
-    );
+    let text = std::fs::read_to_string(&live_playlist).unwrap();
+    let second_run = Playlist::parse(&text);
+    let uris = second_run.uris();
+    let first_new = uris.iter().position(|u| **u > *last_uri).unwrap();
+    assert_eq!(uris[first_new - 1], last_uri, "{text}");
+    let mut sorted = uris.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, uris, "names only go up: {text}");
+    assert!(text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
 }
 
 #[test]

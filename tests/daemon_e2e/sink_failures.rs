@@ -37,13 +37,12 @@ fn run_with_failing_sink(sink: &str) -> String {
     let (status, logs) = daemon.stop(Duration::from_secs(30));
     assert!(status.success(), "{logs}");
     assert!(
-        started.elapsed() < Duration::from_secs(20),
+        started.elapsed() < Duration::from_secs(10),
         "stopping with a dead sink took {:?}",
         started.elapsed()
     );
     assert!(
-        logs.contains("sink unreachable while stopping: unsent segments are lost")
-            || logs.contains("giving up on this object"),
+        logs.contains("stop timeout: ") || logs.contains("giving up on this object"),
         "{logs}"
     );
     for line in logs

@@ -226,8 +226,9 @@ fn hundred_reloads_leak_nothing() {
     );
 }
 
-/// A sink that cannot store anything, removed by a reload: it gives up what it holds and its
-/// task ends, instead of retrying for ever in the background.
+/// A sink that cannot store anything, removed by a reload: after `stop_timeout` it leaves what
+/// it holds (lost here, without a `state_dir`) and its task ends, instead of retrying for ever
+/// in the background.
 #[test]
 fn a_removed_failing_sink_stops_retrying() {
     live_clip();
@@ -255,7 +256,7 @@ fn a_removed_failing_sink_stops_retrying() {
             .any(|line| line.contains("sink=dead"))
     });
     assert!(
-        lines_with(&text, "giving up on this object")
+        lines_with(&text, "stop timeout: unsent items are lost")
             .iter()
             .any(|line| line.contains("sink=dead")),
         "{}",

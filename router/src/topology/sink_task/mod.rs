@@ -239,12 +239,13 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
     };
     let ((), abandoned) = tokio::join!(intake, work);
     let left = backlog.depth();
+    // An abandoned worker was at least in the middle of an item.
     if place.durable {
-        if abandoned && left.entries > 0 {
+        if abandoned {
             tracing::warn!(sink = %name, waiting = left.entries, journal = %place.dir.display(), "stop timeout: what is unsent stays in the journal for the next run");
         }
     } else {
-        if abandoned && left.entries > 0 {
+        if abandoned {
             tracing::error!(sink = %name, waiting = left.entries, "stop timeout: unsent items are lost (set [router] state_dir to keep them for the next run)");
         }
         drop(backlog);
