@@ -16,9 +16,11 @@
 //! - [`status`]: the config generation and the last reload's outcome, for operators.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
 //! - [`plugin_sinks`]: loading `type = "plugin"` sinks, for `check` and at start.
+//! - [`logging`]: the log filter: `RUST_LOG`, with the crates that print credentials capped.
 
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod media;
 pub mod playlist;
 pub mod plugin_sinks;

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Live MPEG-TS to HLS: cuts at keyframes, keeps sliding-window playlists, publishes them.
 #[derive(Debug, Parser)]
@@ -70,14 +72,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` with the credential-bearing crates capped (see
+/// [`streamrouter::logging`]).
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,mpeg2ts_reader=error"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let filter = streamrouter::logging::log_filter(rust_log.as_deref());
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry();
     match format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => registry
+            .with(
+                logs.with_ansi(std::io::stderr().is_terminal())
+                    .with_filter(filter),
+            )
+            .init(),
+        LogFormat::Json => registry.with(logs.json().with_filter(filter)).init(),
     }
 }

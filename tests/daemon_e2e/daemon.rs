@@ -28,7 +28,8 @@ impl Daemon {
         Self::spawn(config, extra, &[], None)
     }
 
-    /// Starts `streamrouter run CONFIG` with these environment variables set.
+    /// Starts `streamrouter run CONFIG` with these environment variables set (`RUST_LOG`
+    /// among them replaces the default `info,streamrouter=debug`).
     pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Self {
         Self::spawn(config, &[], env, None)
     }
@@ -63,8 +64,9 @@ impl Daemon {
             .arg("run")
             .arg(config)
             .args(extra)
-            .envs(env.iter().copied())
+            // The default filter, unless the test sets its own RUST_LOG.
             .env("RUST_LOG", "info,streamrouter=debug")
+            .envs(env.iter().copied())
             .stdin(if input.is_some() {
                 Stdio::piped()
             } else {

@@ -1,7 +1,8 @@
 //! End-to-end tests of the daemon: `streamrouter run` on configs written by each test, fed by
 //! real traffic (a looping file paced in real time, ffmpeg sending UDP), read back by real
 //! clients (ffmpeg over the built-in HTTP server) and stopped with SIGTERM; plus `check` and
-//! `graph` on good and broken configs, and sink plugins (`.so` files built by the tests).
+//! `graph` on good and broken configs, sink plugins (`.so` files built by the tests), and logs
+//! (JSON lines, and no credential in them at any level).
 
 // Helpers outside #[test] functions panic on purpose: a failed check is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -22,6 +23,7 @@ mod publish_order;
 mod recorder;
 mod reload;
 mod remote_sinks;
+mod secrets;
 mod servers;
 mod sink_failures;
 mod watch_page;

@@ -304,8 +304,9 @@ pub struct ScpSink {
 }
 
 /// `type = "plugin"`. Compile only resolves the path; loading the library and creating the
-/// instance happen at `check` and at start, and report at `at`.
-#[derive(Debug, Clone, PartialEq)]
+/// instance happen at `check` and at start, and report at `at`. `Debug` shows the option keys,
+/// never their values: they may be credentials.
+#[derive(Clone, PartialEq)]
 pub struct PluginSink {
     /// `library` (required): the shared library.
     pub library: PathBuf,
@@ -314,6 +315,16 @@ pub struct PluginSink {
     pub options: String,
     /// Where `library` and `options` are written, for the findings of loading.
     pub at: PluginPlaces,
+}
+
+impl std::fmt::Debug for PluginSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginSink")
+            .field("library", &self.library)
+            .field("options", &super::plugin_sink::option_keys(&self.options))
+            .field("at", &self.at)
+            .finish()
+    }
 }
 
 /// Where a plugin sink's keys are written.

@@ -62,6 +62,12 @@ limits = {{ rate = 2.5, burst = true }}
     // What the plugin gets is TOML: it reads back to the table as written.
     let table: toml::Table = plugin.options.parse().unwrap();
     assert_eq!(table["limits"]["rate"].as_float(), Some(2.5));
+    // Debug (in a log line or an error) shows the keys only: a value may be a credential.
+    let shown = format!("{plugin:?}");
+    assert!(
+        shown.contains("\"token\"") && !shown.contains("s3cr3t"),
+        "{shown}"
+    );
 }
 
 #[test]
