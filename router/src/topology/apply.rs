@@ -18,19 +18,19 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, run_playlist};
-use super::segmenter_task::{SegmenterInput, SegmenterStart, run_segmenter};
+use super::heal::{spawn_node, spawn_unsupervised};
+use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, PlaylistTask};
+use super::segmenter_task::{SegmenterInput, SegmenterStart, SegmenterTask};
 use super::sink_task::{PlaylistId, SinkQueue, SinkSetup, run_sink, sink_queue};
-use super::source_task::{Readers, fan_out};
+use super::source_task::{FanOut, Readers, SourceReader};
 use super::state::SequenceStore;
 use super::{
     PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
-    Topology, TopologyError, detached, playlist_settings, sink_limits, sinks, spawn_node,
+    Topology, TopologyError, detached, playlist_settings, sink_limits, sinks,
 };
 use crate::config::diff::{GraphDiff, destination_changed};
 use crate::config::model::Graph;
 use crate::segmenter::SegmenterConfig;
-use crate::source;
 use crate::status::NodeStatus;
 
 impl Topology {
@@ -192,16 +192,10 @@ impl Topology {
             let span = tracing::info_span!("sink", node = %name);
             // Its own stop: a removed sink tries what it holds a few more times, then gives up.
             let stop = self.shutdown.child_token();
-            let task = spawn_node(
-                span,
-                run_sink(
-                    name.clone(),
-                    receiver,
-                    inbox,
-                    stop.clone(),
-                    NodeStatus::starting(&self.board.nodes, format!("sinks.{name}")),
-                ),
-            );
+            let status = NodeStatus::starting(&self.board.nodes, format!("sinks.{name}"));
+            // A panic ends a sink task for now: it owns its inbox (see `heal`).
+            let sink = run_sink(name.clone(), receiver, inbox, stop.clone(), status.clone());
+            let task = spawn_unsupervised(span, status, sink);
             let handle = SinkHandle {
                 queue,
                 setup,
@@ -279,26 +273,17 @@ impl Topology {
             let (input, receiver) = mpsc::channel(SEGMENT_QUEUE);
             let id: PlaylistId = Arc::from(name.as_str());
             let span = tracing::info_span!("playlist", node = %name);
-            let (board, node) = (self.board.nodes.clone(), format!("playlists.{name}"));
-            let task = spawn_node(span, async move {
-                let (first_sequence, resumed) = match predecessor {
-                    Some(task) => match task.await {
-                        Ok(Some(next)) => (next, true),
-                        _ => (store.load().await, true),
-                    },
-                    None => (store.load().await, false),
-                };
-                let start = PlaylistStart {
-                    name: id,
-                    settings,
-                    first_sequence,
-                    resumed,
-                    store,
-                    outputs,
-                    status: NodeStatus::starting(&board, node),
-                };
-                run_playlist(start, receiver).await
-            });
+            let status = NodeStatus::starting(&self.board.nodes, format!("playlists.{name}"));
+            let start = PlaylistStart {
+                name: id,
+                settings,
+                predecessor,
+                store,
+                outputs,
+                status: status.clone(),
+            };
+            let playlist = PlaylistTask::new(start, receiver);
+            let task = spawn_node(span, status, self.shutdown.clone(), playlist);
             self.playlists
                 .insert(name.clone(), PlaylistHandle { input, task });
         }
@@ -363,14 +348,16 @@ impl Topology {
             let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));
             let (input, receiver) = mpsc::channel(SOURCE_QUEUE);
             let span = tracing::info_span!("segmenter", node = %name);
+            let status = NodeStatus::starting(&self.board.nodes, format!("segmenters.{name}"));
             let start = SegmenterStart {
-                status: NodeStatus::starting(&self.board.nodes, format!("segmenters.{name}")),
+                status: status.clone(),
                 name: name.clone(),
                 config,
                 playlists,
                 predecessor,
             };
-            let task = spawn_node(span, run_segmenter(start, receiver, self.shutdown.clone()));
+            let segmenter = SegmenterTask::new(start, receiver, self.shutdown.clone());
+            let task = spawn_node(span, status, self.shutdown.clone(), segmenter);
             self.segmenters
                 .insert(name.clone(), SegmenterHandle { input, task });
         }
@@ -454,12 +441,11 @@ impl Topology {
         let (events, receiver) = mpsc::channel(SOURCE_QUEUE);
         let (control, control_receiver) = mpsc::unbounded_channel();
         let span = tracing::info_span!("source", node = %name);
-        let reading = spawn_node(
-            span.clone(),
-            source::run_source(node.clone(), events, cancel.clone()),
-        );
         let status = NodeStatus::starting(&self.board.nodes, format!("sources.{name}"));
-        let fanning = spawn_node(span, fan_out(receiver, control_receiver, readers, status));
+        let reader = SourceReader::new(node.clone(), events, cancel.clone());
+        let reading = spawn_node(span.clone(), status.clone(), cancel.clone(), reader);
+        let fan_out = FanOut::new(receiver, control_receiver, readers, status.clone());
+        let fanning = spawn_node(span, status, cancel.clone(), fan_out);
         if let Some(old) = self.sources.insert(
             name.to_owned(),
             SourceHandle {
