@@ -20,6 +20,8 @@ mod sink_task;
 mod sinks;
 mod source_task;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
