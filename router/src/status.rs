@@ -47,6 +47,9 @@ pub enum NodeState {
     Stalled,
     /// Failing and trying again (a source reconnecting, a sink retrying).
     Retrying,
+    /// Its task panicked and is being restarted (its last error says why); it stays so until it
+    /// is live again.
+    Restarting,
     /// Ended.
     Stopped,
 }
@@ -104,7 +107,9 @@ impl NodeBoard {
     }
 
     /// Start `incarnation` of node `node` is now in `state`; `error`, when given, becomes its
-    /// last error. Nothing happens when the node was removed or started again since.
+    /// last error. Nothing happens when the node was removed or started again since. A node
+    /// restarting after a panic stays so until it is live again or stops (a restarted source
+    /// reconnecting is still restarting).
     fn set(&self, node: &str, incarnation: u64, state: NodeState, error: Option<String>) {
         let mut entries = self.lock();
         let Some(report) = entries.nodes.get_mut(node) else {
@@ -113,7 +118,8 @@ impl NodeBoard {
         if report.incarnation != incarnation {
             return;
         }
-        if report.state != state {
+        let leaves_restarting = matches!(state, NodeState::Live | NodeState::Stopped);
+        if report.state != state && (report.state != NodeState::Restarting || leaves_restarting) {
             report.state = state;
             report.since = now();
         }
@@ -167,6 +173,11 @@ impl NodeStatus {
             node,
             incarnation,
         }
+    }
+
+    /// The node's name on the board (`KIND.NAME`).
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// The node is now in `state`.
@@ -314,5 +325,29 @@ mod tests {
         assert_eq!(json["state"], "live");
         board.remove("sinks.cdn");
         assert!(board.snapshot().is_empty());
+    }
+
+    #[test]
+    fn a_restarting_node_stays_so_until_it_is_live() {
+        let board = NodeBoard::default();
+        let source = NodeStatus::starting(&board, "sources.cam".into());
+        source.set(NodeState::Live);
+        source.fail(NodeState::Restarting, "panicked: boom".into());
+        let state = || board.snapshot()[0].state;
+        // Reconnecting or stalling after the restart is still restarting.
+        source.fail(NodeState::Retrying, "restarted after a panic".into());
+        source.set(NodeState::Stalled);
+        assert_eq!(state(), NodeState::Restarting);
+        assert_eq!(
+            board.snapshot()[0].last_error.as_deref(),
+            Some("restarted after a panic")
+        );
+        source.set(NodeState::Live);
+        assert_eq!(state(), NodeState::Live);
+        source.fail(NodeState::Restarting, "panicked again".into());
+        source.set(NodeState::Stopped);
+        assert_eq!(state(), NodeState::Stopped);
+        let json = serde_json::to_value(NodeState::Restarting).unwrap();
+        assert_eq!(json, "restarting");
     }
 }

@@ -13,6 +13,7 @@ mod common;
 mod config_tools;
 mod daemon;
 mod feeds;
+mod heal;
 mod inputs;
 mod logs;
 mod masters;

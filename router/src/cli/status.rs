@@ -83,7 +83,7 @@ fn render(status: &Value) -> String {
         .max(4);
     let _ = writeln!(
         out,
-        "{:width$}  {:8}  {:20}  LAST ERROR",
+        "{:width$}  {:10}  {:20}  LAST ERROR",
         "NODE", "STATE", "SINCE"
     );
     for node in &nodes {
@@ -93,7 +93,7 @@ fn render(status: &Value) -> String {
         }
         let _ = writeln!(
             out,
-            "{:width$}  {:8}  {:20}  {error}",
+            "{:width$}  {:10}  {:20}  {error}",
             text(&node["node"]),
             text(&node["state"]),
             text(&node["since"]),
@@ -117,7 +117,10 @@ mod tests {
                 {"node": "sinks.cdn", "kind": "sink", "name": "cdn", "state": "retrying",
                  "last_error": "connection refused", "since": "2026-11-25T12:00:01Z"},
                 {"node": "sources.cam1", "kind": "source", "name": "cam1", "state": "live",
-                 "last_error": null, "since": "2026-11-25T11:00:00Z"}
+                 "last_error": null, "since": "2026-11-25T11:00:00Z"},
+                {"node": "segmenters.cam1", "kind": "segmenter", "name": "cam1",
+                 "state": "restarting", "last_error": "panicked: boom",
+                 "since": "2026-11-25T12:00:02Z"}
             ],
             "streams": []
         });
@@ -135,11 +138,17 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("sinks.cdn     retrying  2026-11-25T12:00:01Z  connection refused\n"),
+            table.contains(
+                "sinks.cdn        retrying    2026-11-25T12:00:01Z  connection refused\n"
+            ),
             "{table}"
         );
         assert!(
-            table.contains("sources.cam1  live      2026-11-25T11:00:00Z  -\n"),
+            table.contains("sources.cam1     live        2026-11-25T11:00:00Z  -\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("segmenters.cam1  restarting  2026-11-25T12:00:02Z  panicked: boom\n"),
             "{table}"
         );
     }

@@ -18,22 +18,21 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, run_playlist};
-use super::segmenter_task::{SegmenterInput, SegmenterStart, run_segmenter};
+use super::heal::{spawn_node, spawn_unsupervised};
+use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, PlaylistTask};
+use super::segmenter_task::{SegmenterInput, SegmenterStart, SegmenterTask};
 use super::sink_task::{
     JournalPlace, PlaylistId, SinkQueue, SinkSetup, SinkStart, run_sink, sink_queue,
 };
-use super::source_task::{Readers, fan_out};
+use super::source_task::{FanOut, Readers, SourceReader};
 use super::state::SequenceStore;
 use super::{
     PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
     Topology, TopologyError, detached, journal_dir, playlist_settings, sink_limits, sinks,
-    spawn_node,
 };
 use crate::config::diff::{GraphDiff, destination_changed};
 use crate::config::model::Graph;
 use crate::segmenter::SegmenterConfig;
-use crate::source;
 use crate::status::NodeStatus;
 
 impl Topology {
@@ -196,6 +195,7 @@ impl Topology {
             // Its own stop: a removed sink publishes what it holds for `stop_timeout`, then
             // leaves the rest in its journal.
             let stop = self.shutdown.child_token();
+            let status = NodeStatus::starting(&self.board.nodes, format!("sinks.{name}"));
             let start = SinkStart {
                 name: name.clone(),
                 setup: receiver,
@@ -205,9 +205,11 @@ impl Topology {
                     dir: journal_dir(&self.journal_root, name),
                     durable: new.router.state_dir.is_some(),
                 },
-                status: NodeStatus::starting(&self.board.nodes, format!("sinks.{name}")),
+                status: status.clone(),
             };
-            let task = spawn_node(span, run_sink(start, inbox));
+            // A panic ends a sink task for now: it owns its inbox (see `heal`); what it held
+            // stays in its journal.
+            let task = spawn_unsupervised(span, status, run_sink(start, inbox));
             let handle = SinkHandle {
                 queue,
                 setup,
@@ -285,26 +287,17 @@ impl Topology {
             let (input, receiver) = mpsc::channel(SEGMENT_QUEUE);
             let id: PlaylistId = Arc::from(name.as_str());
             let span = tracing::info_span!("playlist", node = %name);
-            let (board, node) = (self.board.nodes.clone(), format!("playlists.{name}"));
-            let task = spawn_node(span, async move {
-                let (first_sequence, resumed) = match predecessor {
-                    Some(task) => match task.await {
-                        Ok(Some(next)) => (next, true),
-                        _ => (store.load().await, true),
-                    },
-                    None => (store.load().await, false),
-                };
-                let start = PlaylistStart {
-                    name: id,
-                    settings,
-                    first_sequence,
-                    resumed,
-                    store,
-                    outputs,
-                    status: NodeStatus::starting(&board, node),
-                };
-                run_playlist(start, receiver).await
-            });
+            let status = NodeStatus::starting(&self.board.nodes, format!("playlists.{name}"));
+            let start = PlaylistStart {
+                name: id,
+                settings,
+                predecessor,
+                store,
+                outputs,
+                status: status.clone(),
+            };
+            let playlist = PlaylistTask::new(start, receiver);
+            let task = spawn_node(span, status, self.shutdown.clone(), playlist);
             self.playlists
                 .insert(name.clone(), PlaylistHandle { input, task });
         }
@@ -369,14 +362,16 @@ impl Topology {
             let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));
             let (input, receiver) = mpsc::channel(SOURCE_QUEUE);
             let span = tracing::info_span!("segmenter", node = %name);
+            let status = NodeStatus::starting(&self.board.nodes, format!("segmenters.{name}"));
             let start = SegmenterStart {
-                status: NodeStatus::starting(&self.board.nodes, format!("segmenters.{name}")),
+                status: status.clone(),
                 name: name.clone(),
                 config,
                 playlists,
                 predecessor,
             };
-            let task = spawn_node(span, run_segmenter(start, receiver, self.shutdown.clone()));
+            let segmenter = SegmenterTask::new(start, receiver, self.shutdown.clone());
+            let task = spawn_node(span, status, self.shutdown.clone(), segmenter);
             self.segmenters
                 .insert(name.clone(), SegmenterHandle { input, task });
         }
@@ -460,12 +455,11 @@ impl Topology {
         let (events, receiver) = mpsc::channel(SOURCE_QUEUE);
         let (control, control_receiver) = mpsc::unbounded_channel();
         let span = tracing::info_span!("source", node = %name);
-        let reading = spawn_node(
-            span.clone(),
-            source::run_source(node.clone(), events, cancel.clone()),
-        );
         let status = NodeStatus::starting(&self.board.nodes, format!("sources.{name}"));
-        let fanning = spawn_node(span, fan_out(receiver, control_receiver, readers, status));
+        let reader = SourceReader::new(node.clone(), events, cancel.clone());
+        let reading = spawn_node(span.clone(), status.clone(), cancel.clone(), reader);
+        let fan_out = FanOut::new(receiver, control_receiver, readers, status.clone());
+        let fanning = spawn_node(span, status, cancel.clone(), fan_out);
         if let Some(old) = self.sources.insert(
             name.to_owned(),
             SourceHandle {

@@ -7,16 +7,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use super::master_task::{MasterInput, MasterStart, master_queue, run_master};
+use super::heal::spawn_node;
+use super::master_task::{MasterInput, MasterStart, MasterTask, master_queue};
 use super::playlist_task::RenditionLink;
 use super::sink_task::SinkQueue;
-use super::{MasterHandle, Topology, detached, spawn_node};
+use super::{MasterHandle, Topology, detached};
 use crate::config::diff::GraphDiff;
 use crate::config::model::Graph;
 use crate::media::timestamp::CLOCK_HZ;
 use crate::playlist::master::relative_uri;
 use crate::playlist::renditions::RenditionClock;
 use crate::segmenter::GridPhase;
+use crate::status::NodeStatus;
 
 impl Topology {
     /// Running playlists whose ties to masters change: the variants, before or after, of every
@@ -68,15 +70,18 @@ impl Topology {
                 })
                 .collect();
             let (queue, receiver) = master_queue();
+            let status = NodeStatus::starting(&self.board.nodes, format!("masters.{name}"));
             let start = MasterStart {
-                board: self.board.clone(),
+                status: status.clone(),
+                alerts: self.board.alerts.clone(),
                 name: name.clone(),
                 key: node.file_name.clone(),
                 variants,
                 outputs: self.master_outputs(new, name),
             };
             let span = tracing::info_span!("master", node = %name);
-            let task = spawn_node(span, run_master(start, receiver));
+            let master = MasterTask::new(start, receiver);
+            let task = spawn_node(span, status, self.shutdown.clone(), master);
             self.masters.insert(
                 name.clone(),
                 MasterHandle {

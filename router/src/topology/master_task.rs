@@ -2,7 +2,8 @@
 //! measures what the master says of them (bit rates, codecs, resolution, frame rate), checks
 //! that the variants are cut at the same PTS under the same numbers, and hands the master
 //! playlist to every sink publishing it: once every variant has a segment, then again only when
-//! an attribute really changes.
+//! an attribute really changes. A panic restarts the task in place (see `heal`): it measures
+//! the variants afresh and publishes the master again.
 //!
 //! Owns the measurements and the alignment check; never touches a sink or a plan directly
 //! (the text goes through the sinks' queues, after the variants' first segments).
@@ -12,11 +13,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::heal::{NodeTask, Restart};
 use super::sink_task::{SinkCommand, SinkQueue};
 use crate::media::stream_info::{StreamInfo, analyze};
 use crate::playlist::master::{BitrateMeter, VariantAttributes, render_master, worth_republishing};
 use crate::segmenter::Segment;
-use crate::status::{Board, NodeState, NodeStatus};
+use crate::status::{Alerts, NodeState, NodeStatus};
 
 /// Segment starts remembered per variant for the alignment check.
 const RECENT_SEGMENTS: usize = 32;
@@ -74,8 +76,10 @@ pub struct MasterStart {
     pub variants: Vec<(String, String)>,
     /// The sinks publishing it.
     pub outputs: BTreeMap<String, SinkQueue>,
-    /// Where its state and misalignment are reported for the status.
-    pub board: Board,
+    /// Its entry on the status board.
+    pub status: NodeStatus,
+    /// Where its variants' misalignment is reported.
+    pub alerts: Alerts,
 }
 
 /// What the master knows of one variant.
@@ -126,84 +130,107 @@ impl Variant {
     }
 }
 
-/// Runs until every sender is gone.
-pub async fn run_master(start: MasterStart, mut inputs: mpsc::UnboundedReceiver<MasterInput>) {
-    let MasterStart {
-        name,
-        key,
-        variants,
-        mut outputs,
-        board,
-    } = start;
-    let node = format!("masters.{name}");
-    let alerts = board.alerts.clone();
-    let status = NodeStatus::starting(&board.nodes, node.clone());
-    let mut variants: Vec<Variant> = variants
-        .into_iter()
-        .map(|(name, uri)| Variant {
+/// A master node's task, restarted in place after a panic (see `heal`): its channel, variants and
+/// outputs survive; the run after a panic measures the variants afresh and publishes the master
+/// again once every variant has a new segment.
+pub struct MasterTask {
+    start: MasterStart,
+    inputs: mpsc::UnboundedReceiver<MasterInput>,
+}
+
+impl MasterTask {
+    /// The task of `start`, reading `inputs`.
+    pub fn new(start: MasterStart, inputs: mpsc::UnboundedReceiver<MasterInput>) -> Self {
+        Self { start, inputs }
+    }
+}
+
+impl NodeTask for MasterTask {
+    type Output = ();
+
+    /// Runs until every sender is gone.
+    async fn run(&mut self, restart: Option<Restart>) {
+        let MasterStart {
             name,
-            uri,
-            independent: true,
-            ..Variant::default()
-        })
-        .collect();
-    let mut published: Option<(Vec<VariantAttributes>, String)> = None;
-    let mut misaligned: BTreeSet<(usize, usize)> = BTreeSet::new();
-    while let Some(input) = inputs.recv().await {
-        match input {
-            MasterInput::Segment {
-                variant,
-                sequence,
-                segment,
-            } => {
-                let Some(entry) = variants.get_mut(variant) else {
-                    continue;
-                };
-                measure(&name, entry, sequence, &segment);
-                let was_misaligned = !misaligned.is_empty();
-                check_alignment(&name, &variants, variant, sequence, &mut misaligned);
-                match misaligned.first() {
-                    Some((a, b)) if !was_misaligned => alerts.raise(
-                        &node,
-                        format!(
-                            "variants not aligned: `{}` and `{}` start segments at different times",
-                            variants[*a].name, variants[*b].name
+            key,
+            variants,
+            outputs,
+            status,
+            alerts,
+        } = &mut self.start;
+        let node = status.node().to_owned();
+        if restart.is_some() {
+            // What it raised is measured again.
+            alerts.clear(&node);
+            tracing::info!(master = %name, "restarted after a panic: measuring the variants again");
+        }
+        let mut variants: Vec<Variant> = variants
+            .iter()
+            .map(|(name, uri)| Variant {
+                name: name.clone(),
+                uri: uri.clone(),
+                independent: true,
+                ..Variant::default()
+            })
+            .collect();
+        let mut published: Option<(Vec<VariantAttributes>, String)> = None;
+        let mut misaligned: BTreeSet<(usize, usize)> = BTreeSet::new();
+        while let Some(input) = self.inputs.recv().await {
+            match input {
+                MasterInput::Segment {
+                    variant,
+                    sequence,
+                    segment,
+                } => {
+                    let Some(entry) = variants.get_mut(variant) else {
+                        continue;
+                    };
+                    measure(name, entry, sequence, &segment);
+                    let was_misaligned = !misaligned.is_empty();
+                    check_alignment(name, &variants, variant, sequence, &mut misaligned);
+                    match misaligned.first() {
+                        Some((a, b)) if !was_misaligned => alerts.raise(
+                            &node,
+                            format!(
+                                "variants not aligned: `{}` and `{}` start segments at different times",
+                                variants[*a].name, variants[*b].name
+                            ),
                         ),
-                    ),
-                    None if was_misaligned => alerts.clear(&node),
-                    _ => {}
-                }
-                if variants.iter().all(|v| v.segments > 0) {
-                    let attributes: Vec<_> = variants.iter().map(Variant::attributes).collect();
-                    let due = published
-                        .as_ref()
-                        .is_none_or(|(old, _)| worth_republishing(old, &attributes));
-                    if due {
-                        let text = render_master(&attributes);
-                        for queue in outputs.values() {
-                            queue.send(SinkCommand::Master {
-                                key: key.clone(),
-                                text: text.clone(),
-                            });
-                        }
-                        tracing::info!(master = %name, variants = attributes.len(), "master playlist version");
-                        status.set(NodeState::Live);
-                        published = Some((attributes, text));
+                        None if was_misaligned => alerts.clear(&node),
+                        _ => {}
                     }
-                }
-            }
-            MasterInput::Outputs(new) => {
-                if let Some((_, text)) = &published {
-                    for (sink, queue) in &new {
-                        if !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
-                            queue.send(SinkCommand::Master {
-                                key: key.clone(),
-                                text: text.clone(),
-                            });
+                    if variants.iter().all(|v| v.segments > 0) {
+                        let attributes: Vec<_> = variants.iter().map(Variant::attributes).collect();
+                        let due = published
+                            .as_ref()
+                            .is_none_or(|(old, _)| worth_republishing(old, &attributes));
+                        if due {
+                            let text = render_master(&attributes);
+                            for queue in outputs.values() {
+                                queue.send(SinkCommand::Master {
+                                    key: key.clone(),
+                                    text: text.clone(),
+                                });
+                            }
+                            tracing::info!(master = %name, variants = attributes.len(), "master playlist version");
+                            status.set(NodeState::Live);
+                            published = Some((attributes, text));
                         }
                     }
                 }
-                outputs = new;
+                MasterInput::Outputs(new) => {
+                    if let Some((_, text)) = &published {
+                        for (sink, queue) in &new {
+                            if !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
+                                queue.send(SinkCommand::Master {
+                                    key: key.clone(),
+                                    text: text.clone(),
+                                });
+                            }
+                        }
+                    }
+                    *outputs = new;
+                }
             }
         }
     }

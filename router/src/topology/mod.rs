@@ -2,12 +2,17 @@
 //! source, segmenter, playlist and sink, joined by channels — changes it node by node when a
 //! reload applies a [`crate::config::diff::GraphDiff`] (see `apply`), and stops it all in order on shutdown.
 //!
-//! Each node runs in its own task: a panic or failure in one feed ends that feed's tasks only.
-//! Must not parse media or config itself; it wires the stages together.
+//! Each node runs in its own task: a failure in one feed never disturbs another, and a task
+//! that panics is restarted in place with backoff, its channels kept (see `heal`; the test
+//! fault switch that makes one panic is `fault`). Must not parse media or config itself; it
+//! wires the stages together.
 
 mod apply;
 mod apply_masters;
 mod backlog;
+#[cfg(any(test, debug_assertions))]
+mod fault;
+mod heal;
 mod master_task;
 mod playlist_task;
 mod segmenter_task;
@@ -15,18 +20,16 @@ mod sink_task;
 mod sinks;
 mod source_task;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures_util::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
 use crate::playlist::PlaylistConfig;
@@ -224,31 +227,6 @@ impl Topology {
     fn reap(&mut self) {
         self.retiring.retain(|task| !task.is_finished());
     }
-}
-
-/// Spawns a node's task in its span; a panic is logged and ends that task only (`None`).
-fn spawn_node<F>(span: tracing::Span, task: F) -> JoinHandle<Option<F::Output>>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    tokio::spawn(
-        async move {
-            match AssertUnwindSafe(task).catch_unwind().await {
-                Ok(output) => Some(output),
-                Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    tracing::error!(%message, "a node task panicked; its feed stopped, the others go on");
-                    None
-                }
-            }
-        }
-        .instrument(span),
-    )
 }
 
 /// A task's handle without its output, for the retiring list.

@@ -4,6 +4,7 @@
 //!
 //! A reload talks to it through the same channel as its segmenter: new settings go to every
 //! sink's plan for the next version; new outputs get the plan, dropped ones a final version.
+//! A panic restarts the task in place (see `heal`): numbering goes on, after a discontinuity.
 //! Owns naming, numbering and the wall-clock mapping; never touches a sink directly.
 
 use std::collections::BTreeMap;
@@ -11,8 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::heal::{NodeTask, Restart};
 use super::master_task::{MasterInput, MasterQueue};
 use super::sink_task::{PlaylistId, SinkCommand, SinkQueue};
 use super::state::SequenceStore;
@@ -101,11 +104,10 @@ pub struct PlaylistStart {
     pub name: PlaylistId,
     /// How it is published.
     pub settings: PlaylistSettings,
-    /// The first number to use.
-    pub first_sequence: u64,
-    /// An earlier incarnation published before, from another timeline: the first segment
-    /// starts a discontinuity.
-    pub resumed: bool,
+    /// The incarnation this one replaces: it ends first, and numbering goes on from its last
+    /// number (or from the store, if it gave none); the first segment starts a discontinuity,
+    /// since it published from another timeline.
+    pub predecessor: Option<JoinHandle<Option<u64>>>,
     /// Where its numbers are kept.
     pub store: SequenceStore,
     /// The sinks publishing it.
@@ -114,133 +116,227 @@ pub struct PlaylistStart {
     pub status: NodeStatus,
 }
 
-/// Runs until its segmenter ends the feed or every sender is gone (a reload restarts the
-/// playlist or the daemon stops); returns the next sequence number, for the next incarnation.
-pub async fn run_playlist(start: PlaylistStart, mut inputs: mpsc::Receiver<PlaylistInput>) -> u64 {
-    let PlaylistStart {
-        name,
-        mut settings,
-        first_sequence: mut next_sequence,
-        resumed,
-        store,
-        mut outputs,
-        status,
-    } = start;
-    let plan = |settings: &PlaylistSettings, next_sequence: u64| SinkCommand::Plan {
-        playlist: Arc::clone(&name),
-        settings: PlanSettings {
-            first_sequence: next_sequence,
-            ..settings.plan.clone()
-        },
-    };
-    // Sinks learn of the playlist with its first segment, whose number a master's other
-    // variants may decide.
-    let mut planned = false;
-    let mut clock = WallClock::default();
-    let mut discontinuity = resumed;
-    let mut fresh = !resumed;
-    while let Some(input) = inputs.recv().await {
-        match input {
-            PlaylistInput::Segment(mut segment) => {
-                if std::mem::take(&mut discontinuity) && !segment.discontinuity {
-                    let mut marked = Segment::clone(&segment);
-                    marked.discontinuity = true;
-                    segment = Arc::new(marked);
-                }
-                let cut = Instant::now();
-                if let Some(link) = &settings.renditions {
-                    let cell = link
-                        .grid
-                        .cell(segment.start_pts, link.cell_ticks, CELL_SLACK_TICKS);
-                    let at = Cut {
-                        cell,
-                        own_next: next_sequence,
-                        fresh,
-                        discontinuity: segment.discontinuity,
-                    };
-                    next_sequence = link
-                        .clock
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .number(at);
-                }
-                fresh = false;
-                if !planned {
-                    planned = true;
-                    status.set(NodeState::Live);
-                    for queue in outputs.values() {
-                        queue.send(plan(&settings, next_sequence));
-                    }
-                }
-                let sequence = next_sequence;
-                let key = settings.plan.segment_name.render(sequence);
-                next_sequence += 1;
-                // Taken numbers are recorded before anything is published under them.
-                if let Err(error) = store.save(next_sequence).await {
-                    tracing::warn!(playlist = %name, %error, "cannot save sequence state");
-                }
-                let wall_clock = clock.start_of(&segment);
-                tracing::debug!(playlist = %name, %key, duration = segment.duration(), "segment cut");
-                for queue in outputs.values() {
-                    queue.send(SinkCommand::Segment {
-                        playlist: Arc::clone(&name),
-                        key: key.clone(),
-                        segment: Arc::clone(&segment),
-                        wall_clock,
-                        cut,
-                    });
-                }
-                if let Some(link) = &settings.renditions {
-                    for (master, variant) in &link.masters {
-                        master.send(MasterInput::Segment {
-                            variant: *variant,
-                            sequence,
-                            segment: Arc::clone(&segment),
-                        });
-                    }
-                }
+/// A playlist node's task, restarted in place after a panic (see `heal`): its channel, settings,
+/// outputs and numbering survive; the run after a panic starts with a discontinuity, numbering
+/// on.
+pub struct PlaylistTask {
+    name: PlaylistId,
+    settings: PlaylistSettings,
+    predecessor: Option<JoinHandle<Option<u64>>>,
+    /// The next number to use, once known (the first run learns it).
+    next_sequence: Option<u64>,
+    store: SequenceStore,
+    outputs: BTreeMap<String, SinkQueue>,
+    status: NodeStatus,
+    inputs: mpsc::Receiver<PlaylistInput>,
+    /// Sinks learn of the playlist with its first segment, whose number a master's other
+    /// variants may decide.
+    planned: bool,
+    /// Nothing numbered yet in this incarnation (a master's variant may start at any number).
+    fresh: bool,
+}
+
+impl PlaylistTask {
+    /// The task of `start`, reading `inputs`.
+    pub fn new(start: PlaylistStart, inputs: mpsc::Receiver<PlaylistInput>) -> Self {
+        let PlaylistStart {
+            name,
+            settings,
+            predecessor,
+            store,
+            outputs,
+            status,
+        } = start;
+        Self {
+            fresh: predecessor.is_none(),
+            name,
+            settings,
+            predecessor,
+            next_sequence: None,
+            store,
+            outputs,
+            status,
+            inputs,
+            planned: false,
+        }
+    }
+
+    /// The next number: after the predecessor's last, or the stored one.
+    async fn next_sequence(&mut self) -> u64 {
+        if let Some(next) = self.next_sequence {
+            return next;
+        }
+        let next = match &mut self.predecessor {
+            Some(task) => match task.await {
+                Ok(Some(next)) => next,
+                _ => self.store.load().await,
+            },
+            None => self.store.load().await,
+        };
+        self.predecessor = None;
+        self.next_sequence = Some(next);
+        next
+    }
+
+    fn plan(&self, next_sequence: u64) -> SinkCommand {
+        SinkCommand::Plan {
+            playlist: Arc::clone(&self.name),
+            settings: PlanSettings {
+                first_sequence: next_sequence,
+                ..self.settings.plan.clone()
+            },
+        }
+    }
+
+    /// Numbers `segment` and hands it to every sink and master. The number is taken (in the
+    /// task and in the store) before anything is published under it, and the sinks and
+    /// masters are given it at once, with nothing to wait for in between: a panic never
+    /// leaves them numbering apart from the task.
+    async fn publish(&mut self, segment: Arc<Segment>, clock: &mut WallClock) {
+        let cut = Instant::now();
+        let own_next = self.next_sequence().await;
+        let mut sequence = own_next;
+        if let Some(link) = &self.settings.renditions {
+            let cell = link
+                .grid
+                .cell(segment.start_pts, link.cell_ticks, CELL_SLACK_TICKS);
+            let at = Cut {
+                cell,
+                own_next,
+                fresh: self.fresh,
+                discontinuity: segment.discontinuity,
+            };
+            sequence = link
+                .clock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .number(at);
+        }
+        let key = self.settings.plan.segment_name.render(sequence);
+        // Taken numbers are recorded before anything is published under them.
+        if let Err(error) = self.store.save(sequence + 1).await {
+            tracing::warn!(playlist = %self.name, %error, "cannot save sequence state");
+        }
+        self.next_sequence = Some(sequence + 1);
+        self.fresh = false;
+        if !self.planned {
+            self.planned = true;
+            for queue in self.outputs.values() {
+                queue.send(self.plan(sequence));
             }
-            PlaylistInput::End { stopping, removed } => {
-                let endlist = !stopping || settings.endlist_on_stop;
-                for queue in outputs.values() {
-                    queue.send(SinkCommand::End {
-                        playlist: Arc::clone(&name),
-                        endlist,
-                        forget: removed,
-                    });
-                }
-                tracing::info!(playlist = %name, endlist, removed, "playlist ended");
-                status.set(NodeState::Stopped);
-                return next_sequence;
-            }
-            PlaylistInput::Settings(new) => {
-                settings = new;
-                for queue in outputs.values().filter(|_| planned) {
-                    queue.send(plan(&settings, next_sequence));
-                }
-                tracing::info!(playlist = %name, "new settings apply to the next version");
-            }
-            PlaylistInput::Outputs(new) => {
-                for (sink, queue) in &outputs {
-                    if !new.get(sink).is_some_and(|kept| kept.same_queue(queue)) {
-                        queue.send(SinkCommand::End {
-                            playlist: Arc::clone(&name),
-                            endlist: true,
-                            forget: true,
-                        });
-                        tracing::info!(playlist = %name, %sink, "no longer published there: final version sent");
-                    }
-                }
-                for (sink, queue) in &new {
-                    if planned && !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
-                        queue.send(plan(&settings, next_sequence));
-                        tracing::info!(playlist = %name, %sink, "now published there too");
-                    }
-                }
-                outputs = new;
+        }
+        let wall_clock = clock.start_of(&segment);
+        tracing::debug!(playlist = %self.name, %key, duration = segment.duration(), "segment cut");
+        for queue in self.outputs.values() {
+            queue.send(SinkCommand::Segment {
+                playlist: Arc::clone(&self.name),
+                key: key.clone(),
+                segment: Arc::clone(&segment),
+                wall_clock,
+                cut,
+            });
+        }
+        if let Some(link) = &self.settings.renditions {
+            for (master, variant) in &link.masters {
+                master.send(MasterInput::Segment {
+                    variant: *variant,
+                    sequence,
+                    segment: Arc::clone(&segment),
+                });
             }
         }
     }
-    status.set(NodeState::Stopped);
-    next_sequence
+}
+
+impl NodeTask for PlaylistTask {
+    type Output = u64;
+
+    /// Runs until its segmenter ends the feed or every sender is gone (a reload restarts the
+    /// playlist or the daemon stops); returns the next sequence number, for the next
+    /// incarnation.
+    async fn run(&mut self, restart: Option<Restart>) -> u64 {
+        let mut clock = WallClock::default();
+        let resumed = self.predecessor.is_some();
+        // Nothing is done before the predecessor has ended.
+        self.next_sequence().await;
+        let mut discontinuity = resumed || restart.is_some();
+        if restart.is_some() {
+            tracing::info!(playlist = %self.name, "restarted after a panic: the next segment starts a discontinuity");
+        }
+        let mut live = false;
+        while let Some(input) = self.inputs.recv().await {
+            match input {
+                PlaylistInput::Segment(mut segment) => {
+                    if std::mem::take(&mut discontinuity) && !segment.discontinuity {
+                        let mut marked = Segment::clone(&segment);
+                        marked.discontinuity = true;
+                        segment = Arc::new(marked);
+                    }
+                    self.publish(segment, &mut clock).await;
+                    if !live {
+                        live = true;
+                        self.status.set(NodeState::Live);
+                    }
+                }
+                PlaylistInput::End { stopping, removed } => {
+                    let endlist = !stopping || self.settings.endlist_on_stop;
+                    for queue in self.outputs.values() {
+                        queue.send(SinkCommand::End {
+                            playlist: Arc::clone(&self.name),
+                            endlist,
+                            forget: removed,
+                        });
+                    }
+                    tracing::info!(playlist = %self.name, endlist, removed, "playlist ended");
+                    self.status.set(NodeState::Stopped);
+                    return self.next_sequence().await;
+                }
+                PlaylistInput::Settings(new) => {
+                    self.settings = new;
+                    if self.planned {
+                        let next = self.next_sequence().await;
+                        for queue in self.outputs.values() {
+                            queue.send(self.plan(next));
+                        }
+                    }
+                    tracing::info!(playlist = %self.name, "new settings apply to the next version");
+                }
+                PlaylistInput::Outputs(new) => self.set_outputs(new).await,
+            }
+        }
+        self.status.set(NodeState::Stopped);
+        self.next_sequence().await
+    }
+}
+
+impl PlaylistTask {
+    /// The sinks publishing the playlist from now on: those left get a final version, new
+    /// ones the plan.
+    async fn set_outputs(&mut self, new: BTreeMap<String, SinkQueue>) {
+        let name = &self.name;
+        for (sink, queue) in &self.outputs {
+            if !new.get(sink).is_some_and(|kept| kept.same_queue(queue)) {
+                queue.send(SinkCommand::End {
+                    playlist: Arc::clone(name),
+                    endlist: true,
+                    forget: true,
+                });
+                tracing::info!(playlist = %name, %sink, "no longer published there: final version sent");
+            }
+        }
+        if self.planned {
+            let next = self.next_sequence().await;
+            for (sink, queue) in &new {
+                if !self
+                    .outputs
+                    .get(sink)
+                    .is_some_and(|old| old.same_queue(queue))
+                {
+                    queue.send(self.plan(next));
+                    tracing::info!(playlist = %self.name, %sink, "now published there too");
+                }
+            }
+        }
+        self.outputs = new;
+    }
 }

@@ -4,8 +4,9 @@
 //! A reload attaches and detaches playlists through the task's own channel, in order with the
 //! source's bytes, and replaces a changed segmenter with a new task: the old one finishes what
 //! it has and hands its playlists over without ending them; the new one starts after it, with a
-//! discontinuity. Owns the framer and segmenter state of one feed; pure CPU work between
-//! channel reads.
+//! discontinuity. A panic restarts the task in place (see `heal`): its channels and playlists
+//! are kept, and the next segment starts a discontinuity. Owns the framer and segmenter state
+//! of one feed; pure CPU work between channel reads.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::heal::{NodeTask, Restart};
 use super::playlist_task::PlaylistInput;
 use super::sink_task::PlaylistId;
 use crate::media::framing::TsFramer;
@@ -121,82 +123,121 @@ impl FeedMetrics {
     }
 }
 
-/// Runs until its input ends (or its channel closes).
-pub async fn run_segmenter(
-    start: SegmenterStart,
-    mut inputs: mpsc::Receiver<SegmenterInput>,
+/// A segmenter node's task, restarted in place after a panic (see `heal`): its channels, its
+/// playlists and how it will leave them survive; a run's framer and open segment do not, and
+/// the run after a panic starts with a discontinuity.
+pub struct SegmenterTask {
+    name: String,
+    config: SegmenterConfig,
+    playlists: BTreeMap<PlaylistId, mpsc::Sender<PlaylistInput>>,
+    predecessor: Option<JoinHandle<()>>,
+    status: NodeStatus,
+    inputs: mpsc::Receiver<SegmenterInput>,
     shutdown: CancellationToken,
-) {
-    let SegmenterStart {
-        name,
-        config,
-        mut playlists,
-        predecessor,
-        status,
-    } = start;
-    let mut metrics = FeedMetrics::new(&name);
-    let mut discontinuity = false;
-    if let Some(predecessor) = predecessor {
-        let _ = predecessor.await;
-        discontinuity = true;
-        tracing::info!(segmenter = %name, "restarted by a reload: the next segment starts a discontinuity");
+    leaving: Leaving,
+}
+
+impl SegmenterTask {
+    /// The task of `start`, reading `inputs`.
+    pub fn new(
+        start: SegmenterStart,
+        inputs: mpsc::Receiver<SegmenterInput>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let SegmenterStart {
+            name,
+            config,
+            playlists,
+            predecessor,
+            status,
+        } = start;
+        Self {
+            name,
+            config,
+            playlists,
+            predecessor,
+            status,
+            inputs,
+            shutdown,
+            leaving: Leaving::End,
+        }
     }
-    let mut framer = TsFramer::new();
-    let mut segmenter = Segmenter::new(config);
-    let mut segments: Vec<Segment> = Vec::new();
-    let mut live = false;
-    let mut leaving = Leaving::End;
-    while let Some(input) = inputs.recv().await {
-        match input {
-            SegmenterInput::Event(SourceEvent::Data(bytes)) => {
-                metrics.bytes_in.increment(bytes.len() as u64);
-                framer.push(&bytes, |packet| segmenter.push(packet, &mut segments));
-            }
-            SegmenterInput::Event(SourceEvent::Restarted { reason, .. }) => {
-                framer.finish(|packet| segmenter.push(packet, &mut segments));
-                framer = TsFramer::new();
-                segmenter.restart_input(&mut segments);
-                tracing::info!(segmenter = %name, %reason, "input restarted: next segment starts a discontinuity");
-            }
-            SegmenterInput::InputEnded => break,
-            SegmenterInput::Attach(playlist, sender) => {
-                playlists.insert(playlist, sender);
-            }
-            SegmenterInput::Detach { playlist, then } => {
-                if let (Some(sender), Some(then)) = (playlists.remove(&playlist), then) {
-                    let _ = sender.send(then).await;
+}
+
+impl NodeTask for SegmenterTask {
+    type Output = ();
+
+    /// Runs until its input ends (or its channel closes).
+    async fn run(&mut self, restart: Option<Restart>) {
+        let name = self.name.as_str();
+        let mut metrics = FeedMetrics::new(name);
+        let mut discontinuity = false;
+        if let Some(predecessor) = &mut self.predecessor {
+            let _ = predecessor.await;
+            self.predecessor = None;
+            discontinuity = true;
+            tracing::info!(segmenter = %name, "restarted by a reload: the next segment starts a discontinuity");
+        }
+        if restart.is_some() {
+            discontinuity = true;
+            tracing::info!(segmenter = %name, "restarted after a panic: the next segment starts a discontinuity");
+        }
+        let mut framer = TsFramer::new();
+        let mut segmenter = Segmenter::new(self.config.clone());
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut live = false;
+        while let Some(input) = self.inputs.recv().await {
+            match input {
+                SegmenterInput::Event(SourceEvent::Data(bytes)) => {
+                    metrics.bytes_in.increment(bytes.len() as u64);
+                    framer.push(&bytes, |packet| segmenter.push(packet, &mut segments));
                 }
+                SegmenterInput::Event(SourceEvent::Restarted { reason, .. }) => {
+                    framer.finish(|packet| segmenter.push(packet, &mut segments));
+                    framer = TsFramer::new();
+                    segmenter.restart_input(&mut segments);
+                    tracing::info!(segmenter = %name, %reason, "input restarted: next segment starts a discontinuity");
+                }
+                SegmenterInput::InputEnded => break,
+                SegmenterInput::Attach(playlist, sender) => {
+                    self.playlists.insert(playlist, sender);
+                }
+                SegmenterInput::Detach { playlist, then } => {
+                    if let (Some(sender), Some(then)) = (self.playlists.remove(&playlist), then) {
+                        let _ = sender.send(then).await;
+                    }
+                }
+                SegmenterInput::Retire => self.leaving = Leaving::HandOver,
+                SegmenterInput::Remove => self.leaving = Leaving::Removed,
             }
-            SegmenterInput::Retire => leaving = Leaving::HandOver,
-            SegmenterInput::Remove => leaving = Leaving::Removed,
+            metrics.update(&framer, &segmenter, &segments);
+            if !segments.is_empty() {
+                self.status.segment_cut();
+            }
+            if !segments.is_empty() && !live {
+                live = true;
+                self.status.set(NodeState::Live);
+                tracing::info!(segmenter = %name, "live: first segment cut");
+            }
+            deliver(&self.playlists, &mut segments, &mut discontinuity).await;
         }
+        framer.finish(|packet| segmenter.push(packet, &mut segments));
+        segmenter.finish(&mut segments);
         metrics.update(&framer, &segmenter, &segments);
-        if !segments.is_empty() {
-            status.segment_cut();
+        deliver(&self.playlists, &mut segments, &mut discontinuity).await;
+        self.status.set(NodeState::Stopped);
+        let stopping = self.shutdown.is_cancelled();
+        if self.leaving != Leaving::HandOver {
+            for playlist in self.playlists.values() {
+                let end = PlaylistInput::End {
+                    stopping,
+                    removed: self.leaving == Leaving::Removed,
+                };
+                let _ = playlist.send(end).await;
+            }
         }
-        if !segments.is_empty() && !live {
-            live = true;
-            status.set(NodeState::Live);
-            tracing::info!(segmenter = %name, "live: first segment cut");
-        }
-        deliver(&playlists, &mut segments, &mut discontinuity).await;
+        log_damage(name, &framer, &segmenter);
     }
-    framer.finish(|packet| segmenter.push(packet, &mut segments));
-    segmenter.finish(&mut segments);
-    metrics.update(&framer, &segmenter, &segments);
-    deliver(&playlists, &mut segments, &mut discontinuity).await;
-    status.set(NodeState::Stopped);
-    let stopping = shutdown.is_cancelled();
-    if leaving != Leaving::HandOver {
-        for playlist in playlists.values() {
-            let end = PlaylistInput::End {
-                stopping,
-                removed: leaving == Leaving::Removed,
-            };
-            let _ = playlist.send(end).await;
-        }
-    }
-    log_damage(&name, &framer, &segmenter);
 }
 
 async fn deliver(

@@ -8,7 +8,7 @@
 
 (() => {
   const REFRESH_MS = 2000;
-  const STATES = ['starting', 'live', 'stalled', 'retrying', 'stopped'];
+  const STATES = ['starting', 'live', 'stalled', 'retrying', 'restarting', 'stopped'];
   const RELOADS = ['applied', 'unchanged', 'refused'];
 
   // Fatal player errors and <video> error events, for a look in the console and for
