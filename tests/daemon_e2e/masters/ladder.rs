@@ -42,9 +42,11 @@ fn the_shipped_ladder_config_checks_and_graphs() {
 fn the_shipped_ladder_config_runs_and_its_master_plays() {
     ff::require_tools();
     // Where the shipped config publishes (like the quickstart test, under the repository's
-    // target/); emptied first so that the master seen is this run's.
+    // target/); emptied first, with the state of an earlier run (whose playlists would go on
+    // listing what it published), so that the master seen is this run's.
     let live = repo_root().join("target/ladder/live");
     let _ = std::fs::remove_dir_all(&live);
+    let _ = std::fs::remove_dir_all(repo_root().join("target/ladder/state"));
     let master_path = live.join("ladder.m3u8");
     // From the repository root: the config's `exec` commands name the sample clip relative to it.
     let config = Path::new("configs/ladder.toml");
