@@ -11,6 +11,7 @@ mod common;
 
 mod config_tools;
 mod daemon;
+mod durable;
 mod feeds;
 mod inputs;
 mod logs;
