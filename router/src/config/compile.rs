@@ -39,7 +39,7 @@ pub(super) const TOP_LEVEL_KEYS: [&str; 8] = [
 ];
 
 /// Keys of `[router]`, to point a stray top-level `serve` at its table.
-const ROUTER_KEYS: [&str; 3] = ["state_dir", "serve", "listen"];
+const ROUTER_KEYS: [&str; 4] = ["state_dir", "serve", "listen", "stop_timeout"];
 
 /// Compiles `(file, text)` pairs as one configuration in `environment`.
 pub(super) fn compile(

@@ -252,6 +252,20 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// A length of time as [`Self::duration`] reads it; absent: `default`.
+    pub(super) fn duration_or(
+        &mut self,
+        key: &'static str,
+        default: std::time::Duration,
+    ) -> std::time::Duration {
+        if self.table.get(key).is_some() {
+            self.duration(key)
+        } else {
+            self.mark_known(key);
+            default
+        }
+    }
+
     /// A length of time: a string with units (`"30s"`, `"2m"`, `"1h 30m"`) or a number of
     /// seconds, not negative. Absent: zero.
     pub(super) fn duration(&mut self, key: &'static str) -> std::time::Duration {

@@ -26,7 +26,7 @@ pub struct Graph {
 }
 
 /// `[router]`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RouterSettings {
     /// Where sequence numbers are kept across restarts (`state_dir`); none keeps them in memory.
     pub state_dir: Option<PathBuf>,
@@ -35,6 +35,24 @@ pub struct RouterSettings {
     /// Address of the operator's endpoints (`listen`): `/metrics`, `/status`, `/healthz` and
     /// the watch page. Off unless set; meant for loopback or a management network.
     pub listen: Option<SocketAddr>,
+    /// How long sinks may go on publishing once the daemon is told to stop (`stop_timeout`);
+    /// what is still unsent then stays in their journals for the next run.
+    pub stop_timeout: std::time::Duration,
+}
+
+/// Sinks drain this long at a stop unless `stop_timeout` says otherwise: well inside a service
+/// manager's stop timeout even when every sink is down.
+pub const DEFAULT_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        Self {
+            state_dir: None,
+            serve: None,
+            listen: None,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+        }
+    }
 }
 
 /// `[sources.NAME]`.

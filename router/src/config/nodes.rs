@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::diagnostics::{Diagnostics, FeedNote};
 use super::fields::{Fields, Located};
-use super::model::{PlaylistNode, RouterSettings, SegmenterNode, Severity};
+use super::model::{DEFAULT_STOP_TIMEOUT, PlaylistNode, RouterSettings, SegmenterNode, Severity};
 use super::raw::{Pos, Table};
 use crate::publish::SegmentNamePattern;
 
@@ -148,6 +148,7 @@ pub(super) fn build_router(fields: &mut Fields<'_>, home: Option<&Path>) -> Rout
         state_dir: fields.path("state_dir", home),
         serve: fields.socket_addr("serve").map(|serve| serve.value),
         listen: fields.socket_addr("listen").map(|listen| listen.value),
+        stop_timeout: fields.duration_or("stop_timeout", DEFAULT_STOP_TIMEOUT),
     }
 }
 

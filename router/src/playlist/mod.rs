@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 pub use render::render_media_playlist;
 
 /// How a media playlist behaves.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlaylistConfig {
     /// Segments kept in the playlist; 0 keeps every segment (an event playlist).
     pub window: usize,
@@ -32,7 +32,7 @@ pub struct PlaylistConfig {
 }
 
 /// One segment as listed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlaylistEntry {
     /// Media sequence number.
     pub sequence: u64,
@@ -44,6 +44,10 @@ pub struct PlaylistEntry {
     pub discontinuity: bool,
     /// Wall-clock time of its first sample, written as EXT-X-PROGRAM-DATE-TIME.
     pub program_date_time: Option<std::time::SystemTime>,
+    /// Marked EXT-X-GAP: the segment is missing where this playlist is published (it keeps its
+    /// number, so that variants and sinks stay aligned), and players skip it.
+    #[serde(default)]
+    pub gap: bool,
     /// Longest total duration of any playlist version that listed this segment.
     longest_listing: f64,
 }
@@ -57,8 +61,15 @@ impl PlaylistEntry {
             duration: round_to_millis(duration),
             discontinuity,
             program_date_time: None,
+            gap: false,
             longest_listing: 0.0,
         }
+    }
+
+    /// The same entry marked EXT-X-GAP.
+    pub fn as_gap(mut self) -> Self {
+        self.gap = true;
+        self
     }
 
     /// The same entry with an EXT-X-PROGRAM-DATE-TIME.
@@ -75,6 +86,8 @@ pub struct Expired {
     pub uri: String,
     /// Its media sequence number.
     pub sequence: u64,
+    /// It was listed as a gap (never stored): there is nothing to delete.
+    pub gap: bool,
     /// Seconds it must stay available after the playlist without it is published: its own
     /// duration plus the longest playlist that listed it (RFC 8216 §6.2.2).
     pub keep_for: f64,
@@ -131,6 +144,7 @@ impl MediaPlaylist {
                         keep_for: gone.duration + gone.longest_listing,
                         uri: gone.uri,
                         sequence: gone.sequence,
+                        gap: gone.gap,
                     });
                 }
             }
@@ -208,10 +222,47 @@ impl MediaPlaylist {
         &self.config
     }
 
+    /// Everything the playlist holds, to be kept across a restart.
+    pub fn snapshot(&self) -> PlaylistSnapshot {
+        PlaylistSnapshot {
+            config: self.config.clone(),
+            entries: self.entries.iter().cloned().collect(),
+            discontinuity_sequence: self.discontinuity_sequence,
+            target_duration: self.target_duration,
+            ended: self.ended,
+        }
+    }
+
+    /// The playlist a snapshot was taken of.
+    pub fn restore(snapshot: PlaylistSnapshot) -> Self {
+        Self {
+            config: snapshot.config,
+            entries: snapshot.entries.into(),
+            discontinuity_sequence: snapshot.discontinuity_sequence,
+            target_duration: snapshot.target_duration,
+            ended: snapshot.ended,
+        }
+    }
+
     /// The m3u8 text of the current version.
     pub fn render(&self) -> String {
         render_media_playlist(self)
     }
+}
+
+/// A [`MediaPlaylist`] as data: what [`MediaPlaylist::restore`] makes it again from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlaylistSnapshot {
+    /// Its settings.
+    pub config: PlaylistConfig,
+    /// The listed segments, oldest first.
+    pub entries: Vec<PlaylistEntry>,
+    /// Discontinuity sequence number of the first listed segment.
+    pub discontinuity_sequence: u64,
+    /// EXT-X-TARGETDURATION as declared.
+    pub target_duration: u64,
+    /// Ended with EXT-X-ENDLIST.
+    pub ended: bool,
 }
 
 /// The declared EXT-X-TARGETDURATION for a configured target: rounded up, at least 1.

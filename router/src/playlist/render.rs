@@ -4,10 +4,16 @@ use std::fmt::Write;
 
 use super::MediaPlaylist;
 
-/// Renders the playlist as RFC 8216 text (EXT-X-VERSION 3: decimal EXTINF durations).
+/// Renders the playlist as RFC 8216 text: EXT-X-VERSION 3 (decimal EXTINF durations), or 8
+/// while a listed segment is marked EXT-X-GAP (the tag's protocol version, RFC 8216bis).
 pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
     let mut text = String::with_capacity(128 + playlist.entries.len() * 48);
-    text.push_str("#EXTM3U\n#EXT-X-VERSION:3\n");
+    let version = if playlist.entries().any(|entry| entry.gap) {
+        8
+    } else {
+        3
+    };
+    let _ = writeln!(text, "#EXTM3U\n#EXT-X-VERSION:{version}");
     // Writing to a String cannot fail; the results are ignored for that reason.
     let _ = writeln!(text, "#EXT-X-TARGETDURATION:{}", playlist.target_duration());
     let _ = writeln!(
@@ -38,6 +44,9 @@ pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
                 "#EXT-X-PROGRAM-DATE-TIME:{}",
                 humantime::format_rfc3339_millis(time)
             );
+        }
+        if entry.gap {
+            text.push_str("#EXT-X-GAP\n");
         }
         let _ = writeln!(text, "#EXTINF:{:.3},\n{}", entry.duration, entry.uri);
     }

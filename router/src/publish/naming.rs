@@ -3,8 +3,9 @@
 //!
 //! Owns pattern parsing and rendering only.
 
-/// A parsed `segment_name` pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed `segment_name` pattern; stored (in a sink's journal) as its pattern text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SegmentNamePattern {
     prefix: String,
     width: usize,
@@ -69,6 +70,30 @@ impl SegmentNamePattern {
     }
 }
 
+impl std::fmt::Display for SegmentNamePattern {
+    /// The pattern as it would be written in a config.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.width {
+            0 => write!(f, "{}{{seq}}{}", self.prefix, self.suffix),
+            width => write!(f, "{}{{seq:0{width}}}{}", self.prefix, self.suffix),
+        }
+    }
+}
+
+impl From<SegmentNamePattern> for String {
+    fn from(pattern: SegmentNamePattern) -> Self {
+        pattern.to_string()
+    }
+}
+
+impl TryFrom<String> for SegmentNamePattern {
+    type Error = PatternError;
+
+    fn try_from(pattern: String) -> Result<Self, Self::Error> {
+        Self::parse(&pattern)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +109,18 @@ mod tests {
             SegmentNamePattern::with_prefix("segment").render(1),
             "segment-00001.ts"
         );
+    }
+
+    #[test]
+    fn a_pattern_reads_back_from_its_text() {
+        for text in ["sample_128k-{seq:05}.ts", "live/{seq}.ts", "{seq:020}"] {
+            let pattern = SegmentNamePattern::parse(text).unwrap();
+            assert_eq!(pattern.to_string(), text);
+            assert_eq!(
+                SegmentNamePattern::parse(&pattern.to_string()).unwrap(),
+                pattern
+            );
+        }
     }
 
     #[test]

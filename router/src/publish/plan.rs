@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use super::naming::SegmentNamePattern;
 use crate::playlist::master::relative_uri;
-use crate::playlist::{MediaPlaylist, PlaylistConfig, PlaylistEntry};
+use crate::playlist::{MediaPlaylist, PlaylistConfig, PlaylistEntry, PlaylistSnapshot};
 use crate::segmenter::Segment;
 
 /// Segments never change once written.
@@ -43,7 +43,7 @@ pub enum Operation {
 }
 
 /// How a playlist names and writes things.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlanSettings {
     /// Object key of the playlist.
     pub playlist_key: String,
@@ -68,7 +68,9 @@ pub struct PlaylistPlan {
     playlist: MediaPlaylist,
     next_sequence: u64,
     cache_control: String,
-    gap: bool,
+    /// The next segment starts an EXT-X-DISCONTINUITY (a new timeline after a restart or an
+    /// end).
+    discontinuity_next: bool,
     /// Object key of each listed segment by sequence number, oldest first: expiry deletes by
     /// key, whatever `base_url` the entry was listed with.
     keys: VecDeque<(u64, String)>,
@@ -83,9 +85,47 @@ impl PlaylistPlan {
             cache_control: cache_control_of(&playlist),
             settings,
             playlist,
-            gap: false,
+            discontinuity_next: false,
             keys: VecDeque::new(),
         }
+    }
+
+    /// Everything the plan holds, to be kept across a restart (see [`PlanSnapshot`]).
+    pub fn snapshot(&self) -> PlanSnapshot {
+        PlanSnapshot {
+            settings: self.settings.clone(),
+            playlist: self.playlist.snapshot(),
+            keys: self.keys.iter().map(|(_, key)| key.clone()).collect(),
+            next_sequence: self.next_sequence,
+        }
+    }
+
+    /// The plan a snapshot was taken of, going on after a restart: its next segment starts an
+    /// EXT-X-DISCONTINUITY (a new timeline), its listed segments stay listed. `None` when the
+    /// snapshot does not hold together (a key per listed segment).
+    pub fn restore(snapshot: PlanSnapshot) -> Option<Self> {
+        let PlanSnapshot {
+            settings,
+            playlist,
+            keys,
+            next_sequence,
+        } = snapshot;
+        if keys.len() != playlist.entries.len() {
+            return None;
+        }
+        let keys = (playlist.entries.iter())
+            .map(|entry| entry.sequence)
+            .zip(keys)
+            .collect();
+        let playlist = MediaPlaylist::restore(playlist);
+        Some(Self {
+            cache_control: cache_control_of(&playlist),
+            settings,
+            playlist,
+            next_sequence,
+            discontinuity_next: true,
+            keys,
+        })
     }
 
     /// New settings from a reload, for the next version (`first_sequence` is ignored: numbering
@@ -102,7 +142,7 @@ impl PlaylistPlan {
         }
         if self.playlist.is_ended() {
             self.playlist.reopen();
-            self.gap = true;
+            self.discontinuity_next = true;
         }
         if let Some((old, new)) = self.playlist.set_config(settings.playlist.clone()) {
             tracing::warn!(
@@ -158,6 +198,30 @@ impl PlaylistPlan {
         segment: &Segment,
         wall_clock: SystemTime,
     ) -> Vec<Operation> {
+        self.add_entry(key, segment, wall_clock, false)
+    }
+
+    /// Plans a segment this sink does not hold (dropped from its spool, refused for good): it is
+    /// listed under its number and key marked EXT-X-GAP, so that the numbering stays the one of
+    /// the other sinks and variants, and players skip it. Nothing is stored or, later, deleted.
+    pub fn add_gap(
+        &mut self,
+        key: String,
+        segment: &Segment,
+        wall_clock: SystemTime,
+    ) -> Vec<Operation> {
+        let mut operations = self.add_entry(key, segment, wall_clock, true);
+        operations.retain(|operation| !matches!(operation, Operation::PutSegment { .. }));
+        operations
+    }
+
+    fn add_entry(
+        &mut self,
+        key: String,
+        segment: &Segment,
+        wall_clock: SystemTime,
+        gap: bool,
+    ) -> Vec<Operation> {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         // Without a base URL the segment is listed relative to the playlist, so the tree plays
@@ -167,8 +231,11 @@ impl PlaylistPlan {
             None => relative_uri(&self.settings.playlist_key, &key),
         };
         self.keys.push_back((sequence, key.clone()));
-        let discontinuity = segment.discontinuity || std::mem::take(&mut self.gap);
+        let discontinuity = segment.discontinuity || std::mem::take(&mut self.discontinuity_next);
         let mut entry = PlaylistEntry::new(sequence, uri, segment.duration(), discontinuity);
+        if gap {
+            entry = entry.as_gap();
+        }
         if self.settings.program_date_time {
             entry = entry.with_program_date_time(wall_clock);
         }
@@ -189,7 +256,7 @@ impl PlaylistPlan {
             let Some(key) = self.take_key(expired.sequence) else {
                 continue;
             };
-            if self.settings.delete_expired {
+            if self.settings.delete_expired && !expired.gap {
                 operations.push(Operation::Expire {
                     key,
                     keep_for: Duration::from_secs_f64(expired.keep_for.max(0.0)),
@@ -212,12 +279,6 @@ impl PlaylistPlan {
         }
     }
 
-    /// A segment will never be listed (it was dropped or could not be stored): the next one
-    /// added starts with EXT-X-DISCONTINUITY, since the media between them is missing.
-    pub fn mark_gap(&mut self) {
-        self.gap = true;
-    }
-
     /// Plans the final playlist version with EXT-X-ENDLIST (nothing if no segment was added).
     pub fn end(&mut self) -> Option<Operation> {
         self.playlist.end();
@@ -231,6 +292,20 @@ impl PlaylistPlan {
             cache_control: self.cache_control.clone(),
         }
     }
+}
+
+/// A [`PlaylistPlan`] as data, kept in a sink's journal so that a restarted daemon goes on
+/// with what each sink listed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanSnapshot {
+    /// How it names and writes things.
+    pub settings: PlanSettings,
+    /// The playlist, with its listed segments.
+    pub playlist: PlaylistSnapshot,
+    /// The object key of each listed segment, in the same order.
+    pub keys: Vec<String>,
+    /// The number the next segment gets.
+    pub next_sequence: u64,
 }
 
 /// A player must not cache a live playlist longer than half a target duration.
@@ -318,17 +393,55 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_numbers_on_and_marks_a_discontinuity() {
-        let mut plan = PlaylistPlan::new(settings(0, None));
+    fn a_gap_keeps_its_number_and_is_never_stored_or_deleted() {
+        let mut plan = PlaylistPlan::new(settings(3, None));
         plan.add_named("live/s-010.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
-        plan.mark_gap(); // s-011 was dropped
+        // s-011 was dropped at this sink.
+        let operations = plan.add_gap("live/s-011.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
+        assert!(matches!(
+            operations.as_slice(),
+            [Operation::PutPlaylist { .. }]
+        ));
         plan.add_named("live/s-012.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
         let text = plan.playlist().render();
+        assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:8\n"), "{text}");
         assert!(
-            text.ends_with("\ns-010.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-012.ts\n"),
+            text.ends_with(
+                "\ns-010.ts\n#EXT-X-GAP\n#EXTINF:2.000,\ns-011.ts\n#EXTINF:2.000,\ns-012.ts\n"
+            ),
             "{text}"
         );
         assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:10\n"), "{text}");
+        // s-010 leaves the window and is deleted; the gap leaves it and nothing is deleted.
+        let first = plan.add_named("live/s-013.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
+        assert_eq!(expired_keys(&first), ["live/s-010.ts"]);
+        let second = plan.add_named("live/s-014.ts".into(), &segment(), SystemTime::UNIX_EPOCH);
+        assert!(expired_keys(&second).is_empty());
+        let text = plan.playlist().render();
+        assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n"), "{text}");
+    }
+
+    #[test]
+    fn a_restored_plan_lists_what_it_listed_and_goes_on_after_a_discontinuity() {
+        let mut plan = PlaylistPlan::new(settings(3, None));
+        for _ in 0..4 {
+            plan.add(&segment(), SystemTime::UNIX_EPOCH);
+        }
+        plan.end();
+        let text = serde_json::to_string(&plan.snapshot()).unwrap();
+        let mut restored = PlaylistPlan::restore(serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(restored.playlist().render(), plan.playlist().render());
+        restored.update(settings(3, None));
+        let operations = restored.add(&segment(), SystemTime::UNIX_EPOCH);
+        // The window is full at once, numbering goes on, and expiry still names keys.
+        assert_eq!(expired_keys(&operations), ["live/s-011.ts"]);
+        let text = restored.playlist().render();
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:12\n"), "{text}");
+        assert!(
+            text.ends_with("s-013.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-014.ts\n"),
+            "{text}"
+        );
+        assert!(!text.contains("ENDLIST"), "{text}");
     }
 
     #[test]

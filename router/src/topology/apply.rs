@@ -20,12 +20,15 @@ use tokio::sync::{mpsc, watch};
 
 use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, run_playlist};
 use super::segmenter_task::{SegmenterInput, SegmenterStart, run_segmenter};
-use super::sink_task::{PlaylistId, SinkQueue, SinkSetup, run_sink, sink_queue};
+use super::sink_task::{
+    JournalPlace, PlaylistId, SinkQueue, SinkSetup, SinkStart, run_sink, sink_queue,
+};
 use super::source_task::{Readers, fan_out};
 use super::state::SequenceStore;
 use super::{
     PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
-    Topology, TopologyError, detached, playlist_settings, sink_limits, sinks, spawn_node,
+    Topology, TopologyError, detached, journal_dir, playlist_settings, sink_limits, sinks,
+    spawn_node,
 };
 use crate::config::diff::{GraphDiff, destination_changed};
 use crate::config::model::Graph;
@@ -153,8 +156,8 @@ impl Topology {
         for name in &diff.sinks.removed {
             self.board.nodes.remove(&format!("sinks.{name}"));
             if let Some(sink) = self.sinks.remove(name) {
-                // Its playlists send their final versions first; then a sink still failing
-                // gives up instead of retrying for ever.
+                // Its playlists send their final versions first; a sink still failing leaves
+                // what it holds in its journal after `stop_timeout`.
                 sink.stop.cancel();
                 self.retiring.push(detached(sink.task));
             }
@@ -173,10 +176,10 @@ impl Topology {
             let setup = SinkSetup {
                 sink: sinks::start(node).await,
                 destination,
-                limits: sink_limits(node, &self.spool_root),
+                limits: sink_limits(node),
             };
             handle.setup.send_replace(setup);
-            tracing::info!(sink = %name, keys = %keys.join(", "), moved, "sink replaced; its queue and spool are kept");
+            tracing::info!(sink = %name, keys = %keys.join(", "), moved, "sink replaced; its queue and journal are kept");
         }
         for name in &diff.sinks.added {
             let Some(node) = new.sinks.get(name) else {
@@ -186,22 +189,25 @@ impl Topology {
             let (setup, receiver) = watch::channel(SinkSetup {
                 sink: sinks::start(node).await,
                 destination: self.destinations,
-                limits: sink_limits(node, &self.spool_root),
+                limits: sink_limits(node),
             });
             let (queue, inbox) = sink_queue();
             let span = tracing::info_span!("sink", node = %name);
-            // Its own stop: a removed sink tries what it holds a few more times, then gives up.
+            // Its own stop: a removed sink publishes what it holds for `stop_timeout`, then
+            // leaves the rest in its journal.
             let stop = self.shutdown.child_token();
-            let task = spawn_node(
-                span,
-                run_sink(
-                    name.clone(),
-                    receiver,
-                    inbox,
-                    stop.clone(),
-                    NodeStatus::starting(&self.board.nodes, format!("sinks.{name}")),
-                ),
-            );
+            let start = SinkStart {
+                name: name.clone(),
+                setup: receiver,
+                stop: stop.clone(),
+                drain: new.router.stop_timeout,
+                journal: JournalPlace {
+                    dir: journal_dir(&self.journal_root, name),
+                    durable: new.router.state_dir.is_some(),
+                },
+                status: NodeStatus::starting(&self.board.nodes, format!("sinks.{name}")),
+            };
+            let task = spawn_node(span, run_sink(start, inbox));
             let handle = SinkHandle {
                 queue,
                 setup,

@@ -1,67 +1,127 @@
-//! A sink's backlog: the work waiting for one sink, in arrival order, bounded in bytes.
+//! A sink's backlog: the work waiting for one sink, in arrival order, bounded in bytes, every
+//! item in the sink's journal before the worker sees it.
 //!
 //! The intake side takes commands from the sink's queue as soon as they arrive, so senders
-//! never wait. Recent segments are held in memory up to a small budget; beyond it they spill to
-//! files in the sink's spool directory, and the sink reads them back when it catches up. When
-//! memory and spool together exceed `spool_limit`, the oldest unsent segments are dropped and
-//! a gap marker takes their place, so the playlist marks the hole with a discontinuity.
+//! never wait, and writes each to the journal (a segment's bytes first; see
+//! `publish::journal`). Recent segments are also held in memory up to a small budget; beyond
+//! it only their journal file holds them, and the worker reads them back when it catches up.
+//! When memory and disk together exceed `spool_limit`, the oldest unsent segments are dropped
+//! for this sink and a gap takes their place, so its playlist lists them as EXT-X-GAP. At start
+//! the backlog begins with what the journal held.
 //!
-//! Owns the spool directory's files and nothing else: it never calls the sink, never touches a
-//! playlist plan (the worker does, when it meets a gap marker).
+//! Owns the in-memory queue; the journal's files are the journal's. Never calls the sink,
+//! never touches a playlist plan (the worker does).
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
+use crate::publish::journal::{Journal, Record, Recovered, SegmentInfo, crc32};
 use crate::segmenter::Segment;
 
 use super::sink_task::{PlaylistId, SinkCommand, SinkSetup};
 
-/// Work for the sink's worker, in the order it must be done.
+/// Work for the sink's worker, in the order it must be done; `id` is its journal record.
 #[derive(Debug)]
-pub enum Work {
-    /// A command as it was sent (a spilled segment read back into memory).
+pub struct Work {
+    /// The journal record to complete once done.
+    pub id: u64,
+    /// What to do.
+    pub item: WorkItem,
+}
+
+/// What a [`Work`] asks.
+#[derive(Debug)]
+pub enum WorkItem {
+    /// A command as it was sent (a segment read back from the journal when needed).
     Command(SinkCommand),
-    /// Segments of this playlist were dropped here: the next one starts a discontinuity.
+    /// A segment this sink will not hold: list it as EXT-X-GAP.
     Gap {
         /// Which playlist.
         playlist: PlaylistId,
+        /// Its object key.
+        key: String,
+        /// Its timing (no bytes).
+        segment: Segment,
+        /// Wall-clock time of its first sample.
+        wall_clock: SystemTime,
     },
 }
 
-/// A segment spilled to a file: everything but its bytes.
+/// A queued segment whose bytes are only in its journal file.
 #[derive(Debug)]
-struct Spilled {
+struct OnDisk {
     playlist: PlaylistId,
     key: String,
-    segment: Segment,
-    file: PathBuf,
+    info: SegmentInfo,
     len: u64,
+    crc: u32,
     wall_clock: SystemTime,
     cut: Instant,
 }
 
 #[derive(Debug)]
-enum Entry {
+enum Queued {
     Held(SinkCommand),
-    Spilled(Spilled),
-    Gap { playlist: PlaylistId },
+    OnDisk(OnDisk),
+    Gap {
+        playlist: PlaylistId,
+        key: String,
+        info: SegmentInfo,
+        wall_clock: SystemTime,
+    },
+}
+
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    queued: Queued,
 }
 
 impl Entry {
+    /// Segment bytes it holds in memory and on disk only.
     fn segment_bytes(&self) -> (u64, u64) {
-        match self {
-            Entry::Held(SinkCommand::Segment { segment, .. }) => (segment.data.len() as u64, 0),
-            Entry::Spilled(spilled) => (0, spilled.len),
-            Entry::Held(
-                SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. },
-            )
-            | Entry::Gap { .. } => (0, 0),
+        match &self.queued {
+            Queued::Held(SinkCommand::Segment { segment, .. }) => (segment.data.len() as u64, 0),
+            Queued::OnDisk(on_disk) => (0, on_disk.len),
+            Queued::Held(_) | Queued::Gap { .. } => (0, 0),
         }
+    }
+
+    /// The gap this entry becomes when it is dropped (a segment), as queued and as recorded.
+    fn dropped(&self) -> Option<(Queued, Record)> {
+        let (playlist, key, info, wall_clock) = match &self.queued {
+            Queued::Held(SinkCommand::Segment {
+                playlist,
+                key,
+                segment,
+                wall_clock,
+                ..
+            }) => (playlist, key, SegmentInfo::of(segment), *wall_clock),
+            Queued::OnDisk(on_disk) => (
+                &on_disk.playlist,
+                &on_disk.key,
+                on_disk.info,
+                on_disk.wall_clock,
+            ),
+            Queued::Held(_) | Queued::Gap { .. } => return None,
+        };
+        let record = Record::Gap {
+            playlist: playlist.to_string(),
+            key: key.clone(),
+            info,
+            wall_clock,
+        };
+        let queued = Queued::Gap {
+            playlist: Arc::clone(playlist),
+            key: key.clone(),
+            info,
+            wall_clock,
+        };
+        Some((queued, record))
     }
 }
 
@@ -90,15 +150,13 @@ impl DepthGauges {
     }
 }
 
-/// How much a backlog may hold, and where it spills.
+/// How much a backlog may hold.
 #[derive(Debug, Clone)]
 pub struct BacklogLimits {
-    /// Segment bytes held in memory before new segments spill to disk.
+    /// Segment bytes held in memory besides their journal files.
     pub memory_bytes: u64,
-    /// Segment bytes held in all (memory and spool) before the oldest are dropped.
+    /// Segment bytes held in all (memory and disk) before the oldest are dropped.
     pub spool_limit: u64,
-    /// The sink's spool directory; `None` holds everything in memory.
-    pub spool_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -110,24 +168,89 @@ struct State {
 }
 
 /// The shared backlog of one sink.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Backlog {
     state: Mutex<State>,
     ready: Notify,
+    journal: Option<Arc<Journal>>,
 }
 
 /// What the backlog holds now, for logs and status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BacklogDepth {
-    /// Entries waiting (segments, ends, gap markers).
+    /// Entries waiting (segments, ends, gaps).
     pub entries: usize,
     /// Segment bytes held in memory.
     pub memory_bytes: u64,
-    /// Segment bytes in the spool.
+    /// Segment bytes only on disk.
     pub spooled_bytes: u64,
 }
 
 impl Backlog {
+    /// A backlog that starts with the work a journal held (`None`: memory only).
+    pub fn new(journal: Option<Arc<Journal>>, recovered: &mut Recovered) -> Self {
+        let mut state = State::default();
+        for (id, record) in std::mem::take(&mut recovered.queue) {
+            let queued = match record {
+                Record::Plan { playlist, settings } => Queued::Held(SinkCommand::Plan {
+                    playlist: Arc::from(playlist),
+                    settings,
+                }),
+                Record::Segment {
+                    playlist,
+                    key,
+                    info,
+                    wall_clock,
+                    len,
+                    crc,
+                } => {
+                    state.spooled_bytes += len;
+                    Queued::OnDisk(OnDisk {
+                        playlist: Arc::from(playlist),
+                        key,
+                        info,
+                        len,
+                        crc,
+                        wall_clock,
+                        cut: Instant::now(),
+                    })
+                }
+                Record::Gap {
+                    playlist,
+                    key,
+                    info,
+                    wall_clock,
+                } => Queued::Gap {
+                    playlist: Arc::from(playlist),
+                    key,
+                    info,
+                    wall_clock,
+                },
+                Record::Master { key, text } => Queued::Held(SinkCommand::Master { key, text }),
+                Record::End {
+                    playlist,
+                    endlist,
+                    forget,
+                } => Queued::Held(SinkCommand::End {
+                    playlist: Arc::from(playlist),
+                    endlist,
+                    forget,
+                }),
+            };
+            state.entries.push_back(Entry { id, queued });
+        }
+        Self {
+            state: Mutex::new(state),
+            ready: Notify::new(),
+            journal,
+        }
+    }
+
+    /// The journal, if the sink has one.
+    pub fn journal(&self) -> Option<&Arc<Journal>> {
+        self.journal.as_ref()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent between statements, so a panic elsewhere leaves it usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -144,7 +267,8 @@ impl Backlog {
     }
 
     /// The next work in order, waiting for it; `None` once the queue is closed and drained.
-    /// Cancel-safe: nothing is taken unless it is returned.
+    /// Cancel-safe: nothing is taken unless it is returned (a segment being read back when the
+    /// caller gives up stays in the journal).
     pub async fn next(&self) -> Option<Work> {
         loop {
             let entry = {
@@ -161,47 +285,21 @@ impl Backlog {
                 }
             };
             match entry {
-                Some(entry) => return Some(read_back(entry).await),
+                Some(entry) => return Some(self.read_back(entry).await),
                 None => self.ready.notified().await,
             }
         }
     }
 
-    /// Drops everything still waiting (the sink is being given up): spool files are removed.
-    /// Returns how many segments were dropped.
-    pub async fn discard(&self) -> usize {
-        let entries = {
-            let mut state = self.lock();
-            state.memory_bytes = 0;
-            state.spooled_bytes = 0;
-            std::mem::take(&mut state.entries)
-        };
-        let mut dropped = 0;
-        let mut files = Vec::new();
-        for entry in entries {
-            match entry {
-                Entry::Held(SinkCommand::Segment { .. }) => dropped += 1,
-                Entry::Spilled(spilled) => {
-                    dropped += 1;
-                    files.push(spilled.file);
-                }
-                Entry::Held(
-                    SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. },
-                )
-                | Entry::Gap { .. } => {}
-            }
-        }
-        remove_files(files).await;
-        dropped
-    }
-
-    fn push(&self, entry: Entry, limits: &BacklogLimits, sink: &str) -> Vec<PathBuf> {
+    /// Queues `entry`; beyond `spool_limit` the oldest segments become gaps, returned with
+    /// their records for the journal.
+    fn push(&self, entry: Entry, limits: &BacklogLimits, sink: &str) -> Vec<(u64, Record)> {
         let mut state = self.lock();
         let (memory, spooled) = entry.segment_bytes();
         state.memory_bytes += memory;
         state.spooled_bytes += spooled;
         state.entries.push_back(entry);
-        let mut dropped_files = Vec::new();
+        let mut dropped = Vec::new();
         while state.memory_bytes + state.spooled_bytes > limits.spool_limit {
             let Some(oldest) =
                 (state.entries.iter()).position(|entry| entry.segment_bytes() != (0, 0))
@@ -209,35 +307,27 @@ impl Backlog {
                 break;
             };
             let (memory, spooled) = state.entries[oldest].segment_bytes();
+            let Some((gap, record)) = state.entries[oldest].dropped() else {
+                break;
+            };
             state.memory_bytes -= memory;
             state.spooled_bytes -= spooled;
-            let (playlist, key, file) = match &state.entries[oldest] {
-                Entry::Held(SinkCommand::Segment { playlist, key, .. }) => {
-                    (Arc::clone(playlist), key.clone(), None)
-                }
-                Entry::Spilled(spilled) => (
-                    Arc::clone(&spilled.playlist),
-                    spilled.key.clone(),
-                    Some(spilled.file.clone()),
-                ),
-                Entry::Held(
-                    SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. },
-                )
-                | Entry::Gap { .. } => break,
-            };
-            tracing::error!(
-                sink,
-                %key,
-                held_bytes = state.memory_bytes + state.spooled_bytes,
-                spool_limit = limits.spool_limit,
-                "sink far behind: spool full, dropping its oldest unsent segment; the playlist marks the gap with a discontinuity"
-            );
-            state.entries[oldest] = Entry::Gap { playlist };
-            dropped_files.extend(file);
+            let id = state.entries[oldest].id;
+            if let Record::Gap { key, .. } = &record {
+                tracing::error!(
+                    sink,
+                    %key,
+                    held_bytes = state.memory_bytes + state.spooled_bytes,
+                    spool_limit = limits.spool_limit,
+                    "sink far behind: spool full, dropping its oldest unsent segment; its playlist lists it as EXT-X-GAP"
+                );
+            }
+            state.entries[oldest].queued = gap;
+            dropped.push((id, record));
         }
         drop(state);
         self.ready.notify_one();
-        dropped_files
+        dropped
     }
 
     fn close(&self) {
@@ -248,175 +338,186 @@ impl Backlog {
     fn memory_bytes(&self) -> u64 {
         self.lock().memory_bytes
     }
+
+    /// A segment only on disk comes back into memory.
+    async fn read_back(&self, entry: Entry) -> Work {
+        let Entry { id, queued } = entry;
+        let item = match queued {
+            Queued::Held(command) => WorkItem::Command(command),
+            Queued::Gap {
+                playlist,
+                key,
+                info,
+                wall_clock,
+            } => WorkItem::Gap {
+                playlist,
+                key,
+                segment: info.with_data(Vec::new()),
+                wall_clock,
+            },
+            Queued::OnDisk(on_disk) => {
+                let read = match self.journal.clone() {
+                    Some(journal) => {
+                        let (len, crc) = (on_disk.len, on_disk.crc);
+                        blocking(move || {
+                            journal
+                                .read_segment(id, len, crc)
+                                .map_err(|e| e.to_string())
+                        })
+                        .await
+                    }
+                    None => Err("no journal".to_owned()),
+                };
+                match read {
+                    Ok(data) => WorkItem::Command(SinkCommand::Segment {
+                        playlist: on_disk.playlist,
+                        key: on_disk.key,
+                        segment: Arc::new(on_disk.info.with_data(data)),
+                        wall_clock: on_disk.wall_clock,
+                        cut: on_disk.cut,
+                    }),
+                    Err(error) => {
+                        tracing::error!(key = %on_disk.key, %error, "queued segment lost from the journal; its playlist lists it as EXT-X-GAP");
+                        WorkItem::Gap {
+                            playlist: on_disk.playlist,
+                            key: on_disk.key,
+                            segment: on_disk.info.with_data(Vec::new()),
+                            wall_clock: on_disk.wall_clock,
+                        }
+                    }
+                }
+            }
+        };
+        Work { id, item }
+    }
 }
 
-/// Takes commands from the sink's queue into the backlog until every sender is gone, spilling
-/// segments to the spool once the memory budget is used. The spool directory is emptied at
-/// start (segments of an earlier run cannot be published into this run's playlists). The
-/// limits are the sink's current ones (a reload may change them; the spool directory stays).
+/// The journal record of a command.
+fn record_of(command: &SinkCommand) -> Record {
+    match command {
+        SinkCommand::Plan { playlist, settings } => Record::Plan {
+            playlist: playlist.to_string(),
+            settings: settings.clone(),
+        },
+        SinkCommand::Segment {
+            playlist,
+            key,
+            segment,
+            wall_clock,
+            ..
+        } => Record::Segment {
+            playlist: playlist.to_string(),
+            key: key.clone(),
+            info: SegmentInfo::of(segment),
+            wall_clock: *wall_clock,
+            len: segment.data.len() as u64,
+            crc: crc32(&segment.data),
+        },
+        SinkCommand::Master { key, text } => Record::Master {
+            key: key.clone(),
+            text: text.clone(),
+        },
+        SinkCommand::End {
+            playlist,
+            endlist,
+            forget,
+        } => Record::End {
+            playlist: playlist.to_string(),
+            endlist: *endlist,
+            forget: *forget,
+        },
+    }
+}
+
+/// Takes commands from the sink's queue into the journal and the backlog until every sender is
+/// gone; record ids start at `next_id`. A segment over the memory budget is held by its journal
+/// file alone. A command the journal cannot take is held in memory (logged): it is published
+/// all the same, but would not survive a crash. The limits are the sink's current ones.
 pub async fn run_intake(
     sink: String,
     mut receiver: mpsc::UnboundedReceiver<SinkCommand>,
     backlog: Arc<Backlog>,
     setup: watch::Receiver<SinkSetup>,
     depth: DepthGauges,
+    mut next_id: u64,
 ) {
-    let mut spool_usable = true;
-    let spool_dir = setup.borrow().limits.backlog.spool_dir.clone();
-    if let Some(dir) = spool_dir
-        && let Err(error) = prepare_spool(&dir).await
-    {
-        tracing::error!(sink, dir = %dir.display(), %error, "spool directory unusable: unsent segments stay in memory, up to spool_limit");
-        spool_usable = false;
-    }
-    let mut spilled_files = 0u64;
     while let Some(command) = receiver.recv().await {
-        let mut limits = setup.borrow().limits.backlog.clone();
-        if !spool_usable {
-            limits.spool_dir = None;
-        }
-        let spill_to = match &command {
-            SinkCommand::Segment { segment, .. } => {
-                spill_dir(&backlog, &limits, segment.data.len())
-            }
-            SinkCommand::End { .. } | SinkCommand::Plan { .. } | SinkCommand::Master { .. } => None,
-        };
-        let entry = match (command, spill_to) {
-            (
-                SinkCommand::Segment {
-                    playlist,
-                    key,
-                    segment,
-                    wall_clock,
-                    cut,
-                },
-                Some(dir),
-            ) => {
-                spilled_files += 1;
-                let file = dir.join(format!("{spilled_files:012}.ts"));
-                match write_file(file.clone(), Arc::clone(&segment)).await {
-                    Ok(()) => Entry::Spilled(Spilled {
-                        playlist,
-                        key,
-                        len: segment.data.len() as u64,
-                        segment: without_data(&segment),
-                        file,
-                        wall_clock,
-                        cut,
-                    }),
+        let limits = setup.borrow().limits.backlog.clone();
+        let id = next_id;
+        next_id += 1;
+        let journaled = match backlog.journal() {
+            Some(journal) => {
+                let journal = Arc::clone(journal);
+                let record = record_of(&command);
+                let data = match &command {
+                    SinkCommand::Segment { segment, .. } => Some(Arc::clone(segment)),
+                    _ => None,
+                };
+                let written = blocking(move || {
+                    let bytes = data.as_ref().map(|segment| segment.data.as_slice());
+                    journal
+                        .append(id, &record, bytes)
+                        .map_err(|e| e.to_string())
+                })
+                .await;
+                match written {
+                    Ok(()) => true,
                     Err(error) => {
-                        tracing::warn!(sink, file = %file.display(), %error, "cannot spill to the spool; holding the segment in memory");
-                        Entry::Held(SinkCommand::Segment {
-                            playlist,
-                            key,
-                            segment,
-                            wall_clock,
-                            cut,
-                        })
+                        tracing::error!(sink, %error, "journal write failed: holding the item in memory only (a crash would lose it)");
+                        false
                     }
                 }
             }
-            (command, _) => Entry::Held(command),
+            None => false,
         };
-        let dropped = backlog.push(entry, &limits, &sink);
+        let queued = match command {
+            SinkCommand::Segment {
+                playlist,
+                key,
+                segment,
+                wall_clock,
+                cut,
+            } if journaled
+                && backlog.memory_bytes() + segment.data.len() as u64 > limits.memory_bytes =>
+            {
+                Queued::OnDisk(OnDisk {
+                    playlist,
+                    key,
+                    info: SegmentInfo::of(&segment),
+                    len: segment.data.len() as u64,
+                    crc: crc32(&segment.data),
+                    wall_clock,
+                    cut,
+                })
+            }
+            command => Queued::Held(command),
+        };
+        let dropped = backlog.push(Entry { id, queued }, &limits, &sink);
         depth.show(&backlog);
-        remove_files(dropped).await;
+        if let Some(journal) = backlog.journal()
+            && !dropped.is_empty()
+        {
+            let journal = Arc::clone(journal);
+            let replaced = blocking(move || {
+                for (id, gap) in dropped {
+                    journal.replace(id, &gap).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })
+            .await;
+            if let Err(error) = replaced {
+                tracing::warn!(sink, %error, "journal: a dropped segment stays recorded");
+            }
+        }
     }
     backlog.close();
 }
 
-/// Removes a sink's spool directory once its worker is done.
-pub async fn remove_spool(dir: PathBuf) {
-    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
-}
-
-/// The spool directory, when a segment of `len` bytes no longer fits in the memory budget.
-fn spill_dir(backlog: &Backlog, limits: &BacklogLimits, len: usize) -> Option<PathBuf> {
-    let over_budget = backlog.memory_bytes() + len as u64 > limits.memory_bytes;
-    limits.spool_dir.clone().filter(|_| over_budget)
-}
-
-fn without_data(segment: &Segment) -> Segment {
-    Segment {
-        data: Vec::new(),
-        start_pts: segment.start_pts,
-        duration_ticks: segment.duration_ticks,
-        discontinuity: segment.discontinuity,
-        independent: segment.independent,
-    }
-}
-
-async fn prepare_spool(dir: &Path) -> std::io::Result<()> {
-    let dir = dir.to_owned();
-    blocking(move || {
-        if dir.exists() {
-            let stale = std::fs::read_dir(&dir)?.count();
-            if stale > 0 {
-                tracing::warn!(dir = %dir.display(), stale, "removing segments spooled by an earlier run");
-            }
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(&dir)
-    })
-    .await
-}
-
-async fn write_file(file: PathBuf, segment: Arc<Segment>) -> std::io::Result<()> {
-    blocking(move || std::fs::write(file, &segment.data)).await
-}
-
-async fn remove_files(files: Vec<PathBuf>) {
-    if files.is_empty() {
-        return;
-    }
-    let _ = blocking(move || {
-        for file in files {
-            let _ = std::fs::remove_file(file);
-        }
-        Ok(())
-    })
-    .await;
-}
-
-/// A spilled segment comes back into memory; its file goes.
-async fn read_back(entry: Entry) -> Work {
-    match entry {
-        Entry::Held(command) => Work::Command(command),
-        Entry::Gap { playlist } => Work::Gap { playlist },
-        Entry::Spilled(spilled) => {
-            let file = spilled.file.clone();
-            let read = blocking(move || {
-                let data = std::fs::read(&file)?;
-                let _ = std::fs::remove_file(&file);
-                Ok(data)
-            })
-            .await;
-            match read {
-                Ok(data) => Work::Command(SinkCommand::Segment {
-                    playlist: spilled.playlist,
-                    key: spilled.key,
-                    segment: Arc::new(Segment {
-                        data,
-                        ..spilled.segment
-                    }),
-                    wall_clock: spilled.wall_clock,
-                    cut: spilled.cut,
-                }),
-                Err(error) => {
-                    tracing::error!(key = %spilled.key, file = %spilled.file.display(), %error, "spooled segment lost; the playlist marks the gap");
-                    Work::Gap {
-                        playlist: spilled.playlist,
-                    }
-                }
-            }
-        }
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> std::io::Result<T> {
+/// Runs `call` on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
     tokio::task::spawn_blocking(call)
         .await
-        .unwrap_or_else(|join_error| Err(std::io::Error::other(join_error.to_string())))
+        .unwrap_or_else(|join_error| Err(join_error.to_string()))
 }

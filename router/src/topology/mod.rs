@@ -101,7 +101,8 @@ struct SinkHandle {
 pub struct Topology {
     graph: Graph,
     shutdown: CancellationToken,
-    spool_root: PathBuf,
+    /// Where each sink's journal directory is.
+    journal_root: PathBuf,
     sources: BTreeMap<String, SourceHandle>,
     segmenters: BTreeMap<String, SegmenterHandle>,
     playlists: BTreeMap<String, PlaylistHandle>,
@@ -131,11 +132,14 @@ impl Topology {
             sinks: BTreeMap::new(),
             masters: BTreeMap::new(),
         };
-        let spool_root = spool_root(graph.router.state_dir.as_deref());
+        let journal_root = journal_root(graph.router.state_dir.as_deref());
+        if let Some(state_dir) = &graph.router.state_dir {
+            report_left_journals(state_dir, &journal_root, &graph).await;
+        }
         let mut topology = Self {
             graph: empty,
             shutdown,
-            spool_root,
+            journal_root,
             sources: BTreeMap::new(),
             segmenters: BTreeMap::new(),
             playlists: BTreeMap::new(),
@@ -179,7 +183,7 @@ impl Topology {
             sinks,
             masters,
             retiring,
-            spool_root,
+            journal_root,
             ..
         } = self;
         let master_tasks: Vec<_> = masters.into_values().map(|m| m.task).collect();
@@ -210,9 +214,9 @@ impl Topology {
         for task in sink_tasks {
             let _ = task.await;
         }
-        // Each sink removed its own spool; the root goes too when it was this process's alone.
+        // Each sink removed its own journal; the root goes too when it was this process's alone.
         if graph.router.state_dir.is_none() {
-            let _ = tokio::fs::remove_dir(&spool_root).await;
+            let _ = tokio::fs::remove_dir(&journal_root).await;
         }
     }
 
@@ -306,23 +310,74 @@ fn playlist_settings(
 }
 
 /// A sink's limits and headers from its config.
-fn sink_limits(node: &SinkNode, spool_root: &Path) -> SinkLimits {
+fn sink_limits(node: &SinkNode) -> SinkLimits {
     SinkLimits {
         backlog: BacklogLimits {
             memory_bytes: BACKLOG_MEMORY_BYTES.min(node.spool_limit / 4),
             spool_limit: node.spool_limit,
-            spool_dir: Some(spool_root.join(&node.name)),
         },
         delete_grace: node.delete_grace,
         headers: Arc::new(object_headers(&node.headers)),
     }
 }
 
-/// Where sinks spool unsent segments: `state_dir/spool/`, or without a state directory a
-/// directory of this process under the system's temporary directory.
-fn spool_root(state_dir: Option<&Path>) -> PathBuf {
+/// Where sinks keep their journals: `state_dir/journal/`, or without a state directory a
+/// directory of this process under the system's temporary directory (gone at exit).
+fn journal_root(state_dir: Option<&Path>) -> PathBuf {
     match state_dir {
-        Some(dir) => dir.join("spool"),
-        None => std::env::temp_dir().join(format!("streamrouter-spool-{}", std::process::id())),
+        Some(dir) => dir.join("journal"),
+        None => std::env::temp_dir().join(format!("streamrouter-journal-{}", std::process::id())),
     }
+}
+
+/// The journal of sink `name` under `root`, its name made safe as a directory name.
+fn journal_dir(root: &Path, name: &str) -> PathBuf {
+    root.join(safe_file_name(name))
+}
+
+/// `name` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by `_`.
+pub(crate) fn safe_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// At start: a journal of a sink no longer configured is named with what it still holds (it is
+/// kept, in case the sink comes back); the spool of an older version, which lasted one run, goes.
+async fn report_left_journals(state_dir: &Path, root: &Path, graph: &Graph) {
+    let old_spool = state_dir.join("spool");
+    let configured: std::collections::BTreeSet<String> = graph
+        .sinks
+        .keys()
+        .map(|name| safe_file_name(name))
+        .collect();
+    let root = root.to_owned();
+    let _ = tokio::task::spawn_blocking(move || {
+        if old_spool.is_dir() {
+            let _ = std::fs::remove_dir_all(&old_spool);
+        }
+        let Ok(dirs) = std::fs::read_dir(&root) else {
+            return;
+        };
+        for dir in dirs.flatten() {
+            let name = dir.file_name().to_string_lossy().into_owned();
+            if configured.contains(&name) {
+                continue;
+            }
+            match crate::publish::journal::Journal::open(&dir.path(), true) {
+                Ok((_, held)) if !held.queue.is_empty() || !held.deletions.is_empty() => {
+                    tracing::warn!(sink = %name, segments = held.queued_segments(), items = held.queue.len(), deletions = held.deletions.len(), journal = %dir.path().display(), "a sink no longer in the config left unsent work and pending deletions in its journal; they are kept until it comes back (remove the directory to drop them)");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(sink = %name, %error, "journal of a sink no longer in the config"),
+            }
+        }
+    })
+    .await;
 }

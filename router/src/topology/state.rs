@@ -16,16 +16,7 @@ impl SequenceStore {
     /// The store of playlist `name` under `state_dir`.
     pub fn new(state_dir: Option<&Path>, name: &str) -> Self {
         let file = state_dir.map(|dir| {
-            let safe: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let safe = super::safe_file_name(name);
             dir.join("playlists").join(format!("{safe}.next"))
         });
         Self { file }

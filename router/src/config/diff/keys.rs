@@ -40,11 +40,13 @@ impl ChangedKeys for RouterSettings {
             state_dir,
             serve,
             listen,
+            stop_timeout,
         } = self;
         let mut keys = Keys::default();
         keys.compare("router.state_dir", state_dir, &new.state_dir);
         keys.compare("router.serve", serve, &new.serve);
         keys.compare("router.listen", listen, &new.listen);
+        keys.compare("router.stop_timeout", stop_timeout, &new.stop_timeout);
         keys.0
     }
 }

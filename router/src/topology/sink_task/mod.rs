@@ -3,10 +3,16 @@
 //! that lists it, and delete expired segments when their time comes.
 //!
 //! Playlists are rendered per sink, so a sink that falls behind only delays itself: its
-//! backlog (see `backlog`) holds unsent segments in memory, then in its spool on disk, and
-//! beyond `spool_limit` drops the oldest, which this task marks with EXT-X-DISCONTINUITY.
-//! Senders never wait for a sink. Sink calls are blocking (the plugin contract) and run on the
-//! blocking pool, retried with backoff while they fail temporarily (see `perform`).
+//! backlog (see `backlog`) holds unsent segments in its journal (`publish::journal`) and the
+//! most recent in memory too, and beyond `spool_limit` drops the oldest, which this task lists
+//! as EXT-X-GAP under their numbers. Senders never wait for a sink. Sink calls are blocking
+//! (the plugin contract) and run on the blocking pool, retried with backoff while they fail
+//! temporarily (see `perform`).
+//!
+//! Durable: each item is completed in the journal together with the plan it changed and the
+//! deletions it scheduled, so a restarted sink replays what was left, in order, goes on with
+//! its playlists' entries, and deletes what was due. At a stop the sink publishes for at most
+//! its drain time (`stop_timeout`), then leaves the rest in the journal.
 //!
 //! A reload changes a sink in place through its [`SinkSetup`] watch: the next operation (and the
 //! next try of one being retried) uses the new instance and settings, so the queue and spool
@@ -17,10 +23,13 @@
 
 mod perform;
 #[cfg(test)]
+mod resume_tests;
+#[cfg(test)]
 mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -29,7 +38,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::backlog::{Backlog, BacklogLimits, DepthGauges, Work, remove_spool, run_intake};
+use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
+use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
 use crate::publish::{
     ObjectHeaders, Operation, PlanSettings, PlaylistPlan, put_playlist, put_segment,
 };
@@ -120,7 +130,7 @@ pub fn sink_queue() -> (SinkQueue, SinkInbox) {
 /// How far a sink may fall behind, how long expired segments linger, which headers it stores.
 #[derive(Debug, Clone)]
 pub struct SinkLimits {
-    /// Unsent segments held in memory, then spilled to the spool, then dropped.
+    /// Unsent segments held in memory besides the journal, and dropped beyond the limit.
     pub backlog: BacklogLimits,
     /// Extra time before an expired segment is deleted (`delete_grace`).
     pub delete_grace: Duration,
@@ -166,19 +176,47 @@ impl Ord for Expiring {
     }
 }
 
-/// Runs until every sender is gone and the backlog is drained. Commands are taken into the
-/// backlog as they arrive (spilling to the spool, dropping the oldest beyond `spool_limit`)
-/// while the worker carries them out in order. Deletions not yet due at the end are abandoned
-/// (the segments stay).
-pub async fn run_sink(
-    name: String,
-    setup: watch::Receiver<SinkSetup>,
-    inbox: SinkInbox,
-    shutdown: CancellationToken,
-    status: NodeStatus,
-) {
-    let backlog = Arc::new(Backlog::default());
-    let spool_dir = setup.borrow().limits.backlog.spool_dir.clone();
+/// Where a sink keeps its journal.
+#[derive(Debug, Clone)]
+pub struct JournalPlace {
+    /// The journal's directory.
+    pub dir: PathBuf,
+    /// Under `state_dir`: every change is fsync'd and kept across runs. Otherwise the journal
+    /// only spares memory, and is removed when the sink is done.
+    pub durable: bool,
+}
+
+/// How a sink task starts.
+pub struct SinkStart {
+    /// Node name.
+    pub name: String,
+    /// The instance and settings, changed by reloads.
+    pub setup: watch::Receiver<SinkSetup>,
+    /// Cancelled when the daemon stops or a reload removes the sink.
+    pub stop: CancellationToken,
+    /// How long it goes on publishing once stopped (`stop_timeout`).
+    pub drain: Duration,
+    /// Its journal.
+    pub journal: JournalPlace,
+    /// Its entry on the status board.
+    pub status: NodeStatus,
+}
+
+/// Runs until every sender is gone and the backlog is drained, or until the drain time after a
+/// stop has passed: what is unsent then stays in the journal. Starts with what the journal
+/// held: its queue first, in order, then the new commands; its plans; its pending deletions.
+pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
+    let SinkStart {
+        name,
+        setup,
+        stop,
+        drain,
+        journal: place,
+        status,
+    } = start;
+    let (journal, mut recovered) = open_journal(&name, &place).await;
+    let next_id = recovered.next_id;
+    let backlog = Arc::new(Backlog::new(journal, &mut recovered));
     let depth = DepthGauges::new(&name);
     let intake = run_intake(
         name.clone(),
@@ -186,26 +224,57 @@ pub async fn run_sink(
         Arc::clone(&backlog),
         setup.clone(),
         depth.clone(),
+        next_id,
     );
-    let worker = Worker {
-        report: SinkReport::new(&name, status.clone()),
-        depth,
-        name: &name,
-        setup,
-        backlog: &backlog,
-        shutdown: &shutdown,
-        plans: BTreeMap::new(),
-        expiring: BinaryHeap::new(),
-        destination: None,
-        masters: BTreeMap::new(),
-        masters_to_move: false,
+    let worker = Worker::new(&name, setup, &backlog, status.clone(), depth, recovered);
+    let deadline = async {
+        stop.cancelled().await;
+        tokio::time::sleep(drain).await;
     };
-    tokio::join!(intake, worker.run());
-    if let Some(dir) = spool_dir {
-        remove_spool(dir).await;
+    let work = async {
+        tokio::select! {
+            () = worker.run() => false,
+            () = deadline => true,
+        }
+    };
+    let ((), abandoned) = tokio::join!(intake, work);
+    let left = backlog.depth();
+    if place.durable {
+        if abandoned && left.entries > 0 {
+            tracing::warn!(sink = %name, waiting = left.entries, journal = %place.dir.display(), "stop timeout: what is unsent stays in the journal for the next run");
+        }
+    } else {
+        if abandoned && left.entries > 0 {
+            tracing::error!(sink = %name, waiting = left.entries, "stop timeout: unsent items are lost (set [router] state_dir to keep them for the next run)");
+        }
+        drop(backlog);
+        let dir = place.dir.clone();
+        let _ = blocking(move || std::fs::remove_dir_all(dir).map_err(|e| e.to_string())).await;
     }
     status.set(NodeState::Stopped);
     tracing::info!(sink = %name, "sink stopped");
+}
+
+/// The sink's journal and what it held; without a usable journal the sink works from memory.
+async fn open_journal(name: &str, place: &JournalPlace) -> (Option<Arc<Journal>>, Recovered) {
+    let (dir, durable) = (place.dir.clone(), place.durable);
+    let opened = blocking(move || Journal::open(&dir, durable).map_err(|e| e.to_string())).await;
+    match opened {
+        Ok((journal, recovered)) => {
+            let segments = recovered.queued_segments();
+            if !recovered.queue.is_empty() || !recovered.deletions.is_empty() {
+                tracing::info!(sink = %name, segments, items = recovered.queue.len(), deletions = recovered.deletions.len(), playlists = recovered.plans.len(), "resuming from the journal");
+            }
+            if recovered.skipped > 0 {
+                tracing::warn!(sink = %name, skipped = recovered.skipped, "journal entries that could not be read were skipped");
+            }
+            (Some(Arc::new(journal)), recovered)
+        }
+        Err(error) => {
+            tracing::error!(sink = %name, %error, "journal unusable: unsent items are held in memory only");
+            (None, Recovered::default())
+        }
+    }
 }
 
 struct Worker<'a> {
@@ -214,8 +283,9 @@ struct Worker<'a> {
     name: &'a str,
     setup: watch::Receiver<SinkSetup>,
     backlog: &'a Backlog,
-    shutdown: &'a CancellationToken,
     plans: BTreeMap<PlaylistId, PlaylistPlan>,
+    /// The last entry of each plan that the journal holds.
+    persisted: BTreeMap<PlaylistId, Option<u64>>,
     expiring: BinaryHeap<Reverse<Expiring>>,
     /// The destination the plans' listed segments are at.
     destination: Option<u64>,
@@ -225,7 +295,68 @@ struct Worker<'a> {
     masters_to_move: bool,
 }
 
-impl Worker<'_> {
+/// How a segment fared at the sink.
+enum Stored {
+    /// It is stored: list it.
+    Yes,
+    /// It was refused for good: list it as a gap.
+    Refused,
+    /// The sink does not publish its playlist.
+    NotPublished,
+}
+
+impl<'a> Worker<'a> {
+    /// A worker starting from what the journal held.
+    fn new(
+        name: &'a str,
+        setup: watch::Receiver<SinkSetup>,
+        backlog: &'a Backlog,
+        status: NodeStatus,
+        depth: DepthGauges,
+        recovered: Recovered,
+    ) -> Self {
+        let mut plans = BTreeMap::new();
+        let mut persisted = BTreeMap::new();
+        for (playlist, snapshot) in recovered.plans {
+            let last = snapshot.playlist.entries.last().map(|entry| entry.sequence);
+            match PlaylistPlan::restore(snapshot) {
+                Some(plan) => {
+                    let playlist: PlaylistId = Arc::from(playlist);
+                    persisted.insert(Arc::clone(&playlist), last);
+                    plans.insert(playlist, plan);
+                }
+                None => {
+                    tracing::warn!(sink = %name, %playlist, "journal plan inconsistent: the playlist starts again")
+                }
+            }
+        }
+        let sink = Arc::clone(&setup.borrow().sink);
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let expiring = (recovered.deletions.into_iter())
+            .map(|(key, due)| {
+                let wait = due.duration_since(wall).unwrap_or_default();
+                Reverse(Expiring {
+                    due: now + wait,
+                    key,
+                    sink: Arc::clone(&sink),
+                })
+            })
+            .collect();
+        Self {
+            report: SinkReport::new(name, status),
+            depth,
+            name,
+            setup,
+            backlog,
+            plans,
+            persisted,
+            expiring,
+            destination: None,
+            masters: recovered.masters,
+            masters_to_move: false,
+        }
+    }
+
     async fn run(mut self) {
         let mut last_progress_log = Instant::now();
         loop {
@@ -240,53 +371,68 @@ impl Worker<'_> {
             self.depth.show(self.backlog);
             let Some(work) = work else {
                 if !self.expiring.is_empty() {
-                    tracing::info!(sink = %self.name, pending = self.expiring.len(), "stopping with expired segments not yet deletable");
+                    tracing::info!(sink = %self.name, pending = self.expiring.len(), "stopping with expired segments not yet deletable; the next run deletes them");
                 }
                 return;
             };
             self.follow_destination();
-            match work {
-                Work::Command(SinkCommand::Segment {
+            let mut done = Completion::default();
+            let mut changed: Option<PlaylistId> = None;
+            match work.item {
+                WorkItem::Command(SinkCommand::Segment {
                     playlist,
                     key,
                     segment,
                     wall_clock,
                     cut,
                 }) => {
-                    if self.store_segment(&playlist, &key, &segment).await {
-                        let depth = self.backlog.depth();
-                        if depth.spooled_bytes > 0
-                            && last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL
-                        {
-                            last_progress_log = Instant::now();
-                            tracing::info!(sink = %self.name, waiting = depth.entries, spooled_bytes = depth.spooled_bytes, memory_bytes = depth.memory_bytes, "sink catching up");
-                        }
-                        if let Some(plan) = self.plans.get_mut(&playlist) {
-                            let operations = plan.add_named(key, &segment, wall_clock);
-                            self.carry_out(operations, Some(cut)).await;
-                        }
+                    let stored = self.store_segment(&playlist, &key, &segment).await;
+                    let depth = self.backlog.depth();
+                    if depth.spooled_bytes > 0
+                        && last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL
+                    {
+                        last_progress_log = Instant::now();
+                        tracing::info!(sink = %self.name, waiting = depth.entries, spooled_bytes = depth.spooled_bytes, memory_bytes = depth.memory_bytes, "sink catching up");
                     }
+                    let operations = match (stored, self.plans.get_mut(&playlist)) {
+                        (Stored::Yes, Some(plan)) => plan.add_named(key, &segment, wall_clock),
+                        (Stored::Refused, Some(plan)) => plan.add_gap(key, &segment, wall_clock),
+                        _ => Vec::new(),
+                    };
+                    done.deletions = self.carry_out(operations, Some(cut)).await;
+                    changed = Some(playlist);
                 }
-                Work::Gap { playlist } => {
-                    if let Some(plan) = self.plans.get_mut(&playlist) {
-                        plan.mark_gap();
-                    }
+                WorkItem::Gap {
+                    playlist,
+                    key,
+                    segment,
+                    wall_clock,
+                } => {
+                    let operations = match self.plans.get_mut(&playlist) {
+                        Some(plan) => plan.add_gap(key, &segment, wall_clock),
+                        None => Vec::new(),
+                    };
+                    done.deletions = self.carry_out(operations, None).await;
+                    changed = Some(playlist);
                 }
-                Work::Command(SinkCommand::Plan { playlist, settings }) => {
+                WorkItem::Command(SinkCommand::Plan { playlist, settings }) => {
                     let operations = match self.plans.get_mut(&playlist) {
                         Some(plan) => plan.update(settings),
                         None => {
-                            self.plans.insert(playlist, PlaylistPlan::new(settings));
+                            self.plans
+                                .insert(Arc::clone(&playlist), PlaylistPlan::new(settings));
                             Vec::new()
                         }
                     };
-                    self.carry_out(operations, None).await;
+                    done.deletions = self.carry_out(operations, None).await;
+                    changed = Some(playlist);
                 }
-                Work::Command(SinkCommand::Master { key, text }) => {
+                WorkItem::Command(SinkCommand::Master { key, text }) => {
                     self.masters.insert(key.clone(), text.clone());
-                    self.put_master(key, text).await;
+                    self.put_master(key.clone(), text.clone()).await;
+                    done.master = Some((key, text));
                 }
-                Work::Command(SinkCommand::End {
+                WorkItem::Command(SinkCommand::End {
                     playlist,
                     endlist,
                     forget,
@@ -295,12 +441,39 @@ impl Worker<'_> {
                         Some(plan) if endlist => plan.end().into_iter().collect(),
                         _ => Vec::new(),
                     };
-                    self.carry_out(operations, None).await;
+                    done.deletions = self.carry_out(operations, None).await;
                     if forget {
                         self.plans.remove(&playlist);
+                        self.persisted.remove(&playlist);
+                        done.forget = Some(playlist.to_string());
+                    } else {
+                        changed = Some(playlist);
                     }
                 }
             }
+            if let Some(playlist) = changed
+                && let Some(plan) = self.plans.get(&playlist)
+            {
+                let before = self.persisted.get(&playlist).copied().flatten();
+                let change = PlanChange::of(&playlist, plan.snapshot(), before);
+                self.persisted
+                    .insert(playlist, change.persisted_after(before));
+                done.plan = Some(change);
+            }
+            self.complete(work.id, done).await;
+        }
+    }
+
+    /// Item `id` is done: the journal forgets it, keeping what it changed.
+    async fn complete(&self, id: u64, done: Completion) {
+        let Some(journal) = self.backlog.journal() else {
+            return;
+        };
+        let journal = Arc::clone(journal);
+        if let Err(error) =
+            blocking(move || journal.complete(id, done).map_err(|e| e.to_string())).await
+        {
+            tracing::error!(sink = %self.name, %error, "journal: cannot record a finished item; a restart would do it again");
         }
     }
 
@@ -320,15 +493,15 @@ impl Worker<'_> {
         }
     }
 
-    /// Stores a segment; false when it could not be (the plan marks the gap).
+    /// Stores a segment, retrying temporary failures for as long as it takes.
     async fn store_segment(
         &mut self,
         playlist: &PlaylistId,
         key: &str,
         segment: &Arc<Segment>,
-    ) -> bool {
+    ) -> Stored {
         if !self.plans.contains_key(playlist) {
-            return false;
+            return Stored::NotPublished;
         }
         let (target, data) = (key.to_owned(), Arc::clone(segment));
         let stored = self
@@ -336,24 +509,24 @@ impl Worker<'_> {
                 put_segment(sink, &target, &data.data, headers)
             })
             .await;
-        if let Some(destination) = stored {
-            tracing::debug!(sink = %self.name, %key, "segment stored");
-            // Stored by a sink a reload put in place during the tries: list it there.
-            if self.destination != Some(destination) {
-                self.follow_destination();
-            }
-            return true;
+        let Some(destination) = stored else {
+            return Stored::Refused;
+        };
+        tracing::debug!(sink = %self.name, %key, "segment stored");
+        // Stored by a sink a reload put in place during the tries: list it there.
+        if self.destination != Some(destination) {
+            self.follow_destination();
         }
-        if let Some(plan) = self.plans.get_mut(playlist) {
-            plan.mark_gap();
-        }
-        if self.shutdown.is_cancelled() {
-            give_up(self.name, self.backlog).await;
-        }
-        false
+        Stored::Yes
     }
 
-    async fn carry_out(&mut self, operations: Vec<Operation>, cut: Option<Instant>) {
+    /// Carries out a plan's operations; returns the deletions scheduled, with when they are due.
+    async fn carry_out(
+        &mut self,
+        operations: Vec<Operation>,
+        cut: Option<Instant>,
+    ) -> Vec<(String, SystemTime)> {
+        let mut deletions = Vec::new();
         for operation in operations {
             match operation {
                 // Stored before the plan listed it.
@@ -379,11 +552,14 @@ impl Worker<'_> {
                         let setup = self.setup.borrow();
                         (Arc::clone(&setup.sink), setup.limits.delete_grace)
                     };
-                    let due = Instant::now() + keep_for + grace;
+                    let wait = keep_for + grace;
+                    deletions.push((key.clone(), SystemTime::now() + wait));
+                    let due = Instant::now() + wait;
                     self.expiring.push(Reverse(Expiring { due, key, sink }));
                 }
             }
         }
+        deletions
     }
 
     /// Stores a master playlist version at the current destination.
@@ -407,13 +583,13 @@ impl Worker<'_> {
         stored.is_some()
     }
 
-    /// [`perform`] with this sink's name, stop, setup and report.
+    /// [`perform`] with this sink's name, setup and report.
     async fn perform<F>(&self, key: &str, pin: Pin, operation: F) -> Option<u64>
     where
         F: Fn(&dyn Sink, &ObjectHeaders) -> Result<(), SinkError> + Send + Sync + 'static,
     {
         let (name, setup, report) = (self.name, &self.setup, &self.report);
-        perform(name, key, self.shutdown, setup, report, pin, operation).await
+        perform(name, key, setup, report, pin, operation).await
     }
 
     async fn delete_due(&mut self) {
@@ -425,17 +601,17 @@ impl Worker<'_> {
             let Expiring { key, sink, .. } = expiring;
             let target = key.clone();
             let pin = Pin::Sink(sink);
+            // Done or refused for good: either way it is no longer pending.
             self.perform(&key, pin, move |sink, _| sink.delete(&target))
                 .await;
+            if let Some(journal) = self.backlog.journal() {
+                let journal = Arc::clone(journal);
+                let deleted = blocking(move || journal.deleted(&key).map_err(|e| e.to_string()));
+                if let Err(error) = deleted.await {
+                    tracing::warn!(sink = %self.name, %error, "journal: a deletion done stays recorded; the next run does it again");
+                }
+            }
         }
-    }
-}
-
-/// The daemon is stopping and the sink still fails: what waits cannot be published.
-async fn give_up(name: &str, backlog: &Backlog) {
-    let dropped = backlog.discard().await;
-    if dropped > 0 {
-        tracing::error!(sink = %name, dropped, "sink unreachable while stopping: unsent segments are lost");
     }
 }
 

@@ -11,7 +11,6 @@ use metrics::{Counter, Histogram};
 
 use streamrouter_plugin::{Sink, SinkError, SinkErrorKind};
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use super::SinkSetup;
 use crate::publish::ObjectHeaders;
@@ -46,8 +45,6 @@ impl SinkReport {
 /// Backoff between tries of one operation.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
-/// Tries of a failing operation once the daemon is stopping, before it is given up.
-const MAX_TRIES_WHILE_STOPPING: u32 = 3;
 
 /// Which sink an operation may use.
 pub enum Pin {
@@ -62,13 +59,13 @@ pub enum Pin {
 
 /// Runs a blocking sink call until it succeeds; returns the destination it succeeded at, or
 /// `None` when it was given up. Temporary failures (network, server down) are retried with
-/// exponential backoff for as long as the daemon runs, so an outage delays publishing but loses
-/// nothing, and a reload that fixes the sink takes effect at once; once the daemon is stopping,
-/// a few more tries are made. Permanent failures are given up at once.
+/// exponential backoff until they succeed, so an outage delays publishing but loses nothing,
+/// and a reload that fixes the sink takes effect at once. At a stop the caller drops this
+/// future once its drain time is over; the operation then stays in the journal. Permanent
+/// failures are given up at once.
 pub async fn perform<F>(
     sink_name: &str,
     key: &str,
-    shutdown: &CancellationToken,
     setup: &watch::Receiver<SinkSetup>,
     report: &SinkReport,
     pin: Pin,
@@ -80,7 +77,6 @@ where
     let operation = Arc::new(operation);
     let mut changes = setup.clone();
     let mut delay = FIRST_RETRY;
-    let mut tries_while_stopping = 0;
     for attempt in 1u64.. {
         let (sink, headers, destination) = {
             let current = changes.borrow_and_update();
@@ -120,12 +116,8 @@ where
                 SinkError::temporary(key, format!("sink call panicked: {join_error}"))
             }
         };
-        if shutdown.is_cancelled() {
-            tries_while_stopping += 1;
-        }
         report.status.fail(NodeState::Retrying, error.to_string());
-        if error.kind == SinkErrorKind::Permanent || tries_while_stopping > MAX_TRIES_WHILE_STOPPING
-        {
+        if error.kind == SinkErrorKind::Permanent {
             report.failures.increment(1);
             tracing::error!(sink = %sink_name, %key, %error, attempt, "giving up on this object");
             return None;
@@ -136,7 +128,6 @@ where
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = shutdown.cancelled(), if tries_while_stopping == 0 => {}
             // A reload replaced the sink: try the new one now.
             Ok(()) = changes.changed() => {}
         }

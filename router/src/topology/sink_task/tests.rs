@@ -60,16 +60,42 @@ fn segment(fill: u8) -> Arc<Segment> {
     })
 }
 
+/// A sink task's start with a journal in `dir`.
+fn start(
+    name: &str,
+    receiver: watch::Receiver<SinkSetup>,
+    dir: &std::path::Path,
+    durable: bool,
+    stop: CancellationToken,
+) -> SinkStart {
+    SinkStart {
+        name: name.into(),
+        setup: receiver,
+        stop,
+        drain: Duration::from_millis(200),
+        journal: JournalPlace {
+            dir: dir.join(name),
+            durable,
+        },
+        status: NodeStatus::starting(&NodeBoard::default(), format!("sinks.{name}")),
+    }
+}
+
+/// Segment files in a sink's journal.
+fn journal_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("segments")).map_or(0, |files| files.count())
+}
+
 /// Sends five 1000-byte segments to a sink that takes 300 ms per segment: the first is
 /// being stored while the four others arrive. Returns what the sink holds at the end and
-/// the spool files seen while the four waited.
+/// the journal's segment files seen while the four waited.
 async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usize) {
     let sink = Arc::new(SlowSink {
         delay: Duration::from_millis(300),
         objects: Mutex::new(BTreeMap::new()),
     });
     let (queue, inbox) = sink_queue();
-    let spool_dir = backlog.spool_dir.clone();
+    let journal = tempfile::tempdir().unwrap();
     let (_setup, receiver) = watch::channel(SinkSetup {
         sink: Arc::clone(&sink) as Arc<dyn Sink>,
         destination: 1,
@@ -79,13 +105,9 @@ async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usi
             headers: Arc::default(),
         },
     });
-    let task = tokio::spawn(run_sink(
-        "slow".into(),
-        receiver,
-        inbox,
-        CancellationToken::new(),
-        NodeStatus::starting(&NodeBoard::default(), "sinks.slow".into()),
-    ));
+    let stop = CancellationToken::new();
+    let slow = start("slow", receiver, journal.path(), false, stop);
+    let task = tokio::spawn(run_sink(slow, inbox));
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
         playlist: Arc::clone(&playlist),
@@ -104,9 +126,7 @@ async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usi
         });
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let spooled = spool_dir
-        .as_ref()
-        .map_or(0, |dir| std::fs::read_dir(dir).unwrap().count());
+    let spooled = journal_files(&journal.path().join("slow"));
     queue.send(SinkCommand::End {
         playlist,
         endlist: true,
@@ -114,9 +134,10 @@ async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usi
     });
     drop(queue);
     task.await.unwrap();
-    if let Some(dir) = spool_dir {
-        assert!(!dir.exists(), "the spool is removed when the sink is done");
-    }
+    assert!(
+        !journal.path().join("slow").exists(),
+        "a journal outside state_dir is removed when the sink is done"
+    );
     let objects = sink.objects.lock().unwrap().clone();
     // Every stored segment is the one sent under its name, byte for byte.
     for (key, body) in &objects {
@@ -137,36 +158,37 @@ fn playlist_text(objects: &BTreeMap<String, Vec<u8>>) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sink_behind_drops_its_oldest_segments_and_marks_the_gap() {
+async fn a_sink_behind_drops_its_oldest_segments_and_lists_them_as_gaps() {
     let (objects, _) = publish_five(BacklogLimits {
         memory_bytes: 1500,
         spool_limit: 1500,
-        spool_dir: None,
     })
     .await;
     assert_eq!(keys(&objects), ["index.m3u8", "s-00001.ts", "s-00005.ts"]);
     let playlist = playlist_text(&objects);
-    assert!(
-        playlist.contains(
-            "s-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-00005.ts\n#EXT-X-ENDLIST\n"
-        ),
-        "{playlist}"
+    let gap = |n: u8| format!("#EXT-X-GAP\n#EXTINF:2.000,\ns-{n:05}.ts\n");
+    let expected = format!(
+        "s-00001.ts\n{}{}{}#EXTINF:2.000,\ns-00005.ts\n#EXT-X-ENDLIST\n",
+        gap(2),
+        gap(3),
+        gap(4)
     );
-    // Media sequence numbers stay positional: two entries from 1.
+    assert!(playlist.ends_with(&expected), "{playlist}");
+    // Every segment keeps its number: the other sinks and variants number alike.
     assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:1\n"), "{playlist}");
+    assert!(playlist.contains("#EXT-X-VERSION:8\n"), "{playlist}");
+    assert!(!playlist.contains("DISCONTINUITY"), "{playlist}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sink_behind_spills_to_its_spool_and_loses_nothing_that_fits() {
-    let spool = tempfile::tempdir().unwrap();
+async fn a_sink_behind_keeps_every_waiting_segment_in_its_journal() {
     let (objects, spooled) = publish_five(BacklogLimits {
         memory_bytes: 1500,
         spool_limit: 10_000,
-        spool_dir: Some(spool.path().join("slow")),
     })
     .await;
-    // One waiting segment fits in memory; the next three went to disk.
-    assert_eq!(spooled, 3);
+    // The one being stored and the four waiting are on disk (one is also held in memory).
+    assert_eq!(spooled, 5);
     assert_eq!(
         keys(&objects),
         [
@@ -188,15 +210,14 @@ async fn a_sink_behind_spills_to_its_spool_and_loses_nothing_that_fits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_drops_its_oldest_segments_first() {
-    let spool = tempfile::tempdir().unwrap();
     let (objects, spooled) = publish_five(BacklogLimits {
         memory_bytes: 1500,
         spool_limit: 3500,
-        spool_dir: Some(spool.path().join("slow")),
     })
     .await;
-    // Segment 2 (in memory, the oldest unsent) made room for segment 5.
-    assert_eq!(spooled, 3);
+    // Segment 2 (in memory, the oldest unsent) made room for segment 5; its file went (1,
+    // being stored, keeps its own until it is done).
+    assert_eq!(spooled, 4);
     assert_eq!(
         keys(&objects),
         [
@@ -209,7 +230,9 @@ async fn a_full_spool_drops_its_oldest_segments_first() {
     );
     let playlist = playlist_text(&objects);
     assert!(
-        playlist.contains("s-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\ns-00003.ts\n"),
+        playlist.contains(
+            "s-00001.ts\n#EXT-X-GAP\n#EXTINF:2.000,\ns-00002.ts\n#EXTINF:2.000,\ns-00003.ts\n"
+        ),
         "{playlist}"
     );
 }
@@ -222,7 +245,6 @@ fn setup(sink: &Arc<SlowSink>, destination: u64) -> SinkSetup {
             backlog: BacklogLimits {
                 memory_bytes: 1 << 20,
                 spool_limit: 1 << 20,
-                spool_dir: None,
             },
             delete_grace: Duration::ZERO,
             headers: Arc::default(),
@@ -245,13 +267,15 @@ async fn a_moved_sink_takes_the_queue_and_lists_only_what_it_stored() {
     let (old, new) = (slow_sink(300), slow_sink(0));
     let (setup_sender, receiver) = watch::channel(setup(&old, 1));
     let (queue, inbox) = sink_queue();
-    let task = tokio::spawn(run_sink(
-        "moving".into(),
+    let journal = tempfile::tempdir().unwrap();
+    let moving = start(
+        "moving",
         receiver,
-        inbox,
+        journal.path(),
+        false,
         CancellationToken::new(),
-        NodeStatus::starting(&NodeBoard::default(), "sinks.moving".into()),
-    ));
+    );
+    let task = tokio::spawn(run_sink(moving, inbox));
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
         playlist: Arc::clone(&playlist),
@@ -295,13 +319,15 @@ async fn a_sink_replaced_in_place_keeps_its_playlist() {
     let sink = slow_sink(0);
     let (setup_sender, receiver) = watch::channel(setup(&sink, 1));
     let (queue, inbox) = sink_queue();
-    let task = tokio::spawn(run_sink(
-        "same".into(),
+    let journal = tempfile::tempdir().unwrap();
+    let same = start(
+        "same",
         receiver,
-        inbox,
+        journal.path(),
+        false,
         CancellationToken::new(),
-        NodeStatus::starting(&NodeBoard::default(), "sinks.same".into()),
-    ));
+    );
+    let task = tokio::spawn(run_sink(same, inbox));
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
         playlist: Arc::clone(&playlist),

@@ -1,0 +1,260 @@
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::playlist::PlaylistConfig;
+use crate::publish::SegmentNamePattern;
+use crate::publish::plan::PlaylistPlan;
+
+fn settings() -> PlanSettings {
+    PlanSettings {
+        playlist_key: "live/index.m3u8".into(),
+        segment_name: SegmentNamePattern::parse("live/s-{seq:03}.ts").unwrap(),
+        base_url: None,
+        first_sequence: 1,
+        delete_expired: true,
+        program_date_time: true,
+        playlist: PlaylistConfig {
+            window: 3,
+            target_duration: 2.0,
+            independent_segments: true,
+        },
+    }
+}
+
+fn segment_record(key: &str, data: &[u8]) -> Record {
+    Record::Segment {
+        playlist: "cam".into(),
+        key: key.into(),
+        info: SegmentInfo {
+            start_pts: 0,
+            duration_ticks: 180_000,
+            discontinuity: false,
+            independent: true,
+        },
+        wall_clock: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        len: data.len() as u64,
+        crc: crc32(data),
+    }
+}
+
+fn segment() -> Segment {
+    SegmentInfo {
+        start_pts: 0,
+        duration_ticks: 180_000,
+        discontinuity: false,
+        independent: true,
+    }
+    .with_data(Vec::new())
+}
+
+#[test]
+fn queued_work_survives_a_reopen_in_order_with_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (journal, recovered) = Journal::open(dir.path(), true).unwrap();
+        assert!(recovered.queue.is_empty());
+        assert_eq!(recovered.next_id, 0);
+        let plan = Record::Plan {
+            playlist: "cam".into(),
+            settings: settings(),
+        };
+        journal.append(0, &plan, None).unwrap();
+        journal
+            .append(1, &segment_record("live/s-001.ts", b"one"), Some(b"one"))
+            .unwrap();
+        journal
+            .append(2, &segment_record("live/s-002.ts", b"two"), Some(b"two"))
+            .unwrap();
+        journal.complete(0, Completion::default()).unwrap();
+        // Dropped without completing the rest: what a crash leaves.
+    }
+    let (journal, recovered) = Journal::open(dir.path(), true).unwrap();
+    let ids: Vec<u64> = recovered.queue.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(recovered.next_id, 3);
+    assert_eq!(recovered.queued_segments(), 2);
+    let Record::Segment { len, crc, .. } = &recovered.queue[1].1 else {
+        panic!("a segment record: {:?}", recovered.queue[1]);
+    };
+    assert_eq!(journal.read_segment(2, *len, *crc).unwrap(), b"two");
+}
+
+#[test]
+fn a_damaged_or_missing_segment_file_is_reported_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) = Journal::open(dir.path(), false).unwrap();
+    journal
+        .append(7, &segment_record("a.ts", b"payload"), Some(b"payload"))
+        .unwrap();
+    let file = dir.path().join("segments").join(format!("{:016}.ts", 7));
+    std::fs::write(&file, b"paylo").unwrap();
+    let crc = crc32(b"payload");
+    let error = journal.read_segment(7, 7, crc).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            JournalError::Damaged {
+                found: 5,
+                len: 7,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    std::fs::remove_file(&file).unwrap();
+    assert!(matches!(
+        journal.read_segment(7, 7, crc),
+        Err(JournalError::Io { .. })
+    ));
+}
+
+#[test]
+fn a_plan_is_kept_entry_by_entry_and_restored_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = PlaylistPlan::new(settings());
+    let mut persisted = None;
+    {
+        let (journal, _) = Journal::open(dir.path(), true).unwrap();
+        for id in 0..5 {
+            let operations = plan.add(&segment(), SystemTime::UNIX_EPOCH);
+            let change = PlanChange::of("cam", plan.snapshot(), persisted);
+            // Only the new entry is written each time.
+            assert_eq!(change.added.len(), 1);
+            persisted = change.persisted_after(persisted);
+            let deletions = operations
+                .iter()
+                .filter_map(|operation| match operation {
+                    crate::publish::Operation::Expire { key, .. } => {
+                        Some((key.clone(), SystemTime::UNIX_EPOCH))
+                    }
+                    _ => None,
+                })
+                .collect();
+            journal
+                .append(id, &segment_record("x", b""), Some(b""))
+                .unwrap();
+            let done = Completion {
+                plan: Some(change),
+                deletions,
+                ..Completion::default()
+            };
+            journal.complete(id, done).unwrap();
+        }
+        journal.deleted("live/s-001.ts").unwrap();
+    }
+    let (_, recovered) = Journal::open(dir.path(), true).unwrap();
+    assert!(recovered.queue.is_empty());
+    let snapshot = recovered.plans.get("cam").unwrap();
+    assert_eq!(snapshot, &plan.snapshot());
+    let restored = PlaylistPlan::restore(snapshot.clone()).unwrap();
+    assert_eq!(restored.playlist().render(), plan.playlist().render());
+    let pending: Vec<&str> = recovered
+        .deletions
+        .iter()
+        .map(|(key, _)| key.as_str())
+        .collect();
+    assert_eq!(pending, ["live/s-002.ts"]);
+    // Segment files of completed items are gone.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("segments"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_forgotten_plan_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = PlaylistPlan::new(settings());
+    plan.add(&segment(), SystemTime::UNIX_EPOCH);
+    let (journal, _) = Journal::open(dir.path(), false).unwrap();
+    journal
+        .append(0, &segment_record("x", b""), Some(b""))
+        .unwrap();
+    let change = PlanChange::of("cam", plan.snapshot(), None);
+    let done = Completion {
+        plan: Some(change),
+        ..Completion::default()
+    };
+    journal.complete(0, done).unwrap();
+    let end = Record::End {
+        playlist: "cam".into(),
+        endlist: true,
+        forget: true,
+    };
+    journal.append(1, &end, None).unwrap();
+    let done = Completion {
+        forget: Some("cam".into()),
+        ..Completion::default()
+    };
+    journal.complete(1, done).unwrap();
+    drop(journal);
+    let (_, recovered) = Journal::open(dir.path(), false).unwrap();
+    assert!(recovered.plans.is_empty());
+}
+
+#[test]
+fn an_unreadable_database_is_moved_aside_and_a_new_one_started() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("journal.redb"), b"not a database at all").unwrap();
+    let (journal, recovered) = Journal::open(dir.path(), true).unwrap();
+    assert!(recovered.queue.is_empty());
+    journal
+        .append(0, &segment_record("x", b"x"), Some(b"x"))
+        .unwrap();
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("journal-unreadable-")
+        })
+        .count();
+    assert_eq!(aside, 1);
+}
+
+#[test]
+fn segment_files_without_a_record_are_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (journal, _) = Journal::open(dir.path(), true).unwrap();
+        journal
+            .append(3, &segment_record("x", b"x"), Some(b"x"))
+            .unwrap();
+    }
+    // A crash between writing a file and committing its record.
+    let stray = dir.path().join("segments").join(format!("{:016}.ts", 4));
+    std::fs::write(&stray, b"half").unwrap();
+    let (_, recovered) = Journal::open(dir.path(), true).unwrap();
+    assert_eq!(recovered.queue.len(), 1);
+    assert!(!stray.exists());
+    assert!(
+        dir.path()
+            .join("segments")
+            .join(format!("{:016}.ts", 3))
+            .exists()
+    );
+}
+
+#[test]
+fn a_dropped_segment_stays_queued_as_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) = Journal::open(dir.path(), false).unwrap();
+    let record = segment_record("live/s-001.ts", b"bytes");
+    journal.append(0, &record, Some(b"bytes")).unwrap();
+    journal.replace(0, &record.clone().into_gap()).unwrap();
+    drop(journal);
+    let (_, recovered) = Journal::open(dir.path(), false).unwrap();
+    assert!(
+        matches!(&recovered.queue[..], [(0, Record::Gap { key, .. })] if key == "live/s-001.ts")
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("segments"))
+            .unwrap()
+            .count(),
+        0
+    );
+}

@@ -1,0 +1,195 @@
+//! A sink's journal across runs: a stop with the sink down leaves its work in the journal, and
+//! the next run publishes it in order before what follows, with the playlist's entries kept.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use streamrouter_plugin::{ObjectMeta, SinkError};
+use tokio::sync::watch;
+
+use super::*;
+use crate::playlist::PlaylistConfig;
+use crate::publish::SegmentNamePattern;
+use crate::status::NodeBoard;
+
+/// A sink that refuses everything (temporarily) while `down`.
+#[derive(Default)]
+struct SwitchSink {
+    down: AtomicBool,
+    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl Sink for SwitchSink {
+    fn put(&self, key: &str, body: &[u8], _meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(SinkError::temporary(key, "connection refused"));
+        }
+        let mut objects = self.objects.lock().unwrap();
+        objects.insert(key.to_owned(), body.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), SinkError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(SinkError::temporary(key, "connection refused"));
+        }
+        self.objects.lock().unwrap().remove(key);
+        Ok(())
+    }
+}
+
+fn settings(window: usize) -> PlanSettings {
+    PlanSettings {
+        playlist_key: "index.m3u8".into(),
+        segment_name: SegmentNamePattern::with_prefix("s"),
+        base_url: None,
+        first_sequence: 1,
+        delete_expired: true,
+        program_date_time: false,
+        playlist: PlaylistConfig {
+            window,
+            target_duration: 2.0,
+            independent_segments: true,
+        },
+    }
+}
+
+fn setup(sink: &Arc<SwitchSink>) -> SinkSetup {
+    SinkSetup {
+        sink: Arc::clone(sink) as Arc<dyn Sink>,
+        destination: 1,
+        limits: SinkLimits {
+            backlog: BacklogLimits {
+                memory_bytes: 1500,
+                spool_limit: 1 << 20,
+            },
+            delete_grace: Duration::ZERO,
+            headers: Arc::default(),
+        },
+    }
+}
+
+/// One run of a durable sink over `dir`: sends a plan and segments `numbers` (an ended run
+/// sends an End), stops (drain 100 ms) and waits until the task is over.
+async fn run_once(
+    sink: &Arc<SwitchSink>,
+    dir: &std::path::Path,
+    window: usize,
+    numbers: std::ops::RangeInclusive<u8>,
+) {
+    let (_setup, receiver) = watch::channel(setup(sink));
+    let (queue, inbox) = sink_queue();
+    let stop = CancellationToken::new();
+    let start = SinkStart {
+        name: "cdn".into(),
+        setup: receiver,
+        stop: stop.clone(),
+        drain: Duration::from_millis(100),
+        journal: JournalPlace {
+            dir: dir.to_owned(),
+            durable: true,
+        },
+        status: NodeStatus::starting(&NodeBoard::default(), "sinks.cdn".into()),
+    };
+    let task = tokio::spawn(run_sink(start, inbox));
+    let playlist: PlaylistId = Arc::from("cam");
+    queue.send(SinkCommand::Plan {
+        playlist: Arc::clone(&playlist),
+        settings: settings(window),
+    });
+    for n in numbers {
+        queue.send(SinkCommand::Segment {
+            playlist: Arc::clone(&playlist),
+            key: format!("s-{n:05}.ts"),
+            segment: Arc::new(Segment {
+                data: vec![n; 1000],
+                start_pts: i64::from(n) * 180_000,
+                duration_ticks: 180_000,
+                discontinuity: false,
+                independent: true,
+            }),
+            wall_clock: SystemTime::UNIX_EPOCH,
+            cut: Instant::now(),
+        });
+    }
+    queue.send(SinkCommand::End {
+        playlist,
+        endlist: true,
+        forget: false,
+    });
+    drop(queue);
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the sink stops within its drain time")
+        .unwrap();
+}
+
+fn playlist(sink: &SwitchSink) -> String {
+    let objects = sink.objects.lock().unwrap();
+    String::from_utf8(objects["index.m3u8"].clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_stop_left_unsent_is_published_by_the_next_run_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(SwitchSink::default());
+    // Run 1: segments 1 and 2 go out, then the sink goes down while 3 and 4 wait.
+    run_once(&sink, dir.path(), 0, 1..=2).await;
+    sink.down.store(true, Ordering::SeqCst);
+    run_once(&sink, dir.path(), 0, 3..=4).await;
+    {
+        let objects = sink.objects.lock().unwrap();
+        assert!(!objects.contains_key("s-00003.ts"));
+    }
+    let (_, held) = Journal::open(dir.path(), true).unwrap();
+    assert_eq!(held.queued_segments(), 2, "3 and 4 wait in the journal");
+    drop(held);
+    // Run 3: the sink is back; 3 and 4 go out first, then 5, in one playlist.
+    sink.down.store(false, Ordering::SeqCst);
+    run_once(&sink, dir.path(), 0, 5..=5).await;
+    let objects = sink.objects.lock().unwrap().clone();
+    for n in 1..=5u8 {
+        assert_eq!(
+            objects[&format!("s-{n:05}.ts")],
+            vec![n; 1000],
+            "segment {n}"
+        );
+    }
+    let text = playlist(&sink);
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:1\n"), "{text}");
+    let uris: Vec<&str> = text.lines().filter(|line| !line.starts_with('#')).collect();
+    assert_eq!(
+        uris,
+        [
+            "s-00001.ts",
+            "s-00002.ts",
+            "s-00003.ts",
+            "s-00004.ts",
+            "s-00005.ts"
+        ]
+    );
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+    // Each run is a new timeline.
+    assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 2, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_window_is_full_at_once_and_what_left_it_is_deleted_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(SwitchSink::default());
+    run_once(&sink, dir.path(), 3, 1..=4).await;
+    // Segment 1 left the window; its deletion (due 2 + 6 s later) is pending at the stop.
+    assert!(sink.objects.lock().unwrap().contains_key("s-00001.ts"));
+    let (_, held) = Journal::open(dir.path(), true).unwrap();
+    assert_eq!(held.deletions.len(), 1);
+    drop(held);
+    run_once(&sink, dir.path(), 3, 5..=5).await;
+    let text = playlist(&sink);
+    let uris: Vec<&str> = text.lines().filter(|line| !line.starts_with('#')).collect();
+    assert_eq!(uris, ["s-00003.ts", "s-00004.ts", "s-00005.ts"]);
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:3\n"), "{text}");
+    let (_, held) = Journal::open(dir.path(), true).unwrap();
+    assert_eq!(held.deletions.len(), 2, "1 and 2 are still due later");
+}
