@@ -179,6 +179,22 @@ impl Daemon {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// Waits at most `timeout` for the process to exit on its own (after a signal); `None` if
+    /// it still runs then. Never kills it.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                thread::sleep(Duration::from_millis(100)); // let the log reader drain
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit (at most `timeout`).
     pub fn stop(mut self, timeout: Duration) -> (ExitStatus, String) {
         let status = Command::new("kill")

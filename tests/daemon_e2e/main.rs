@@ -12,6 +12,7 @@ mod common;
 
 mod config_tools;
 mod daemon;
+mod durable;
 mod feeds;
 mod heal;
 mod inputs;
