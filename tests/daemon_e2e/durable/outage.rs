@@ -153,6 +153,15 @@ fn a_stop_and_a_crash_during_s3_outages_lose_no_segment_of_the_recording() {
             final_playlist.media_sequence
         )
     });
+    let gaps: Vec<&str> = final_playlist
+        .entries
+        .iter()
+        .filter(|e| e.gap)
+        .map(|e| e.uri.as_str())
+        .collect();
+    findings.check(gaps.is_empty(), || {
+        format!("segments marked #EXT-X-GAP (lost for the sink): {gaps:?}")
+    });
     let unstored: Vec<&str> = final_playlist
         .uris()
         .into_iter()
