@@ -19,7 +19,7 @@ use std::time::SystemTime;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
-use crate::publish::journal::{Journal, Record, Recovered, SegmentInfo, crc32};
+use crate::publish::journal::{Journal, Record, SegmentInfo, crc32};
 use crate::segmenter::Segment;
 
 use super::sink_task::{PlaylistId, SinkCommand, SinkSetup};
@@ -51,28 +51,13 @@ pub enum WorkItem {
     },
 }
 
-/// A queued segment whose bytes are only in its journal file.
-#[derive(Debug)]
-struct OnDisk {
-    playlist: PlaylistId,
-    key: String,
-    info: SegmentInfo,
-    len: u64,
-    crc: u32,
-    wall_clock: SystemTime,
-    cut: Instant,
-}
-
 #[derive(Debug)]
 enum Queued {
+    /// In memory as it was sent (and in the journal, when the sink has one).
     Held(SinkCommand),
-    OnDisk(OnDisk),
-    Gap {
-        playlist: PlaylistId,
-        key: String,
-        info: SegmentInfo,
-        wall_clock: SystemTime,
-    },
+    /// As the journal records it: a segment whose bytes are only in its file, a gap, or work
+    /// recovered at start. `cut` is when it was queued (for the publish latency log).
+    Recorded { record: Record, cut: Instant },
 }
 
 #[derive(Debug)]
@@ -86,42 +71,35 @@ impl Entry {
     fn segment_bytes(&self) -> (u64, u64) {
         match &self.queued {
             Queued::Held(SinkCommand::Segment { segment, .. }) => (segment.data.len() as u64, 0),
-            Queued::OnDisk(on_disk) => (0, on_disk.len),
-            Queued::Held(_) | Queued::Gap { .. } => (0, 0),
+            Queued::Recorded {
+                record: Record::Segment { len, .. },
+                ..
+            } => (0, *len),
+            Queued::Held(_) | Queued::Recorded { .. } => (0, 0),
         }
     }
 
-    /// The gap this entry becomes when it is dropped (a segment), as queued and as recorded.
-    fn dropped(&self) -> Option<(Queued, Record)> {
-        let (playlist, key, info, wall_clock) = match &self.queued {
+    /// The gap this entry becomes when it is dropped (a segment).
+    fn dropped(&self) -> Option<Record> {
+        match &self.queued {
             Queued::Held(SinkCommand::Segment {
                 playlist,
                 key,
                 segment,
                 wall_clock,
                 ..
-            }) => (playlist, key, SegmentInfo::of(segment), *wall_clock),
-            Queued::OnDisk(on_disk) => (
-                &on_disk.playlist,
-                &on_disk.key,
-                on_disk.info,
-                on_disk.wall_clock,
-            ),
-            Queued::Held(_) | Queued::Gap { .. } => return None,
-        };
-        let record = Record::Gap {
-            playlist: playlist.to_string(),
-            key: key.clone(),
-            info,
-            wall_clock,
-        };
-        let queued = Queued::Gap {
-            playlist: Arc::clone(playlist),
-            key: key.clone(),
-            info,
-            wall_clock,
-        };
-        Some((queued, record))
+            }) => Some(Record::Gap {
+                playlist: playlist.to_string(),
+                key: key.clone(),
+                info: SegmentInfo::of(segment),
+                wall_clock: *wall_clock,
+            }),
+            Queued::Recorded {
+                record: record @ Record::Segment { .. },
+                ..
+            } => Some(record.clone().into_gap()),
+            Queued::Held(_) | Queued::Recorded { .. } => None,
+        }
     }
 }
 
@@ -187,57 +165,18 @@ pub struct BacklogDepth {
 }
 
 impl Backlog {
-    /// A backlog that starts with the work a journal held (`None`: memory only).
-    pub fn new(journal: Option<Arc<Journal>>, recovered: &mut Recovered) -> Self {
+    /// A backlog that starts with `recovered`, the queue a journal held (`journal`; `None`:
+    /// memory only).
+    pub fn new(journal: Option<Arc<Journal>>, recovered: Vec<(u64, Record)>) -> Self {
         let mut state = State::default();
-        for (id, record) in std::mem::take(&mut recovered.queue) {
-            let queued = match record {
-                Record::Plan { playlist, settings } => Queued::Held(SinkCommand::Plan {
-                    playlist: Arc::from(playlist),
-                    settings,
-                }),
-                Record::Segment {
-                    playlist,
-                    key,
-                    info,
-                    wall_clock,
-                    len,
-                    crc,
-                } => {
-                    state.spooled_bytes += len;
-                    Queued::OnDisk(OnDisk {
-                        playlist: Arc::from(playlist),
-                        key,
-                        info,
-                        len,
-                        crc,
-                        wall_clock,
-                        cut: Instant::now(),
-                    })
-                }
-                Record::Gap {
-                    playlist,
-                    key,
-                    info,
-                    wall_clock,
-                } => Queued::Gap {
-                    playlist: Arc::from(playlist),
-                    key,
-                    info,
-                    wall_clock,
-                },
-                Record::Master { key, text } => Queued::Held(SinkCommand::Master { key, text }),
-                Record::End {
-                    playlist,
-                    endlist,
-                    forget,
-                } => Queued::Held(SinkCommand::End {
-                    playlist: Arc::from(playlist),
-                    endlist,
-                    forget,
-                }),
+        let cut = Instant::now();
+        for (id, record) in recovered {
+            let entry = Entry {
+                id,
+                queued: Queued::Recorded { record, cut },
             };
-            state.entries.push_back(Entry { id, queued });
+            state.spooled_bytes += entry.segment_bytes().1;
+            state.entries.push_back(entry);
         }
         Self {
             state: Mutex::new(state),
@@ -307,13 +246,12 @@ impl Backlog {
                 break;
             };
             let (memory, spooled) = state.entries[oldest].segment_bytes();
-            let Some((gap, record)) = state.entries[oldest].dropped() else {
+            let Some(gap) = state.entries[oldest].dropped() else {
                 break;
             };
             state.memory_bytes -= memory;
             state.spooled_bytes -= spooled;
-            let id = state.entries[oldest].id;
-            if let Record::Gap { key, .. } = &record {
+            if let Record::Gap { key, .. } = &gap {
                 tracing::error!(
                     sink,
                     %key,
@@ -322,8 +260,12 @@ impl Backlog {
                     "sink far behind: spool full, dropping its oldest unsent segment; its playlist lists it as EXT-X-GAP"
                 );
             }
-            state.entries[oldest].queued = gap;
-            dropped.push((id, record));
+            let entry = &mut state.entries[oldest];
+            dropped.push((entry.id, gap.clone()));
+            entry.queued = Queued::Recorded {
+                record: gap,
+                cut: Instant::now(),
+            };
         }
         drop(state);
         self.ready.notify_one();
@@ -339,54 +281,74 @@ impl Backlog {
         self.lock().memory_bytes
     }
 
-    /// A segment only on disk comes back into memory.
+    /// The work of an entry; a segment only on disk comes back into memory (a lost one is a
+    /// gap).
     async fn read_back(&self, entry: Entry) -> Work {
         let Entry { id, queued } = entry;
-        let item = match queued {
-            Queued::Held(command) => WorkItem::Command(command),
-            Queued::Gap {
+        let (record, cut) = match queued {
+            Queued::Held(command) => {
+                let item = WorkItem::Command(command);
+                return Work { id, item };
+            }
+            Queued::Recorded { record, cut } => (record, cut),
+        };
+        let item = match record {
+            Record::Segment {
+                playlist,
+                key,
+                info,
+                wall_clock,
+                len,
+                crc,
+            } => {
+                let read = match self.journal.clone() {
+                    Some(journal) => blocking(move || journal.read_segment(id, len, crc)).await,
+                    None => Err("no journal".to_owned()),
+                };
+                match read {
+                    Ok(data) => WorkItem::Command(SinkCommand::Segment {
+                        playlist: Arc::from(playlist),
+                        key,
+                        segment: Arc::new(info.with_data(data)),
+                        wall_clock,
+                        cut,
+                    }),
+                    Err(error) => {
+                        tracing::error!(%key, %error, "queued segment lost from the journal; its playlist lists it as EXT-X-GAP");
+                        WorkItem::Gap {
+                            playlist: Arc::from(playlist),
+                            key,
+                            segment: info.with_data(Vec::new()),
+                            wall_clock,
+                        }
+                    }
+                }
+            }
+            Record::Gap {
                 playlist,
                 key,
                 info,
                 wall_clock,
             } => WorkItem::Gap {
-                playlist,
+                playlist: Arc::from(playlist),
                 key,
                 segment: info.with_data(Vec::new()),
                 wall_clock,
             },
-            Queued::OnDisk(on_disk) => {
-                let read = match self.journal.clone() {
-                    Some(journal) => {
-                        let (len, crc) = (on_disk.len, on_disk.crc);
-                        blocking(move || {
-                            journal
-                                .read_segment(id, len, crc)
-                                .map_err(|e| e.to_string())
-                        })
-                        .await
-                    }
-                    None => Err("no journal".to_owned()),
-                };
-                match read {
-                    Ok(data) => WorkItem::Command(SinkCommand::Segment {
-                        playlist: on_disk.playlist,
-                        key: on_disk.key,
-                        segment: Arc::new(on_disk.info.with_data(data)),
-                        wall_clock: on_disk.wall_clock,
-                        cut: on_disk.cut,
-                    }),
-                    Err(error) => {
-                        tracing::error!(key = %on_disk.key, %error, "queued segment lost from the journal; its playlist lists it as EXT-X-GAP");
-                        WorkItem::Gap {
-                            playlist: on_disk.playlist,
-                            key: on_disk.key,
-                            segment: on_disk.info.with_data(Vec::new()),
-                            wall_clock: on_disk.wall_clock,
-                        }
-                    }
-                }
-            }
+            Record::Plan { playlist, settings } => WorkItem::Command(SinkCommand::Plan {
+                playlist: Arc::from(playlist),
+                settings,
+            }),
+            Record::Master { key, text } => WorkItem::Command(SinkCommand::Master { key, text }),
+            Record::End {
+                playlist,
+                endlist,
+                forget,
+            } => WorkItem::Command(SinkCommand::End {
+                playlist: Arc::from(playlist),
+                endlist,
+                forget,
+            }),
         };
         Work { id, item }
     }
@@ -429,10 +391,9 @@ fn record_of(command: &SinkCommand) -> Record {
     }
 }
 
-/// Takes commands from the sink's queue into the journal and the backlog until every sender is
-/// gone; record ids start at `next_id`. A segment over the memory budget is held by its journal
-/// file alone. A command the journal cannot take is held in memory (logged): it is published
-/// all the same, but would not survive a crash. The limits are the sink's current ones.
+/// Takes commands from the sink's queue into the journal (see [`journaled`]) and the backlog
+/// until every sender is gone; record ids start at `next_id`. The limits are the sink's current
+/// ones.
 pub async fn run_intake(
     sink: String,
     mut receiver: mpsc::UnboundedReceiver<SinkCommand>,
@@ -445,52 +406,11 @@ pub async fn run_intake(
         let limits = setup.borrow().limits.backlog.clone();
         let id = next_id;
         next_id += 1;
-        let journaled = match backlog.journal() {
+        let queued = match backlog.journal() {
             Some(journal) => {
-                let journal = Arc::clone(journal);
-                let record = record_of(&command);
-                let data = match &command {
-                    SinkCommand::Segment { segment, .. } => Some(Arc::clone(segment)),
-                    _ => None,
-                };
-                let written = blocking(move || {
-                    let bytes = data.as_ref().map(|segment| segment.data.as_slice());
-                    journal
-                        .append(id, &record, bytes)
-                        .map_err(|e| e.to_string())
-                })
-                .await;
-                match written {
-                    Ok(()) => true,
-                    Err(error) => {
-                        tracing::error!(sink, %error, "journal write failed: holding the item in memory only (a crash would lose it)");
-                        false
-                    }
-                }
+                journaled(&sink, Arc::clone(journal), id, command, &backlog, &limits).await
             }
-            None => false,
-        };
-        let queued = match command {
-            SinkCommand::Segment {
-                playlist,
-                key,
-                segment,
-                wall_clock,
-                cut,
-            } if journaled
-                && backlog.memory_bytes() + segment.data.len() as u64 > limits.memory_bytes =>
-            {
-                Queued::OnDisk(OnDisk {
-                    playlist,
-                    key,
-                    info: SegmentInfo::of(&segment),
-                    len: segment.data.len() as u64,
-                    crc: crc32(&segment.data),
-                    wall_clock,
-                    cut,
-                })
-            }
-            command => Queued::Held(command),
+            None => Queued::Held(command),
         };
         let dropped = backlog.push(Entry { id, queued }, &limits, &sink);
         depth.show(&backlog);
@@ -500,9 +420,9 @@ pub async fn run_intake(
             let journal = Arc::clone(journal);
             let replaced = blocking(move || {
                 for (id, gap) in dropped {
-                    journal.replace(id, &gap).map_err(|e| e.to_string())?;
+                    journal.replace(id, &gap)?;
                 }
-                Ok(())
+                Ok::<(), crate::publish::journal::JournalError>(())
             })
             .await;
             if let Err(error) = replaced {
@@ -513,11 +433,56 @@ pub async fn run_intake(
     backlog.close();
 }
 
-/// Runs `call` on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(call)
+/// Writes `command` to the journal as record `id`; a segment over the memory budget is then
+/// queued as its record alone (its bytes in the journal file). What the journal refuses is held
+/// in memory (logged): it is published all the same, but would not survive a crash.
+async fn journaled(
+    sink: &str,
+    journal: Arc<Journal>,
+    id: u64,
+    command: SinkCommand,
+    backlog: &Backlog,
+    limits: &BacklogLimits,
+) -> Queued {
+    let record = record_of(&command);
+    let (data, over_budget) = match &command {
+        SinkCommand::Segment { segment, .. } => {
+            let len = segment.data.len() as u64;
+            let over = backlog.memory_bytes() + len > limits.memory_bytes;
+            (Some(Arc::clone(segment)), over)
+        }
+        _ => (None, false),
+    };
+    let written = {
+        let record = record.clone();
+        blocking(move || {
+            let bytes = data.as_ref().map(|segment| segment.data.as_slice());
+            journal.append(id, &record, bytes)
+        })
         .await
-        .unwrap_or_else(|join_error| Err(join_error.to_string()))
+    };
+    match (written, command) {
+        (Ok(()), SinkCommand::Segment { cut, .. }) if over_budget => {
+            Queued::Recorded { record, cut }
+        }
+        (Ok(()), command) => Queued::Held(command),
+        (Err(error), command) => {
+            tracing::error!(sink, %error, "journal write failed: holding the item in memory only (a crash would lose it)");
+            Queued::Held(command)
+        }
+    }
+}
+
+/// Runs `call` on the blocking pool; its error (or the pool's) as text.
+pub async fn blocking<T, E>(
+    call: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, String>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    match tokio::task::spawn_blocking(call).await {
+        Ok(result) => result.map_err(|error| error.to_string()),
+        Err(join_error) => Err(join_error.to_string()),
+    }
 }

@@ -216,7 +216,8 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
     } = start;
     let (journal, mut recovered) = open_journal(&name, &place).await;
     let next_id = recovered.next_id;
-    let backlog = Arc::new(Backlog::new(journal, &mut recovered));
+    let queue = std::mem::take(&mut recovered.queue);
+    let backlog = Arc::new(Backlog::new(journal, queue));
     let depth = DepthGauges::new(&name);
     let intake = run_intake(
         name.clone(),
@@ -250,7 +251,7 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
         }
         drop(backlog);
         let dir = place.dir.clone();
-        let _ = blocking(move || std::fs::remove_dir_all(dir).map_err(|e| e.to_string())).await;
+        let _ = blocking(move || std::fs::remove_dir_all(dir)).await;
     }
     status.set(NodeState::Stopped);
     tracing::info!(sink = %name, "sink stopped");
@@ -259,7 +260,7 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
 /// The sink's journal and what it held; without a usable journal the sink works from memory.
 async fn open_journal(name: &str, place: &JournalPlace) -> (Option<Arc<Journal>>, Recovered) {
     let (dir, durable) = (place.dir.clone(), place.durable);
-    let opened = blocking(move || Journal::open(&dir, durable).map_err(|e| e.to_string())).await;
+    let opened = blocking(move || Journal::open(&dir, durable)).await;
     match opened {
         Ok((journal, recovered)) => {
             let segments = recovered.queued_segments();
@@ -471,9 +472,7 @@ impl<'a> Worker<'a> {
             return;
         };
         let journal = Arc::clone(journal);
-        if let Err(error) =
-            blocking(move || journal.complete(id, done).map_err(|e| e.to_string())).await
-        {
+        if let Err(error) = blocking(move || journal.complete(id, done)).await {
             tracing::error!(sink = %self.name, %error, "journal: cannot record a finished item; a restart would do it again");
         }
     }
@@ -607,7 +606,7 @@ impl<'a> Worker<'a> {
                 .await;
             if let Some(journal) = self.backlog.journal() {
                 let journal = Arc::clone(journal);
-                let deleted = blocking(move || journal.deleted(&key).map_err(|e| e.to_string()));
+                let deleted = blocking(move || journal.deleted(&key));
                 if let Err(error) = deleted.await {
                     tracing::warn!(sink = %self.name, %error, "journal: a deletion done stays recorded; the next run does it again");
                 }
