@@ -193,7 +193,7 @@ impl MediaPlaylist {
     }
 
     /// Segments currently listed, oldest first.
-    pub fn entries(&self) -> impl ExactSizeIterator<Item = &PlaylistEntry> {
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &PlaylistEntry> + ExactSizeIterator {
         self.entries.iter()
     }
 
@@ -225,8 +225,16 @@ impl MediaPlaylist {
     /// Everything the playlist holds, to be kept across a restart.
     pub fn snapshot(&self) -> PlaylistSnapshot {
         PlaylistSnapshot {
-            config: self.config.clone(),
             entries: self.entries.iter().cloned().collect(),
+            ..self.header()
+        }
+    }
+
+    /// A [`Self::snapshot`] without the entries: what describes the playlist besides them.
+    pub fn header(&self) -> PlaylistSnapshot {
+        PlaylistSnapshot {
+            config: self.config.clone(),
+            entries: Vec::new(),
             discontinuity_sequence: self.discontinuity_sequence,
             target_duration: self.target_duration,
             ended: self.ended,

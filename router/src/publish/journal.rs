@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::plan::{PlanSettings, PlanSnapshot};
+use super::plan::{PlanSettings, PlanSnapshot, PlaylistPlan};
 use crate::playlist::PlaylistEntry;
 use crate::segmenter::Segment;
 
@@ -212,32 +212,14 @@ pub struct PlanChange {
 }
 
 impl PlanChange {
-    /// The change from a plan whose entries up to `persisted` (a sequence number) are kept
-    /// already.
-    pub fn of(playlist: &str, snapshot: PlanSnapshot, persisted: Option<u64>) -> Self {
-        let PlanSnapshot {
-            settings,
-            playlist: mut listed,
-            keys,
-            next_sequence,
-        } = snapshot;
-        let entries = std::mem::take(&mut listed.entries);
-        let first_listed = entries.first().map(|entry| entry.sequence);
-        let added = entries
-            .into_iter()
-            .zip(keys)
-            .filter(|(entry, _)| persisted.is_none_or(|upto| entry.sequence > upto))
-            .collect();
+    /// The change of `plan` (of playlist `playlist`), whose entries up to `persisted` (a
+    /// sequence number) the journal holds already.
+    pub fn of(playlist: &str, plan: &PlaylistPlan, persisted: Option<u64>) -> Self {
         Self {
             playlist: playlist.to_owned(),
-            header: PlanSnapshot {
-                settings,
-                playlist: listed,
-                keys: Vec::new(),
-                next_sequence,
-            },
-            added,
-            first_listed,
+            header: plan.header(),
+            added: plan.listed_after(persisted),
+            first_listed: plan.playlist().media_sequence(),
         }
     }
 

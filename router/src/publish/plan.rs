@@ -93,11 +93,32 @@ impl PlaylistPlan {
     /// Everything the plan holds, to be kept across a restart (see [`PlanSnapshot`]).
     pub fn snapshot(&self) -> PlanSnapshot {
         PlanSnapshot {
-            settings: self.settings.clone(),
             playlist: self.playlist.snapshot(),
             keys: self.keys.iter().map(|(_, key)| key.clone()).collect(),
+            ..self.header()
+        }
+    }
+
+    /// A [`Self::snapshot`] without the listed entries and their keys.
+    pub fn header(&self) -> PlanSnapshot {
+        PlanSnapshot {
+            settings: self.settings.clone(),
+            playlist: self.playlist.header(),
+            keys: Vec::new(),
             next_sequence: self.next_sequence,
         }
+    }
+
+    /// The listed entries numbered after `after` (every one for `None`), oldest first, with
+    /// their object keys. Reads only those: a long recording's older entries are not touched.
+    pub fn listed_after(&self, after: Option<u64>) -> Vec<(PlaylistEntry, String)> {
+        let mut newer: Vec<_> = (self.playlist.entries().rev())
+            .zip(self.keys.iter().rev())
+            .take_while(|(entry, _)| after.is_none_or(|after| entry.sequence > after))
+            .map(|(entry, (_, key))| (entry.clone(), key.clone()))
+            .collect();
+        newer.reverse();
+        newer
     }
 
     /// The plan a snapshot was taken of, going on after a restart: its next segment starts an

@@ -117,7 +117,7 @@ fn a_plan_is_kept_entry_by_entry_and_restored_whole() {
         let (journal, _) = Journal::open(dir.path(), true).unwrap();
         for id in 0..5 {
             let operations = plan.add(&segment(), SystemTime::UNIX_EPOCH);
-            let change = PlanChange::of("cam", plan.snapshot(), persisted);
+            let change = PlanChange::of("cam", &plan, persisted);
             // Only the new entry is written each time.
             assert_eq!(change.added.len(), 1);
             persisted = change.persisted_after(persisted);
@@ -172,7 +172,7 @@ fn a_forgotten_plan_leaves_nothing() {
     journal
         .append(0, &segment_record("x", b""), Some(b""))
         .unwrap();
-    let change = PlanChange::of("cam", plan.snapshot(), None);
+    let change = PlanChange::of("cam", &plan, None);
     let done = Completion {
         plan: Some(change),
         ..Completion::default()

@@ -457,7 +457,7 @@ impl<'a> Worker<'a> {
                 && let Some(plan) = self.plans.get(&playlist)
             {
                 let before = self.persisted.get(&playlist).copied().flatten();
-                let change = PlanChange::of(&playlist, plan.snapshot(), before);
+                let change = PlanChange::of(&playlist, plan, before);
                 self.persisted
                     .insert(playlist, change.persisted_after(before));
                 done.plan = Some(change);
