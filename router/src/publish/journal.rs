@@ -505,8 +505,7 @@ impl Journal {
         let run = || -> Result<(), redb::Error> {
             let mut txn = self.db.begin_write()?;
             if !self.durable {
-                txn.set_durability(Durability::None)
-                    .map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+                txn.set_durability(Durability::None)?;
             }
             change(&txn)?;
             txn.commit()?;

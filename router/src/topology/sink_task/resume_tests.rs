@@ -1,61 +1,21 @@
 //! A sink's journal across runs: a stop with the sink down leaves its work in the journal, and
 //! the next run publishes it in order before what follows, with the playlist's entries kept.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-use streamrouter_plugin::{ObjectMeta, SinkError};
 use tokio::sync::watch;
 
+use super::tests::{TestSink, plan_settings, slow_sink};
 use super::*;
-use crate::playlist::PlaylistConfig;
-use crate::publish::SegmentNamePattern;
 use crate::status::NodeBoard;
 
-/// A sink that refuses everything (temporarily) while `down`.
-#[derive(Default)]
-struct SwitchSink {
-    down: AtomicBool,
-    objects: Mutex<BTreeMap<String, Vec<u8>>>,
-}
-
-impl Sink for SwitchSink {
-    fn put(&self, key: &str, body: &[u8], _meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(SinkError::temporary(key, "connection refused"));
-        }
-        let mut objects = self.objects.lock().unwrap();
-        objects.insert(key.to_owned(), body.to_vec());
-        Ok(())
-    }
-
-    fn delete(&self, key: &str) -> Result<(), SinkError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(SinkError::temporary(key, "connection refused"));
-        }
-        self.objects.lock().unwrap().remove(key);
-        Ok(())
-    }
-}
-
 fn settings(window: usize) -> PlanSettings {
-    PlanSettings {
-        playlist_key: "index.m3u8".into(),
-        segment_name: SegmentNamePattern::with_prefix("s"),
-        base_url: None,
-        first_sequence: 1,
-        delete_expired: true,
-        program_date_time: false,
-        playlist: PlaylistConfig {
-            window,
-            target_duration: 2.0,
-            independent_segments: true,
-        },
-    }
+    let mut settings = plan_settings();
+    settings.playlist.window = window;
+    settings
 }
 
-fn setup(sink: &Arc<SwitchSink>) -> SinkSetup {
+fn setup(sink: &Arc<TestSink>) -> SinkSetup {
     SinkSetup {
         sink: Arc::clone(sink) as Arc<dyn Sink>,
         destination: 1,
@@ -73,7 +33,7 @@ fn setup(sink: &Arc<SwitchSink>) -> SinkSetup {
 /// One run of a durable sink over `dir`: sends a plan and segments `numbers` (an ended run
 /// sends an End), stops (drain 100 ms) and waits until the task is over.
 async fn run_once(
-    sink: &Arc<SwitchSink>,
+    sink: &Arc<TestSink>,
     dir: &std::path::Path,
     window: usize,
     numbers: std::ops::RangeInclusive<u8>,
@@ -126,7 +86,7 @@ async fn run_once(
         .unwrap();
 }
 
-fn playlist(sink: &SwitchSink) -> String {
+fn playlist(sink: &TestSink) -> String {
     let objects = sink.objects.lock().unwrap();
     String::from_utf8(objects["index.m3u8"].clone()).unwrap()
 }
@@ -134,7 +94,7 @@ fn playlist(sink: &SwitchSink) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_stop_left_unsent_is_published_by_the_next_run_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(SwitchSink::default());
+    let sink = slow_sink(0);
     // Run 1: segments 1 and 2 go out, then the sink goes down while 3 and 4 wait.
     run_once(&sink, dir.path(), 0, 1..=2).await;
     sink.down.store(true, Ordering::SeqCst);
@@ -178,7 +138,7 @@ async fn what_a_stop_left_unsent_is_published_by_the_next_run_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_window_is_full_at_once_and_what_left_it_is_deleted_later() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(SwitchSink::default());
+    let sink = slow_sink(0);
     run_once(&sink, dir.path(), 3, 1..=4).await;
     // Segment 1 left the window; its deletion (due 2 + 6 s later) is pending at the stop.
     assert!(sink.objects.lock().unwrap().contains_key("s-00001.ts"));

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use streamrouter_plugin::{ObjectMeta, SinkError};
 use tokio::sync::watch;
@@ -10,14 +11,20 @@ use super::*;
 use crate::playlist::PlaylistConfig;
 use crate::publish::SegmentNamePattern;
 
-/// A sink that takes `delay` per segment and remembers what it holds.
-struct SlowSink {
-    delay: Duration,
-    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+/// A sink that takes `delay` per segment, refuses everything (temporarily) while `down`, and
+/// remembers what it holds.
+#[derive(Default)]
+pub(super) struct TestSink {
+    pub(super) delay: Duration,
+    pub(super) down: AtomicBool,
+    pub(super) objects: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
-impl Sink for SlowSink {
+impl Sink for TestSink {
     fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(SinkError::temporary(key, "connection refused"));
+        }
         if meta.content_type == streamrouter_plugin::SEGMENT_CONTENT_TYPE {
             std::thread::sleep(self.delay);
         }
@@ -29,12 +36,16 @@ impl Sink for SlowSink {
     }
 
     fn delete(&self, key: &str) -> Result<(), SinkError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(SinkError::temporary(key, "connection refused"));
+        }
         self.objects.lock().unwrap().remove(key);
         Ok(())
     }
 }
 
-fn plan_settings() -> PlanSettings {
+/// An event playlist (`window = 0`) of `s-NNNNN.ts` segments with a 2 s target.
+pub(super) fn plan_settings() -> PlanSettings {
     PlanSettings {
         playlist_key: "index.m3u8".into(),
         segment_name: SegmentNamePattern::with_prefix("s"),
@@ -90,10 +101,7 @@ fn journal_files(dir: &std::path::Path) -> usize {
 /// being stored while the four others arrive. Returns what the sink holds at the end and
 /// the journal's segment files seen while the four waited.
 async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usize) {
-    let sink = Arc::new(SlowSink {
-        delay: Duration::from_millis(300),
-        objects: Mutex::new(BTreeMap::new()),
-    });
+    let sink = slow_sink(300);
     let (queue, inbox) = sink_queue();
     let journal = tempfile::tempdir().unwrap();
     let (_setup, receiver) = watch::channel(SinkSetup {
@@ -237,7 +245,7 @@ async fn a_full_spool_drops_its_oldest_segments_first() {
     );
 }
 
-fn setup(sink: &Arc<SlowSink>, destination: u64) -> SinkSetup {
+fn setup(sink: &Arc<TestSink>, destination: u64) -> SinkSetup {
     SinkSetup {
         sink: Arc::clone(sink) as Arc<dyn Sink>,
         destination,
@@ -252,10 +260,10 @@ fn setup(sink: &Arc<SlowSink>, destination: u64) -> SinkSetup {
     }
 }
 
-fn slow_sink(delay_ms: u64) -> Arc<SlowSink> {
-    Arc::new(SlowSink {
+pub(super) fn slow_sink(delay_ms: u64) -> Arc<TestSink> {
+    Arc::new(TestSink {
         delay: Duration::from_millis(delay_ms),
-        objects: Mutex::new(BTreeMap::new()),
+        ..TestSink::default()
     })
 }
 
