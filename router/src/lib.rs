@@ -4,19 +4,35 @@
 //! configuration, never on the next stage:
 //!
 //! ```text
-//! input bytes ─▶ media::framing ─▶ segmenter ─▶ playlist ─▶ publish ─▶ sink (plugins/*)
+//! source ─▶ media::framing ─▶ segmenter ─▶ playlist ─▶ publish ─▶ sink (plugins/*)
+//! (stage 1)                    (stage 2)    (stage 3)   (stage 4)
 //! ```
 //!
-//! - [`media`]: TS framing and resync, PSI, PES timing, keyframe detection (pure).
-//! - [`segmenter`]: packets → segments cut at random access points (pure).
-//! - [`playlist`]: segments → sliding-window m3u8 text and expiry decisions (pure).
-//! - [`publish`]: orders segment and playlist writes on a sink and deletes expired segments.
-//! - [`reload`]: says when the config should be loaded again (file changes, SIGHUP).
+//! The stages:
+//! - [`source`]: stage 1, bytes in (stdin, file, UDP, TCP, HTTP, child process); owns sockets,
+//!   files, processes, reconnection and pacing.
+//! - [`media`]: TS framing and resync, PSI, PES timing, keyframe detection, codec parameters
+//!   (pure; shared by every stage).
+//! - [`segmenter`]: stage 2, packets → segments cut at random access points (pure).
+//! - [`playlist`]: stage 3, segments → sliding-window m3u8 text, master playlists (pure).
+//! - [`publish`]: stage 4, the order of segment and playlist writes on a sink, deletion timing,
+//!   and the per-sink journal that makes the queue durable.
+//!
+//! Around them:
+//! - [`config`]: TOML in, a validated graph out (raw → compile → model), and the reload diff of
+//!   two graphs (pure; reads only the files it is given).
+//! - [`topology`]: the only module that spawns tasks: runs a graph, applies reload diffs,
+//!   supervises and heals nodes, stops in order.
 //! - [`supervisor`]: the daemon's life: start, reload (compile, diff, apply), stop.
-//! - [`status`]: the config generation and the last reload's outcome, for operators.
+//! - [`reload`]: says when the config should be loaded again (file changes, SIGHUP).
+//! - [`http`]: the built-in servers: local sinks' files (`serve`), and `/status`, `/metrics`,
+//!   `/healthz` and the watch page (`listen`).
+//! - [`status`]: the board of node states, alerts and the last reload's outcome, for operators.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
 //! - [`plugin_sinks`]: loading `type = "plugin"` sinks, for `check` and at start.
 //! - [`logging`]: the log filter: `RUST_LOG`, with the crates that print credentials capped.
+//!
+//! The binary's subcommands live in `cli/` (not part of the library); `main.rs` dispatches.
 
 pub mod config;
 pub mod http;
