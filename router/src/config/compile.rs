@@ -19,8 +19,8 @@ use super::env_vars;
 use super::fields::Fields;
 use super::link::{self, Declared, Placed};
 use super::masters;
-use super::model::{Diagnostic, Graph, Location, Severity};
-use super::nodes::{self, Built, NodeDecl, NodeKind};
+use super::model::{Diagnostic, Graph, Location, NodeId, NodeKind, Severity};
+use super::nodes::{self, Built, NodeDecl};
 use super::raw::{self, Item, Pos, Table, Value};
 use super::sinks;
 use super::sources;
@@ -190,7 +190,7 @@ impl TopLevel {
     fn collect(&mut self, document: Table, diagnostics: &mut Diagnostics) {
         for entry in document.entries {
             let key = entry.key.clone();
-            if let Some(kind) = NodeKind::from_table_key(&key) {
+            if let Some(kind) = NodeKind::from_table(&key) {
                 for (name, name_pos, header, table) in
                     template::node_tables(entry, &key, diagnostics)
                 {
@@ -283,10 +283,11 @@ fn table_or_report(item: Item, key: &str, diagnostics: &mut Diagnostics) -> Opti
 
 /// Drops (and reports) a second node of the same kind and name, e.g. from another file.
 fn without_duplicates(decls: Vec<NodeDecl>, diagnostics: &mut Diagnostics) -> Vec<NodeDecl> {
-    let mut first_at: BTreeMap<(NodeKind, String), Pos> = BTreeMap::new();
+    let mut first_at: BTreeMap<NodeId, Pos> = BTreeMap::new();
     let mut unique = Vec::with_capacity(decls.len());
     for decl in decls {
-        match first_at.get(&(decl.kind, decl.name.clone())) {
+        let id = decl.id();
+        match first_at.get(&id) {
             Some(first) => {
                 let message = format!(
                     "{} `{}` is also declared at {}; names must be unique per kind",
@@ -297,7 +298,7 @@ fn without_duplicates(decls: Vec<NodeDecl>, diagnostics: &mut Diagnostics) -> Ve
                 diagnostics.error(decl.name_pos, decl.key(), message);
             }
             None => {
-                first_at.insert((decl.kind, decl.name.clone()), decl.name_pos);
+                first_at.insert(id, decl.name_pos);
                 unique.push(decl);
             }
         }

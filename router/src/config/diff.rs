@@ -13,10 +13,11 @@
 //!   sequence numbers and every sink's spool, which running tasks keep open and write; `serve`
 //!   is the HTTP listener the daemon binds once at start, before the graph runs (and `--serve`
 //!   overrides it). A live `serve` is possible in principle (bind the new address, then close
-//!   the old one) but nothing does it yet, so it is refused too. Any change there refuses the
-//!   whole reload ([`LiveChangeRefused`]): all or nothing.
-//! - **Playlists** changed only in [`PLAYLIST_LIVE_KEYS`] apply to the next playlist version
-//!   without a restart ([`GraphDiff::playlists_live`]): `window`, `base_url`, `delete_expired`,
+//!   the old one) but nothing does it yet, so it is refused too. Every router key is declared
+//!   so in `keys` (`restart`), and any change there refuses the whole reload ([`LiveChangeRefused`]): all or nothing.
+//! - **Playlists** changed only in keys declared live (in `keys`, next to their comparison:
+//!   [`KeyEffects`]) apply to the next playlist version without a restart
+//!   ([`GraphDiff::playlists_live`]): `window`, `base_url`, `delete_expired`,
 //!   `program_date_time` and `repeat_ts_headers` (its EXT-X-INDEPENDENT-SEGMENTS tag) only
 //!   shape the text each sink renders and what it deletes, `endlist_on_stop` is only read when
 //!   the daemon stops. Any other changed key restarts the playlist
@@ -26,8 +27,8 @@
 //!   would stay at every sink with no EXT-X-ENDLIST (players polling it would see a stalled
 //!   stream) and the window would mix two naming schemes. A restart ends the old incarnation
 //!   like a removed playlist and starts the new one; numbering continues (the sequence store
-//!   is keyed by node name). A key not in the live list restarts: the safe default for a key
-//!   added to the model later.
+//!   is keyed by node name). Every playlist key is declared one or the other, so a key added
+//!   to the model later must be declared too (the comparison destructures the node).
 //!   `repeat_ts_headers` also changes the playlist's segmenter (compile copies it there), so
 //!   that feed restarts through the segmenter rule below.
 //! - **Sinks**: any changed key, `inputs` and credentials included, replaces the sink; its
@@ -53,19 +54,9 @@ mod keys;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-pub use keys::ChangedKeys;
+pub use keys::{ChangedKeys, KeyChanges, KeyEffects};
 
-use super::model::Graph;
-
-/// Playlist keys that apply to the next playlist version without restarting anything.
-pub const PLAYLIST_LIVE_KEYS: &[&str] = &[
-    "window",
-    "base_url",
-    "delete_expired",
-    "program_date_time",
-    "endlist_on_stop",
-    "repeat_ts_headers",
-];
+use super::model::{Graph, NodeId, NodeKind};
 
 /// Sink keys that say where objects are stored: when one changes, the replaced sink stores
 /// somewhere the segments already listed are not (a new `user` may log in to another home
@@ -92,44 +83,6 @@ pub fn destination_changed(keys: &[&str]) -> bool {
 
 /// Changed, added and removed nodes listed at most in the summary line.
 const SUMMARY_ITEMS: usize = 20;
-
-/// The five kinds of node, in the order of the graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum NodeKind {
-    /// `[sources.NAME]`.
-    Source,
-    /// `[segmenters.NAME]`.
-    Segmenter,
-    /// `[playlists.NAME]`.
-    Playlist,
-    /// `[masters.NAME]`.
-    Master,
-    /// `[sinks.NAME]`.
-    Sink,
-}
-
-impl NodeKind {
-    /// Every kind, in graph order.
-    pub const ALL: [NodeKind; 5] = [
-        Self::Source,
-        Self::Segmenter,
-        Self::Playlist,
-        Self::Master,
-        Self::Sink,
-    ];
-
-    /// The config table of this kind: `sources`, `segmenters`, `playlists`, `masters`,
-    /// `sinks`.
-    pub fn table(self) -> &'static str {
-        match self {
-            Self::Source => "sources",
-            Self::Segmenter => "segmenters",
-            Self::Playlist => "playlists",
-            Self::Master => "masters",
-            Self::Sink => "sinks",
-        }
-    }
-}
 
 /// The nodes of one kind, by what happened to them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -215,8 +168,8 @@ pub struct GraphDiff {
     pub sinks: KindDiff,
     /// Master playlists by name.
     pub masters: KindDiff,
-    /// Changed playlists whose keys are all in [`PLAYLIST_LIVE_KEYS`]: apply to the next
-    /// playlist version.
+    /// Changed playlists whose changed keys all apply live (as [`KeyEffects`] declares them):
+    /// apply to the next playlist version.
     pub playlists_live: BTreeSet<String>,
     /// The other changed playlists: end them and start them again (numbering continues).
     pub playlists_restart: BTreeSet<String>,
@@ -242,9 +195,10 @@ pub struct LiveChangeRefused {
 /// Diffs the running graph `old` against a new, fully compiled `new`. Refused, with nothing
 /// else reported, when a router setting changes.
 pub fn diff(old: &Graph, new: &Graph) -> Result<GraphDiff, LiveChangeRefused> {
-    let refused = old.router.changed_keys(&new.router);
-    if !refused.is_empty() {
-        return Err(LiveChangeRefused { settings: refused });
+    let router = old.router.key_changes(&new.router);
+    if !router.all_live() {
+        let settings = router.keys().to_vec();
+        return Err(LiveChangeRefused { settings });
     }
     let mut diff = GraphDiff {
         sources: KindDiff::of(&old.sources, &new.sources),
@@ -254,8 +208,12 @@ pub fn diff(old: &Graph, new: &Graph) -> Result<GraphDiff, LiveChangeRefused> {
         masters: KindDiff::of(&old.masters, &new.masters),
         ..GraphDiff::default()
     };
-    for (name, keys) in &diff.playlists.changed {
-        if keys.iter().all(|key| PLAYLIST_LIVE_KEYS.contains(key)) {
+    for name in diff.playlists.changed.keys() {
+        let (Some(old_node), Some(new_node)) = (old.playlists.get(name), new.playlists.get(name))
+        else {
+            continue;
+        };
+        if old_node.key_changes(new_node).all_live() {
             diff.playlists_live.insert(name.clone());
         } else {
             diff.playlists_restart.insert(name.clone());
@@ -447,18 +405,15 @@ impl fmt::Display for GraphDiff {
             "{changed} changed, {added} added, {removed} removed, {unchanged} unchanged"
         )?;
         let changed_items = NodeKind::ALL.iter().flat_map(|kind| {
-            let table = kind.table();
-            self.kind(*kind)
-                .changed
-                .iter()
-                .map(move |(name, keys)| format!("{table}.{name} ({})", keys.join(", ")))
+            self.kind(*kind).changed.iter().map(move |(name, keys)| {
+                format!("{} ({})", NodeId::new(*kind, name), keys.join(", "))
+            })
         });
         let listed = |what: &'static str, set: fn(&KindDiff) -> &BTreeSet<String>| {
             NodeKind::ALL.iter().flat_map(move |kind| {
-                let table = kind.table();
                 set(self.kind(*kind))
                     .iter()
-                    .map(move |name| format!("{table}.{name} {what}"))
+                    .map(move |name| format!("{} {what}", NodeId::new(*kind, name)))
             })
         };
         let items = changed_items

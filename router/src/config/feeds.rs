@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::diagnostics::{Diagnostics, FeedNote, did_you_mean};
+use super::model::NodeId;
 use super::nodes::NodeDecl;
 use super::placeholder::Substitution;
 use super::raw::{Pos, Table, Value};
@@ -55,7 +56,7 @@ pub(super) fn instantiate(
     let mut substitution = Substitution::new(&feed.variables, &note, diagnostics);
     for node in template_nodes {
         let full_name = format!("{}.{}", feed.name, node.name);
-        let key = format!("{}.{full_name}", node.kind.table_key());
+        let key = NodeId::new(node.kind, &full_name).to_string();
         let (table, unsubstituted) = substitution.table(&node.table, &key);
         nodes.push(NodeDecl {
             kind: node.kind,

@@ -11,8 +11,10 @@ use std::path::Path;
 
 use super::diagnostics::Diagnostics;
 use super::link::{Declared, Placed};
-use super::model::{MasterNode, PlaylistNode, Severity, SinkKind, SourceKind, SourceNode};
-use super::nodes::{NodeDecl, NodeKind, segment_pattern_parts};
+use super::model::{
+    MasterNode, NodeKind, PlaylistNode, Severity, SinkKind, SourceKind, SourceNode,
+};
+use super::nodes::{NodeDecl, segment_pattern_parts};
 
 /// A segmenter repeats PAT/PMT for all its playlists or for none: they must agree.
 pub(super) fn set_segmenter_headers(declared: &mut Declared, diagnostics: &mut Diagnostics) {

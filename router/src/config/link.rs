@@ -11,9 +11,10 @@ use super::fields::Located;
 use super::graph_checks;
 use super::masters;
 use super::model::{
-    Graph, MasterNode, PlaylistNode, RouterSettings, SegmenterNode, Severity, SinkNode, SourceNode,
+    Graph, MasterNode, NodeKind, PlaylistNode, RouterSettings, SegmenterNode, Severity, SinkNode,
+    SourceNode,
 };
-use super::nodes::{Built, NodeDecl, NodeKind};
+use super::nodes::{Built, NodeDecl};
 
 /// A declaration and what its own checks made of it.
 pub(super) struct Placed<T> {

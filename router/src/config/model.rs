@@ -2,11 +2,16 @@
 //! [`super::compile`]; consumed by `check`, `graph` and the topology layer.
 //!
 //! Plain data only: no parsing, no I/O. Node names are unique per kind; references between
-//! nodes are by name and always resolve (compile guarantees it).
+//! nodes are by name and always resolve (compile guarantees it). A node is named outside its
+//! map by its [`NodeId`] (`id`: kind and name, shown `sinks.NAME`).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+
+mod id;
+
+pub use id::{NodeId, NodeKind};
 
 /// A whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,57 +8,11 @@ use std::path::Path;
 
 use super::diagnostics::{Diagnostics, FeedNote};
 use super::fields::{Fields, Located};
-use super::model::{DEFAULT_STOP_TIMEOUT, PlaylistNode, RouterSettings, SegmenterNode, Severity};
+use super::model::{
+    DEFAULT_STOP_TIMEOUT, NodeId, NodeKind, PlaylistNode, RouterSettings, SegmenterNode, Severity,
+};
 use super::raw::{Pos, Table};
 use crate::publish::SegmentNamePattern;
-
-/// The five kinds of node, in data-flow order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum NodeKind {
-    Source,
-    Segmenter,
-    Playlist,
-    Master,
-    Sink,
-}
-
-impl NodeKind {
-    pub(super) const ALL: [NodeKind; 5] = [
-        NodeKind::Source,
-        NodeKind::Segmenter,
-        NodeKind::Playlist,
-        NodeKind::Master,
-        NodeKind::Sink,
-    ];
-
-    /// The table that declares this kind: `sources`, `segmenters`, ...
-    pub(super) fn table_key(self) -> &'static str {
-        match self {
-            NodeKind::Source => "sources",
-            NodeKind::Segmenter => "segmenters",
-            NodeKind::Playlist => "playlists",
-            NodeKind::Master => "masters",
-            NodeKind::Sink => "sinks",
-        }
-    }
-
-    pub(super) fn from_table_key(key: &str) -> Option<Self> {
-        NodeKind::ALL
-            .into_iter()
-            .find(|kind| kind.table_key() == key)
-    }
-
-    /// "source", "segmenter", ...
-    pub(super) fn noun(self) -> &'static str {
-        match self {
-            NodeKind::Source => "source",
-            NodeKind::Segmenter => "segmenter",
-            NodeKind::Playlist => "playlist",
-            NodeKind::Master => "master",
-            NodeKind::Sink => "sink",
-        }
-    }
-}
 
 /// A node as declared (at top level, or instantiated from a template), not yet checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,8 +37,13 @@ pub(super) struct NodeDecl {
 
 impl NodeDecl {
     /// `sources.cam1`.
+    pub(super) fn id(&self) -> NodeId {
+        NodeId::new(self.kind, &self.name)
+    }
+
+    /// `sources.cam1`, as diagnostics name the node.
     pub(super) fn key(&self) -> String {
-        format!("{}.{}", self.kind.table_key(), self.name)
+        self.id().to_string()
     }
 
     /// Where `key` is written in the node, or its header.
@@ -109,7 +68,7 @@ impl NodeDecl {
         let key = if key.is_empty() {
             self.key()
         } else {
-            format!("{}.{key}", self.key())
+            self.id().key(key)
         };
         diagnostics.report(severity, pos, key, message, self.feed.as_ref());
     }

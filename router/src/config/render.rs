@@ -9,53 +9,32 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{
-    Graph, MasterNode, PlaylistNode, Secret, SegmenterNode, SinkKind, SinkNode, SourceKind,
-    SourceNode, TcpMode,
+    Graph, MasterNode, NodeKind, PlaylistNode, Secret, SegmenterNode, SinkKind, SinkNode,
+    SourceKind, SourceNode, TcpMode,
 };
 
 /// One node as both renderings see it.
 struct Shown {
-    kind: ShownKind,
+    kind: NodeKind,
     name: String,
     /// Names of the nodes it reads, as the text shows them.
     inputs: Vec<String>,
     /// The nodes drawn with an edge into it in DOT: kind and name.
-    edges: Vec<(ShownKind, String)>,
+    edges: Vec<(NodeKind, String)>,
     /// Settings as `key=value`, with the config's key names.
     settings: Vec<(&'static str, String)>,
     /// A short summary for the DOT label.
     summary: String,
 }
 
-#[derive(Clone, Copy)]
-enum ShownKind {
-    Source,
-    Segmenter,
-    Playlist,
-    Master,
-    Sink,
-}
-
-impl ShownKind {
-    fn noun(self) -> &'static str {
-        match self {
-            ShownKind::Source => "source",
-            ShownKind::Segmenter => "segmenter",
-            ShownKind::Playlist => "playlist",
-            ShownKind::Master => "master",
-            ShownKind::Sink => "sink",
-        }
-    }
-
-    /// DOT shape and fill colour.
-    fn look(self) -> (&'static str, &'static str) {
-        match self {
-            ShownKind::Source => ("invhouse", "#d8eefe"),
-            ShownKind::Segmenter => ("box", "#fff3c4"),
-            ShownKind::Playlist => ("note", "#dcf5dc"),
-            ShownKind::Master => ("tab", "#e8ddf7"),
-            ShownKind::Sink => ("folder", "#eeeeee"),
-        }
+/// DOT shape and fill colour of a kind of node.
+fn look(kind: NodeKind) -> (&'static str, &'static str) {
+    match kind {
+        NodeKind::Source => ("invhouse", "#d8eefe"),
+        NodeKind::Segmenter => ("box", "#fff3c4"),
+        NodeKind::Playlist => ("note", "#dcf5dc"),
+        NodeKind::Master => ("tab", "#e8ddf7"),
+        NodeKind::Sink => ("folder", "#eeeeee"),
     }
 }
 
@@ -126,7 +105,7 @@ fn source(node: &SourceNode) -> Shown {
         }
     };
     Shown {
-        kind: ShownKind::Source,
+        kind: NodeKind::Source,
         name: node.name.clone(),
         inputs: Vec::new(),
         edges: Vec::new(),
@@ -145,10 +124,10 @@ fn segmenter(node: &SegmenterNode) -> Shown {
         settings.push(("aligned", "true".to_owned()));
     }
     Shown {
-        kind: ShownKind::Segmenter,
+        kind: NodeKind::Segmenter,
         name: node.name.clone(),
         inputs: vec![node.input.clone()],
-        edges: vec![(ShownKind::Source, node.input.clone())],
+        edges: vec![(NodeKind::Source, node.input.clone())],
         settings,
         summary: format!("target {} s", node.target_duration),
     }
@@ -172,10 +151,10 @@ fn playlist(node: &PlaylistNode) -> Shown {
         window => format!("window {window}"),
     };
     Shown {
-        kind: ShownKind::Playlist,
+        kind: NodeKind::Playlist,
         name: node.name.clone(),
         inputs: vec![node.input.clone()],
-        edges: vec![(ShownKind::Segmenter, node.input.clone())],
+        edges: vec![(NodeKind::Segmenter, node.input.clone())],
         settings,
         summary: format!("{}, {window}", node.file_name),
     }
@@ -185,11 +164,11 @@ fn master(node: &MasterNode) -> Shown {
     let count = node.variants.len();
     let plural = if count == 1 { "" } else { "s" };
     Shown {
-        kind: ShownKind::Master,
+        kind: NodeKind::Master,
         name: node.name.clone(),
         inputs: node.variants.clone(),
         edges: (node.variants.iter())
-            .map(|variant| (ShownKind::Playlist, variant.clone()))
+            .map(|variant| (NodeKind::Playlist, variant.clone()))
             .collect(),
         settings: vec![("name", node.file_name.clone())],
         summary: format!("{}, {count} variant{plural}", node.file_name),
@@ -197,15 +176,15 @@ fn master(node: &MasterNode) -> Shown {
 }
 
 /// The sink's edges in DOT: from each master, and from each playlist no master of it lists.
-fn sink_edges(node: &SinkNode, graph: &Graph) -> Vec<(ShownKind, String)> {
+fn sink_edges(node: &SinkNode, graph: &Graph) -> Vec<(NodeKind, String)> {
     let variants: Vec<&String> = (node.masters.iter())
         .filter_map(|name| graph.masters.get(name))
         .flat_map(|master| &master.variants)
         .collect();
-    let masters = (node.masters.iter()).map(|name| (ShownKind::Master, name.clone()));
+    let masters = (node.masters.iter()).map(|name| (NodeKind::Master, name.clone()));
     let playlists = (node.inputs.iter())
         .filter(|input| !variants.contains(input))
-        .map(|input| (ShownKind::Playlist, input.clone()));
+        .map(|input| (NodeKind::Playlist, input.clone()));
     playlists.chain(masters).collect()
 }
 
@@ -284,7 +263,7 @@ fn sink(node: &SinkNode, graph: &Graph) -> Shown {
     }
     all.extend(settings);
     Shown {
-        kind: ShownKind::Sink,
+        kind: NodeKind::Sink,
         name: node.name.clone(),
         inputs: node.inputs.clone(),
         edges: sink_edges(node, graph),
@@ -391,7 +370,7 @@ pub fn render_dot(graph: &Graph) -> String {
             let _ = writeln!(out, "  subgraph cluster_{index} {{\n    label={label};");
         }
         for node in nodes {
-            let (shape, color) = node.kind.look();
+            let (shape, color) = look(node.kind);
             let id = dot_id(node.kind.noun(), &node.name);
             let label = dot_string(&format!("{}\n{}", node.name, node.summary));
             let _ = writeln!(

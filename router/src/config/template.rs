@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use super::diagnostics::{Diagnostics, did_you_mean};
 use super::feeds;
-use super::nodes::{NodeDecl, NodeKind};
+use super::model::NodeKind;
+use super::nodes::NodeDecl;
 use super::raw::{Entry, Item, Pos, Table, Value};
 
 /// One `[templates.NAME]` as written.
@@ -121,7 +122,7 @@ fn read_template(
                     format!("expected a template name, found {}", other.type_name()),
                 ),
             }
-        } else if let Some(kind) = NodeKind::from_table_key(&entry.key) {
+        } else if let Some(kind) = NodeKind::from_table(&entry.key) {
             for (name, name_pos, header, table) in node_tables(entry, &key, diagnostics) {
                 body.nodes.push(TemplateNode {
                     kind,

@@ -3,6 +3,10 @@
 //! for a file source's `looped`, `password` whether it came from `password` or
 //! `password_file`).
 //!
+//! Where a key's change may apply to a running node (a playlist's `window`) or needs the node
+//! started again (its `input`), the comparison says so for that key, next to it: [`KeyChanges`]
+//! (`live` or `restart`), and the diff classifies the node from that alone.
+//!
 //! Owns nothing but the comparison. Every node struct is destructured exhaustively, so a field
 //! added to the model is a compile error here until it is compared. Secret values
 //! ([`super::super::model::Secret`]) are compared but only their key is ever returned. The
@@ -21,6 +25,49 @@ pub trait ChangedKeys {
     fn changed_keys(&self, new: &Self) -> Vec<&'static str>;
 }
 
+/// The keys whose values differ between `self` (the running config) and `new`, each declared
+/// as applying live or not: for the nodes where that differs from key to key.
+pub trait KeyEffects {
+    /// The differing keys and how they apply.
+    fn key_changes(&self, new: &Self) -> KeyChanges;
+}
+
+/// Differing keys of a node, in declaration order, and whether one of them cannot apply to the
+/// running node. Key names only, never values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyChanges {
+    keys: Vec<&'static str>,
+    restart: bool,
+}
+
+impl KeyChanges {
+    /// The differing keys (empty when the nodes are equal).
+    pub fn keys(&self) -> &[&'static str] {
+        &self.keys
+    }
+
+    /// Every differing key applies to the running node (true when none differs).
+    pub fn all_live(&self) -> bool {
+        !self.restart
+    }
+
+    /// `key` applies to the running node when it changes.
+    fn live<T: PartialEq + ?Sized>(&mut self, key: &'static str, old: &T, new: &T) {
+        if old != new {
+            self.keys.push(key);
+        }
+    }
+
+    /// `key` cannot change in the running node: the node starts again (the daemon, for a
+    /// router setting).
+    fn restart<T: PartialEq + ?Sized>(&mut self, key: &'static str, old: &T, new: &T) {
+        if old != new {
+            self.keys.push(key);
+            self.restart = true;
+        }
+    }
+}
+
 /// Collects the names of differing fields.
 #[derive(Default)]
 struct Keys(Vec<&'static str>);
@@ -33,21 +80,23 @@ impl Keys {
     }
 }
 
-impl ChangedKeys for RouterSettings {
+/// Every router setting needs a restart of the daemon (see the `diff` module doc for why); a
+/// setting declared `live` here would also need the topology to apply it, and nothing does yet.
+impl KeyEffects for RouterSettings {
     /// Named `router.KEY`, as in the refusal message.
-    fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+    fn key_changes(&self, new: &Self) -> KeyChanges {
         let RouterSettings {
             state_dir,
             serve,
             listen,
             stop_timeout,
         } = self;
-        let mut keys = Keys::default();
-        keys.compare("router.state_dir", state_dir, &new.state_dir);
-        keys.compare("router.serve", serve, &new.serve);
-        keys.compare("router.listen", listen, &new.listen);
-        keys.compare("router.stop_timeout", stop_timeout, &new.stop_timeout);
-        keys.0
+        let mut keys = KeyChanges::default();
+        keys.restart("router.state_dir", state_dir, &new.state_dir);
+        keys.restart("router.serve", serve, &new.serve);
+        keys.restart("router.listen", listen, &new.listen);
+        keys.restart("router.stop_timeout", stop_timeout, &new.stop_timeout);
+        keys
     }
 }
 
@@ -143,6 +192,16 @@ impl ChangedKeys for SegmenterNode {
 
 impl ChangedKeys for PlaylistNode {
     fn changed_keys(&self, new: &Self) -> Vec<&'static str> {
+        self.key_changes(new).keys
+    }
+}
+
+/// Live keys only shape the text each sink renders and what it deletes (`endlist_on_stop` is
+/// only read when the daemon stops); they apply to the next playlist version. The others are
+/// the playlist's timeline (`input`) or where its objects live at every sink (`name`,
+/// `segment_name`): the playlist restarts. See the `diff` module doc.
+impl KeyEffects for PlaylistNode {
+    fn key_changes(&self, new: &Self) -> KeyChanges {
         let PlaylistNode {
             name: _,
             input,
@@ -155,25 +214,26 @@ impl ChangedKeys for PlaylistNode {
             program_date_time,
             endlist_on_stop,
         } = self;
-        let mut keys = Keys::default();
-        keys.compare("input", input, &new.input);
-        keys.compare("name", file_name, &new.file_name);
-        keys.compare("segment_name", segment_name, &new.segment_name);
-        keys.compare("window", window, &new.window);
-        keys.compare(
+        let mut keys = KeyChanges::default();
+        keys.restart("input", input, &new.input);
+        keys.restart("name", file_name, &new.file_name);
+        keys.restart("segment_name", segment_name, &new.segment_name);
+        keys.live("window", window, &new.window);
+        // Its EXT-X-INDEPENDENT-SEGMENTS tag; its segmenter restarts for the headers.
+        keys.live(
             "repeat_ts_headers",
             repeat_ts_headers,
             &new.repeat_ts_headers,
         );
-        keys.compare("base_url", base_url, &new.base_url);
-        keys.compare("delete_expired", delete_expired, &new.delete_expired);
-        keys.compare(
+        keys.live("base_url", base_url, &new.base_url);
+        keys.live("delete_expired", delete_expired, &new.delete_expired);
+        keys.live(
             "program_date_time",
             program_date_time,
             &new.program_date_time,
         );
-        keys.compare("endlist_on_stop", endlist_on_stop, &new.endlist_on_stop);
-        keys.0
+        keys.live("endlist_on_stop", endlist_on_stop, &new.endlist_on_stop);
+        keys
     }
 }
 

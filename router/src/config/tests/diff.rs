@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::super::diff::{ChangedKeys, GraphDiff, LiveChangeRefused, PLAYLIST_LIVE_KEYS, diff};
-use super::super::model::{Graph, SourceKind, SourceNode, TcpMode};
+use super::super::diff::{ChangedKeys, GraphDiff, KeyEffects, LiveChangeRefused, diff};
+use super::super::model::{Graph, PlaylistNode, SourceKind, SourceNode, TcpMode};
 use super::{CHAIN, compile, compile_in, graph};
 
 fn compiled(text: &str) -> Graph {
@@ -436,9 +436,7 @@ fn source_keys_are_named_as_written() {
 }
 
 #[test]
-fn the_live_playlist_keys_are_playlist_keys() {
-    // Every live key must be one `changed_keys` can report for a playlist, or the
-    // classification would silently never apply it.
+fn the_playlist_keys_declared_live_are_those_that_shape_its_text() {
     let old = compiled(CHAIN).playlists["cam"].clone();
     let mut new = old.clone();
     new.window += 1;
@@ -447,11 +445,38 @@ fn the_live_playlist_keys_are_playlist_keys() {
     new.delete_expired = !new.delete_expired;
     new.program_date_time = !new.program_date_time;
     new.endlist_on_stop = !new.endlist_on_stop;
-    let mut reported = old.changed_keys(&new);
-    reported.sort_unstable();
-    let mut live = PLAYLIST_LIVE_KEYS.to_vec();
-    live.sort_unstable();
-    assert_eq!(reported, live);
+    let live = old.key_changes(&new);
+    assert!(live.all_live());
+    assert_eq!(
+        live.keys(),
+        [
+            "window",
+            "repeat_ts_headers",
+            "base_url",
+            "delete_expired",
+            "program_date_time",
+            "endlist_on_stop"
+        ]
+    );
+    assert_eq!(old.changed_keys(&new), live.keys());
+    // Each other key restarts the playlist, with or without live keys beside it.
+    let restarts: [(&str, fn(&mut PlaylistNode)); 3] = [
+        ("input", |p| p.input.push('2')),
+        ("name", |p| p.file_name.push('2')),
+        ("segment_name", |p| p.segment_name.push('2')),
+    ];
+    for (key, change) in restarts {
+        let mut alone = old.clone();
+        change(&mut alone);
+        let mut with_live = new.clone();
+        change(&mut with_live);
+        for restarted in [alone, with_live] {
+            let changes = old.key_changes(&restarted);
+            assert!(!changes.all_live(), "{key}");
+            assert!(changes.keys().contains(&key), "{key}");
+        }
+    }
+    assert!(old.key_changes(&old.clone()).all_live());
 }
 
 #[test]

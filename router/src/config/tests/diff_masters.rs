@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::super::diff::{ChangedKeys, GraphDiff, NodeKind, diff};
-use super::super::model::{Graph, MasterNode};
+use super::super::diff::{ChangedKeys, GraphDiff, diff};
+use super::super::model::{Graph, MasterNode, NodeKind};
 use super::{compile, graph};
 
 fn compiled(text: &str) -> Graph {
