@@ -1,5 +1,6 @@
 //! The log filter of every `streamrouter` command: what `RUST_LOG` asks for (or
-//! [`DEFAULT_FILTER`]), with the crates that print credentials capped whatever it asks.
+//! [`DEFAULT_FILTER`]), with the crates that print credentials capped whatever it asks; and the
+//! span each graph node's tasks log in ([`node_span`]).
 //!
 //! The daemon hands its sinks' credentials to libraries that log them (seen running the
 //! daemon at `RUST_LOG=trace` against real S3, FTP and SSH servers, and read in their
@@ -30,6 +31,23 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
 use tracing_subscriber::layer::Filter;
 use tracing_subscriber::registry::LookupSpan;
+
+/// The span the tasks of graph node `node` log in: named by its kind (`source`, `segmenter`,
+/// `playlist`, `master`, `sink`), with its name as field `node` (`source{node=cam}`; not
+/// `name`, which the JSON formatter uses for the span's own name). Filters such as `[sink]` or
+/// `[{node=cdn}]` select a node's lines by them.
+pub fn node_span(node: &crate::config::model::NodeId) -> tracing::Span {
+    use crate::config::model::NodeKind;
+    let name = node.name();
+    // A span's name is part of its static metadata: one call per kind.
+    match node.kind() {
+        NodeKind::Source => tracing::info_span!("source", node = %name),
+        NodeKind::Segmenter => tracing::info_span!("segmenter", node = %name),
+        NodeKind::Playlist => tracing::info_span!("playlist", node = %name),
+        NodeKind::Master => tracing::info_span!("master", node = %name),
+        NodeKind::Sink => tracing::info_span!("sink", node = %name),
+    }
+}
 
 /// The filter without `RUST_LOG` (or with one that does not parse).
 pub const DEFAULT_FILTER: &str = "info,mpeg2ts_reader=error";
@@ -66,6 +84,20 @@ mod tests {
     use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
     use super::*;
+    use crate::config::model::{NodeId, NodeKind};
+
+    #[test]
+    fn a_node_span_is_named_by_its_kind_with_the_node_as_a_field() {
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            for kind in NodeKind::ALL {
+                let span = node_span(&NodeId::new(kind, "cam"));
+                let metadata = span.metadata().unwrap();
+                assert_eq!(metadata.name(), kind.noun());
+                let fields: Vec<&str> = metadata.fields().iter().map(|f| f.name()).collect();
+                assert_eq!(fields, ["node"]);
+            }
+        });
+    }
 
     /// Records the target and level of every event it is given.
     #[derive(Clone, Default)]
@@ -148,7 +180,7 @@ mod tests {
     #[test]
     fn span_directives_do_not_lift_the_caps() {
         let events = passed(Some("error,[sink]=trace,[{node=cdn}]=trace"), || {
-            let span = tracing::info_span!("sink", node = "cdn");
+            let span = node_span(&NodeId::sink("cdn"));
             let _entered = span.enter();
             every_target_at_every_level();
         });

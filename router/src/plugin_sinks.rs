@@ -7,7 +7,7 @@
 
 use streamrouter_plugin_host::{CreateError, LoadError, PluginSink};
 
-use crate::config::model::{Diagnostic, Graph, PluginSink as PluginConfig, Severity};
+use crate::config::model::{Diagnostic, Graph, NodeId, PluginSink as PluginConfig, Severity};
 
 /// Why a plugin sink cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,7 @@ pub fn check(graph: &Graph) -> Vec<Diagnostic> {
         diagnostics.push(Diagnostic {
             severity: Severity::Error,
             location,
-            key: format!("sinks.{}.{key}", node.name),
+            key: NodeId::sink(&node.name).key(key),
             message,
         });
     }

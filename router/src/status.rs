@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
+use crate::config::model::{NodeId, NodeKind};
+
 /// The daemon's state as reported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DaemonStatus {
@@ -17,7 +19,7 @@ pub struct DaemonStatus {
     /// The last reload, if any was tried.
     pub last_reload: Option<ReloadReport>,
     /// Problems nodes report while they run (e.g. a master's variants not aligned), by node.
-    pub alerts: BTreeMap<String, String>,
+    pub alerts: BTreeMap<NodeId, String>,
     /// Every running node and its state.
     pub nodes: Vec<NodeReport>,
     /// The playlists of local sinks, as served by `[router] serve`.
@@ -58,9 +60,9 @@ pub enum NodeState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeReport {
     /// `KIND.NAME`, e.g. `sources.cam1`.
-    pub node: String,
+    pub node: NodeId,
     /// `source`, `segmenter`, `playlist`, `master` or `sink`.
-    pub kind: String,
+    pub kind: &'static str,
     /// The node's name.
     pub name: String,
     /// Its state.
@@ -80,29 +82,28 @@ pub struct NodeBoard(Arc<Mutex<Entries>>);
 
 #[derive(Debug, Default)]
 struct Entries {
-    nodes: BTreeMap<String, NodeReport>,
+    nodes: BTreeMap<NodeId, NodeReport>,
     /// When each segmenter last cut a segment, by node name.
     last_segment: BTreeMap<String, std::time::Instant>,
     incarnations: u64,
 }
 
 impl NodeBoard {
-    /// A new start of node `node` (`KIND.NAME`): its entry, starting; the number of this start.
-    fn start(&self, node: &str) -> u64 {
+    /// A new start of node `node`: its entry, starting; the number of this start.
+    fn start(&self, node: &NodeId) -> u64 {
         let mut entries = self.lock();
         entries.incarnations += 1;
         let incarnation = entries.incarnations;
-        let (table, name) = node.split_once('.').unwrap_or(("", node));
         let report = NodeReport {
-            node: node.to_owned(),
-            kind: table.strip_suffix('s').unwrap_or(table).to_owned(),
-            name: name.to_owned(),
+            node: node.clone(),
+            kind: node.kind().noun(),
+            name: node.name().to_owned(),
             state: NodeState::Starting,
             last_error: None,
             since: now(),
             incarnation,
         };
-        entries.nodes.insert(node.to_owned(), report);
+        entries.nodes.insert(node.clone(), report);
         incarnation
     }
 
@@ -110,7 +111,7 @@ impl NodeBoard {
     /// last error. Nothing happens when the node was removed or started again since. A node
     /// restarting after a panic stays so until it is live again or stops (a restarted source
     /// reconnecting is still restarting).
-    fn set(&self, node: &str, incarnation: u64, state: NodeState, error: Option<String>) {
+    fn set(&self, node: &NodeId, incarnation: u64, state: NodeState, error: Option<String>) {
         let mut entries = self.lock();
         let Some(report) = entries.nodes.get_mut(node) else {
             return;
@@ -129,15 +130,15 @@ impl NodeBoard {
     }
 
     /// Node `node` is gone (removed by a reload).
-    pub fn remove(&self, node: &str) {
+    pub fn remove(&self, node: &NodeId) {
         let mut entries = self.lock();
         entries.nodes.remove(node);
-        if let Some(name) = node.strip_prefix("segmenters.") {
-            entries.last_segment.remove(name);
+        if node.kind() == NodeKind::Segmenter {
+            entries.last_segment.remove(node.name());
         }
     }
 
-    /// Every node, by name.
+    /// Every node, by id (in the order of their `KIND.NAME` texts).
     pub fn snapshot(&self) -> Vec<NodeReport> {
         self.lock().nodes.values().cloned().collect()
     }
@@ -159,14 +160,14 @@ impl NodeBoard {
 #[derive(Debug, Clone)]
 pub struct NodeStatus {
     board: NodeBoard,
-    node: String,
+    node: NodeId,
     incarnation: u64,
 }
 
 impl NodeStatus {
-    /// A new entry for node `node` (`KIND.NAME`), starting; it replaces what an earlier start
-    /// of the node reported.
-    pub fn starting(board: &NodeBoard, node: String) -> Self {
+    /// A new entry for node `node`, starting; it replaces what an earlier start of the node
+    /// reported.
+    pub fn starting(board: &NodeBoard, node: NodeId) -> Self {
         let incarnation = board.start(&node);
         Self {
             board: board.clone(),
@@ -175,8 +176,8 @@ impl NodeStatus {
         }
     }
 
-    /// The node's name on the board (`KIND.NAME`).
-    pub fn node(&self) -> &str {
+    /// The node this entry is of.
+    pub fn node(&self) -> &NodeId {
         &self.node
     }
 
@@ -193,11 +194,10 @@ impl NodeStatus {
 
     /// A segmenter cut a segment now.
     pub fn segment_cut(&self) {
-        if let Some(name) = self.node.strip_prefix("segmenters.") {
+        if self.node.kind() == NodeKind::Segmenter {
             let mut entries = self.board.lock();
-            entries
-                .last_segment
-                .insert(name.to_owned(), std::time::Instant::now());
+            let name = self.node.name().to_owned();
+            entries.last_segment.insert(name, std::time::Instant::now());
         }
     }
 }
@@ -217,25 +217,25 @@ fn now() -> String {
 
 /// Problems running nodes report, shared between the nodes and the status endpoint.
 #[derive(Debug, Clone, Default)]
-pub struct Alerts(Arc<Mutex<BTreeMap<String, String>>>);
+pub struct Alerts(Arc<Mutex<BTreeMap<NodeId, String>>>);
 
 impl Alerts {
     /// Node `node` has this problem now (replacing what it said before).
-    pub fn raise(&self, node: &str, message: String) {
-        self.lock().insert(node.to_owned(), message);
+    pub fn raise(&self, node: &NodeId, message: String) {
+        self.lock().insert(node.clone(), message);
     }
 
     /// Node `node` no longer has a problem.
-    pub fn clear(&self, node: &str) {
+    pub fn clear(&self, node: &NodeId) {
         self.lock().remove(node);
     }
 
     /// What is reported now.
-    pub fn snapshot(&self) -> BTreeMap<String, String> {
+    pub fn snapshot(&self) -> BTreeMap<NodeId, String> {
         self.lock().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, String>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -291,7 +291,7 @@ mod tests {
                 summary: String::new(),
                 errors: vec!["a.toml:3:1: error: playlists.b.input: no such segmenter".into()],
             }),
-            alerts: BTreeMap::from([("masters.m".into(), "variants not aligned".into())]),
+            alerts: BTreeMap::from([(NodeId::master("m"), "variants not aligned".into())]),
             ..DaemonStatus::default()
         };
         let json = serde_json::to_value(&status).unwrap();
@@ -307,30 +307,67 @@ mod tests {
     #[test]
     fn a_node_keeps_its_last_error_and_dates_its_state() {
         let board = NodeBoard::default();
-        let old = NodeStatus::starting(&board, "sinks.cdn".into());
-        let sink = NodeStatus::starting(&board, "sinks.cdn".into());
+        let old = NodeStatus::starting(&board, NodeId::sink("cdn"));
+        let sink = NodeStatus::starting(&board, NodeId::sink("cdn"));
         sink.fail(NodeState::Retrying, "connection refused".into());
         sink.set(NodeState::Live);
         // The replaced start no longer reports.
         old.set(NodeState::Stopped);
         let nodes = board.snapshot();
         assert_eq!(nodes.len(), 1);
-        assert_eq!(
-            (nodes[0].kind.as_str(), nodes[0].name.as_str()),
-            ("sink", "cdn")
-        );
+        assert_eq!((nodes[0].kind, nodes[0].name.as_str()), ("sink", "cdn"));
         assert_eq!(nodes[0].state, NodeState::Live);
         assert_eq!(nodes[0].last_error.as_deref(), Some("connection refused"));
         let json = serde_json::to_value(&nodes[0]).unwrap();
         assert_eq!(json["state"], "live");
-        board.remove("sinks.cdn");
+        assert_eq!(
+            (&json["node"], &json["kind"], &json["name"]),
+            (&"sinks.cdn".into(), &"sink".into(), &"cdn".into())
+        );
+        board.remove(&NodeId::sink("cdn"));
         assert!(board.snapshot().is_empty());
+    }
+
+    #[test]
+    fn a_segmenter_reports_its_last_cut_by_name_until_it_is_removed() {
+        let board = NodeBoard::default();
+        let segmenter = NodeStatus::starting(&board, NodeId::segmenter("cam"));
+        let sink = NodeStatus::starting(&board, NodeId::sink("cam"));
+        sink.segment_cut();
+        assert!(board.seconds_since_last_segment().is_empty());
+        segmenter.segment_cut();
+        let feeds = || -> Vec<String> {
+            let since = board.seconds_since_last_segment().into_iter();
+            since.map(|(name, _)| name).collect()
+        };
+        assert_eq!(feeds(), ["cam"]);
+        board.remove(&NodeId::sink("cam"));
+        assert_eq!(feeds(), ["cam"]);
+        board.remove(&NodeId::segmenter("cam"));
+        assert!(feeds().is_empty());
+    }
+
+    #[test]
+    fn the_board_lists_nodes_in_the_order_of_their_text() {
+        let board = NodeBoard::default();
+        for node in [
+            NodeId::source("a"),
+            NodeId::master("b"),
+            NodeId::segmenter("c"),
+            NodeId::sink("a"),
+        ] {
+            NodeStatus::starting(&board, node);
+        }
+        let nodes: Vec<String> = (board.snapshot().iter())
+            .map(|report| report.node.to_string())
+            .collect();
+        assert_eq!(nodes, ["masters.b", "segmenters.c", "sinks.a", "sources.a"]);
     }
 
     #[test]
     fn a_restarting_node_stays_so_until_it_is_live() {
         let board = NodeBoard::default();
-        let source = NodeStatus::starting(&board, "sources.cam".into());
+        let source = NodeStatus::starting(&board, NodeId::source("cam"));
         source.set(NodeState::Live);
         source.fail(NodeState::Restarting, "panicked: boom".into());
         let state = || board.snapshot()[0].state;

@@ -229,6 +229,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::model::NodeId;
 
     fn pos(line: usize) -> Pos {
         Pos {
@@ -259,7 +260,7 @@ mod tests {
         };
         diagnostics.error(pos(9), "sinks.web.path", "late");
         for (name, line) in [("a", 20), ("b", 21), ("c", 22), ("d", 23), ("e", 24)] {
-            let key = format!("playlists.{name}.hls.window");
+            let key = NodeId::playlist(&format!("{name}.hls")).key("window");
             let note = feed(name, line);
             diagnostics.report(
                 Severity::Error,

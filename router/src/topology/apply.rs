@@ -31,7 +31,8 @@ use super::{
     Topology, TopologyError, detached, journal_dir, playlist_settings, sink_limits, sinks,
 };
 use crate::config::diff::{GraphDiff, destination_changed};
-use crate::config::model::Graph;
+use crate::config::model::{Graph, NodeId};
+use crate::logging::node_span;
 use crate::segmenter::SegmenterConfig;
 use crate::status::NodeStatus;
 
@@ -153,7 +154,7 @@ impl Topology {
     /// Step 2: sinks. Removed ones finish what they have once their playlists let go.
     async fn apply_sinks(&mut self, new: &Graph, diff: &GraphDiff) {
         for name in &diff.sinks.removed {
-            self.board.nodes.remove(&format!("sinks.{name}"));
+            self.board.nodes.remove(&NodeId::sink(name));
             if let Some(sink) = self.sinks.remove(name) {
                 // Its playlists send their final versions first; a sink still failing leaves
                 // what it holds in its journal after `stop_timeout`.
@@ -191,11 +192,12 @@ impl Topology {
                 limits: sink_limits(node),
             });
             let (queue, inbox) = sink_queue();
-            let span = tracing::info_span!("sink", node = %name);
+            let id = NodeId::sink(name);
+            let span = node_span(&id);
             // Its own stop: a removed sink publishes what it holds for `stop_timeout`, then
             // leaves the rest in its journal.
             let stop = self.shutdown.child_token();
-            let status = NodeStatus::starting(&self.board.nodes, format!("sinks.{name}"));
+            let status = NodeStatus::starting(&self.board.nodes, id);
             let start = SinkStart {
                 name: name.clone(),
                 setup: receiver,
@@ -243,7 +245,7 @@ impl Topology {
         variants_relinked: &BTreeSet<String>,
     ) {
         for name in &diff.playlists.removed {
-            self.board.nodes.remove(&format!("playlists.{name}"));
+            self.board.nodes.remove(&NodeId::playlist(name));
             if let Some(playlist) = self.playlists.remove(name) {
                 self.retiring.push(detached(playlist.task));
             }
@@ -286,8 +288,9 @@ impl Topology {
             let predecessor = self.playlists.remove(name).map(|p| p.task);
             let (input, receiver) = mpsc::channel(SEGMENT_QUEUE);
             let id: PlaylistId = Arc::from(name.as_str());
-            let span = tracing::info_span!("playlist", node = %name);
-            let status = NodeStatus::starting(&self.board.nodes, format!("playlists.{name}"));
+            let node_id = NodeId::playlist(name);
+            let span = node_span(&node_id);
+            let status = NodeStatus::starting(&self.board.nodes, node_id);
             let start = PlaylistStart {
                 name: id,
                 settings,
@@ -312,7 +315,7 @@ impl Topology {
         segmenters_restart: &BTreeSet<String>,
     ) {
         for name in &diff.segmenters.removed {
-            self.board.nodes.remove(&format!("segmenters.{name}"));
+            self.board.nodes.remove(&NodeId::segmenter(name));
             if let Some(segmenter) = self.segmenters.remove(name) {
                 self.retiring.push(detached(segmenter.task));
             }
@@ -361,8 +364,9 @@ impl Topology {
             };
             let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));
             let (input, receiver) = mpsc::channel(SOURCE_QUEUE);
-            let span = tracing::info_span!("segmenter", node = %name);
-            let status = NodeStatus::starting(&self.board.nodes, format!("segmenters.{name}"));
+            let id = NodeId::segmenter(name);
+            let span = node_span(&id);
+            let status = NodeStatus::starting(&self.board.nodes, id);
             let start = SegmenterStart {
                 status: status.clone(),
                 name: name.clone(),
@@ -398,7 +402,7 @@ impl Topology {
         segmenters_restart: &BTreeSet<String>,
     ) {
         for name in &diff.sources.removed {
-            self.board.nodes.remove(&format!("sources.{name}"));
+            self.board.nodes.remove(&NodeId::source(name));
         }
         let stopping = diff
             .sources
@@ -454,8 +458,9 @@ impl Topology {
         let cancel = self.shutdown.child_token();
         let (events, receiver) = mpsc::channel(SOURCE_QUEUE);
         let (control, control_receiver) = mpsc::unbounded_channel();
-        let span = tracing::info_span!("source", node = %name);
-        let status = NodeStatus::starting(&self.board.nodes, format!("sources.{name}"));
+        let id = NodeId::source(name);
+        let span = node_span(&id);
+        let status = NodeStatus::starting(&self.board.nodes, id);
         let reader = SourceReader::new(node.clone(), events, cancel.clone());
         let reading = spawn_node(span.clone(), status.clone(), cancel.clone(), reader);
         let fan_out = FanOut::new(receiver, control_receiver, readers, status.clone());

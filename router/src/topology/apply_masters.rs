@@ -13,7 +13,8 @@ use super::playlist_task::RenditionLink;
 use super::sink_task::SinkQueue;
 use super::{MasterHandle, Topology, detached};
 use crate::config::diff::GraphDiff;
-use crate::config::model::Graph;
+use crate::config::model::{Graph, NodeId};
+use crate::logging::node_span;
 use crate::media::timestamp::CLOCK_HZ;
 use crate::playlist::master::relative_uri;
 use crate::playlist::renditions::RenditionClock;
@@ -37,8 +38,9 @@ impl Topology {
     /// Masters: replaced, started, stopped, and told their sinks.
     pub(super) fn apply_masters(&mut self, new: &Graph, diff: &GraphDiff) {
         for name in &diff.masters.removed {
-            self.board.alerts.clear(&format!("masters.{name}"));
-            self.board.nodes.remove(&format!("masters.{name}"));
+            let id = NodeId::master(name);
+            self.board.alerts.clear(&id);
+            self.board.nodes.remove(&id);
             if let Some(master) = self.masters.remove(name) {
                 self.retiring.push(detached(master.task));
             }
@@ -70,7 +72,9 @@ impl Topology {
                 })
                 .collect();
             let (queue, receiver) = master_queue();
-            let status = NodeStatus::starting(&self.board.nodes, format!("masters.{name}"));
+            let id = NodeId::master(name);
+            let span = node_span(&id);
+            let status = NodeStatus::starting(&self.board.nodes, id);
             let start = MasterStart {
                 status: status.clone(),
                 alerts: self.board.alerts.clone(),
@@ -79,7 +83,6 @@ impl Topology {
                 variants,
                 outputs: self.master_outputs(new, name),
             };
-            let span = tracing::info_span!("master", node = %name);
             let master = MasterTask::new(start, receiver);
             let task = spawn_node(span, status, self.shutdown.clone(), master);
             self.masters.insert(

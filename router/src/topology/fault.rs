@@ -12,6 +12,8 @@ use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::config::model::NodeId;
+
 /// The environment variable that arms faults in a debug daemon.
 const ENV: &str = "STREAMROUTER_TEST_PANIC";
 /// When a fault armed without a delay strikes, after its task's first run started.
@@ -28,9 +30,14 @@ pub(super) fn arm(task: &str, after: Duration) {
 
 /// Runs `run`, a run of part `part` of node `node`. The first run of an armed task panics when
 /// its fault is due, unless it ended before.
-pub(super) async fn armed<F: Future>(node: &str, part: &str, first_run: bool, run: F) -> F::Output {
+pub(super) async fn armed<F: Future>(
+    node: &NodeId,
+    part: &str,
+    first_run: bool,
+    run: F,
+) -> F::Output {
     let task = if part.is_empty() {
-        node.to_owned()
+        node.to_string()
     } else {
         format!("{node}/{part}")
     };
@@ -108,12 +115,13 @@ mod tests {
         arm("masters.fault-test/part", Duration::from_secs(2));
         let started = tokio::time::Instant::now();
         let slow = tokio::time::sleep(Duration::from_secs(10));
-        let run = armed("masters.fault-test", "part", true, slow);
+        let node = NodeId::master("fault-test");
+        let run = armed(&node, "part", true, slow);
         let panic = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run));
         assert!(panic.await.is_err());
         assert_eq!(started.elapsed(), Duration::from_secs(2));
         // Struck once: the next first run is left alone.
         let quick = tokio::time::sleep(Duration::from_secs(3));
-        armed("masters.fault-test", "part", true, quick).await;
+        armed(&node, "part", true, quick).await;
     }
 }

@@ -179,6 +179,7 @@ impl Delays {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::model::NodeId;
     use crate::status::NodeBoard;
 
     #[test]
@@ -221,7 +222,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_panicked_task_runs_again_after_growing_delays_keeping_its_state() {
         let board = NodeBoard::default();
-        let status = NodeStatus::starting(&board, "segmenters.flaky".into());
+        let status = NodeStatus::starting(&board, NodeId::segmenter("flaky"));
         let started = Instant::now();
         let task = Flaky {
             panics: 3,
@@ -255,7 +256,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn while_stopping_it_runs_again_at_once_and_a_second_panic_ends_it() {
         let board = NodeBoard::default();
-        let status = NodeStatus::starting(&board, "playlists.flaky".into());
+        let status = NodeStatus::starting(&board, NodeId::playlist("flaky"));
         let stop = CancellationToken::new();
         stop.cancel();
         let started = Instant::now();
@@ -282,7 +283,7 @@ mod tests {
     #[tokio::test]
     async fn an_unsupervised_task_that_panics_is_reported_stopped() {
         let board = NodeBoard::default();
-        let status = NodeStatus::starting(&board, "sinks.flaky".into());
+        let status = NodeStatus::starting(&board, NodeId::sink("flaky"));
         status.set(NodeState::Live);
         async fn broken_sink() {
             panic!("sink broke")

@@ -158,7 +158,7 @@ impl NodeTask for MasterTask {
             status,
             alerts,
         } = &mut self.start;
-        let node = status.node().to_owned();
+        let node = status.node().clone();
         if restart.is_some() {
             // What it raised is measured again.
             alerts.clear(&node);

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Topology, fault};
+use crate::config::model::{NodeId, NodeKind};
 use crate::status::{Board, NodeState};
 
 /// When an armed node panics, after its first run started.
@@ -88,15 +89,15 @@ impl Running {
     }
 
     /// Node `node`'s state and last error.
-    fn state(&self, node: &str) -> (NodeState, Option<String>) {
+    fn state(&self, node: &NodeId) -> (NodeState, Option<String>) {
         let nodes = self.board.nodes.snapshot();
-        let report = nodes.iter().find(|report| report.node == node);
+        let report = nodes.iter().find(|report| report.node == *node);
         let report = report.unwrap_or_else(|| panic!("{node} is not on the board: {nodes:?}"));
         (report.state, report.last_error.clone())
     }
 
     /// Waits until node `node` is in `state`; its last error then.
-    async fn reaches(&self, node: &str, state: NodeState) -> Option<String> {
+    async fn reaches(&self, node: &NodeId, state: NodeState) -> Option<String> {
         let what = format!("{node} {state:?}");
         until(&what, || {
             let (now, error) = self.state(node);
@@ -201,18 +202,18 @@ impl Media {
 /// `restarting` with the panic, is live again, and the feed goes on: numbering on, no
 /// EXT-X-ENDLIST, the first discontinuity at segment `first_discontinuity` (0-based), right
 /// after the restart. At the stop the playlist ends as usual.
-async fn heals(name: &str, node: &str, fault: &str, first_discontinuity: usize) {
+async fn heals(name: &str, node: NodeId, fault: &str, first_discontinuity: usize) {
     fault::arm(fault, FAULT_AFTER);
     let running = Running::start(|out| feed(name) + &sink(name, name, out)).await;
     let file = format!("{name}.m3u8");
-    let error = running.reaches(node, NodeState::Restarting).await;
+    let error = running.reaches(&node, NodeState::Restarting).await;
     let error = error.unwrap_or_default();
     assert!(error.starts_with("panicked: test fault:"), "{error}");
     let before = running.playlist(&file).unwrap();
     assert!(!before.endlist, "{before:?}");
     assert_eq!(before.first_discontinuity(), None, "{before:?}");
 
-    running.reaches(node, NodeState::Live).await;
+    running.reaches(&node, NodeState::Live).await;
     let after = running.segments(&file, first_discontinuity + 3).await;
     after.assert_numbered(name);
     assert!(!after.endlist, "a panic never ends the playlist: {after:?}");
@@ -222,9 +223,15 @@ async fn heals(name: &str, node: &str, fault: &str, first_discontinuity: usize) 
         Some(first_discontinuity),
         "{after:?}"
     );
-    for kind in ["sources", "segmenters", "playlists", "sinks"] {
-        let (state, _) = running.state(&format!("{kind}.{name}"));
-        assert_eq!(state, NodeState::Live, "{kind}.{name}");
+    for kind in [
+        NodeKind::Source,
+        NodeKind::Segmenter,
+        NodeKind::Playlist,
+        NodeKind::Sink,
+    ] {
+        let node = NodeId::new(kind, name);
+        let (state, _) = running.state(&node);
+        assert_eq!(state, NodeState::Live, "{node}");
     }
 
     let dir = running.stop().await;
@@ -238,14 +245,16 @@ async fn heals(name: &str, node: &str, fault: &str, first_discontinuity: usize) 
 async fn a_segmenter_that_panics_is_restarted_and_its_feed_goes_on() {
     // Segments 0–2 s and 2–4 s are out; the open one (4–5 s) is lost with the run, and the
     // restarted one cuts from the keyframe at 6 s, after a discontinuity.
-    heals("heal-seg", "segmenters.heal-seg", "segmenters.heal-seg", 2).await;
+    let node = NodeId::segmenter("heal-seg");
+    heals("heal-seg", node, "segmenters.heal-seg", 2).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_source_that_panics_is_restarted_and_its_feed_goes_on() {
     // Its segmenter finishes the open segment (4–5 s), and the file starts over after a
     // discontinuity.
-    heals("heal-src", "sources.heal-src", "sources.heal-src", 3).await;
+    let node = NodeId::source("heal-src");
+    heals("heal-src", node, "sources.heal-src", 3).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -253,7 +262,7 @@ async fn a_source_fan_out_that_panics_is_restarted_and_its_feed_goes_on() {
     // The segmenter finishes the open segment (4–5 s) and cuts on from the keyframe at 6 s.
     heals(
         "heal-fan",
-        "sources.heal-fan",
+        NodeId::source("heal-fan"),
         "sources.heal-fan/fan-out",
         3,
     )
@@ -263,7 +272,8 @@ async fn a_source_fan_out_that_panics_is_restarted_and_its_feed_goes_on() {
 #[tokio::test(start_paused = true)]
 async fn a_playlist_that_panics_is_restarted_and_numbers_on() {
     // Nothing is lost (it panicked waiting), but the restarted run starts a new timeline.
-    heals("heal-pl", "playlists.heal-pl", "playlists.heal-pl", 2).await;
+    let node = NodeId::playlist("heal-pl");
+    heals("heal-pl", node, "playlists.heal-pl", 2).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -277,7 +287,7 @@ async fn a_master_that_panics_is_restarted_and_publishes_again() {
     .await;
     let master = running.out.join("heal-m.m3u8");
     let error = running
-        .reaches("masters.heal-m", NodeState::Restarting)
+        .reaches(&NodeId::master("heal-m"), NodeState::Restarting)
         .await;
     assert!(
         error
@@ -287,7 +297,9 @@ async fn a_master_that_panics_is_restarted_and_publishes_again() {
     // Published before the panic; gone now, so that it shows when it is published again.
     std::fs::remove_file(&master).unwrap();
 
-    running.reaches("masters.heal-m", NodeState::Live).await;
+    running
+        .reaches(&NodeId::master("heal-m"), NodeState::Live)
+        .await;
     let text = until("the master again", || std::fs::read_to_string(&master).ok()).await;
     assert!(
         text.contains("heal-m-a.m3u8") && text.contains("heal-m-b.m3u8"),
@@ -299,10 +311,7 @@ async fn a_master_that_panics_is_restarted_and_publishes_again() {
         media.assert_numbered(variant);
         assert!(!media.endlist, "{media:?}");
         // The variants never noticed.
-        assert_eq!(
-            running.state(&format!("playlists.{variant}")).0,
-            NodeState::Live
-        );
+        assert_eq!(running.state(&NodeId::playlist(variant)).0, NodeState::Live);
     }
     running.stop().await;
 }

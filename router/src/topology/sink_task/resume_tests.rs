@@ -7,6 +7,7 @@ use tokio::sync::watch;
 
 use super::tests::{TestSink, plan_settings, slow_sink};
 use super::*;
+use crate::config::model::NodeId;
 use crate::status::NodeBoard;
 
 fn settings(window: usize) -> PlanSettings {
@@ -50,7 +51,7 @@ async fn run_once(
             dir: dir.to_owned(),
             durable: true,
         },
-        status: NodeStatus::starting(&NodeBoard::default(), "sinks.cdn".into()),
+        status: NodeStatus::starting(&NodeBoard::default(), NodeId::sink("cdn")),
     };
     let task = tokio::spawn(run_sink(start, inbox));
     let playlist: PlaylistId = Arc::from("cam");

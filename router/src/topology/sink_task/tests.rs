@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use streamrouter_plugin::{ObjectMeta, SinkError};
 use tokio::sync::watch;
 
+use crate::config::model::NodeId;
 use crate::status::NodeBoard;
 
 use super::*;
@@ -88,7 +89,7 @@ fn start(
             dir: dir.join(name),
             durable,
         },
-        status: NodeStatus::starting(&NodeBoard::default(), format!("sinks.{name}")),
+        status: NodeStatus::starting(&NodeBoard::default(), NodeId::sink(name)),
     }
 }
 
