@@ -460,7 +460,8 @@ fn the_playlist_keys_declared_live_are_those_that_shape_its_text() {
     );
     assert_eq!(old.changed_keys(&new), live.keys());
     // Each other key restarts the playlist, with or without live keys beside it.
-    let restarts: [(&str, fn(&mut PlaylistNode)); 3] = [
+    type Change = fn(&mut PlaylistNode);
+    let restarts: [(&str, Change); 3] = [
         ("input", |p| p.input.push('2')),
         ("name", |p| p.file_name.push('2')),
         ("segment_name", |p| p.segment_name.push('2')),
