@@ -20,7 +20,8 @@
 //!
 //! Around them:
 //! - [`config`]: TOML in, a validated graph out (raw → compile → model), and the reload diff of
-//!   two graphs (pure; reads only the files it is given).
+//!   two graphs (pure; reads only the files it is given). Its model's `NodeId` (`sinks.NAME`)
+//!   is how every module names a node.
 //! - [`topology`]: the only module that spawns tasks: runs a graph, applies reload diffs,
 //!   supervises and heals nodes, stops in order.
 //! - [`supervisor`]: the daemon's life: start, reload (compile, diff, apply), stop.
@@ -30,7 +31,8 @@
 //! - [`status`]: the board of node states, alerts and the last reload's outcome, for operators.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
 //! - [`plugin_sinks`]: loading `type = "plugin"` sinks, for `check` and at start.
-//! - [`logging`]: the log filter: `RUST_LOG`, with the crates that print credentials capped.
+//! - [`logging`]: the log filter: `RUST_LOG`, with the crates that print credentials capped;
+//!   and the span each graph node's tasks log in.
 //!
 //! The binary's subcommands live in `cli/` (not part of the library); `main.rs` dispatches.
 
