@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use streamrouter_test_build::{c_plugin, cargo_plugin, examples_dir, library_without_entry};
+use streamrouter_test_build::{
+    c_plugin, cargo_plugin, examples_dir, library_without_entry, test_plugin,
+};
 
 use crate::common::router::{self, streamrouter};
 use crate::daemon::{Daemon, read_if_exists, wait_until, write_config};
@@ -18,11 +20,11 @@ fn tmp() -> &'static Path {
 }
 
 fn local_plugin() -> PathBuf {
-    cargo_plugin(tmp(), "streamrouter-local", &["plugin"])
+    cargo_plugin(tmp(), "streamrouter-local-plugin")
 }
 
 fn scripted_plugin() -> PathBuf {
-    cargo_plugin(tmp(), "streamrouter-test-scripted", &[])
+    test_plugin(tmp(), "streamrouter-test-scripted")
 }
 
 /// A finite file feed `cam` (1 s segments, every segment kept) published by the built-in local
@@ -181,7 +183,7 @@ fn a_plugin_that_panics_then_fails_is_retried_while_the_other_sink_goes_on() {
 
 #[test]
 fn a_plugin_that_cannot_load_is_logged_and_the_other_sinks_go_on() {
-    let wrong = cargo_plugin(tmp(), "streamrouter-test-wrong-abi", &[]);
+    let wrong = test_plugin(tmp(), "streamrouter-test-wrong-abi");
     let dir = tempfile::tempdir().unwrap();
     let web = dir.path().join("web");
     let sinks = plugin_sink("future", &wrong, "");
@@ -215,7 +217,7 @@ fn check_refuses_every_unusable_plugin_naming_the_sink_the_key_and_the_reason() 
     std::fs::write(&text_file, "not a library\n").unwrap();
     let missing = dir.path().join("libmissing.so");
     let plain = library_without_entry(tmp(), "libplain");
-    let wrong = cargo_plugin(tmp(), "streamrouter-test-wrong-abi", &[]);
+    let wrong = test_plugin(tmp(), "streamrouter-test-wrong-abi");
     let scripted = scripted_plugin();
     let good = format!("path = \"{}\"", dir.path().join("good").display());
     let sinks = [
@@ -320,7 +322,7 @@ fn plugin_info_names_the_plugin_or_says_why_it_cannot_be_loaded() {
         )
     );
 
-    let wrong = cargo_plugin(tmp(), "streamrouter-test-wrong-abi", &[]);
+    let wrong = test_plugin(tmp(), "streamrouter-test-wrong-abi");
     let run = streamrouter(&["plugin", "info", wrong.to_str().unwrap()]);
     run.assert_failure();
     assert!(run.stdout.is_empty(), "{}", run.stdout);

@@ -54,7 +54,7 @@ pub fn build(settings: &FtpSettings) -> Result<OpendalSink, SinkError> {
     OpendalSink::new(builder, Replace::Native, &what)
 }
 
-/// The FTP sink as a plugin (`libstreamrouter_ftp.so`, built with the `plugin` feature).
+/// The FTP sink as a plugin (`libstreamrouter_ftp_plugin.so`, from `streamrouter-ftp-plugin`).
 /// Options: `host` (required), `port` (21), `user` (`anonymous`), `password`, `directory`,
 /// `tls` (false).
 pub struct FtpBackend;
@@ -103,9 +103,6 @@ impl streamrouter_opendal::Backend for FtpBackend {
         build(&settings_from_options(options)?).map_err(|e| e.message)
     }
 }
-
-#[cfg(feature = "plugin")]
-streamrouter_plugin::export_sink_plugin!(streamrouter_opendal::PluginSink<FtpBackend>);
 
 #[cfg(test)]
 mod tests {

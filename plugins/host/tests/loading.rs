@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use streamrouter_plugin::{ObjectMeta, SEGMENT_CONTENT_TYPE, Sink, SinkErrorKind};
 use streamrouter_plugin_host::{LoadError, load};
-use streamrouter_test_build::{c_plugin, cargo_plugin, examples_dir, library_without_entry};
+use streamrouter_test_build::{
+    c_plugin, cargo_plugin, examples_dir, library_without_entry, test_plugin,
+};
 
 const META: ObjectMeta<'static> = ObjectMeta {
     content_type: SEGMENT_CONTENT_TYPE,
@@ -19,11 +21,11 @@ fn tmp() -> &'static Path {
 }
 
 fn local_plugin() -> PathBuf {
-    cargo_plugin(tmp(), "streamrouter-local", &["plugin"])
+    cargo_plugin(tmp(), "streamrouter-local-plugin")
 }
 
 fn scripted_plugin() -> PathBuf {
-    cargo_plugin(tmp(), "streamrouter-test-scripted", &[])
+    test_plugin(tmp(), "streamrouter-test-scripted")
 }
 
 #[test]
@@ -72,6 +74,21 @@ fn a_library_is_loaded_once_per_file() {
         .join(path.file_name().unwrap());
     let again = load(&dotted).unwrap();
     assert!(Arc::ptr_eq(&first, &again));
+}
+
+/// Every sink crate's plugin, as `cargo build` leaves it in the target directory, is a plugin:
+/// it exports the entry symbol with the built-in sink's name and reads its options.
+#[test]
+fn every_sink_plugin_the_workspace_builds_loads() {
+    for name in ["local", "s3", "ftp", "scp"] {
+        let path = cargo_plugin(tmp(), &format!("streamrouter-{name}-plugin"));
+        let plugin = load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let info = plugin.info();
+        assert_eq!((info.name.as_str(), info.abi_version), (name, 1));
+        assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+        let error = plugin.create("no_such_key = 1").unwrap_err();
+        assert!(error.to_string().contains("no_such_key"), "{name}: {error}");
+    }
 }
 
 #[test]
@@ -160,7 +177,7 @@ fn an_instance_is_usable_from_several_threads() {
 
 #[test]
 fn a_plugin_of_another_abi_version_is_refused() {
-    let path = cargo_plugin(tmp(), "streamrouter-test-wrong-abi", &[]);
+    let path = test_plugin(tmp(), "streamrouter-test-wrong-abi");
     let error = load(&path).unwrap_err();
     assert!(
         matches!(

@@ -4,9 +4,9 @@
 //! place, so a web server or player reading the directory sees the old object or the new one,
 //! never a partial file. Owns only files under its root; never follows a key outside it.
 //!
-//! Also a sink plugin (`plugin`): built with `--features plugin`, the `cdylib` exports it, and
-//! loading `libstreamrouter_local.so` with `type = "plugin"` publishes exactly what
-//! `type = "local"` does.
+//! Also a sink plugin (`plugin`: its options): the `streamrouter-local-plugin` crate exports
+//! it, and loading `libstreamrouter_local_plugin.so` with `type = "plugin"` publishes exactly
+//! what `type = "local"` does.
 
 mod plugin;
 

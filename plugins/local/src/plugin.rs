@@ -1,5 +1,5 @@
-//! The local sink as a loadable plugin (`libstreamrouter_local.so`, built with the `plugin`
-//! feature): its options and their checks. Options: `path = "/absolute/directory"`. The
+//! The local sink as a loadable plugin (`libstreamrouter_local_plugin.so`, exported by the
+//! `streamrouter-local-plugin` crate): its options and their checks. Options: `path = "/absolute/directory"`. The
 //! directory is created by the writes, like the built-in sink does when it cannot be created
 //! at start, so `create` touches nothing and `streamrouter check` may call it freely.
 
@@ -34,9 +34,6 @@ impl SinkPlugin for LocalSink {
         Ok(LocalSink::unchecked(options.path))
     }
 }
-
-#[cfg(feature = "plugin")]
-streamrouter_plugin::export_sink_plugin!(LocalSink);
 
 #[cfg(test)]
 mod tests {

@@ -64,9 +64,9 @@ pub fn build(settings: &S3Settings) -> Result<OpendalSink, SinkError> {
     Ok(OpendalSink::new(builder, Replace::Native, &what)?.with_key_prefix(&settings.prefix))
 }
 
-/// The S3 sink as a plugin (`libstreamrouter_s3.so`, built with the `plugin` feature). Options:
-/// `bucket` (required), `prefix` (default ""), `region` (default `us-east-1`), `endpoint`,
-/// `access_key_id` with `secret_access_key`, `acl`.
+/// The S3 sink as a plugin (`libstreamrouter_s3_plugin.so`, from `streamrouter-s3-plugin`).
+/// Options: `bucket` (required), `prefix` (default ""), `region` (default `us-east-1`),
+/// `endpoint`, `access_key_id` with `secret_access_key`, `acl`.
 pub struct S3Backend;
 
 /// `[sinks.NAME.options]` of an S3 plugin sink.
@@ -112,9 +112,6 @@ impl streamrouter_opendal::Backend for S3Backend {
         build(&settings_from_options(options)?).map_err(|e| e.message)
     }
 }
-
-#[cfg(feature = "plugin")]
-streamrouter_plugin::export_sink_plugin!(streamrouter_opendal::PluginSink<S3Backend>);
 
 #[cfg(test)]
 mod tests {

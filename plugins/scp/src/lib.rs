@@ -58,7 +58,7 @@ pub fn build(settings: &ScpSettings, default_known_hosts: &Path) -> Result<Opend
     OpendalSink::new(builder, Replace::ViaTemporary, &what)
 }
 
-/// The SCP/SFTP sink as a plugin (`libstreamrouter_scp.so`, built with the `plugin` feature).
+/// The SCP/SFTP sink as a plugin (`libstreamrouter_scp_plugin.so`, from `streamrouter-scp-plugin`).
 /// Options: `host`, `user` and `key_file` (required), `port` (22), `directory`, `known_hosts`
 /// (`~/.ssh/known_hosts`, the only one supported). `~/` is `$HOME`.
 pub struct ScpBackend;
@@ -117,9 +117,6 @@ impl streamrouter_opendal::Backend for ScpBackend {
         build(&settings, &home.join(".ssh/known_hosts")).map_err(|e| e.message)
     }
 }
-
-#[cfg(feature = "plugin")]
-streamrouter_plugin::export_sink_plugin!(streamrouter_opendal::PluginSink<ScpBackend>);
 
 #[cfg(test)]
 mod tests {

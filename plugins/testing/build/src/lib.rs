@@ -1,9 +1,9 @@
 //! Test helper: builds the shared libraries the plugin tests load, from a clean checkout under
-//! plain `cargo test`. Rust plugins are built with `cargo build -p CRATE --lib` into their own
-//! target directory under the caller's `CARGO_TARGET_TMPDIR` (so that the features they are
-//! built with never replace the workspace's own `.so` files, and the outer `cargo test`, which
-//! has released its build lock by the time tests run, is never waited on); C files are
-//! compiled with the system `cc`.
+//! plain `cargo test`. The sink plugins are built with `cargo build -p CRATE --lib` into the
+//! workspace's target directory (the outer `cargo test` has released its build lock by the time
+//! tests run); the test plugins with `cargo rustc -p CRATE --lib --crate-type cdylib` into a
+//! target directory of their own under the caller's `CARGO_TARGET_TMPDIR`, so no test fixture
+//! ever lands among the workspace's `.so` files. C files are compiled with the system `cc`.
 //!
 //! Each library is built once per test process; concurrent builds by other test processes are
 //! serialised by cargo's own lock, and C outputs are written under a temporary name and renamed.
@@ -27,36 +27,52 @@ pub fn examples_dir() -> PathBuf {
     workspace_root().join("plugins/examples")
 }
 
-/// Libraries built by this process: (package, features) → path.
+/// Libraries built by this process: package (or C name) → path.
 static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
 
 fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// Builds the `cdylib` of workspace package `package` with `features`, into
-/// `TMPDIR/plugin-build` (`tmp` is the test's `CARGO_TARGET_TMPDIR`), and returns the path of
-/// `libNAME.so`.
-pub fn cargo_plugin(tmp: &Path, package: &str, features: &[&str]) -> PathBuf {
-    let id = format!("{package} {}", features.join(","));
+/// Builds the sink plugin `package` (a workspace member that is a `cdylib`, such as
+/// `streamrouter-local-plugin`) as a plain `cargo build` does, in the workspace's target
+/// directory (the parent of `tmp`, the test's `CARGO_TARGET_TMPDIR`), so the test loads the
+/// very `.so` a user gets and shares the workspace's compiled dependencies; returns its path.
+pub fn cargo_plugin(tmp: &Path, package: &str) -> PathBuf {
+    let target_dir = tmp.parent().expect("CARGO_TARGET_TMPDIR is TARGET/tmp");
+    build_cdylib(package, target_dir, &["build"])
+}
+
+/// Builds the test plugin `package` (a plain library in the workspace's own builds, so they
+/// leave no test fixture behind as a `.so`) as a `cdylib`, into `TMPDIR/plugin-build` (`tmp` is
+/// the test's `CARGO_TARGET_TMPDIR`), and returns the path of `libNAME.so`.
+pub fn test_plugin(tmp: &Path, package: &str) -> PathBuf {
+    build_cdylib(
+        package,
+        &tmp.join("plugin-build"),
+        &["rustc", "--crate-type", "cdylib"],
+    )
+}
+
+/// Runs `cargo SUBCOMMAND --lib -p PACKAGE` into `target_dir` once per test process, and
+/// returns the path of the `cdylib` it made.
+fn build_cdylib(package: &str, target_dir: &Path, subcommand: &[&str]) -> PathBuf {
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(&id) {
+    if let Some(path) = built.get(package) {
         return path.clone();
     }
-    let target_dir = tmp.join("plugin-build");
-    let mut command = Command::new(cargo());
-    command
-        .args(["build", "--locked", "--lib", "--quiet", "-p", package])
+    let output = Command::new(cargo())
+        .args(subcommand)
+        .args(["--locked", "--lib", "--quiet", "-p", package])
         .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(workspace_root());
-    if !features.is_empty() {
-        command.arg("--features").arg(features.join(","));
-    }
-    let output = command.output().expect("run cargo");
+        .arg(target_dir)
+        .current_dir(workspace_root())
+        .output()
+        .expect("run cargo");
     assert!(
         output.status.success(),
-        "cargo build -p {package} failed:\n{}",
+        "cargo {} -p {package} failed:\n{}",
+        subcommand.join(" "),
         String::from_utf8_lossy(&output.stderr)
     );
     let file = format!(
@@ -67,7 +83,7 @@ pub fn cargo_plugin(tmp: &Path, package: &str, features: &[&str]) -> PathBuf {
     );
     let path = target_dir.join("debug").join(file);
     assert!(path.is_file(), "cargo built no {}", path.display());
-    built.insert(id, path.clone());
+    built.insert(package.to_owned(), path.clone());
     path
 }
 
