@@ -31,11 +31,13 @@
 //! - [`status`]: the board of node states, alerts and the last reload's outcome, for operators.
 //! - [`segment_job`]: the one-shot `streamrouter segment` command wiring the stages together.
 //! - [`plugin_sinks`]: loading `type = "plugin"` sinks, for `check` and at start.
+//! - `backoff`: the retry delays of every retry loop (doubling, jitter).
 //! - [`logging`]: the log filter: `RUST_LOG`, with the crates that print credentials capped;
 //!   and the span each graph node's tasks log in.
 //!
 //! The binary's subcommands live in `cli/` (not part of the library); `main.rs` dispatches.
 
+pub(crate) mod backoff;
 pub mod config;
 pub mod http;
 pub mod logging;

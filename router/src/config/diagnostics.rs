@@ -173,6 +173,8 @@ fn feeds_note(files: &[PathBuf], feeds: &[FeedNote]) -> String {
 }
 
 /// The candidate closest to a misspelt `word`, if one is close enough to be what was meant.
+/// Distance by characters, a swap of two neighbours counting as one edit (optimal string
+/// alignment), so that `upd` is one edit from `udp`.
 pub(super) fn closest<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
@@ -183,7 +185,7 @@ pub(super) fn closest<'c>(
         .into_iter()
         .map(|candidate| {
             (
-                edit_distance(&word, &candidate.to_ascii_lowercase()),
+                strsim::osa_distance(&word, &candidate.to_ascii_lowercase()),
                 candidate,
             )
         })
@@ -198,32 +200,6 @@ pub(super) fn did_you_mean<'c>(
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> String {
     closest(word, candidates).map_or_else(String::new, |found| format!("; did you mean `{found}`?"))
-}
-
-/// Edit distance by characters, a swap of two neighbours counting as one edit (optimal string
-/// alignment), so that `upd` is one edit from `udp`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // rows[i][j]: distance between the first i characters of a and the first j of b.
-    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let substitution = rows[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
-            let mut best = substitution.min(rows[i - 1][j] + 1).min(rows[i][j - 1] + 1);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -247,8 +223,16 @@ mod tests {
         assert_eq!(closest("Group", keys), Some("group"));
         assert_eq!(closest("colour", keys), None);
         assert_eq!(closest("upd", ["stdin", "file", "udp"]), Some("udp"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("upd", "udp"), 1);
+        assert_eq!(
+            closest("kitten", ["sitting"]),
+            None,
+            "3 edits, over the limit of 2"
+        );
+        assert_eq!(
+            closest("kitten", ["kitetn"]),
+            Some("kitetn"),
+            "one swap: one edit"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Retry delays: 0.5 s doubling to 30 s, back to 0.5 s once an attempt stayed up for a healthy
-//! period; and the shutdown-aware sleep every kind uses.
+//! Reopening a source: its retry delays (0.5 s doubling to 30 s, back to 0.5 s once an attempt
+//! stayed up for a healthy period; [`crate::backoff`] draws them, with jitter), and the
+//! shutdown-aware sleep every kind uses.
 //!
 //! Owns only timing decisions. Must not touch inputs or events.
 
@@ -9,33 +10,34 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Stop;
+use crate::backoff::Schedule;
 
-/// First retry delay.
-pub(crate) const INITIAL: Duration = Duration::from_millis(500);
-/// Longest retry delay.
-pub(crate) const MAX: Duration = Duration::from_secs(30);
-/// An attempt that lasted this long resets the delay to [`INITIAL`].
-pub(crate) const HEALTHY: Duration = Duration::from_secs(10);
+/// A source's retry delays.
+pub(crate) const SCHEDULE: Schedule = Schedule {
+    first: Duration::from_millis(500),
+    max: Duration::from_secs(30),
+    healthy: Duration::from_secs(10),
+};
 
-/// Exponential backoff between attempts (no jitter: every source retries on its own schedule).
+/// Backoff between a source's attempts.
 #[derive(Debug)]
 pub(crate) struct Backoff {
-    delay: Duration,
+    delays: crate::backoff::Backoff,
     up_since: Option<Instant>,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
         Self {
-            delay: INITIAL,
+            delays: crate::backoff::Backoff::new(SCHEDULE),
             up_since: None,
         }
     }
 }
 
 impl Backoff {
-    /// An attempt succeeded (connected, spawned, opened): if it lasts [`HEALTHY`], the next
-    /// delay starts over.
+    /// An attempt succeeded (connected, spawned, opened): if it lasts [`Schedule::healthy`],
+    /// the next delay starts over.
     pub(crate) fn up(&mut self) {
         self.up_since = Some(Instant::now());
     }
@@ -46,14 +48,9 @@ impl Backoff {
     }
 
     fn next_delay_at(&mut self, now: Instant) -> Duration {
-        if let Some(since) = self.up_since.take()
-            && now.saturating_duration_since(since) >= HEALTHY
-        {
-            self.delay = INITIAL;
-        }
-        let delay = self.delay;
-        self.delay = (self.delay * 2).min(MAX);
-        delay
+        let ran = (self.up_since.take())
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since));
+        self.delays.next_after(ran)
     }
 
     /// Sleeps for the next delay, or returns `Stop::Shutdown` as soon as `shutdown` fires.
@@ -85,16 +82,20 @@ pub(crate) async fn sleep_until(
 mod tests {
     use super::*;
 
+    /// `delay` is `base` less at most a fifth (the jitter).
+    fn assert_about(delay: Duration, base: Duration) {
+        assert!(
+            delay <= base && delay >= base.mul_f64(0.8),
+            "{delay:?} vs {base:?}"
+        );
+    }
+
     #[test]
     fn doubles_up_to_the_maximum() {
         let mut backoff = Backoff::default();
-        let delays: Vec<u64> = (0..9)
-            .map(|_| backoff.next_delay().as_millis() as u64)
-            .collect();
-        assert_eq!(
-            delays,
-            vec![500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
-        );
+        for millis in [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000] {
+            assert_about(backoff.next_delay(), Duration::from_millis(millis));
+        }
     }
 
     #[test]
@@ -104,11 +105,11 @@ mod tests {
         backoff.next_delay();
         backoff.up();
         let short = Instant::now() + Duration::from_secs(1);
-        assert_eq!(backoff.next_delay_at(short), Duration::from_secs(2));
+        assert_about(backoff.next_delay_at(short), Duration::from_secs(2));
         backoff.up();
-        let long = Instant::now() + HEALTHY;
-        assert_eq!(backoff.next_delay_at(long), INITIAL);
-        assert_eq!(backoff.next_delay_at(long), Duration::from_secs(1));
+        let long = Instant::now() + SCHEDULE.healthy;
+        assert_about(backoff.next_delay_at(long), SCHEDULE.first);
+        assert_about(backoff.next_delay_at(long), Duration::from_secs(1));
     }
 
     #[tokio::test]

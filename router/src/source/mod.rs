@@ -61,8 +61,8 @@ pub(crate) enum Stop {
 /// Runs the source until `shutdown` is cancelled or the source ends for good (a file without
 /// loop at EOF, stdin at EOF). Sends every chunk as SourceEvent::Data in order; after any
 /// interruption it recovers by itself (reconnect/redial/restart with exponential backoff,
-/// 0.5 s doubling to 30 s max, reset after a healthy period) and sends SourceEvent::Restarted
-/// before the first chunk of the new stream. Returns when done; never panics; errors are
+/// 0.5 s doubling to 30 s max less a jitter, reset after a healthy period) and sends
+/// SourceEvent::Restarted before the first chunk of the new stream. Returns when done; never panics; errors are
 /// logged (tracing, at warn for interruptions, info for state changes), not returned, except
 /// configuration-like failures that make retrying pointless (e.g. bind address in use is NOT
 /// that — retry it; a missing file IS retried too, with backoff, since it may appear).

@@ -7,7 +7,8 @@
 //! [`NodeTask::run`] borrows it; what a run builds up (a framer, an open segment, measurements)
 //! is dropped with the run. [`spawn_node`] runs the task in its span and catches a panic: the
 //! node is reported `restarting` with the panic message as its last error, and after a delay
-//! (250 ms doubling to 30 s, back to 250 ms after a run that lasted a minute) it runs again.
+//! (250 ms doubling to 30 s, back to 250 ms after a run that lasted a minute; less up
+//! to a fifth at random, see [`crate::backoff`]) it runs again.
 //! That run starts a new timeline (its next segment carries a discontinuity), numbering goes
 //! on, and the node reports `live` again once it works. While the daemon stops (`stop` is
 //! cancelled) a panicked task runs again at once, to finish in order; a second panic then ends
@@ -25,14 +26,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::backoff::{Backoff, Schedule};
 use crate::status::{NodeState, NodeStatus};
 
-/// Delay before the first restart.
-const FIRST_DELAY: Duration = Duration::from_millis(250);
-/// Longest delay between restarts.
-const MAX_DELAY: Duration = Duration::from_secs(30);
-/// A run that lasted this long was healthy: the next delay starts over.
-const HEALTHY: Duration = Duration::from_secs(60);
+/// The delays between restarts.
+const SCHEDULE: Schedule = Schedule {
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(30),
+    healthy: Duration::from_secs(60),
+};
 
 /// Why a node's task runs again: the panic that ended its previous run.
 #[derive(Debug, Clone)]
@@ -98,7 +100,7 @@ async fn supervise<T: NodeTask>(
     status: NodeStatus,
     stop: CancellationToken,
 ) -> Option<T::Output> {
-    let mut delays = Delays::default();
+    let mut delays = Backoff::new(SCHEDULE);
     let mut restart = None;
     let mut panics: u32 = 0;
     let mut restarted_while_stopping = false;
@@ -124,7 +126,7 @@ async fn supervise<T: NodeTask>(
         let delay = if stop.is_cancelled() {
             Duration::ZERO
         } else {
-            delays.next(started.elapsed())
+            delays.next_after(started.elapsed())
         };
         tracing::error!(
             %message,
@@ -151,31 +153,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_owned())
 }
 
-/// Delays between restarts: doubling from [`FIRST_DELAY`] to [`MAX_DELAY`], starting over
-/// after a healthy run.
-#[derive(Debug)]
-struct Delays {
-    next: Duration,
-}
-
-impl Default for Delays {
-    fn default() -> Self {
-        Self { next: FIRST_DELAY }
-    }
-}
-
-impl Delays {
-    /// The delay after a run that lasted `ran`.
-    fn next(&mut self, ran: Duration) -> Duration {
-        if ran >= HEALTHY {
-            self.next = FIRST_DELAY;
-        }
-        let delay = self.next;
-        self.next = (delay * 2).min(MAX_DELAY);
-        delay
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,15 +161,20 @@ mod tests {
 
     #[test]
     fn delays_double_to_the_maximum_and_start_over_after_a_healthy_run() {
-        let mut delays = Delays::default();
+        let mut delays = Backoff::new(SCHEDULE);
         let short = Duration::from_secs(1);
-        let millis: Vec<u128> = (0..10).map(|_| delays.next(short).as_millis()).collect();
-        assert_eq!(
-            millis,
-            [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
-        );
-        assert_eq!(delays.next(HEALTHY), FIRST_DELAY);
-        assert_eq!(delays.next(short), FIRST_DELAY * 2);
+        let about = |delay: Duration, millis: u64| {
+            let base = Duration::from_millis(millis);
+            assert!(
+                delay <= base && delay >= base.mul_f64(0.8),
+                "{delay:?} vs {base:?}"
+            );
+        };
+        for millis in [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000] {
+            about(delays.next_after(short), millis);
+        }
+        about(delays.next_after(SCHEDULE.healthy), 250);
+        about(delays.next_after(short), 500);
     }
 
     /// Panics in its first `panics` runs, counting its runs in what survives them.
@@ -244,8 +226,10 @@ mod tests {
                 Some("run 3 fails".to_owned()),
             ]
         );
-        // 250 + 500 + 1000 ms of waiting.
-        assert_eq!(started.elapsed(), Duration::from_millis(1750));
+        // 250 + 500 + 1000 ms of waiting, each less up to a fifth (the jitter).
+        let waited = started.elapsed();
+        let full = Duration::from_millis(1750);
+        assert!(waited <= full && waited >= full.mul_f64(0.8), "{waited:?}");
         // The task reports live again itself; until then it is restarting.
         assert_eq!(
             state(&board),

@@ -13,6 +13,7 @@ use streamrouter_plugin::{Sink, SinkError, SinkErrorKind};
 use tokio::sync::watch;
 
 use super::SinkSetup;
+use crate::backoff::{Backoff, Schedule};
 use crate::publish::ObjectHeaders;
 use crate::status::{NodeState, NodeStatus};
 
@@ -42,9 +43,13 @@ impl SinkReport {
     }
 }
 
-/// Backoff between tries of one operation.
-const FIRST_RETRY: Duration = Duration::from_millis(250);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Backoff between tries of one operation: 250 ms doubling to 5 s (never starting over: an
+/// operation runs until it succeeds or is given up).
+const SCHEDULE: Schedule = Schedule {
+    first: Duration::from_millis(250),
+    max: Duration::from_secs(5),
+    healthy: Duration::MAX,
+};
 
 /// Which sink an operation may use.
 pub enum Pin {
@@ -76,7 +81,7 @@ where
 {
     let operation = Arc::new(operation);
     let mut changes = setup.clone();
-    let mut delay = FIRST_RETRY;
+    let mut backoff = Backoff::new(SCHEDULE);
     for attempt in 1u64.. {
         let (sink, headers, destination) = {
             let current = changes.borrow_and_update();
@@ -127,11 +132,10 @@ where
             tracing::warn!(sink = %sink_name, %key, %error, attempt, "sink operation failed; retrying");
         }
         tokio::select! {
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep(backoff.next_delay()) => {}
             // A reload replaced the sink: try the new one now.
             Ok(()) = changes.changed() => {}
         }
-        delay = (delay * 2).min(MAX_RETRY_DELAY);
     }
     None
 }
