@@ -39,7 +39,6 @@ use crate::status::NodeStatus;
 impl Topology {
     /// Changes the running graph into `new`, as `diff` (of the running graph and `new`) says.
     pub async fn apply(&mut self, new: Graph, diff: &GraphDiff) -> Result<(), TopologyError> {
-        self.reap();
         // Playlists whose task has ended (their source ended) start again if they are still
         // wanted on a restarted feed or link.
         let mut restart: BTreeSet<String> = diff.playlists_restart.clone();
@@ -159,7 +158,7 @@ impl Topology {
                 // Its playlists send their final versions first; a sink still failing leaves
                 // what it holds in its journal after `stop_timeout`.
                 sink.stop.cancel();
-                self.retiring.push(detached(sink.task));
+                self.retiring.spawn(detached(sink.task));
             }
         }
         for (name, keys) in &diff.sinks.changed {
@@ -247,7 +246,7 @@ impl Topology {
         for name in &diff.playlists.removed {
             self.board.nodes.remove(&NodeId::playlist(name));
             if let Some(playlist) = self.playlists.remove(name) {
-                self.retiring.push(detached(playlist.task));
+                self.retiring.spawn(detached(playlist.task));
             }
         }
         // New settings (live changes, or a restarted segmenter's target duration).
@@ -317,7 +316,7 @@ impl Topology {
         for name in &diff.segmenters.removed {
             self.board.nodes.remove(&NodeId::segmenter(name));
             if let Some(segmenter) = self.segmenters.remove(name) {
-                self.retiring.push(detached(segmenter.task));
+                self.retiring.spawn(detached(segmenter.task));
             }
         }
         // Running segmenters gain the playlists that start on them.
@@ -362,7 +361,8 @@ impl Topology {
                 grid: node.aligned.then(|| self.grid_of(new, name)).flatten(),
                 ..SegmenterConfig::default()
             };
-            let predecessor = self.segmenters.remove(name).map(|s| detached(s.task));
+            let predecessor =
+                (self.segmenters.remove(name)).map(|s| tokio::spawn(detached(s.task)));
             let (input, receiver) = mpsc::channel(SOURCE_QUEUE);
             let id = NodeId::segmenter(name);
             let span = node_span(&id);
@@ -413,7 +413,7 @@ impl Topology {
             if let Some(source) = self.sources.remove(name) {
                 source.cancel.cancel();
                 for task in source.tasks {
-                    self.retiring.push(detached(task));
+                    self.retiring.spawn(detached(task));
                 }
             }
         }
@@ -475,7 +475,7 @@ impl Topology {
         ) {
             old.cancel.cancel();
             for task in old.tasks {
-                self.retiring.push(detached(task));
+                self.retiring.spawn(detached(task));
             }
         }
     }

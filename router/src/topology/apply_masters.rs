@@ -42,7 +42,7 @@ impl Topology {
             self.board.alerts.clear(&id);
             self.board.nodes.remove(&id);
             if let Some(master) = self.masters.remove(name) {
-                self.retiring.push(detached(master.task));
+                self.retiring.spawn(detached(master.task));
             }
         }
         let starting = diff.masters.changed.keys().chain(&diff.masters.added);
@@ -52,7 +52,7 @@ impl Topology {
             };
             let (clock, grid) = match self.masters.remove(name) {
                 Some(old) => {
-                    self.retiring.push(detached(old.task));
+                    self.retiring.spawn(detached(old.task));
                     (old.clock, old.grid)
                 }
                 None => (

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
 use crate::playlist::PlaylistConfig;
@@ -113,8 +114,9 @@ pub struct Topology {
     masters: BTreeMap<String, MasterHandle>,
     /// What nodes report, for the status.
     board: Board,
-    /// Tasks of removed or replaced nodes, finishing on their own.
-    retiring: Vec<JoinHandle<()>>,
+    /// Tasks of removed or replaced nodes, finishing on their own (each awaited by a tracked
+    /// task, see [`detached`]).
+    retiring: TaskTracker,
     /// Destination counter for sink setups (a sink that moves gets a new one).
     destinations: u64,
 }
@@ -149,7 +151,7 @@ impl Topology {
             sinks: BTreeMap::new(),
             masters: BTreeMap::new(),
             board,
-            retiring: Vec::new(),
+            retiring: TaskTracker::new(),
             destinations: 0,
         };
         let diff = crate::config::diff::diff(&topology.graph, &graph).map_err(|refused| {
@@ -211,9 +213,8 @@ impl Topology {
         for task in master_tasks {
             let _ = task.await;
         }
-        for task in retiring {
-            let _ = task.await;
-        }
+        retiring.close();
+        retiring.wait().await;
         for task in sink_tasks {
             let _ = task.await;
         }
@@ -222,18 +223,11 @@ impl Topology {
             let _ = tokio::fs::remove_dir(&journal_root).await;
         }
     }
-
-    /// Drops the handles of retired tasks that have finished.
-    fn reap(&mut self) {
-        self.retiring.retain(|task| !task.is_finished());
-    }
 }
 
-/// A task's handle without its output, for the retiring list.
-fn detached<T: Send + 'static>(task: JoinHandle<T>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let _ = task.await;
-    })
+/// Waiting for a retired task, its output dropped: what the retiring tracker spawns.
+async fn detached<T: Send + 'static>(task: JoinHandle<T>) {
+    let _ = task.await;
 }
 
 fn segment_name_of(node: &PlaylistNode) -> Result<SegmentNamePattern, TopologyError> {
