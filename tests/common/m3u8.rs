@@ -1,4 +1,5 @@
-//! A small parser for the media playlists streamrouter writes (RFC 8216, version 3).
+//! The media playlists streamrouter writes (RFC 8216), as the tests see them: read by the
+//! `m3u8-rs` crate, not by code of ours.
 
 /// One listed segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,85 +30,60 @@ pub struct Playlist {
 }
 
 impl Playlist {
-    /// Parses playlist text; panics with the text on anything malformed.
+    /// Reads playlist text with `m3u8-rs` (an independent parser, so the tests never check our
+    /// renderer with our own reading of it); panics with the text on anything malformed, or on
+    /// a tag the parser does not know and we do not write.
     pub fn parse(text: &str) -> Self {
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-        assert_eq!(
-            lines.next(),
-            Some("#EXTM3U"),
+        assert!(
+            text.starts_with("#EXTM3U"),
             "playlist must start with #EXTM3U:\n{text}"
         );
-        let mut playlist = Playlist::default();
-        let mut pending: Option<(f64, bool, bool)> = None;
-        let mut discontinuity = false;
-        let mut gap = false;
-        let number = |value: &str| -> u64 {
-            value
-                .parse()
-                .unwrap_or_else(|_| panic!("bad number {value:?} in playlist:\n{text}"))
-        };
-        for line in lines {
+        let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes())
+            .unwrap_or_else(|e| panic!("not a media playlist ({e:?}):\n{text}"));
+        assert!(
+            parsed.unknown_tags.is_empty(),
+            "unexpected tags {:?}:\n{text}",
+            parsed.unknown_tags
+        );
+        if parsed.end_list {
             assert!(
-                !playlist.endlist,
-                "line {line:?} after #EXT-X-ENDLIST:\n{text}"
+                text.trim_end().ends_with("#EXT-X-ENDLIST"),
+                "lines after #EXT-X-ENDLIST:\n{text}"
             );
-            if let Some(value) = line.strip_prefix("#EXT-X-VERSION:") {
-                playlist.version = Some(number(value));
-            } else if let Some(value) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
-                playlist.target_duration = Some(number(value));
-            } else if let Some(value) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-                playlist.media_sequence = Some(number(value));
-            } else if let Some(value) = line.strip_prefix("#EXT-X-DISCONTINUITY-SEQUENCE:") {
-                playlist.discontinuity_sequence = Some(number(value));
-            } else if let Some(value) = line.strip_prefix("#EXT-X-PLAYLIST-TYPE:") {
-                playlist.playlist_type = Some(value.to_owned());
-            } else if line == "#EXT-X-INDEPENDENT-SEGMENTS" {
-                playlist.independent_segments = true;
-            } else if line == "#EXT-X-DISCONTINUITY" {
-                discontinuity = true;
-            } else if line == "#EXT-X-GAP" {
-                gap = true;
-            } else if line.starts_with("#EXT-X-PROGRAM-DATE-TIME:") {
-                playlist.program_date_times += 1;
-            } else if line == "#EXT-X-ENDLIST" {
-                playlist.endlist = true;
-            } else if let Some(value) = line.strip_prefix("#EXTINF:") {
-                assert!(pending.is_none(), "two EXTINF without a URI:\n{text}");
-                let duration = value.split(',').next().unwrap_or_default();
-                let duration: f64 = duration
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad EXTINF {line:?}:\n{text}"));
-                pending = Some((
-                    duration,
-                    std::mem::take(&mut discontinuity),
-                    std::mem::take(&mut gap),
-                ));
-            } else if line.starts_with('#') {
-                assert!(
-                    !line.starts_with("#EXT"),
-                    "unexpected tag {line:?}:\n{text}"
-                );
-            } else {
-                let (duration, discontinuity, gap) = pending
-                    .take()
-                    .unwrap_or_else(|| panic!("URI {line:?} without EXTINF:\n{text}"));
-                playlist.entries.push(Entry {
-                    duration,
-                    uri: line.to_owned(),
-                    discontinuity,
-                    gap,
-                });
-            }
         }
-        assert!(
-            pending.is_none(),
-            "EXTINF without a URI at the end:\n{text}"
-        );
-        assert!(
-            !discontinuity,
-            "EXT-X-DISCONTINUITY before no segment:\n{text}"
-        );
-        playlist
+        // m3u8-rs reads these three with a default of 0; whether each tag is there at all is
+        // read from the text (its line only).
+        let written = |tag: &str| text.lines().any(|line| line.starts_with(tag));
+        let entries = (parsed.segments.iter())
+            .map(|segment| {
+                // m3u8-rs has no EXT-X-GAP: it keeps the tag among the segment's unknown ones.
+                let gap = segment.unknown_tags.iter().any(|tag| tag.tag == "X-GAP");
+                let others: Vec<_> = (segment.unknown_tags.iter())
+                    .filter(|tag| tag.tag != "X-GAP")
+                    .collect();
+                assert!(others.is_empty(), "unexpected tags {others:?}:\n{text}");
+                Entry {
+                    duration: exact(segment.duration),
+                    uri: segment.uri.clone(),
+                    discontinuity: segment.discontinuity,
+                    gap,
+                }
+            })
+            .collect();
+        Playlist {
+            version: parsed.version.map(|version| version as u64),
+            target_duration: written("#EXT-X-TARGETDURATION:").then_some(parsed.target_duration),
+            media_sequence: written("#EXT-X-MEDIA-SEQUENCE:").then_some(parsed.media_sequence),
+            discontinuity_sequence: written("#EXT-X-DISCONTINUITY-SEQUENCE:")
+                .then_some(parsed.discontinuity_sequence),
+            playlist_type: parsed.playlist_type.map(|kind| kind.to_string()),
+            independent_segments: parsed.independent_segments,
+            endlist: parsed.end_list,
+            program_date_times: (parsed.segments.iter())
+                .filter(|segment| segment.program_date_time.is_some())
+                .count(),
+            entries,
+        }
     }
 
     /// The EXTINF durations.
@@ -124,4 +100,56 @@ impl Playlist {
     pub fn uris(&self) -> Vec<&str> {
         self.entries.iter().map(|e| e.uri.as_str()).collect()
     }
+}
+
+/// An EXTINF duration m3u8-rs read as `f32`, as the decimal written: our durations have three
+/// decimals and stay under 1000 s, at most 6 digits, which an `f32` and its shortest decimal
+/// form carry exactly.
+fn exact(duration: f32) -> f64 {
+    duration.to_string().parse().unwrap_or(f64::from(duration))
+}
+
+/// The tags streamrouter writes, as m3u8-rs reads them (a renderer's output, copied).
+#[test]
+fn m3u8_rs_reads_every_tag_we_write() {
+    let text = "#EXTM3U\n#EXT-X-VERSION:8\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:7\n\
+                #EXT-X-DISCONTINUITY-SEQUENCE:2\n#EXT-X-PLAYLIST-TYPE:EVENT\n\
+                #EXT-X-INDEPENDENT-SEGMENTS\n\
+                #EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.123Z\n#EXTINF:4.004,\na-00007.ts\n\
+                #EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:50.000Z\n\
+                #EXT-X-GAP\n#EXTINF:3.967,\na-00008.ts\n#EXT-X-ENDLIST\n";
+    let playlist = Playlist::parse(text);
+    assert_eq!(
+        (playlist.version, playlist.target_duration),
+        (Some(8), Some(4))
+    );
+    assert_eq!(
+        (playlist.media_sequence, playlist.discontinuity_sequence),
+        (Some(7), Some(2))
+    );
+    assert_eq!(playlist.playlist_type.as_deref(), Some("EVENT"));
+    assert!(playlist.independent_segments && playlist.endlist);
+    assert_eq!(playlist.program_date_times, 2);
+    assert_eq!(
+        playlist.entries,
+        [
+            Entry {
+                duration: 4.004,
+                uri: "a-00007.ts".into(),
+                discontinuity: false,
+                gap: false
+            },
+            Entry {
+                duration: 3.967,
+                uri: "a-00008.ts".into(),
+                discontinuity: true,
+                gap: true
+            },
+        ]
+    );
+    let bare = Playlist::parse("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:1.000,\nx.ts\n");
+    assert_eq!(
+        (bare.media_sequence, bare.discontinuity_sequence),
+        (None, None)
+    );
 }

@@ -285,34 +285,32 @@ pub fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// A raw HTTP/1.0 GET: (status line, headers lowercased, body).
+/// An HTTP GET: (status line, headers lowercased, body).
 pub fn http_get(url: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
     http_request("GET", url)
 }
 
-/// A raw HTTP/1.0 request without body: (status line, headers lowercased, body).
+/// An HTTP request without body: (status line, headers lowercased, body).
 pub fn http_request(method: &str, url: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
-    use std::io::Write;
-    let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest.split_at(rest.find('/').expect("path"));
-    let mut stream = std::net::TcpStream::connect(host).expect("connect");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("read");
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or_default().to_owned();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+    try_http_request(method, url).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// An HTTP request without body (reqwest, no proxy): (status line such as `HTTP/1.1 200 OK`,
+/// headers lowercased, body), or why there is no response.
+pub fn try_http_request(
+    method: &str,
+    url: &str,
+) -> Result<(String, Vec<(String, String)>, Vec<u8>), reqwest::Error> {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let client = reqwest::blocking::Client::builder().no_proxy().build()?;
+    let response = client.request(method, url).send()?;
+    let status = format!("{:?} {}", response.version(), response.status());
+    let headers = (response.headers().iter())
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+            (name.as_str().to_owned(), value)
+        })
         .collect();
-    (status, headers, response[split + 4..].to_vec())
+    let body = response.bytes()?.to_vec();
+    Ok((status, headers, body))
 }

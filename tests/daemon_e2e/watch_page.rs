@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::m3u8::Playlist;
-use crate::daemon::{Daemon, http_get, wait_until, write_config};
+use crate::daemon::{Daemon, try_http_request, wait_until, write_config};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -68,9 +68,7 @@ fn quickstart_in(dir: &Path) -> PathBuf {
 
 /// GET `url` once the server accepts connections: the status line and body.
 fn get(url: &str) -> Option<(String, Vec<u8>)> {
-    let host = url.strip_prefix("http://")?.split('/').next()?;
-    std::net::TcpStream::connect(host).ok()?;
-    let (status, _, body) = http_get(url);
+    let (status, _, body) = try_http_request("GET", url).ok()?;
     Some((status, body))
 }
 

@@ -219,8 +219,8 @@ fn audio_only_rendition_in_a_master() {
     );
     let audio = &master.variants[1];
     assert_eq!(audio.codecs(), ["mp4a.40.2"], "{text}");
-    assert_eq!(audio.raw("RESOLUTION"), None, "{text}");
-    assert_eq!(audio.raw("FRAME-RATE"), None, "{text}");
+    assert_eq!(audio.resolution(), None, "{text}");
+    assert_eq!(audio.frame_rate(), None, "{text}");
     for (inf, variant) in master.variants.iter().zip(&published) {
         println!("{}", check_bandwidth(inf, variant));
     }

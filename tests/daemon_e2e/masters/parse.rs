@@ -1,55 +1,42 @@
-//! A small parser of master playlists (EXT-X-STREAM-INF attribute lists).
-
-use std::collections::BTreeMap;
-
-// ----------------------------------------------------------------------- master playlists ---
+//! Master playlists as the tests see them: read by the `m3u8-rs` crate (EXT-X-STREAM-INF and
+//! its attributes), not by code of ours.
 
 /// One `#EXT-X-STREAM-INF` and its URI.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamInf {
-    /// Attribute values as written (quoted strings keep their quotes).
-    pub(crate) attributes: BTreeMap<String, String>,
+    variant: m3u8_rs::VariantStream,
     pub(crate) uri: String,
 }
 
 impl StreamInf {
-    pub(crate) fn raw(&self, key: &str) -> Option<&str> {
-        self.attributes.get(key).map(String::as_str)
-    }
-
+    /// `BANDWIDTH` or `AVERAGE-BANDWIDTH`; panics if absent.
     pub(crate) fn number(&self, key: &str) -> u64 {
-        let value = self
-            .raw(key)
-            .unwrap_or_else(|| panic!("{key} missing: {self:?}"));
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{key}={value} is not a decimal integer"))
+        let value = match key {
+            "BANDWIDTH" => Some(self.variant.bandwidth),
+            "AVERAGE-BANDWIDTH" => self.variant.average_bandwidth,
+            _ => panic!("no number attribute {key} in the tests"),
+        };
+        value.unwrap_or_else(|| panic!("{key} missing: {self:?}"))
     }
 
-    /// A quoted-string attribute without its quotes; panics if not quoted.
-    pub(crate) fn quoted(&self, key: &str) -> Option<&str> {
-        self.raw(key).map(|value| {
-            value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or_else(|| panic!("{key}={value} must be a quoted string"))
-        })
-    }
-
+    /// `CODECS`, split; panics if absent (or not a quoted string, which m3u8-rs does not take
+    /// for CODECS).
     pub(crate) fn codecs(&self) -> Vec<&str> {
-        self.quoted("CODECS")
+        (self.variant.codecs.as_deref())
             .unwrap_or_else(|| panic!("CODECS missing: {self:?}"))
             .split(',')
             .collect()
     }
 
     pub(crate) fn resolution(&self) -> Option<(u32, u32)> {
-        self.raw("RESOLUTION").map(|value| {
-            let (w, h) = value
-                .split_once('x')
-                .unwrap_or_else(|| panic!("RESOLUTION={value} is not WxH"));
-            (w.parse().unwrap(), h.parse().unwrap())
+        self.variant.resolution.map(|resolution| {
+            let side = |n: u64| u32::try_from(n).expect("RESOLUTION fits u32");
+            (side(resolution.width), side(resolution.height))
         })
+    }
+
+    pub(crate) fn frame_rate(&self) -> Option<f64> {
+        self.variant.frame_rate
     }
 }
 
@@ -61,61 +48,36 @@ pub(crate) struct Master {
     pub(crate) variants: Vec<StreamInf>,
 }
 
-/// Splits an attribute list at the commas outside quoted strings.
-pub(crate) fn attribute_list(list: &str) -> BTreeMap<String, String> {
-    let mut attributes = BTreeMap::new();
-    let mut quoted = false;
-    let mut start = 0;
-    let mut items = Vec::new();
-    for (i, c) in list.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                items.push(&list[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    items.push(&list[start..]);
-    for item in items {
-        let (key, value) = item
-            .split_once('=')
-            .unwrap_or_else(|| panic!("attribute {item:?} without = in {list:?}"));
-        let previous = attributes.insert(key.to_owned(), value.to_owned());
-        assert!(previous.is_none(), "attribute {key} twice in {list:?}");
-    }
-    attributes
-}
-
 impl Master {
     /// Parses a master playlist; panics with the text on anything that does not belong there.
     pub(crate) fn parse(text: &str) -> Self {
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-        assert_eq!(lines.next(), Some("#EXTM3U"), "master:\n{text}");
-        let mut master = Master::default();
-        let mut pending: Option<BTreeMap<String, String>> = None;
-        for line in lines {
-            if let Some(value) = line.strip_prefix("#EXT-X-VERSION:") {
-                master.version = Some(value.parse().unwrap());
-            } else if line == "#EXT-X-INDEPENDENT-SEGMENTS" {
-                master.independent_segments = true;
-            } else if let Some(list) = line.strip_prefix("#EXT-X-STREAM-INF:") {
-                assert!(pending.is_none(), "two STREAM-INF without a URI:\n{text}");
-                pending = Some(attribute_list(list));
-            } else if line.starts_with('#') {
-                panic!("unexpected line {line:?} in a master playlist:\n{text}");
-            } else {
-                let attributes = pending
-                    .take()
-                    .unwrap_or_else(|| panic!("URI {line:?} without STREAM-INF:\n{text}"));
-                master.variants.push(StreamInf {
-                    attributes,
-                    uri: line.to_owned(),
-                });
-            }
+        assert!(text.starts_with("#EXTM3U"), "master:\n{text}");
+        let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes())
+            .unwrap_or_else(|e| panic!("not a master playlist ({e:?}):\n{text}"));
+        assert!(
+            parsed.unknown_tags.is_empty()
+                && parsed.alternatives.is_empty()
+                && parsed.session_data.is_empty()
+                && parsed.session_key.is_empty()
+                && parsed.start.is_none(),
+            "unexpected lines in a master playlist:\n{text}"
+        );
+        let variants = (parsed.variants.into_iter())
+            .map(|variant| {
+                assert!(
+                    !variant.is_i_frame && variant.other_attributes.is_none(),
+                    "unexpected STREAM-INF {variant:?}:\n{text}"
+                );
+                StreamInf {
+                    uri: variant.uri.clone(),
+                    variant,
+                }
+            })
+            .collect();
+        Master {
+            version: parsed.version.map(|version| version as u64),
+            independent_segments: parsed.independent_segments,
+            variants,
         }
-        assert!(pending.is_none(), "STREAM-INF without a URI:\n{text}");
-        master
     }
 }

@@ -224,11 +224,9 @@ pub(crate) fn check_video_attributes(name: &str, inf: &StreamInf, input: &Path) 
         Some((width.parse().unwrap(), height.parse().unwrap())),
         "{name}: RESOLUTION vs ffprobe {width}x{height}"
     );
-    let frame_rate: f64 = inf
-        .raw("FRAME-RATE")
-        .unwrap_or_else(|| panic!("{name}: FRAME-RATE missing"))
-        .parse()
-        .unwrap();
+    let frame_rate = inf
+        .frame_rate()
+        .unwrap_or_else(|| panic!("{name}: FRAME-RATE missing"));
     let probed_rate = rational(field(&video, "avg_frame_rate"));
     assert!(
         (frame_rate - probed_rate).abs() <= 0.01 && (frame_rate - 25.0).abs() <= 0.01,
