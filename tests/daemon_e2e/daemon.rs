@@ -285,22 +285,21 @@ pub fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// An HTTP response: (status line such as `HTTP/1.1 200 OK`, headers lowercased, body).
+pub type Response = (String, Vec<(String, String)>, Vec<u8>);
+
 /// An HTTP GET: (status line, headers lowercased, body).
-pub fn http_get(url: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
+pub fn http_get(url: &str) -> Response {
     http_request("GET", url)
 }
 
 /// An HTTP request without body: (status line, headers lowercased, body).
-pub fn http_request(method: &str, url: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
+pub fn http_request(method: &str, url: &str) -> Response {
     try_http_request(method, url).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
-/// An HTTP request without body (reqwest, no proxy): (status line such as `HTTP/1.1 200 OK`,
-/// headers lowercased, body), or why there is no response.
-pub fn try_http_request(
-    method: &str,
-    url: &str,
-) -> Result<(String, Vec<(String, String)>, Vec<u8>), reqwest::Error> {
+/// An HTTP request without body (reqwest, no proxy), or why there is no response.
+pub fn try_http_request(method: &str, url: &str) -> Result<Response, reqwest::Error> {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
     let client = reqwest::blocking::Client::builder().no_proxy().build()?;
     let response = client.request(method, url).send()?;
