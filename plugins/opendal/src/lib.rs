@@ -9,7 +9,8 @@
 //! plugin build never touches its host's runtime. Must not know about playlists or segments.
 //!
 //! [`PluginSink`] is what the backend crates export as a sink plugin: one [`Backend`] each
-//! (its name and how its options become an operator).
+//! (its name and how its options become an operator). [`settings`] is what the backends'
+//! settings types share: the secret and finding types, and reading a table with every problem.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -19,6 +20,8 @@ use opendal::layers::TimeoutLayer;
 use opendal::options::WriteOptions;
 use opendal::{Builder, ErrorKind, Operator};
 use streamrouter_plugin::{ObjectMeta, Sink, SinkError, validate_key};
+
+pub mod settings;
 
 pub use opendal;
 
@@ -191,11 +194,6 @@ impl<B: Backend> streamrouter_plugin::SinkPlugin for PluginSink<B> {
             backend: std::marker::PhantomData,
         })
     }
-}
-
-/// `text` as the backend's settings, or the parser's one-line message.
-pub fn parse_options<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    toml::from_str(text).map_err(|e| format!("bad options: {}", e.message()))
 }
 
 /// `dir/.name.tmp` for `dir/name`.

@@ -2,30 +2,66 @@
 //! speaks SFTP since 9.0), through the shared OpenDAL core. OpenDAL's SFTP writer writes in
 //! place, so objects go to a temporary name and are renamed. Host keys are verified strictly.
 //!
-//! Owns only the mapping from its settings to OpenDAL's SFTP service, which runs the OpenSSH
+//! Owns the SCP sink's settings (their keys, defaults and checks, for the router's config and
+//! the plugin build alike) and their mapping to OpenDAL's SFTP service, which runs the OpenSSH
 //! `ssh` client.
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use streamrouter_opendal::opendal::services::Sftp;
+use streamrouter_opendal::settings::{self, Finding, SinkSettings};
 use streamrouter_opendal::{OpendalSink, Replace};
 use streamrouter_plugin::SinkError;
 
-/// Settings of an SCP/SFTP sink.
-#[derive(Debug, Clone, Default)]
+/// The keys of `type = "scp"` (and of the SCP plugin's options).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScpSettings {
-    /// Server name or address.
+    /// `host` (required): the server's name or address.
     pub host: String,
-    /// SSH port.
+    /// `port` (default 22).
+    #[serde(default = "default_port", deserialize_with = "settings::port")]
     pub port: u16,
-    /// Login.
+    /// `user` (required): the login name.
     pub user: String,
-    /// Private key file (no passphrase).
+    /// `key_file` (required): the private key to log in with, without passphrase.
     pub key_file: PathBuf,
-    /// Directory on the server.
+    /// `directory` on the server: absolute, or relative to the login directory (default it).
+    #[serde(default)]
     pub directory: String,
-    /// known_hosts file the host key must be in.
+    /// `known_hosts`: the file host keys are verified against (default `~/.ssh/known_hosts`);
+    /// strict: an unknown or changed host key is refused.
+    #[serde(default = "default_known_hosts")]
     pub known_hosts: PathBuf,
+}
+
+fn default_port() -> u16 {
+    22
+}
+
+fn default_known_hosts() -> PathBuf {
+    PathBuf::from("~/.ssh/known_hosts")
+}
+
+impl SinkSettings for ScpSettings {
+    const REQUIRED: &'static [(&'static str, &'static str)] = &[
+        ("host", "the server's name or address"),
+        ("user", "the login name"),
+        ("key_file", "the private key to log in with"),
+    ];
+    const DESTINATION_KEYS: &'static [&'static str] = &["host", "port", "user", "directory"];
+
+    fn check(&self) -> Vec<Finding> {
+        settings::check_server(&self.host, &self.user, &self.directory)
+    }
+
+    fn paths_mut(&mut self) -> Vec<(&'static str, &mut PathBuf)> {
+        vec![
+            ("key_file", &mut self.key_file),
+            ("known_hosts", &mut self.known_hosts),
+        ]
+    }
 }
 
 /// Builds the sink. The ssh client reads `~/.ssh/known_hosts` of the account the daemon runs
@@ -58,52 +94,15 @@ pub fn build(settings: &ScpSettings, default_known_hosts: &Path) -> Result<Opend
     OpendalSink::new(builder, Replace::ViaTemporary, &what)
 }
 
-/// The SCP/SFTP sink as a plugin (`libstreamrouter_scp_plugin.so`, from `streamrouter-scp-plugin`).
-/// Options: `host`, `user` and `key_file` (required), `port` (22), `directory`, `known_hosts`
-/// (`~/.ssh/known_hosts`, the only one supported). `~/` is `$HOME`.
+/// The SCP/SFTP sink as a plugin (`libstreamrouter_scp_plugin.so`, from `streamrouter-scp-plugin`):
+/// its options are the keys of [`ScpSettings`]; `~/` is `$HOME` (and `known_hosts` must be the
+/// default, the only one supported).
 pub struct ScpBackend;
 
-/// `[sinks.NAME.options]` of an SCP plugin sink.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScpOptions {
-    host: String,
-    #[serde(default = "default_port")]
-    port: u16,
-    user: String,
-    key_file: String,
-    #[serde(default)]
-    directory: String,
-    known_hosts: Option<String>,
-}
-
-fn default_port() -> u16 {
-    22
-}
-
-/// `~/` replaced by `home`.
-fn expand_home(path: &str, home: &Path) -> PathBuf {
-    match path.strip_prefix("~/") {
-        Some(rest) => home.join(rest),
-        None => PathBuf::from(path),
-    }
-}
-
-/// The settings an options text describes, with `~/` standing for `home`.
+/// The settings an options text describes, read and checked as the router's config does,
+/// with `~/` standing for `home`.
 pub fn settings_from_options(options: &str, home: &Path) -> Result<ScpSettings, String> {
-    let options: ScpOptions = streamrouter_opendal::parse_options(options)?;
-    let known_hosts = options.known_hosts.map_or_else(
-        || home.join(".ssh/known_hosts"),
-        |file| expand_home(&file, home),
-    );
-    Ok(ScpSettings {
-        host: options.host,
-        port: options.port,
-        user: options.user,
-        key_file: expand_home(&options.key_file, home),
-        directory: options.directory,
-        known_hosts,
-    })
+    settings::from_options(options, Some(home))
 }
 
 impl streamrouter_opendal::Backend for ScpBackend {
@@ -131,6 +130,10 @@ mod tests {
         assert_eq!(settings.key_file, home.join(".ssh/id_ed25519"));
         assert_eq!(settings.known_hosts, home.join(".ssh/known_hosts"));
         let error = settings_from_options("host = \"origin\"", home).unwrap_err();
-        assert!(error.contains("missing field"), "{error}");
+        assert_eq!(
+            error,
+            "bad options: user: missing `user` (the login name); key_file: missing `key_file` \
+             (the private key to log in with)"
+        );
     }
 }

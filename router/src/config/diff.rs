@@ -56,29 +56,26 @@ use std::fmt;
 
 pub use keys::{ChangedKeys, KeyChanges, KeyEffects};
 
-use super::model::{Graph, NodeId, NodeKind};
+use streamrouter_opendal::settings::SinkSettings;
 
-/// Sink keys that say where objects are stored: when one changes, the replaced sink stores
-/// somewhere the segments already listed are not (a new `user` may log in to another home
-/// directory; a plugin's `options` may name anything). Credentials, region, ACL, TLS, limits
-/// and headers keep the destination.
-pub const SINK_DESTINATION_KEYS: &[&str] = &[
-    "type",
-    "path",
-    "bucket",
-    "prefix",
-    "endpoint",
-    "host",
-    "port",
-    "user",
-    "directory",
-    "library",
-    "options",
-];
+use super::model::{FtpSettings, Graph, NodeId, NodeKind, S3Settings, ScpSettings, SinkKind};
 
-/// Whether a changed sink with these changed keys now stores somewhere else.
-pub fn destination_changed(keys: &[&str]) -> bool {
-    keys.iter().any(|key| SINK_DESTINATION_KEYS.contains(key))
+/// The keys of a sink that are the router's and say where objects are stored: when one
+/// changes, the replaced sink stores somewhere the segments already listed are not (a plugin's
+/// `options` may name anything). A backend's own such keys are its settings type's
+/// [`SinkSettings::DESTINATION_KEYS`] (a new `user` may log in to another home directory);
+/// credentials, region, ACL, TLS, limits and headers keep the destination.
+pub const SINK_DESTINATION_KEYS: &[&str] = &["type", "path", "library", "options"];
+
+/// Whether a changed sink, `new` now, with these changed keys stores somewhere else.
+pub fn destination_changed(new: &SinkKind, keys: &[&str]) -> bool {
+    let backend = match new {
+        SinkKind::S3(_) => S3Settings::DESTINATION_KEYS,
+        SinkKind::Ftp(_) => FtpSettings::DESTINATION_KEYS,
+        SinkKind::Scp(_) => ScpSettings::DESTINATION_KEYS,
+        SinkKind::Local { .. } | SinkKind::Plugin(_) => &[],
+    };
+    (keys.iter()).any(|key| SINK_DESTINATION_KEYS.contains(key) || backend.contains(key))
 }
 
 /// Changed, added and removed nodes listed at most in the summary line.

@@ -345,23 +345,33 @@ impl<'a> Fields<'a> {
     /// of the file it is written in.
     pub(super) fn path(&mut self, key: &'static str, home: Option<&Path>) -> Option<PathBuf> {
         let text = self.string(key)?;
-        let written = text.value;
+        self.resolve_path(key, text.value, text.pos, home)
+    }
+
+    /// `written`, a path at `pos`, resolved as [`Self::path`] does.
+    pub(super) fn resolve_path(
+        &mut self,
+        key: &str,
+        written: &str,
+        pos: Pos,
+        home: Option<&Path>,
+    ) -> Option<PathBuf> {
         let home_relative = written
             .strip_prefix("~/")
             .or((written == "~").then_some(""));
         if written.is_empty() {
-            self.error(text.pos, key, "must not be empty");
+            self.error(pos, key, "must not be empty");
             None
         } else if let Some(rest) = home_relative {
             match home {
                 Some(home) => Some(home.join(rest)),
                 None => {
-                    self.error(text.pos, key, "starts with `~/` but HOME is not set");
+                    self.error(pos, key, "starts with `~/` but HOME is not set");
                     None
                 }
             }
         } else {
-            Some(self.diagnostics.dir_of(text.pos).join(written))
+            Some(self.diagnostics.dir_of(pos).join(written))
         }
     }
 

@@ -8,13 +8,15 @@
 //!
 //! - `raw`: TOML text → located values. `diagnostics`: findings, sorted and merged.
 //! - `fields`: typed reading of one table. `nodes` (and `sources`, `masters`, `sinks`,
-//!   `remote`, `plugin_sink`): one table → one node.
+//!   `backend`, `plugin_sink`): one table → one node; a remote sink's own keys are its backend
+//!   crate's settings type.
 //! - `template`: templates and their chain; `feeds`: one feed → its nodes; `placeholder`:
 //!   `{{var}}` substitution; `env_vars`: `${VAR}` substitution in every node.
 //! - `link`: references between nodes; `graph_checks`: checks over the linked graph.
 //! - `compile`: the steps in order. `render`: a graph as text or Graphviz DOT.
 //! - `diff`: what a new graph changes against the running one, for hot reload (pure).
 
+mod backend;
 mod compile;
 mod diagnostics;
 pub mod diff;
@@ -29,7 +31,6 @@ mod nodes;
 mod placeholder;
 mod plugin_sink;
 mod raw;
-mod remote;
 mod render;
 mod sinks;
 mod sources;

@@ -12,6 +12,10 @@ use std::path::PathBuf;
 mod id;
 
 pub use id::{NodeId, NodeKind};
+pub use streamrouter_ftp::FtpSettings;
+pub use streamrouter_opendal::settings::Secret;
+pub use streamrouter_s3::S3Settings;
+pub use streamrouter_scp::ScpSettings;
 
 /// A whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,96 +220,14 @@ pub enum SinkKind {
         /// `path`.
         path: PathBuf,
     },
-    /// `s3`: a bucket on AWS S3 or any S3-compatible server.
-    S3(S3Sink),
-    /// `ftp`: a directory on an FTP server.
-    Ftp(FtpSink),
-    /// `scp`: a directory on an SSH server (SFTP underneath).
-    Scp(ScpSink),
+    /// `s3`: a bucket on AWS S3 or any S3-compatible server (the keys are the backend's).
+    S3(S3Settings),
+    /// `ftp`: a directory on an FTP server (`password_file` already read into `password`).
+    Ftp(FtpSettings),
+    /// `scp`: a directory on an SSH server (SFTP underneath), its paths resolved.
+    Scp(ScpSettings),
     /// `plugin`: a sink from a shared library, loaded at start.
     Plugin(PluginSink),
-}
-
-/// A credential: its value is never printed (`Debug` and `Display` show `***`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the one place that hands it to a backend.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// `type = "s3"`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct S3Sink {
-    /// `bucket` (required).
-    pub bucket: String,
-    /// `prefix`: key prefix inside the bucket, like `stream0001/` (default empty).
-    pub prefix: String,
-    /// `region` (default `us-east-1`).
-    pub region: String,
-    /// `endpoint`: an S3-compatible server, like `http://127.0.0.1:9000` (default AWS).
-    pub endpoint: Option<String>,
-    /// `access_key_id` (usually `${AWS_ACCESS_KEY_ID}`).
-    pub access_key_id: Option<Secret>,
-    /// `secret_access_key` (usually `${AWS_SECRET_ACCESS_KEY}`).
-    pub secret_access_key: Option<Secret>,
-    /// `acl`: canned ACL for every object, like `public-read`.
-    pub acl: Option<String>,
-}
-
-/// `type = "ftp"`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FtpSink {
-    /// `host` (required): name or address.
-    pub host: String,
-    /// `port` (default 21).
-    pub port: u16,
-    /// `user` (default `anonymous`).
-    pub user: String,
-    /// `password`, or the contents of `password_file` (trailing newline removed).
-    pub password: Option<Secret>,
-    /// `directory` on the server (default the login directory).
-    pub directory: String,
-    /// `tls`: explicit FTPS (default false: plain FTP).
-    pub tls: bool,
-}
-
-/// `type = "scp"`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScpSink {
-    /// `host` (required): name or address.
-    pub host: String,
-    /// `port` (default 22).
-    pub port: u16,
-    /// `user` (required).
-    pub user: String,
-    /// `key_file` (required): private key, no passphrase.
-    pub key_file: PathBuf,
-    /// `directory` on the server (absolute, or relative to the login directory).
-    pub directory: String,
-    /// `known_hosts`: file host keys are verified against (default `~/.ssh/known_hosts`);
-    /// strict: an unknown or changed host key is refused.
-    pub known_hosts: PathBuf,
 }
 
 /// `type = "plugin"`. Compile only resolves the path; loading the library and creating the

@@ -43,7 +43,7 @@ fn toml_table(table: &Table) -> toml::Table {
         .collect()
 }
 
-fn toml_value(value: &Value) -> toml::Value {
+pub(super) fn toml_value(value: &Value) -> toml::Value {
     match value {
         Value::String(text) => toml::Value::String(text.clone()),
         Value::Integer(number) => toml::Value::Integer(*number),

@@ -165,7 +165,7 @@ impl Topology {
             let (Some(node), Some(handle)) = (new.sinks.get(name), self.sinks.get(name)) else {
                 continue;
             };
-            let moved = destination_changed(keys);
+            let moved = destination_changed(&node.kind, keys);
             let destination = if moved {
                 self.destinations += 1;
                 self.destinations

@@ -8,12 +8,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use streamrouter_ftp::FtpSettings;
 use streamrouter_local::LocalSink;
 use streamrouter_plugin::{ObjectMeta, Sink, SinkError};
 use streamrouter_plugin_host::PluginSink;
-use streamrouter_s3::S3Settings;
-use streamrouter_scp::ScpSettings;
 
 use crate::config::model::{SinkKind, SinkNode};
 
@@ -41,37 +38,11 @@ fn build(node: &SinkNode) -> Arc<dyn Sink> {
             tracing::error!(sink = %node.name, %error, "sink directory unusable; its writes will fail until it is fixed");
             LocalSink::unchecked(path)
         }))),
-        SinkKind::S3(s3) => streamrouter_s3::build(&S3Settings {
-            bucket: s3.bucket.clone(),
-            prefix: s3.prefix.clone(),
-            region: s3.region.clone(),
-            endpoint: s3.endpoint.clone(),
-            access_key_id: s3.access_key_id.as_ref().map(|s| s.expose().to_owned()),
-            secret_access_key: s3.secret_access_key.as_ref().map(|s| s.expose().to_owned()),
-            acl: s3.acl.clone(),
-        })
-        .map(|sink| probed(&node.name, sink)),
-        SinkKind::Ftp(ftp) => streamrouter_ftp::build(&FtpSettings {
-            host: ftp.host.clone(),
-            port: ftp.port,
-            user: ftp.user.clone(),
-            password: ftp.password.as_ref().map(|s| s.expose().to_owned()),
-            directory: ftp.directory.clone(),
-            tls: ftp.tls,
-        })
-        .map(|sink| probed(&node.name, sink)),
-        SinkKind::Scp(scp) => streamrouter_scp::build(
-            &ScpSettings {
-                host: scp.host.clone(),
-                port: scp.port,
-                user: scp.user.clone(),
-                key_file: scp.key_file.clone(),
-                directory: scp.directory.clone(),
-                known_hosts: scp.known_hosts.clone(),
-            },
-            &default_known_hosts(),
-        )
-        .map(|sink| probed(&node.name, sink)),
+        SinkKind::S3(s3) => streamrouter_s3::build(s3).map(|sink| probed(&node.name, sink)),
+        SinkKind::Ftp(ftp) => streamrouter_ftp::build(ftp).map(|sink| probed(&node.name, sink)),
+        SinkKind::Scp(scp) => {
+            streamrouter_scp::build(scp, &default_known_hosts()).map(|sink| probed(&node.name, sink))
+        }
         SinkKind::Plugin(plugin) => match crate::plugin_sinks::instantiate(&node.name, plugin) {
             Ok(sink) => {
                 let info = sink.plugin().info();

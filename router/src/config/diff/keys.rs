@@ -8,14 +8,18 @@
 //! (`live` or `restart`), and the diff classifies the node from that alone.
 //!
 //! Owns nothing but the comparison. Every node struct is destructured exhaustively, so a field
-//! added to the model is a compile error here until it is compared. Secret values
+//! added to the model is a compile error here until it is compared; a backend's settings
+//! (`s3`, `ftp`, `scp`) are compared key by key by the backend's settings type itself, so a
+//! key added there needs nothing here. Secret values
 //! ([`super::super::model::Secret`]) are compared but only their key is ever returned. The
 //! node's own name is not compared: it is the key the graph stores the node under, so two nodes
 //! compared here always have the same one.
 
+use streamrouter_opendal::settings::changed_keys;
+
 use super::super::model::{
-    FtpSink, HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings, S3Sink,
-    ScpSink, SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, TcpMode,
+    HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings, SegmenterNode, SinkKind,
+    SinkNode, SourceKind, SourceNode, TcpMode,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -284,9 +288,10 @@ fn sink_kind_keys(old: &SinkKind, new: &SinkKind) -> Vec<&'static str> {
             keys.compare("path", path, new_path);
             keys.0
         }
-        (SinkKind::S3(old), SinkKind::S3(new)) => s3_keys(old, new),
-        (SinkKind::Ftp(old), SinkKind::Ftp(new)) => ftp_keys(old, new),
-        (SinkKind::Scp(old), SinkKind::Scp(new)) => scp_keys(old, new),
+        // A backend's settings: every key of its type, compared through its serialized form.
+        (SinkKind::S3(old), SinkKind::S3(new)) => changed_keys(old, new),
+        (SinkKind::Ftp(old), SinkKind::Ftp(new)) => changed_keys(old, new),
+        (SinkKind::Scp(old), SinkKind::Scp(new)) => changed_keys(old, new),
         (SinkKind::Plugin(old), SinkKind::Plugin(new)) => {
             // Where the keys are written (`at`) is not a change of the sink.
             let PluginSink {
@@ -305,69 +310,6 @@ fn sink_kind_keys(old: &SinkKind, new: &SinkKind) -> Vec<&'static str> {
         }
         _ => vec!["type"],
     }
-}
-
-fn s3_keys(old: &S3Sink, new: &S3Sink) -> Vec<&'static str> {
-    let S3Sink {
-        bucket,
-        prefix,
-        region,
-        endpoint,
-        access_key_id,
-        secret_access_key,
-        acl,
-    } = old;
-    let mut keys = Keys::default();
-    keys.compare("bucket", bucket, &new.bucket);
-    keys.compare("prefix", prefix, &new.prefix);
-    keys.compare("region", region, &new.region);
-    keys.compare("endpoint", endpoint, &new.endpoint);
-    keys.compare("access_key_id", access_key_id, &new.access_key_id);
-    keys.compare(
-        "secret_access_key",
-        secret_access_key,
-        &new.secret_access_key,
-    );
-    keys.compare("acl", acl, &new.acl);
-    keys.0
-}
-
-fn ftp_keys(old: &FtpSink, new: &FtpSink) -> Vec<&'static str> {
-    let FtpSink {
-        host,
-        port,
-        user,
-        password,
-        directory,
-        tls,
-    } = old;
-    let mut keys = Keys::default();
-    keys.compare("host", host, &new.host);
-    keys.compare("port", port, &new.port);
-    keys.compare("user", user, &new.user);
-    keys.compare("password", password, &new.password);
-    keys.compare("directory", directory, &new.directory);
-    keys.compare("tls", tls, &new.tls);
-    keys.0
-}
-
-fn scp_keys(old: &ScpSink, new: &ScpSink) -> Vec<&'static str> {
-    let ScpSink {
-        host,
-        port,
-        user,
-        key_file,
-        directory,
-        known_hosts,
-    } = old;
-    let mut keys = Keys::default();
-    keys.compare("host", host, &new.host);
-    keys.compare("port", port, &new.port);
-    keys.compare("user", user, &new.user);
-    keys.compare("key_file", key_file, &new.key_file);
-    keys.compare("directory", directory, &new.directory);
-    keys.compare("known_hosts", known_hosts, &new.known_hosts);
-    keys.0
 }
 
 fn header_keys(old: &HeaderOverrides, new: &HeaderOverrides) -> Vec<&'static str> {

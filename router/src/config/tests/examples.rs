@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::model::{
-    Graph, S3Sink, ScpSink, Secret, Severity, SinkKind, SourceKind, TcpMode,
+    Graph, S3Settings, ScpSettings, Secret, Severity, SinkKind, SourceKind, TcpMode,
 };
 use super::super::{Environment, Loaded, load_with};
 use super::{HOME, listing};
@@ -281,7 +281,7 @@ fn remote_sinks_publish_each_camera_under_its_own_prefix() {
     assert_eq!(graph.sinks.len(), 4);
     assert_eq!(
         graph.sinks["cam2.bucket"].kind,
-        SinkKind::S3(S3Sink {
+        SinkKind::S3(S3Settings {
             bucket: "live".to_owned(),
             prefix: "cam2/".to_owned(),
             region: "us-east-1".to_owned(),
@@ -294,7 +294,7 @@ fn remote_sinks_publish_each_camera_under_its_own_prefix() {
     assert_eq!(graph.sinks["cam2.bucket"].inputs, ["cam2.hls"]);
     assert_eq!(
         graph.sinks["cam1.origin"].kind,
-        SinkKind::Scp(ScpSink {
+        SinkKind::Scp(ScpSettings {
             host: "origin.example.com".to_owned(),
             port: 22,
             user: "streamrouter".to_owned(),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::super::model::{FtpSink, S3Sink, ScpSink, Secret, SinkKind};
+use super::super::model::{FtpSettings, S3Settings, ScpSettings, Secret, SinkKind};
 use super::super::{Environment, compile_sources_with};
 use super::{CHAIN, HOME, compile, compile_in, graph, listing};
 
@@ -80,7 +80,7 @@ fn remote_sinks_take_their_keys_and_defaults() {
         "{}",
         listing(&loaded.diagnostics)
     );
-    let s3 = |bucket: &str| S3Sink {
+    let s3 = |bucket: &str| S3Settings {
         bucket: bucket.to_owned(),
         prefix: String::new(),
         region: "us-east-1".to_owned(),
@@ -92,7 +92,7 @@ fn remote_sinks_take_their_keys_and_defaults() {
     assert_eq!(graph.sinks["cdn"].kind, SinkKind::S3(s3("ionlivestream")));
     assert_eq!(
         graph.sinks["minio"].kind,
-        SinkKind::S3(S3Sink {
+        SinkKind::S3(S3Settings {
             prefix: "stream0001/".to_owned(),
             region: "eu-west-3".to_owned(),
             endpoint: Some("http://127.0.0.1:9000".to_owned()),
@@ -102,28 +102,30 @@ fn remote_sinks_take_their_keys_and_defaults() {
             ..s3("live.bucket-1")
         })
     );
-    let ftp = FtpSink {
+    let ftp = FtpSettings {
         host: "ftp.example.com".to_owned(),
         port: 21,
         user: "anonymous".to_owned(),
         password: None,
+        password_file: None,
         directory: String::new(),
         tls: false,
     };
     assert_eq!(graph.sinks["partner"].kind, SinkKind::Ftp(ftp.clone()));
     assert_eq!(
         graph.sinks["partner_tls"].kind,
-        SinkKind::Ftp(FtpSink {
+        SinkKind::Ftp(FtpSettings {
             host: "10.0.0.2".to_owned(),
             port: 2121,
             user: "uploader".to_owned(),
             password: Some(Secret::new("pa55 word")),
+            password_file: None,
             directory: "/pub/live".to_owned(),
             tls: true,
         }),
         "the password file's line end is removed"
     );
-    let scp = ScpSink {
+    let scp = ScpSettings {
         host: "origin.example.com".to_owned(),
         port: 22,
         user: "deploy".to_owned(),
@@ -134,7 +136,7 @@ fn remote_sinks_take_their_keys_and_defaults() {
     assert_eq!(graph.sinks["origin"].kind, SinkKind::Scp(scp.clone()));
     assert_eq!(
         graph.sinks["origin2"].kind,
-        SinkKind::Scp(ScpSink {
+        SinkKind::Scp(ScpSettings {
             port: 2222,
             key_file: Path::new(HOME).join(".ssh/id_ed25519"),
             directory: "www/live".to_owned(),
