@@ -50,6 +50,7 @@ fn default_user() -> String {
 impl SinkSettings for FtpSettings {
     const REQUIRED: &'static [(&'static str, &'static str)] =
         &[("host", "the server's name or address")];
+    const SECRET_KEYS: &'static [&'static str] = &["password"];
     const DESTINATION_KEYS: &'static [&'static str] = &["host", "port", "user", "directory"];
 
     fn check(&self) -> Vec<Finding> {

@@ -90,6 +90,9 @@ pub trait SinkSettings: DeserializeOwned + Serialize + Default {
     /// not listed here is reported without the explanation.
     const REQUIRED: &'static [(&'static str, &'static str)] = &[];
 
+    /// The keys holding a credential (a [`Secret`]): no message ever quotes their text.
+    const SECRET_KEYS: &'static [&'static str] = &[];
+
     /// The keys that say where objects are stored: when one changes, the sink stores somewhere
     /// the objects already published are not.
     const DESTINATION_KEYS: &'static [&'static str];
@@ -118,7 +121,7 @@ pub fn read<T: SinkSettings>(table: &toml::Table) -> (Option<T>, Vec<Finding>) {
     let mut findings = Vec::new();
     let mut table = table.clone();
     table.retain(|key, _| {
-        let known = keys.iter().any(|known| *known == key);
+        let known = keys.contains(&key);
         if !known {
             let message = match closest(key, keys) {
                 Some(close) => format!("unknown key `{key}`; did you mean `{close}`?"),

@@ -50,6 +50,7 @@ const ACLS: [&str; 6] = [
 impl SinkSettings for S3Settings {
     const REQUIRED: &'static [(&'static str, &'static str)] =
         &[("bucket", "the bucket to publish into")];
+    const SECRET_KEYS: &'static [&'static str] = &["access_key_id", "secret_access_key"];
     const DESTINATION_KEYS: &'static [&'static str] = &["bucket", "prefix", "endpoint"];
 
     fn check(&self) -> Vec<Finding> {

@@ -8,10 +8,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use streamrouter_opendal::settings::{SinkSettings, keys};
+
 use super::model::{
-    Graph, MasterNode, NodeKind, PlaylistNode, Secret, SegmenterNode, SinkKind, SinkNode,
-    SourceKind, SourceNode, TcpMode,
+    Graph, MasterNode, NodeKind, PlaylistNode, SegmenterNode, SinkKind, SinkNode, SourceKind,
+    SourceNode, TcpMode,
 };
+use super::sinks::is_credential_key;
 
 /// One node as both renderings see it.
 struct Shown {
@@ -195,46 +198,13 @@ fn sink(node: &SinkNode, graph: &Graph) -> Shown {
                 let path = path.display().to_string();
                 ("local", vec![("path", path)], &["path"])
             }
-            SinkKind::S3(s3) => {
-                let mut settings = vec![
-                    ("bucket", s3.bucket.clone()),
-                    ("prefix", s3.prefix.clone()),
-                    ("region", s3.region.clone()),
-                ];
-                settings.extend(s3.endpoint.clone().map(|endpoint| ("endpoint", endpoint)));
-                settings.extend(s3.acl.clone().map(|acl| ("acl", acl)));
-                settings.extend(hidden("access_key_id", s3.access_key_id.as_ref()));
-                settings.extend(hidden("secret_access_key", s3.secret_access_key.as_ref()));
-                ("s3", settings, &["bucket", "prefix", "endpoint"])
-            }
-            SinkKind::Ftp(ftp) => {
-                let mut settings = vec![
-                    ("host", ftp.host.clone()),
-                    ("port", ftp.port.to_string()),
-                    ("user", ftp.user.clone()),
-                ];
-                settings.extend(hidden("password", ftp.password.as_ref()));
-                settings.extend([
-                    ("directory", ftp.directory.clone()),
-                    ("tls", ftp.tls.to_string()),
-                ]);
-                (
-                    "ftp",
-                    settings,
-                    &["host", "port", "user", "directory", "tls"],
-                )
-            }
-            SinkKind::Scp(scp) => {
-                let settings = vec![
-                    ("host", scp.host.clone()),
-                    ("port", scp.port.to_string()),
-                    ("user", scp.user.clone()),
-                    ("key_file", scp.key_file.display().to_string()),
-                    ("directory", scp.directory.clone()),
-                    ("known_hosts", scp.known_hosts.display().to_string()),
-                ];
-                ("scp", settings, &["host", "port", "user", "directory"])
-            }
+            SinkKind::S3(s3) => ("s3", backend(s3), &["bucket", "prefix", "endpoint"]),
+            SinkKind::Ftp(ftp) => (
+                "ftp",
+                backend(ftp),
+                &["host", "port", "user", "directory", "tls"],
+            ),
+            SinkKind::Scp(scp) => ("scp", backend(scp), &["host", "port", "user", "directory"]),
             SinkKind::Plugin(plugin) => {
                 // Option values may be credentials: only their keys are shown.
                 let keys = super::plugin_sink::option_keys(&plugin.options).join(",");
@@ -272,9 +242,19 @@ fn sink(node: &SinkNode, graph: &Graph) -> Shown {
     }
 }
 
-/// A credential's setting: `***` when it is set, never its value.
-fn hidden(key: &'static str, secret: Option<&Secret>) -> Option<(&'static str, String)> {
-    secret.map(|_| (key, "***".to_owned()))
+/// A backend's settings in the order its type declares them, unset ones left out; a
+/// credential is `***`, never its value.
+fn backend<T: SinkSettings>(settings: &T) -> Vec<(&'static str, String)> {
+    let table = toml::Table::try_from(settings).unwrap_or_default();
+    let shown = |key: &'static str| {
+        let value = match table.get(key)? {
+            _ if is_credential_key(key) => "***".to_owned(),
+            toml::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        Some((key, value))
+    };
+    keys::<T>().iter().copied().filter_map(shown).collect()
 }
 
 /// A value as written in `key=value`: quoted when it is empty or has spaces or quotes.

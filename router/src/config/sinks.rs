@@ -6,14 +6,14 @@
 use super::Environment;
 use super::diagnostics::{Diagnostics, did_you_mean};
 use super::fields::{Fields, Located};
-use super::model::{HeaderOverrides, SinkKind, SinkNode};
+use streamrouter_opendal::settings::SinkSettings;
+
+use super::model::{FtpSettings, HeaderOverrides, S3Settings, ScpSettings, SinkKind, SinkNode};
 use super::nodes::{Built, NodeDecl, owned};
 use super::{backend, plugin_sink};
 
 /// Sink types that exist, for messages.
 const SINK_TYPES: [&str; 5] = ["local", "s3", "ftp", "scp", "plugin"];
-/// Keys whose values are credentials: never quoted in a message.
-const CREDENTIAL_KEYS: [&str; 3] = ["access_key_id", "secret_access_key", "password"];
 /// `spool_limit` when none is written: unsent segment bytes a sink may hold (1 GiB).
 pub const DEFAULT_SPOOL_LIMIT: u64 = 1 << 30;
 
@@ -102,9 +102,15 @@ pub(super) fn build_sink(
     }
 }
 
-/// Whether `key` (of a node) holds a credential.
+/// Whether `key` (of a node) holds a credential: a secret key of a backend's settings.
 pub(super) fn is_credential_key(key: &str) -> bool {
-    CREDENTIAL_KEYS.contains(&key)
+    [
+        S3Settings::SECRET_KEYS,
+        FtpSettings::SECRET_KEYS,
+        ScpSettings::SECRET_KEYS,
+    ]
+    .iter()
+    .any(|keys| keys.contains(&key))
 }
 
 /// A header value: not empty, printable ASCII only (what HTTP allows without encoding).
