@@ -147,24 +147,7 @@ pub fn read<T: SinkSettings>(table: &toml::Table) -> (Option<T>, Vec<Finding>) {
             }
             Err(error) => error,
         };
-        let message = error.inner().message().to_owned();
-        let written = error
-            .path()
-            .iter()
-            .next()
-            .and_then(|segment| match segment {
-                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                _ => None,
-            });
-        let missing = message.strip_prefix("missing field `");
-        let (name, message) = match (written, missing) {
-            (None, Some(rest)) => (rest.trim_end_matches('`').to_owned(), None),
-            (Some(name), _) => {
-                let message = wrong_value(&message, table.get(&name));
-                (name, Some(message))
-            }
-            (None, None) => (String::new(), Some(message)),
-        };
+        let (name, message) = refusal(&error, &table);
         let Some(key) = keys.iter().copied().find(|key| *key == name) else {
             findings.push(Finding::error("", message.unwrap_or_default()));
             return (None, findings);
@@ -194,6 +177,30 @@ pub fn read<T: SinkSettings>(table: &toml::Table) -> (Option<T>, Vec<Finding>) {
         if !refused.contains(&key) {
             refused.push(key);
         }
+    }
+}
+
+/// The key serde stopped at, and why: `None` for a missing key, else the message.
+fn refusal(
+    error: &serde_path_to_error::Error<toml::de::Error>,
+    table: &toml::Table,
+) -> (String, Option<String>) {
+    let message = error.inner().message();
+    let written = error
+        .path()
+        .iter()
+        .next()
+        .and_then(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+            _ => None,
+        });
+    match (written, message.strip_prefix("missing field `")) {
+        (None, Some(rest)) => (rest.trim_end_matches('`').to_owned(), None),
+        (Some(name), _) => {
+            let message = wrong_value(message, table.get(&name));
+            (name, Some(message))
+        }
+        (None, None) => (String::new(), Some(message.to_owned())),
     }
 }
 

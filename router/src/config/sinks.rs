@@ -3,11 +3,11 @@
 //! settings types, read by `backend`; `plugin`'s are `plugin_sink`'s. Knows nothing of the
 //! playlists and masters a sink publishes but their names (`link` resolves them).
 
+use streamrouter_opendal::settings::SinkSettings;
+
 use super::Environment;
 use super::diagnostics::{Diagnostics, did_you_mean};
 use super::fields::{Fields, Located};
-use streamrouter_opendal::settings::SinkSettings;
-
 use super::model::{FtpSettings, HeaderOverrides, S3Settings, ScpSettings, SinkKind, SinkNode};
 use super::nodes::{Built, NodeDecl, owned};
 use super::{backend, plugin_sink};
