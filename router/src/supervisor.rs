@@ -364,9 +364,9 @@ pub fn local_mounts(graph: &Graph) -> Vec<Mount> {
         .sinks
         .values()
         .filter_map(|sink| match &sink.kind {
-            SinkKind::Local { path } => Some(Mount {
+            SinkKind::Local(local) => Some(Mount {
                 name: sink.name.clone(),
-                dir: path.clone(),
+                dir: local.path.clone(),
                 playlists: (sink.masters.iter())
                     .filter_map(|master| graph.masters.get(master))
                     .map(|master| (master.name.clone(), master.file_name.clone()))

@@ -10,6 +10,8 @@
 
 mod plugin;
 
+pub use plugin::{LocalSettings, settings_from_options};
+
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

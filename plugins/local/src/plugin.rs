@@ -1,22 +1,47 @@
-//! The local sink as a loadable plugin (`libstreamrouter_local_plugin.so`, exported by the
-//! `streamrouter-local-plugin` crate): its options and their checks. Options: `path = "/absolute/directory"`. The
-//! directory is created by the writes, like the built-in sink does when it cannot be created
-//! at start, so `create` touches nothing and `streamrouter check` may call it freely.
+//! The local sink's settings ([`LocalSettings`], read by the router's config and by the
+//! plugin alike) and the sink as a loadable plugin (`libstreamrouter_local_plugin.so`,
+//! exported by the `streamrouter-local-plugin` crate). The directory is created by the writes,
+//! like the built-in sink does when it cannot be created at start, so `create` touches nothing
+//! and `streamrouter check` may call it freely.
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use streamrouter_plugin::SinkPlugin;
+use streamrouter_sink_settings::{Finding, SinkSettings, from_options};
 
 use crate::LocalSink;
 
-/// `[sinks.NAME.options]` of a local plugin sink.
-#[derive(Debug, Deserialize)]
+/// Settings of a local sink (`type = "local"`, or the plugin's options).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Options {
-    /// The directory to publish into; absolute, since the plugin cannot know where the config
-    /// file is.
-    path: PathBuf,
+pub struct LocalSettings {
+    /// `path`: the directory to publish into (in the router's config relative to the config
+    /// file; in a plugin's options absolute, since the plugin cannot know where that file is).
+    pub path: PathBuf,
+}
+
+impl SinkSettings for LocalSettings {
+    const REQUIRED: &'static [(&'static str, &'static str)] =
+        &[("path", "the directory to publish into")];
+    const DESTINATION_KEYS: &'static [&'static str] = &["path"];
+
+    fn check(&self) -> Vec<Finding> {
+        Vec::new()
+    }
+
+    fn paths_mut(&mut self) -> Vec<(&'static str, &mut PathBuf)> {
+        vec![("path", &mut self.path)]
+    }
+}
+
+/// The settings an options text describes, read and checked as the router's config reads a
+/// `type = "local"` table; `~/` is `home`.
+pub fn settings_from_options(
+    options: &str,
+    home: Option<&std::path::Path>,
+) -> Result<LocalSettings, String> {
+    from_options(options, home)
 }
 
 impl SinkPlugin for LocalSink {
@@ -24,14 +49,15 @@ impl SinkPlugin for LocalSink {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn create(options: &str) -> Result<Self, String> {
-        let options: Options = toml::from_str(options).map_err(|e| e.message().to_owned())?;
-        if !options.path.is_absolute() {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let settings = settings_from_options(options, home.as_deref())?;
+        if !settings.path.is_absolute() {
             return Err(format!(
                 "`path` must be an absolute directory, got `{}`",
-                options.path.display()
+                settings.path.display()
             ));
         }
-        Ok(LocalSink::unchecked(options.path))
+        Ok(LocalSink::unchecked(settings.path))
     }
 }
 
@@ -46,8 +72,11 @@ mod tests {
         let error = LocalSink::create("path = \"live\"").unwrap_err();
         assert_eq!(error, "`path` must be an absolute directory, got `live`");
         let error = LocalSink::create("").unwrap_err();
-        assert!(error.contains("missing field `path`"), "{error}");
+        assert!(error.contains("missing `path` (the directory"), "{error}");
         let error = LocalSink::create("path = \"/x\"\npaht = 1").unwrap_err();
-        assert!(error.contains("unknown field `paht`"), "{error}");
+        assert!(
+            error.contains("unknown key `paht`; did you mean `path`?"),
+            "{error}"
+        );
     }
 }

@@ -21,7 +21,7 @@ use opendal::options::WriteOptions;
 use opendal::{Builder, ErrorKind, Operator};
 use streamrouter_plugin::{ObjectMeta, Sink, SinkError, validate_key};
 
-pub mod settings;
+pub use streamrouter_sink_settings as settings;
 
 pub use opendal;
 

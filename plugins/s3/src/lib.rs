@@ -75,7 +75,7 @@ impl SinkSettings for S3Settings {
             let message = format!(
                 "unknown acl `{acl}`; expected one of {}{}",
                 ACLS.join(", "),
-                did_you_mean(acl, &ACLS)
+                did_you_mean(acl, ACLS)
             );
             findings.push(Finding::error("acl", message));
         }

@@ -172,35 +172,9 @@ fn feeds_note(files: &[PathBuf], feeds: &[FeedNote]) -> String {
     note
 }
 
-/// The candidate closest to a misspelt `word`, if one is close enough to be what was meant.
-/// Distance by characters, a swap of two neighbours counting as one edit (optimal string
-/// alignment), so that `upd` is one edit from `udp`.
-pub(super) fn closest<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
-    let word = word.to_ascii_lowercase();
-    let limit = (word.chars().count() / 3).clamp(1, 3);
-    candidates
-        .into_iter()
-        .map(|candidate| {
-            (
-                strsim::osa_distance(&word, &candidate.to_ascii_lowercase()),
-                candidate,
-            )
-        })
-        .filter(|&(distance, _)| distance <= limit)
-        .min_by_key(|&(distance, _)| distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// "; did you mean `x`?" or nothing.
-pub(super) fn did_you_mean<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> String {
-    closest(word, candidates).map_or_else(String::new, |found| format!("; did you mean `{found}`?"))
-}
+/// The closest known word to a misspelt one, and the "; did you mean `x`?" suffix: the same
+/// rule for the router's keys as for a sink backend's.
+pub(super) use streamrouter_opendal::settings::{closest, did_you_mean};
 
 #[cfg(test)]
 mod tests {

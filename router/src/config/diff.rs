@@ -58,14 +58,16 @@ pub use keys::{ChangedKeys, KeyChanges, KeyEffects};
 
 use streamrouter_opendal::settings::SinkSettings;
 
-use super::model::{FtpSettings, Graph, NodeId, NodeKind, S3Settings, ScpSettings, SinkKind};
+use super::model::{
+    FtpSettings, Graph, LocalSettings, NodeId, NodeKind, S3Settings, ScpSettings, SinkKind,
+};
 
 /// The keys of a sink that are the router's and say where objects are stored: when one
 /// changes, the replaced sink stores somewhere the segments already listed are not (a plugin's
 /// `options` may name anything). A backend's own such keys are its settings type's
 /// [`SinkSettings::DESTINATION_KEYS`] (a new `user` may log in to another home directory);
 /// credentials, region, ACL, TLS, limits and headers keep the destination.
-pub const SINK_DESTINATION_KEYS: &[&str] = &["type", "path", "library", "options"];
+pub const SINK_DESTINATION_KEYS: &[&str] = &["type", "library", "options"];
 
 /// Whether a changed sink, `new` now, with these changed keys stores somewhere else.
 pub fn destination_changed(new: &SinkKind, keys: &[&str]) -> bool {
@@ -73,7 +75,8 @@ pub fn destination_changed(new: &SinkKind, keys: &[&str]) -> bool {
         SinkKind::S3(_) => S3Settings::DESTINATION_KEYS,
         SinkKind::Ftp(_) => FtpSettings::DESTINATION_KEYS,
         SinkKind::Scp(_) => ScpSettings::DESTINATION_KEYS,
-        SinkKind::Local { .. } | SinkKind::Plugin(_) => &[],
+        SinkKind::Local(_) => LocalSettings::DESTINATION_KEYS,
+        SinkKind::Plugin(_) => &[],
     };
     (keys.iter()).any(|key| SINK_DESTINATION_KEYS.contains(key) || backend.contains(key))
 }

@@ -113,7 +113,10 @@ enum Place<'a> {
 /// The sink's place, the text written before each file name there, and how messages name it.
 fn place(kind: &SinkKind) -> (Place<'_>, &str, String) {
     match kind {
-        SinkKind::Local { path } => (Place::Local(path), "", path.display().to_string()),
+        SinkKind::Local(local) => {
+            let path = &local.path;
+            (Place::Local(path), "", path.display().to_string())
+        }
         SinkKind::S3(s3) => {
             let at = s3
                 .endpoint

@@ -13,6 +13,7 @@ mod id;
 
 pub use id::{NodeId, NodeKind};
 pub use streamrouter_ftp::FtpSettings;
+pub use streamrouter_local::LocalSettings;
 pub use streamrouter_opendal::settings::Secret;
 pub use streamrouter_s3::S3Settings;
 pub use streamrouter_scp::ScpSettings;
@@ -215,11 +216,8 @@ pub struct HeaderOverrides {
 /// The kinds of sink (`type = ...`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkKind {
-    /// `local`: a directory (`path`).
-    Local {
-        /// `path`.
-        path: PathBuf,
-    },
+    /// `local`: a directory (`path`, resolved).
+    Local(LocalSettings),
     /// `s3`: a bucket on AWS S3 or any S3-compatible server (the keys are the backend's).
     S3(S3Settings),
     /// `ftp`: a directory on an FTP server (`password_file` already read into `password`).

@@ -194,10 +194,7 @@ fn sink_edges(node: &SinkNode, graph: &Graph) -> Vec<(NodeKind, String)> {
 fn sink(node: &SinkNode, graph: &Graph) -> Shown {
     let (kind, settings, summarized): (&str, Vec<(&'static str, String)>, &[&str]) =
         match &node.kind {
-            SinkKind::Local { path } => {
-                let path = path.display().to_string();
-                ("local", vec![("path", path)], &["path"])
-            }
+            SinkKind::Local(local) => ("local", backend(local), &["path"]),
             SinkKind::S3(s3) => ("s3", backend(s3), &["bucket", "prefix", "endpoint"]),
             SinkKind::Ftp(ftp) => (
                 "ftp",
@@ -216,7 +213,7 @@ fn sink(node: &SinkNode, graph: &Graph) -> Shown {
             }
         };
     let summary = match &node.kind {
-        SinkKind::Local { path } => format!("local {}", path.display()),
+        SinkKind::Local(local) => format!("local {}", local.path.display()),
         _ => {
             let shown = (settings.iter())
                 .filter(|(key, _)| summarized.contains(key))

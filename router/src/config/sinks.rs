@@ -49,9 +49,7 @@ pub(super) fn build_sink(
         return none(inputs);
     };
     let kind = match sink_type.value {
-        "local" => fields
-            .required_path("path", "the directory to publish into", environment.home)
-            .map(|path| SinkKind::Local { path }),
+        "local" => backend::backend(&mut fields, environment.home).map(SinkKind::Local),
         "s3" => backend::backend(&mut fields, environment.home).map(SinkKind::S3),
         "ftp" => backend::ftp(&mut fields, environment).map(SinkKind::Ftp),
         "scp" => backend::backend(&mut fields, environment.home).map(SinkKind::Scp),

@@ -34,9 +34,9 @@ fn build(node: &SinkNode) -> Arc<dyn Sink> {
     let built: Result<Arc<dyn Sink>, SinkError> = match &node.kind {
         // A directory that cannot be created fails this sink's writes (logged, retried),
         // never the rest of the graph.
-        SinkKind::Local { path } => Ok(Arc::new(LocalSink::new(path).unwrap_or_else(|error| {
+        SinkKind::Local(local) => Ok(Arc::new(LocalSink::new(&local.path).unwrap_or_else(|error| {
             tracing::error!(sink = %node.name, %error, "sink directory unusable; its writes will fail until it is fixed");
-            LocalSink::unchecked(path)
+            LocalSink::unchecked(&local.path)
         }))),
         SinkKind::S3(s3) => streamrouter_s3::build(s3).map(|sink| probed(&node.name, sink)),
         SinkKind::Ftp(ftp) => streamrouter_ftp::build(ftp).map(|sink| probed(&node.name, sink)),

@@ -283,12 +283,8 @@ impl ChangedKeys for SinkNode {
 /// A change of `type` is reported as `type` alone, like for sources.
 fn sink_kind_keys(old: &SinkKind, new: &SinkKind) -> Vec<&'static str> {
     match (old, new) {
-        (SinkKind::Local { path }, SinkKind::Local { path: new_path }) => {
-            let mut keys = Keys::default();
-            keys.compare("path", path, new_path);
-            keys.0
-        }
         // A backend's settings: every key of its type, compared through its serialized form.
+        (SinkKind::Local(old), SinkKind::Local(new)) => changed_keys(old, new),
         (SinkKind::S3(old), SinkKind::S3(new)) => changed_keys(old, new),
         (SinkKind::Ftp(old), SinkKind::Ftp(new)) => changed_keys(old, new),
         (SinkKind::Scp(old), SinkKind::Scp(new)) => changed_keys(old, new),

@@ -144,3 +144,19 @@ fn scp_options_read_as_plugin_and_built_in_alike() {
     assert_eq!(scp.port, 22);
     assert_eq!(scp.known_hosts, Path::new(HOME).join(".ssh/known_hosts"));
 }
+
+#[test]
+fn local_options_read_as_plugin_and_built_in_alike() {
+    // Absolute paths and `~/`: a plugin has no config file for a relative path to start at.
+    // (An unknown key is refused both ways, but the built-in message names the sink type.)
+    let tables = ["path = \"/srv/live\"", "path = \"~/live\"", "", "path = 3"];
+    same_both_ways(
+        "local",
+        &tables,
+        |options| streamrouter_local::settings_from_options(options, Some(Path::new(HOME))),
+        |kind| match kind {
+            SinkKind::Local(local) => Some(local),
+            _ => None,
+        },
+    );
+}

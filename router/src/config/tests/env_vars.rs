@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::super::model::{Secret, Severity, SinkKind, SourceKind};
+use super::super::model::{LocalSettings, Secret, Severity, SinkKind, SourceKind};
 use super::super::{render_dot, render_text};
 use super::{CHAIN, compile_in, graph, listing};
 
@@ -95,9 +95,9 @@ fn variables_are_read_in_every_node_and_in_router() {
     );
     assert_eq!(
         graph.sinks["web"].kind,
-        SinkKind::Local {
+        SinkKind::Local(LocalSettings {
             path: PathBuf::from("/srv/${literal}/$HOME")
-        },
+        }),
         "`$${{` is a literal `${{`, a `$` alone is itself"
     );
 }

@@ -216,7 +216,7 @@ path = "../www"
 "#,
     );
     let graph = graph(&loaded);
-    use super::super::model::{SinkKind, SourceKind};
+    use super::super::model::{LocalSettings, SinkKind, SourceKind};
     use std::path::PathBuf;
     assert_eq!(
         graph.router.state_dir,
@@ -230,9 +230,9 @@ path = "../www"
     assert_eq!(path_of("abs"), PathBuf::from("/data/b.ts"));
     assert_eq!(
         graph.sinks["out"].kind,
-        SinkKind::Local {
+        SinkKind::Local(LocalSettings {
             path: PathBuf::from("conf/../www")
-        }
+        })
     );
 }
 

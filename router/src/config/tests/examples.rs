@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::model::{
-    Graph, S3Settings, ScpSettings, Secret, Severity, SinkKind, SourceKind, TcpMode,
+    Graph, LocalSettings, S3Settings, ScpSettings, Secret, Severity, SinkKind, SourceKind, TcpMode,
 };
 use super::super::{Environment, Loaded, load_with};
 use super::{HOME, listing};
@@ -108,9 +108,9 @@ fn quickstart_plays_the_sample_clip_into_a_local_directory() {
     );
     assert_eq!(
         graph.sinks["web"].kind,
-        SinkKind::Local {
+        SinkKind::Local(LocalSettings {
             path: dir.join("../target/quickstart/live")
-        }
+        })
     );
     assert_eq!(graph.sinks["web"].inputs, ["clip"]);
     assert_eq!(graph.router.serve, Some("127.0.0.1:8080".parse().unwrap()));
@@ -350,9 +350,9 @@ fn conf_d_merges_its_files() {
     );
     assert_eq!(
         graph.sinks["b-talk.out"].kind,
-        SinkKind::Local {
+        SinkKind::Local(LocalSettings {
             path: PathBuf::from("/var/www/customer-b")
-        }
+        })
     );
     assert_eq!(
         segment_file(&graph.playlists["studio"].segment_name, 3),

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use super::super::load;
-use super::super::model::{Location, Severity, SinkKind};
+use super::super::model::{LocalSettings, Location, Severity, SinkKind};
 use super::{compile_files, graph, listing};
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -39,9 +39,9 @@ fn a_directory_is_every_toml_file_merged_in_name_order() {
     assert_eq!(graph.sinks["web"].inputs, ["cam"]);
     assert_eq!(
         graph.sinks["web"].kind,
-        SinkKind::Local {
+        SinkKind::Local(LocalSettings {
             path: dir.path().join("www")
-        },
+        }),
         "relative to the file's directory"
     );
     assert_eq!(graph.router.serve, Some("127.0.0.1:8080".parse().unwrap()));

@@ -1,7 +1,7 @@
 //! Templates and feeds: expansion, substitution, the template chain, and the errors that point
 //! at the template's line with the feed's line in the message.
 
-use super::super::model::{Severity, SinkKind, SourceKind};
+use super::super::model::{LocalSettings, Severity, SinkKind, SourceKind};
 use super::{compile, compile_files, graph, listing, places, single};
 
 /// A template with a source, a segmenter, a playlist and a sink; feeds are appended by each test.
@@ -107,9 +107,9 @@ window = 10
     assert_eq!(graph.playlists["door.hls"].segment_name, "door-{seq:03}.ts");
     assert_eq!(
         graph.sinks["door.out"].kind,
-        SinkKind::Local {
+        SinkKind::Local(LocalSettings {
             path: "/srv/door".into()
-        }
+        })
     );
 }
 

@@ -1,11 +1,13 @@
-//! What every backend's settings type shares: [`Secret`], [`Finding`], the [`SinkSettings`]
-//! trait (checks, paths, destination keys), and [`read`], which turns a TOML table into a
-//! settings type reporting every problem at once. The router's config and each backend's plugin
-//! build both read settings through [`read`], so the two accept the same keys with the same
-//! defaults and the same messages.
+//! streamrouter-sink-settings: what every sink backend's settings type shares: [`Secret`],
+//! [`Finding`], the [`SinkSettings`] trait (checks, paths, destination keys), and [`read`], which
+//! turns a TOML table into a settings type reporting every problem at once. The router's config
+//! and each backend's plugin build both read settings through [`read`], so the two accept the
+//! same keys with the same defaults and the same messages.
 //!
-//! Owns no backend's keys (each backend crate declares its own next to its fields) and no
-//! positions (the router maps a finding's key to where it is written).
+//! A crate of its own (serde and toml only, no I/O, no runtime) so that every backend can use it,
+//! the local sink included, without the OpenDAL core. Owns no backend's keys (each backend crate
+//! declares its own next to its fields) and no positions (the router maps a finding's key to
+//! where it is written).
 
 use std::path::{Path, PathBuf};
 
@@ -123,7 +125,7 @@ pub fn read<T: SinkSettings>(table: &toml::Table) -> (Option<T>, Vec<Finding>) {
     table.retain(|key, _| {
         let known = keys.contains(&key);
         if !known {
-            let message = match closest(key, keys) {
+            let message = match closest(key, keys.iter().copied()) {
                 Some(close) => format!("unknown key `{key}`; did you mean `{close}`?"),
                 None => format!("unknown key `{key}` (valid: {})", quoted(keys)),
             };
@@ -296,13 +298,15 @@ pub fn port<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u16, D:
     deserializer.deserialize_any(Port)
 }
 
-/// The candidate closest to `word` (a typo: at most a third of its letters off, 1 to 3).
-pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+/// The candidate closest to a misspelt `word`, if one is close enough to be what was meant (at
+/// most a third of its letters off, 1 to 3). Distance by characters, a swap of two neighbours
+/// counting as one edit (optimal string alignment), so that `upd` is one edit from `udp`.
+pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let word = word.to_ascii_lowercase();
     let limit = (word.chars().count() / 3).clamp(1, 3);
-    (candidates.iter().copied())
+    (candidates.into_iter())
         .map(|candidate| {
-            let distance = strsim::levenshtein(&word, &candidate.to_ascii_lowercase());
+            let distance = strsim::osa_distance(&word, &candidate.to_ascii_lowercase());
             (distance, candidate)
         })
         .filter(|&(distance, _)| distance <= limit)
@@ -311,7 +315,7 @@ pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
 }
 
 /// `; did you mean `x`?` for the closest candidate, or nothing.
-pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
     closest(word, candidates).map_or_else(String::new, |found| format!("; did you mean `{found}`?"))
 }
 
