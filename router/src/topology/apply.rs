@@ -11,13 +11,16 @@
 //! 4. segmenters start, or get their new playlists;
 //! 5. sources start, stop or get their new readers; a replaced segmenter's input ends there.
 //!
-//! Owns nothing but this sequence; the tasks are in the sibling modules.
+//! Which nodes each step touches is worked out first, without touching anything
+//! (`apply_plan`); this module carries that plan out. Owns nothing but this sequence; the
+//! tasks are in the sibling modules.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
+use super::apply_plan::{ApplyPlan, SinkChange};
 use super::heal::{spawn_node, spawn_unsupervised};
 use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, PlaylistTask};
 use super::segmenter_task::{SegmenterInput, SegmenterStart, SegmenterTask};
@@ -30,7 +33,7 @@ use super::{
     PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
     Topology, TopologyError, detached, journal_dir, playlist_settings, sink_limits, sinks,
 };
-use crate::config::diff::{GraphDiff, destination_changed};
+use crate::config::diff::GraphDiff;
 use crate::config::model::{Graph, NodeId};
 use crate::logging::node_span;
 use crate::segmenter::SegmenterConfig;
@@ -41,28 +44,15 @@ impl Topology {
     pub async fn apply(&mut self, new: Graph, diff: &GraphDiff) -> Result<(), TopologyError> {
         // Playlists whose task has ended (their source ended) start again if they are still
         // wanted on a restarted feed or link.
-        let mut restart: BTreeSet<String> = diff.playlists_restart.clone();
-        for name in &diff.feed_restart.playlists {
-            if self
-                .playlists
+        let ended = |name: &str| {
+            self.playlists
                 .get(name)
                 .is_some_and(|p| p.task.is_finished())
-            {
-                restart.insert(name.clone());
-            }
-        }
-        let mut segmenters_restart: BTreeSet<String> = diff.feed_restart.segmenters.clone();
-        segmenters_restart.extend(diff.segmenters.changed.keys().cloned());
+        };
+        let plan = ApplyPlan::new(&self.graph, &new, diff, ended);
         // Every setting a reload hands to a playlist, checked before anything changes.
-        let variants_relinked = self.variants_relinked(&new, diff);
-        let touched = restart
-            .iter()
-            .chain(&diff.playlists.added)
-            .chain(&diff.playlists_live)
-            .chain(&diff.feed_restart.playlists)
-            .chain(&variants_relinked);
         let mut settings = BTreeMap::new();
-        for name in touched {
+        for name in &plan.settings {
             let Some(node) = new.playlists.get(name) else {
                 continue;
             };
@@ -73,42 +63,24 @@ impl Topology {
             settings.insert(name.clone(), playlist_settings(node, target)?);
         }
 
-        self.detach_playlists(&new, diff, &restart, &segmenters_restart)
-            .await;
-        self.apply_sinks(&new, diff).await;
-        self.apply_masters(&new, diff);
+        self.detach_playlists(&new, &plan).await;
+        self.apply_sinks(&new, &plan).await;
+        self.apply_masters(&new, &plan);
         for (name, playlist) in &mut settings {
             playlist.renditions = self.rendition_link(&new, name);
         }
-        self.apply_playlists(&new, diff, &restart, settings, &variants_relinked)
-            .await;
-        self.apply_segmenters(&new, diff, &restart, &segmenters_restart)
-            .await;
-        self.apply_sources(&new, diff, &segmenters_restart);
+        self.apply_playlists(&new, &plan, settings).await;
+        self.apply_segmenters(&new, &plan).await;
+        self.apply_sources(&new, &plan);
         self.graph = new;
         Ok(())
     }
 
     /// Step 1: removed and restarted playlists leave their segmenters; replaced segmenters
     /// retire, removed ones will end their playlists as removed.
-    async fn detach_playlists(
-        &mut self,
-        new: &Graph,
-        diff: &GraphDiff,
-        restart: &BTreeSet<String>,
-        segmenters_restart: &BTreeSet<String>,
-    ) {
-        let leaving = diff.playlists.removed.iter().chain(restart);
-        for name in leaving {
-            let Some(node) = self.graph.playlists.get(name) else {
-                continue;
-            };
-            let removed = diff.playlists.removed.contains(name);
-            let segmenter_goes = diff.segmenters.removed.contains(&node.input);
-            if removed && segmenter_goes {
-                // Its segmenter finishes the open segment and ends it as removed.
-                continue;
-            }
+    async fn detach_playlists(&mut self, new: &Graph, plan: &ApplyPlan) {
+        for leaving in &plan.detach {
+            let (name, removed) = (&leaving.playlist, leaving.removed);
             let then = removed.then_some(PlaylistInput::End {
                 stopping: false,
                 removed: true,
@@ -123,7 +95,7 @@ impl Topology {
                     .send(PlaylistInput::Outputs(self.outputs_of(new, name)))
                     .await;
             }
-            match self.segmenters.get(&node.input) {
+            match self.segmenters.get(&leaving.segmenter) {
                 Some(segmenter) if !segmenter.task.is_finished() => {
                     let playlist: PlaylistId = Arc::from(name.as_str());
                     let _ = segmenter
@@ -138,12 +110,12 @@ impl Topology {
                 }
             }
         }
-        for name in segmenters_restart {
+        for name in &plan.segmenters_retire {
             if let Some(segmenter) = self.segmenters.get(name) {
                 let _ = segmenter.input.send(SegmenterInput::Retire).await;
             }
         }
-        for name in &diff.segmenters.removed {
+        for name in &plan.segmenters_remove {
             if let Some(segmenter) = self.segmenters.get(name) {
                 let _ = segmenter.input.send(SegmenterInput::Remove).await;
             }
@@ -151,8 +123,8 @@ impl Topology {
     }
 
     /// Step 2: sinks. Removed ones finish what they have once their playlists let go.
-    async fn apply_sinks(&mut self, new: &Graph, diff: &GraphDiff) {
-        for name in &diff.sinks.removed {
+    async fn apply_sinks(&mut self, new: &Graph, plan: &ApplyPlan) {
+        for name in &plan.sinks_removed {
             self.board.nodes.remove(&NodeId::sink(name));
             if let Some(sink) = self.sinks.remove(name) {
                 // Its playlists send their final versions first; a sink still failing leaves
@@ -161,11 +133,16 @@ impl Topology {
                 self.retiring.spawn(detached(sink.task));
             }
         }
-        for (name, keys) in &diff.sinks.changed {
+        for SinkChange {
+            sink: name,
+            keys,
+            moved,
+        } in &plan.sinks_changed
+        {
             let (Some(node), Some(handle)) = (new.sinks.get(name), self.sinks.get(name)) else {
                 continue;
             };
-            let moved = destination_changed(&node.kind, keys);
+            let moved = *moved;
             let destination = if moved {
                 self.destinations += 1;
                 self.destinations
@@ -180,7 +157,7 @@ impl Topology {
             handle.setup.send_replace(setup);
             tracing::info!(sink = %name, keys = %keys.join(", "), moved, "sink replaced; its queue and journal are kept");
         }
-        for name in &diff.sinks.added {
+        for name in &plan.sinks_added {
             let Some(node) = new.sinks.get(name) else {
                 continue;
             };
@@ -238,28 +215,18 @@ impl Topology {
     async fn apply_playlists(
         &mut self,
         new: &Graph,
-        diff: &GraphDiff,
-        restart: &BTreeSet<String>,
+        plan: &ApplyPlan,
         mut settings: BTreeMap<String, PlaylistSettings>,
-        variants_relinked: &BTreeSet<String>,
     ) {
-        for name in &diff.playlists.removed {
+        for name in &plan.playlists_removed {
             self.board.nodes.remove(&NodeId::playlist(name));
             if let Some(playlist) = self.playlists.remove(name) {
                 self.retiring.spawn(detached(playlist.task));
             }
         }
         // New settings (live changes, or a restarted segmenter's target duration).
-        let retuned = diff
-            .playlists_live
-            .iter()
-            .chain(&diff.feed_restart.playlists)
-            .chain(variants_relinked);
-        for name in retuned.collect::<BTreeSet<_>>() {
-            // Restarted and added playlists take their settings when they start.
-            if restart.contains(name) || diff.playlists.added.contains(name) {
-                continue;
-            }
+        // Restarted and added playlists take their settings when they start.
+        for name in &plan.playlists_retuned {
             let Some(handle) = self.playlists.get(name) else {
                 continue;
             };
@@ -268,17 +235,13 @@ impl Topology {
             };
             let _ = handle.input.send(PlaylistInput::Settings(settings)).await;
         }
-        for name in &diff.relinked.playlists {
-            if restart.contains(name) {
-                continue;
-            }
+        for name in &plan.playlists_relinked {
             let outputs = self.outputs_of(new, name);
             if let Some(handle) = self.playlists.get(name) {
                 let _ = handle.input.send(PlaylistInput::Outputs(outputs)).await;
             }
         }
-        let starting = restart.iter().chain(&diff.playlists.added);
-        for name in starting.collect::<BTreeSet<_>>() {
+        for name in &plan.playlists_starting {
             let Some(settings) = settings.remove(name) else {
                 continue;
             };
@@ -306,32 +269,17 @@ impl Topology {
     }
 
     /// Step 4: segmenters.
-    async fn apply_segmenters(
-        &mut self,
-        new: &Graph,
-        diff: &GraphDiff,
-        restart: &BTreeSet<String>,
-        segmenters_restart: &BTreeSet<String>,
-    ) {
-        for name in &diff.segmenters.removed {
+    async fn apply_segmenters(&mut self, new: &Graph, plan: &ApplyPlan) {
+        for name in &plan.segmenters_removed {
             self.board.nodes.remove(&NodeId::segmenter(name));
             if let Some(segmenter) = self.segmenters.remove(name) {
                 self.retiring.spawn(detached(segmenter.task));
             }
         }
         // Running segmenters gain the playlists that start on them.
-        let starting: BTreeSet<&String> = restart.iter().chain(&diff.playlists.added).collect();
-        for name in &starting {
-            let Some(node) = new.playlists.get(*name) else {
-                continue;
-            };
-            if segmenters_restart.contains(&node.input)
-                || diff.segmenters.added.contains(&node.input)
-            {
-                continue;
-            }
+        for (name, input) in &plan.attach {
             let (Some(segmenter), Some(playlist)) =
-                (self.segmenters.get(&node.input), self.playlists.get(*name))
+                (self.segmenters.get(input), self.playlists.get(name))
             else {
                 continue;
             };
@@ -341,8 +289,7 @@ impl Topology {
                 .send(SegmenterInput::Attach(id, playlist.input.clone()))
                 .await;
         }
-        let starting = segmenters_restart.iter().chain(&diff.segmenters.added);
-        for name in starting.collect::<BTreeSet<_>>() {
+        for name in &plan.segmenters_starting {
             let Some(node) = new.segmenters.get(name) else {
                 continue;
             };
@@ -395,21 +342,11 @@ impl Topology {
     }
 
     /// Step 5: sources.
-    fn apply_sources(
-        &mut self,
-        new: &Graph,
-        diff: &GraphDiff,
-        segmenters_restart: &BTreeSet<String>,
-    ) {
-        for name in &diff.sources.removed {
+    fn apply_sources(&mut self, new: &Graph, plan: &ApplyPlan) {
+        for name in &plan.sources_removed {
             self.board.nodes.remove(&NodeId::source(name));
         }
-        let stopping = diff
-            .sources
-            .removed
-            .iter()
-            .chain(diff.sources.changed.keys());
-        for name in stopping {
+        for name in &plan.sources_stopping {
             if let Some(source) = self.sources.remove(name) {
                 source.cancel.cancel();
                 for task in source.tasks {
@@ -418,16 +355,7 @@ impl Topology {
             }
         }
         // Running sources whose readers changed, or were replaced.
-        let mut relink: BTreeSet<String> = diff.relinked.sources.clone();
-        for name in segmenters_restart.iter().chain(&diff.segmenters.removed) {
-            if let Some(node) = self.graph.segmenters.get(name) {
-                relink.insert(node.input.clone());
-            }
-        }
-        for name in &relink {
-            if !diff.sources.unchanged.contains(name) {
-                continue;
-            }
+        for name in &plan.sources_relink {
             let readers = self.readers_of(new, name);
             match self.sources.get(name) {
                 Some(source) if readers.is_empty() => {
@@ -441,8 +369,7 @@ impl Topology {
                 None => self.start_source(new, name),
             }
         }
-        let starting = diff.sources.changed.keys().chain(&diff.sources.added);
-        for name in starting {
+        for name in &plan.sources_starting {
             self.start_source(new, name);
         }
     }

@@ -4,15 +4,15 @@
 //!
 //! Owns nothing but this step; the master's work is in `master_task`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use super::apply_plan::ApplyPlan;
 use super::heal::spawn_node;
 use super::master_task::{MasterInput, MasterStart, MasterTask, master_queue};
 use super::playlist_task::RenditionLink;
 use super::sink_task::SinkQueue;
 use super::{MasterHandle, Topology, detached};
-use crate::config::diff::GraphDiff;
 use crate::config::model::{Graph, NodeId};
 use crate::logging::node_span;
 use crate::media::timestamp::CLOCK_HZ;
@@ -22,22 +22,9 @@ use crate::segmenter::GridPhase;
 use crate::status::NodeStatus;
 
 impl Topology {
-    /// Running playlists whose ties to masters change: the variants, before or after, of every
-    /// master added, changed or removed.
-    pub(super) fn variants_relinked(&self, new: &Graph, diff: &GraphDiff) -> BTreeSet<String> {
-        let old_masters = diff.masters.changed.keys().chain(&diff.masters.removed);
-        let new_masters = diff.masters.changed.keys().chain(&diff.masters.added);
-        let old = old_masters.filter_map(|name| self.graph.masters.get(name));
-        let new_nodes = new_masters.filter_map(|name| new.masters.get(name));
-        old.chain(new_nodes)
-            .flat_map(|master| master.variants.iter().cloned())
-            .filter(|playlist| new.playlists.contains_key(playlist))
-            .collect()
-    }
-
     /// Masters: replaced, started, stopped, and told their sinks.
-    pub(super) fn apply_masters(&mut self, new: &Graph, diff: &GraphDiff) {
-        for name in &diff.masters.removed {
+    pub(super) fn apply_masters(&mut self, new: &Graph, plan: &ApplyPlan) {
+        for name in &plan.masters_removed {
             let id = NodeId::master(name);
             self.board.alerts.clear(&id);
             self.board.nodes.remove(&id);
@@ -45,8 +32,7 @@ impl Topology {
                 self.retiring.spawn(detached(master.task));
             }
         }
-        let starting = diff.masters.changed.keys().chain(&diff.masters.added);
-        for name in starting.collect::<BTreeSet<_>>() {
+        for name in &plan.masters_starting {
             let Some(node) = new.masters.get(name) else {
                 continue;
             };
@@ -95,14 +81,11 @@ impl Topology {
                 },
             );
         }
-        let sinks_changed = !diff.sinks.is_empty();
-        if sinks_changed {
-            for (name, master) in &self.masters {
-                if diff.masters.unchanged.contains(name) {
-                    master
-                        .queue
-                        .send(MasterInput::Outputs(self.master_outputs(new, name)));
-                }
+        for name in &plan.masters_outputs {
+            if let Some(master) = self.masters.get(name) {
+                master
+                    .queue
+                    .send(MasterInput::Outputs(self.master_outputs(new, name)));
             }
         }
     }

@@ -9,6 +9,9 @@
 
 mod apply;
 mod apply_masters;
+mod apply_plan;
+#[cfg(test)]
+mod apply_plan_tests;
 mod backlog;
 #[cfg(any(test, debug_assertions))]
 mod fault;
