@@ -31,7 +31,7 @@ use super::source_task::{FanOut, Readers, SourceReader};
 use super::state::SequenceStore;
 use super::{
     PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
-    Topology, TopologyError, detached, journal_dir, playlist_settings, sink_limits, sinks,
+    Topology, TopologyError, detached, journal_dir, playlist_settings, sink_limits,
 };
 use crate::config::diff::GraphDiff;
 use crate::config::model::{Graph, NodeId};
@@ -150,7 +150,7 @@ impl Topology {
                 handle.setup.borrow().destination
             };
             let setup = SinkSetup {
-                sink: sinks::start(node).await,
+                sink: self.seams.sink(node).await,
                 destination,
                 limits: sink_limits(node),
             };
@@ -163,7 +163,7 @@ impl Topology {
             };
             self.destinations += 1;
             let (setup, receiver) = watch::channel(SinkSetup {
-                sink: sinks::start(node).await,
+                sink: self.seams.sink(node).await,
                 destination: self.destinations,
                 limits: sink_limits(node),
             });

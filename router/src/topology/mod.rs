@@ -15,14 +15,21 @@ mod apply_plan_tests;
 mod backlog;
 #[cfg(any(test, debug_assertions))]
 mod fault;
+#[cfg(test)]
+mod graph_tests;
 mod heal;
 mod master_task;
 mod playlist_task;
+#[cfg(test)]
+mod scale_tests;
+mod seams;
 mod segmenter_task;
 mod sink_task;
 mod sinks;
 mod source_task;
 mod state;
+#[cfg(test)]
+mod testkit;
 #[cfg(test)]
 mod tests;
 
@@ -41,6 +48,7 @@ use crate::publish::{ObjectHeaders, PlanSettings, SegmentNamePattern};
 use crate::status::Board;
 use backlog::BacklogLimits;
 use playlist_task::{PlaylistInput, PlaylistSettings};
+use seams::Seams;
 use segmenter_task::SegmenterInput;
 use sink_task::{SinkLimits, SinkQueue, SinkSetup};
 use source_task::Readers;
@@ -122,6 +130,8 @@ pub struct Topology {
     retiring: TaskTracker,
     /// Destination counter for sink setups (a sink that moves gets a new one).
     destinations: u64,
+    /// What tests put in place of the sinks a config names (nothing in production).
+    seams: Seams,
 }
 
 impl Topology {
@@ -131,6 +141,16 @@ impl Topology {
         graph: Graph,
         shutdown: CancellationToken,
         board: Board,
+    ) -> Result<Self, TopologyError> {
+        Self::start_with(graph, shutdown, board, Seams::default()).await
+    }
+
+    /// [`Topology::start`] with `seams` in place.
+    async fn start_with(
+        graph: Graph,
+        shutdown: CancellationToken,
+        board: Board,
+        seams: Seams,
     ) -> Result<Self, TopologyError> {
         let empty = Graph {
             router: graph.router.clone(),
@@ -156,6 +176,7 @@ impl Topology {
             board,
             retiring: TaskTracker::new(),
             destinations: 0,
+            seams,
         };
         let diff = crate::config::diff::diff(&topology.graph, &graph).map_err(|refused| {
             TopologyError::Invalid {

@@ -6,21 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::testkit::{Media, sample_path, until};
 use super::{Topology, fault};
 use crate::config::model::{NodeId, NodeKind};
 use crate::status::{Board, NodeState};
 
 /// When an armed node panics, after its first run started.
 const FAULT_AFTER: Duration = Duration::from_secs(5);
-/// Longest wait for anything (media time).
-const PATIENCE: Duration = Duration::from_secs(60);
-
-fn sample_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/h264_aac.ts")
-}
 
 /// One feed `NAME`: source, segmenter and playlist, all named `NAME`.
 fn feed(name: &str) -> String {
@@ -127,74 +121,6 @@ impl Running {
         self.shutdown.cancel();
         self.topology.stop().await;
         self.dir
-    }
-}
-
-/// Waits until `check` gives something, polling in media time, for at most [`PATIENCE`].
-async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "no {what} within {PATIENCE:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A listed segment: its media sequence number, URI and whether a discontinuity precedes it.
-#[derive(Debug, Clone, PartialEq)]
-struct Entry {
-    sequence: u64,
-    uri: String,
-    discontinuity: bool,
-}
-
-/// What the tests read of a media playlist.
-#[derive(Debug, Clone)]
-struct Media {
-    entries: Vec<Entry>,
-    endlist: bool,
-}
-
-impl Media {
-    fn parse(text: &str) -> Self {
-        let (mut sequence, mut discontinuity) = (0, false);
-        let mut media = Media {
-            entries: Vec::new(),
-            endlist: false,
-        };
-        for line in text.lines().map(str::trim) {
-            if let Some(first) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-                sequence = first.parse().unwrap();
-            } else if line == "#EXT-X-DISCONTINUITY" {
-                discontinuity = true;
-            } else if line == "#EXT-X-ENDLIST" {
-                media.endlist = true;
-            } else if !line.is_empty() && !line.starts_with('#') {
-                media.entries.push(Entry {
-                    sequence,
-                    uri: line.to_owned(),
-                    discontinuity: std::mem::take(&mut discontinuity),
-                });
-                sequence += 1;
-            }
-        }
-        media
-    }
-
-    /// Where the first discontinuity is.
-    fn first_discontinuity(&self) -> Option<usize> {
-        self.entries.iter().position(|entry| entry.discontinuity)
-    }
-
-    /// Numbered 1, 2, 3… under names that follow their numbers: nothing reused or skipped.
-    fn assert_numbered(&self, name: &str) {
-        for (index, entry) in self.entries.iter().enumerate() {
-            let sequence = index as u64 + 1;
-            assert_eq!(entry.sequence, sequence, "{self:?}");
-            assert_eq!(entry.uri, format!("{name}-{sequence:05}.ts"), "{self:?}");
-        }
     }
 }
 
