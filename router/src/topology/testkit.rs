@@ -57,8 +57,8 @@ const PICTURE_TICKS: u64 = 9000;
 const FIRST_PTS: u64 = 126_000;
 
 /// A video-only H.264 stream of `seconds` at 10 pictures a second, an IDR every second with
-/// PAT/PMT before it, each picture one TS packet carrying a PCR: about 2 kB a second, so that a
-/// thousand feeds cost little.
+/// PAT/PMT before it and a PCR on it, each picture one TS packet: about 2 kB a second, so that
+/// a thousand feeds cost little.
 pub(super) fn tiny_stream(seconds: u64) -> Vec<u8> {
     let mut counters = BTreeMap::new();
     let mut out = Vec::new();
@@ -80,18 +80,19 @@ pub(super) fn tiny_stream(seconds: u64) -> Vec<u8> {
         es.extend_from_slice(&[0, 0, 1, if key { 0x65 } else { 0x41 }, 0x88]);
         es.extend((0..24).map(|i| i as u8 + 2));
         let pes = pes_header(pts, None, &es);
-        let pcr = pts - PICTURE_TICKS;
-        out.extend(packet(&mut counters, VIDEO_PID, Some((pcr, key)), &pes));
+        // A PCR with each keyframe only: the file source then reads a second at a time.
+        let pcr = key.then(|| pts - PICTURE_TICKS);
+        out.extend(packet(&mut counters, VIDEO_PID, pcr, &pes));
     }
     out
 }
 
-/// One TS packet of `pid` with `payload` (a unit start), padded by adaptation stuffing (which
-/// carries `pcr` and the random access flag when given) or, for sections, 0xff.
+/// One TS packet of `pid` with `payload` (a unit start): a section padded with 0xff, or a PES
+/// after adaptation stuffing, which carries `pcr` (and the random access flag) when given.
 fn packet(
     counters: &mut BTreeMap<u16, u8>,
     pid: u16,
-    pcr: Option<(u64, bool)>,
+    pcr: Option<u64>,
     payload: &[u8],
 ) -> [u8; PACKET_SIZE] {
     let counter = counters.entry(pid).or_insert(0);
@@ -99,23 +100,23 @@ fn packet(
     p[0] = 0x47;
     p[1] = 0x40 | (pid >> 8) as u8;
     p[2] = pid as u8;
-    match pcr {
-        None => {
-            p[3] = 0x10 | *counter;
-            p[4..4 + payload.len()].copy_from_slice(payload);
-        }
-        Some((base, key)) => {
-            p[3] = 0x30 | *counter;
-            p[4] = (PACKET_SIZE - 5 - payload.len()) as u8;
-            p[5] = 0x10 | if key { 0x40 } else { 0 };
+    if pid == 0 || pid == PMT_PID {
+        p[3] = 0x10 | *counter;
+        p[4..4 + payload.len()].copy_from_slice(payload);
+    } else {
+        p[3] = 0x30 | *counter;
+        p[4] = (PACKET_SIZE - 5 - payload.len()) as u8;
+        p[5] = 0;
+        if let Some(base) = pcr {
+            p[5] = 0x50;
             p[6] = (base >> 25) as u8;
             p[7] = (base >> 17) as u8;
             p[8] = (base >> 9) as u8;
             p[9] = (base >> 1) as u8;
             p[10] = ((base & 1) << 7) as u8 | 0x7e;
             p[11] = 0;
-            p[PACKET_SIZE - payload.len()..].copy_from_slice(payload);
         }
+        p[PACKET_SIZE - payload.len()..].copy_from_slice(payload);
     }
     *counter = (*counter + 1) & 0x0f;
     p
