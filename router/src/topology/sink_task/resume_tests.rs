@@ -98,7 +98,7 @@ fn uris(text: &str) -> Vec<String> {
     parsed.segments.into_iter().map(|s| s.uri).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn what_a_stop_left_unsent_is_published_by_the_next_run_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let sink = slow_sink(0);
@@ -142,7 +142,7 @@ async fn what_a_stop_left_unsent_is_published_by_the_next_run_in_order() {
     assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 2, "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_restarted_window_is_full_at_once_and_what_left_it_is_deleted_later() {
     let dir = tempfile::tempdir().unwrap();
     let sink = slow_sink(0);
