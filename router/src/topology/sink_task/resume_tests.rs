@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::watch;
 
-use super::tests::{TestSink, plan_settings, slow_sink};
+use super::tests::{TestSink, plan_settings, quick_sink};
 use super::*;
 use crate::config::model::NodeId;
 use crate::status::NodeBoard;
@@ -32,7 +32,7 @@ fn setup(sink: &Arc<TestSink>) -> SinkSetup {
 }
 
 /// One run of a durable sink over `dir`: sends a plan and segments `numbers` (an ended run
-/// sends an End), stops (drain 100 ms) and waits until the task is over.
+/// sends an End), stops (drain 100 ms of media time) and waits until the task is over.
 async fn run_once(
     sink: &Arc<TestSink>,
     dir: &std::path::Path,
@@ -101,7 +101,7 @@ fn uris(text: &str) -> Vec<String> {
 #[tokio::test(start_paused = true)]
 async fn what_a_stop_left_unsent_is_published_by_the_next_run_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = slow_sink(0);
+    let sink = quick_sink();
     // Run 1: segments 1 and 2 go out, then the sink goes down while 3 and 4 wait.
     run_once(&sink, dir.path(), 0, 1..=2).await;
     sink.down.store(true, Ordering::SeqCst);
@@ -145,7 +145,7 @@ async fn what_a_stop_left_unsent_is_published_by_the_next_run_in_order() {
 #[tokio::test(start_paused = true)]
 async fn a_restarted_window_is_full_at_once_and_what_left_it_is_deleted_later() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = slow_sink(0);
+    let sink = quick_sink();
     run_once(&sink, dir.path(), 3, 1..=4).await;
     // Segment 1 left the window; its deletion (due 2 + 6 s later) is pending at the stop.
     assert!(sink.objects.lock().unwrap().contains_key("s-00001.ts"));

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use streamrouter_plugin::{ObjectMeta, SinkError};
 use tokio::sync::watch;
@@ -12,13 +12,51 @@ use super::*;
 use crate::playlist::PlaylistConfig;
 use crate::publish::SegmentNamePattern;
 
-/// A sink that takes `delay` per segment, refuses everything (temporarily) while `down`, and
-/// remembers what it holds.
+/// A sink whose segment stores wait while it is held (a slow sink, released by the test),
+/// refuses everything (temporarily) while `down`, and remembers what it holds.
 #[derive(Default)]
 pub(super) struct TestSink {
-    pub(super) delay: Duration,
+    /// Segment stores wait while this is true.
+    held: Mutex<bool>,
+    released: Condvar,
+    /// Segment stores begun.
+    begun: AtomicUsize,
     pub(super) down: AtomicBool,
     pub(super) objects: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl TestSink {
+    /// A sink whose segment stores wait until [`TestSink::release`].
+    pub(super) fn held() -> Arc<Self> {
+        Arc::new(Self {
+            held: Mutex::new(true),
+            ..Self::default()
+        })
+    }
+
+    /// Lets every segment store through, now and from now on.
+    pub(super) fn release(&self) {
+        *self.held.lock().unwrap() = false;
+        self.released.notify_all();
+    }
+
+    /// Waits until `count` segment stores have begun.
+    async fn begun(&self, count: usize) {
+        until(&format!("{count} segment stores begun"), || {
+            self.begun.load(Ordering::SeqCst) >= count
+        })
+        .await;
+    }
+}
+
+/// Waits (real time: the sink's calls run on the blocking pool) until `check` holds, for at
+/// most 10 s.
+pub(super) async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "no {what} within 10 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 impl Sink for TestSink {
@@ -27,7 +65,9 @@ impl Sink for TestSink {
             return Err(SinkError::temporary(key, "connection refused"));
         }
         if meta.content_type == streamrouter_plugin::SEGMENT_CONTENT_TYPE {
-            std::thread::sleep(self.delay);
+            self.begun.fetch_add(1, Ordering::SeqCst);
+            let held = self.held.lock().unwrap();
+            drop(self.released.wait_while(held, |held| *held).unwrap());
         }
         self.objects
             .lock()
@@ -93,16 +133,24 @@ fn start(
     }
 }
 
-/// Segment files in a sink's journal.
-fn journal_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir.join("segments")).map_or(0, |files| files.count())
+/// The record ids of the segment files in a sink's journal, in order.
+fn journal_ids(dir: &std::path::Path) -> Vec<u64> {
+    let Ok(files) = std::fs::read_dir(dir.join("segments")) else {
+        return Vec::new();
+    };
+    let names = files.flatten().map(|file| file.file_name());
+    let ids = names.filter_map(|name| name.to_str()?.strip_suffix(".ts")?.parse().ok());
+    let mut ids: Vec<u64> = ids.collect();
+    ids.sort_unstable();
+    ids
 }
 
-/// Sends five 1000-byte segments to a sink that takes 300 ms per segment: the first is
-/// being stored while the four others arrive. Returns what the sink holds at the end and
-/// the journal's segment files seen while the four waited.
-async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usize) {
-    let sink = slow_sink(300);
+/// Sends five 1000-byte segments to a held sink: the first is being stored while the four
+/// others arrive. Once the fifth is in the journal and the journal holds `spooled` segment
+/// files (what the limits leave there while the four wait), the sink is released. Returns
+/// what the sink holds at the end.
+async fn publish_five(backlog: BacklogLimits, spooled: usize) -> BTreeMap<String, Vec<u8>> {
+    let sink = TestSink::held();
     let (queue, inbox) = sink_queue();
     let journal = tempfile::tempdir().unwrap();
     let (_setup, receiver) = watch::channel(SinkSetup {
@@ -124,7 +172,7 @@ async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usi
     });
     for n in 1..=5u8 {
         if n == 2 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            sink.begun(1).await;
         }
         queue.send(SinkCommand::Segment {
             playlist: Arc::clone(&playlist),
@@ -134,8 +182,17 @@ async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usi
             cut: Instant::now(),
         });
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let spooled = journal_files(&journal.path().join("slow"));
+    // Segment 1 (being stored) keeps its file, so the fifth is in when their ids are 4 apart.
+    let dir = journal.path().join("slow");
+    until(
+        &format!("{spooled} segment files, the fifth among them"),
+        || {
+            let ids = journal_ids(&dir);
+            ids.len() == spooled && ids.first().zip(ids.last()).is_some_and(|(a, b)| b - a == 4)
+        },
+    )
+    .await;
+    sink.release();
     queue.send(SinkCommand::End {
         playlist,
         endlist: true,
@@ -155,7 +212,7 @@ async fn publish_five(backlog: BacklogLimits) -> (BTreeMap<String, Vec<u8>>, usi
             assert_eq!(body, &vec![n; 1000], "{key}");
         }
     }
-    (objects, spooled)
+    objects
 }
 
 fn keys(objects: &BTreeMap<String, Vec<u8>>) -> Vec<&str> {
@@ -168,11 +225,12 @@ fn playlist_text(objects: &BTreeMap<String, Vec<u8>>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sink_behind_drops_its_oldest_segments_and_lists_them_as_gaps() {
-    let (objects, _) = publish_five(BacklogLimits {
+    // Only 1 (being stored) and 5 keep their files.
+    let limits = BacklogLimits {
         memory_bytes: 1500,
         spool_limit: 1500,
-    })
-    .await;
+    };
+    let objects = publish_five(limits, 2).await;
     assert_eq!(keys(&objects), ["index.m3u8", "s-00001.ts", "s-00005.ts"]);
     let playlist = playlist_text(&objects);
     let gap = |n: u8| format!("#EXT-X-GAP\n#EXTINF:2.000,\ns-{n:05}.ts\n");
@@ -191,13 +249,12 @@ async fn a_sink_behind_drops_its_oldest_segments_and_lists_them_as_gaps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sink_behind_keeps_every_waiting_segment_in_its_journal() {
-    let (objects, spooled) = publish_five(BacklogLimits {
+    // The one being stored and the four waiting are on disk (one is also held in memory).
+    let limits = BacklogLimits {
         memory_bytes: 1500,
         spool_limit: 10_000,
-    })
-    .await;
-    // The one being stored and the four waiting are on disk (one is also held in memory).
-    assert_eq!(spooled, 5);
+    };
+    let objects = publish_five(limits, 5).await;
     assert_eq!(
         keys(&objects),
         [
@@ -219,14 +276,13 @@ async fn a_sink_behind_keeps_every_waiting_segment_in_its_journal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_drops_its_oldest_segments_first() {
-    let (objects, spooled) = publish_five(BacklogLimits {
-        memory_bytes: 1500,
-        spool_limit: 3500,
-    })
-    .await;
     // Segment 2 (in memory, the oldest unsent) made room for segment 5; its file went (1,
     // being stored, keeps its own until it is done).
-    assert_eq!(spooled, 4);
+    let limits = BacklogLimits {
+        memory_bytes: 1500,
+        spool_limit: 3500,
+    };
+    let objects = publish_five(limits, 4).await;
     assert_eq!(
         keys(&objects),
         [
@@ -261,11 +317,9 @@ fn setup(sink: &Arc<TestSink>, destination: u64) -> SinkSetup {
     }
 }
 
-pub(super) fn slow_sink(delay_ms: u64) -> Arc<TestSink> {
-    Arc::new(TestSink {
-        delay: Duration::from_millis(delay_ms),
-        ..TestSink::default()
-    })
+/// A sink that stores at once.
+pub(super) fn quick_sink() -> Arc<TestSink> {
+    Arc::new(TestSink::default())
 }
 
 /// A reload moves the sink while segment 1 is being stored and 2 and 3 wait: the waiting ones
@@ -273,7 +327,7 @@ pub(super) fn slow_sink(delay_ms: u64) -> Arc<TestSink> {
 /// segment 1; the version listing it, rendered for the old place, is not published anywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moved_sink_takes_the_queue_and_lists_only_what_it_stored() {
-    let (old, new) = (slow_sink(300), slow_sink(0));
+    let (old, new) = (TestSink::held(), quick_sink());
     let (setup_sender, receiver) = watch::channel(setup(&old, 1));
     let (queue, inbox) = sink_queue();
     let journal = tempfile::tempdir().unwrap();
@@ -299,8 +353,9 @@ async fn a_moved_sink_takes_the_queue_and_lists_only_what_it_stored() {
             cut: Instant::now(),
         });
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    old.begun(1).await;
     setup_sender.send_replace(setup(&new, 2));
+    old.release();
     queue.send(SinkCommand::End {
         playlist,
         endlist: true,
@@ -325,7 +380,7 @@ async fn a_moved_sink_takes_the_queue_and_lists_only_what_it_stored() {
 /// the earlier segments too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sink_replaced_in_place_keeps_its_playlist() {
-    let sink = slow_sink(0);
+    let sink = quick_sink();
     let (setup_sender, receiver) = watch::channel(setup(&sink, 1));
     let (queue, inbox) = sink_queue();
     let journal = tempfile::tempdir().unwrap();
@@ -344,7 +399,11 @@ async fn a_sink_replaced_in_place_keeps_its_playlist() {
     });
     for n in 1..=2u8 {
         if n == 2 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Segment 1 and the version listing it are out.
+            until("segment 1's playlist", || {
+                sink.objects.lock().unwrap().contains_key("index.m3u8")
+            })
+            .await;
             setup_sender.send_replace(setup(&sink, 1));
         }
         queue.send(SinkCommand::Segment {
