@@ -234,7 +234,7 @@ mod tests {
         h.stop_promptly().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_missing_program_is_retried_until_shutdown() {
         let mut h = Harness::start(exec(&["/nonexistent/streamrouter-test-program"]));
         h.nothing_for(Duration::from_millis(800)).await;

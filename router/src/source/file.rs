@@ -163,7 +163,7 @@ mod tests {
         h.stop_promptly().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn realtime_paces_by_pcr() {
         let mut h = Harness::start(kind(&sample_path(), true, false));
         let mut received = Vec::new();
@@ -195,7 +195,7 @@ mod tests {
         h.stop_promptly().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn missing_file_is_retried_until_shutdown() {
         let dir = tempfile::tempdir().unwrap();
         let mut h = Harness::start(kind(&dir.path().join("absent.ts"), false, true));
