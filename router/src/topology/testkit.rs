@@ -263,10 +263,11 @@ impl Running {
         Arc::clone(&self.sinks[name])
     }
 
-    /// Node `node`'s state, if it is on the board.
+    /// Node `node` (`KIND.NAME`)'s state, if it is on the board.
     pub(super) fn state(&self, node: &str) -> Option<NodeState> {
         let nodes = self.board.nodes.snapshot();
-        nodes.iter().find(|r| r.node == node).map(|r| r.state)
+        let report = nodes.iter().find(|r| r.node.to_string() == node);
+        report.map(|r| r.state)
     }
 
     /// Waits until sink `sink` holds playlist `key` listing at least `count` segments.
