@@ -45,7 +45,7 @@ async fn all_reach(running: &Running, counts: &[usize]) {
     while !waiting.is_empty() {
         waiting.retain(|&n| {
             let media = sink.media(&format!("f{n:04}.m3u8"));
-            !media.is_some_and(|m| m.entries.len() >= counts[n])
+            media.is_none_or(|m| m.entries.len() < counts[n])
         });
         assert!(Instant::now() < deadline, "feeds {waiting:?} are behind");
         tokio::time::sleep(Duration::from_millis(100)).await;
