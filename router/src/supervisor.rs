@@ -26,6 +26,10 @@ use crate::reload::{ReloadTrigger, reload_triggers};
 use crate::status::{Board, DaemonStatus, ReloadReport, ReloadResult, StreamLink};
 use crate::topology::{Topology, TopologyError};
 
+#[cfg(test)]
+#[path = "supervisor_tests.rs"]
+mod tests;
+
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
