@@ -3,8 +3,7 @@
 //! does to the running graph, read from what the in-memory sinks hold (playlists' text, objects)
 //! and from the tasks and the status board. Each feed is the tiny stream generated in process
 //! (a keyframe every second, longer than any test), paced in real time, cut into 1 s
-//! segments; the masters' variants are the repo's sample, so that there is something to
-//! measure.
+//! segments.
 
 use std::path::Path;
 
@@ -261,7 +260,7 @@ async fn sinks_added_changed_in_place_moved_and_removed() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn masters_added_changed_and_removed() {
+async fn masters_added_changed_unchanged_and_removed() {
     let feeds = feed("m-lo") + &feed("m-hi");
     let mut running = Running::start(
         "",
@@ -294,6 +293,20 @@ async fn masters_added_changed_and_removed() {
     assert!(text.contains("m-lo.m3u8"), "{text}");
     // m-hi is no longer published there: it got its end.
     assert!(out.media("m-hi.m3u8").unwrap().endlist);
+
+    // Unchanged, with a sink added on it: the same task, which tells the new sink.
+    let task = running.topology.masters["m-show"].task.id();
+    let more = sink("more", &["m-show"], "/srv/more");
+    let config = feeds.clone() + &master(r#"["m-lo"]"#) + &sink("out", &["m-show"], "/srv/out");
+    let diff = running.reload(&(config + &more), &[]).await;
+    assert!(diff.masters.unchanged.contains("m-show"));
+    let more = running.sink("more");
+    let text = until("the master at the new sink", || more.text("m-show.m3u8")).await;
+    assert!(
+        text.contains("m-lo.m3u8") && !text.contains("m-hi.m3u8"),
+        "{text}"
+    );
+    assert_eq!(running.topology.masters["m-show"].task.id(), task);
 
     // Removed: its task and its node go.
     let config = feeds + &sink("out", &["m-lo", "m-hi"], "/srv/out");
