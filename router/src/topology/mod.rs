@@ -19,6 +19,8 @@ mod fault;
 mod graph_tests;
 mod heal;
 mod master_task;
+#[cfg(test)]
+mod outage_tests;
 mod playlist_task;
 #[cfg(test)]
 mod scale_tests;

@@ -291,6 +291,38 @@ impl Running {
         }
     }
 
+    /// Stops, and starts `config` again over the same state directory with the same sinks
+    /// (they keep what they hold, like a remote store across a restart of the daemon).
+    pub(super) async fn restart(self, config: &str) -> Self {
+        let Self {
+            topology,
+            shutdown,
+            dir,
+            router,
+            sinks,
+            ..
+        } = self;
+        shutdown.cancel();
+        topology.stop().await;
+        let graph = compiled(dir.path(), &format!("{router}{config}"));
+        let mut seams = Seams::default();
+        for (name, sink) in &sinks {
+            seams.sinks.insert(name.clone(), Arc::clone(sink) as _);
+        }
+        let (shutdown, board) = (CancellationToken::new(), Board::default());
+        let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams)
+            .await
+            .unwrap();
+        Self {
+            topology,
+            shutdown,
+            board,
+            dir,
+            router,
+            sinks,
+        }
+    }
+
     /// Stops the daemon's way; how long the stop took (media time).
     pub(super) async fn stop(self) -> (Duration, tempfile::TempDir) {
         let began = Instant::now();
