@@ -6,6 +6,11 @@
 //! that panics is restarted in place with backoff, its channels kept (see `heal`; the test
 //! fault switch that makes one panic is `fault`). Must not parse media or config itself; it
 //! wires the stages together.
+//!
+//! Tested in process on tokio's paused clock (`testkit`, with in-memory sinks put in place of
+//! the configured ones through `seams`): each kind of reload (`graph_tests`), a thousand feeds
+//! and a stop with a dead sink (`scale_tests`), an outage and a restart (`outage_tests`), and
+//! panics that heal (`tests`); what `apply` does is planned by `apply_plan`, tested alone.
 
 mod apply;
 mod apply_masters;
