@@ -1,5 +1,5 @@
 //! The compiled graph: every node resolved, validated and ready to run. Produced by
-//! [`super::compile`]; consumed by `check`, `graph` and the topology layer.
+//! `config::compile`; consumed by `check`, `graph` and the topology layer.
 //!
 //! Plain data only: no parsing, no I/O. Node names are unique per kind; references between
 //! nodes are by name and always resolve (compile guarantees it). A node is named outside its
