@@ -24,7 +24,7 @@ use crate::http::operator::Operated;
 use crate::http::{self, Mount, Served};
 use crate::reload::{ReloadTrigger, reload_triggers};
 use crate::status::{Board, DaemonStatus, ReloadReport, ReloadResult, StreamLink};
-use crate::topology::{Topology, TopologyError};
+use crate::topology::Topology;
 
 #[cfg(test)]
 #[path = "supervisor_tests.rs"]
@@ -41,9 +41,6 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
-    /// The graph could not start.
-    #[error(transparent)]
-    Topology(#[from] TopologyError),
 }
 
 /// How the daemon runs.
@@ -110,7 +107,7 @@ pub async fn run_daemon(
     }
     let generation_gauge = metrics::gauge!("streamrouter_config_generation");
     generation_gauge.set(1.0);
-    let mut topology = Topology::start(graph, shutdown.clone(), board).await?;
+    let mut topology = Topology::start(graph, shutdown.clone(), board).await;
     let mut warned: BTreeSet<String> = options.warnings.iter().cloned().collect();
     let mut triggers = match reload_triggers(&options.config) {
         Ok(triggers) => Some(triggers),
@@ -256,10 +253,8 @@ async fn reload(
     if !plugin_errors.is_empty() {
         return refused(plugin_errors);
     }
-    match topology.apply(new, &changes).await {
-        Ok(()) => ReloadReport::now(ReloadResult::Applied, changes.summary(), Vec::new()),
-        Err(error) => refused(vec![error.to_string()]),
-    }
+    topology.apply(new, &changes).await;
+    ReloadReport::now(ReloadResult::Applied, changes.summary(), Vec::new())
 }
 
 /// One line per setting a reload may not change, at the key where it is written (a setting

@@ -51,9 +51,7 @@ impl Daemon {
         let mut graph = crate::config::load(path).graph.unwrap();
         override_addresses(&mut graph, &options);
         let shutdown = CancellationToken::new();
-        let topology = Topology::start(graph, shutdown.clone(), Board::default())
-            .await
-            .unwrap();
+        let topology = Topology::start(graph, shutdown.clone(), Board::default()).await;
         Self {
             options,
             topology,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use streamrouter::publish::SegmentNamePattern;
+use streamrouter::playlist::SegmentNamePattern;
 use streamrouter::segment_job::{self, Input, JobReport, SegmentJob};
 use streamrouter::segmenter::SegmenterConfig;
 

@@ -200,6 +200,12 @@ pub fn diff(old: &Graph, new: &Graph) -> Result<GraphDiff, LiveChangeRefused> {
         let settings = router.keys().to_vec();
         return Err(LiveChangeRefused { settings });
     }
+    Ok(diff_nodes(old, new))
+}
+
+/// The nodes' part of [`diff`], for two graphs with the same router settings (a start diffs
+/// the graph against nothing).
+pub fn diff_nodes(old: &Graph, new: &Graph) -> GraphDiff {
     let mut diff = GraphDiff {
         sources: KindDiff::of(&old.sources, &new.sources),
         segmenters: KindDiff::of(&old.segmenters, &new.segmenters),
@@ -221,7 +227,7 @@ pub fn diff(old: &Graph, new: &Graph) -> Result<GraphDiff, LiveChangeRefused> {
     }
     diff.feed_restart = feed_restart(&diff, old, new);
     diff.relinked = relinked(&diff, old, new);
-    Ok(diff)
+    diff
 }
 
 fn feed_restart(diff: &GraphDiff, old: &Graph, new: &Graph) -> FeedRestart {

@@ -14,7 +14,7 @@ use super::link::{Declared, Placed};
 use super::model::{
     MasterNode, NodeKind, PlaylistNode, Severity, SinkKind, SourceKind, SourceNode,
 };
-use super::nodes::{NodeDecl, segment_pattern_parts};
+use super::nodes::NodeDecl;
 
 /// A segmenter repeats PAT/PMT for all its playlists or for none: they must agree.
 pub(super) fn set_segmenter_headers(declared: &mut Declared, diagnostics: &mut Diagnostics) {
@@ -214,7 +214,7 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                     diagnostics,
                 );
             }
-            let (before, after) = segment_pattern_parts(&playlist.segment_name);
+            let (before, after) = playlist.segment_name.parts();
             let key = (place.clone(), format!("{before_names}{before}"), after);
             let owner = *patterns.entry(key).or_insert(writer);
             if owner.node() != writer.node() {

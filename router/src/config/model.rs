@@ -3,14 +3,20 @@
 //!
 //! Plain data only: no parsing, no I/O. Node names are unique per kind; references between
 //! nodes are by name and always resolve (compile guarantees it). A node is named outside its
-//! map by its [`NodeId`] (`id`: kind and name, shown `sinks.NAME`).
+//! map by its [`NodeId`] (`id`: kind and name, shown `sinks.NAME`). Values with a rule of their
+//! own (a URL, a multicast join, a command, a segment name pattern) are held checked, as the
+//! types of `values` and [`crate::playlist::naming`], so that no later stage parses them.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 mod id;
 
+pub use super::values::{
+    CommandError, ExecCommand, HttpUrl, HttpUrlError, MulticastError, UdpSource,
+};
+pub use crate::playlist::SegmentNamePattern;
 pub use id::{NodeId, NodeKind};
 pub use streamrouter_ftp::FtpSettings;
 pub use streamrouter_local::LocalSettings;
@@ -88,26 +94,19 @@ pub enum SourceKind {
         /// `loop`: start again at the end (default false); each loop is a discontinuity.
         looped: bool,
     },
-    /// `udp`: datagrams on `bind`, optionally joining a multicast `group`.
-    Udp {
-        /// `bind`.
-        bind: SocketAddr,
-        /// `group`: IPv4 multicast group to join.
-        group: Option<Ipv4Addr>,
-        /// `interface`: local interface address for the multicast join (default any).
-        interface: Option<Ipv4Addr>,
-    },
+    /// `udp`: datagrams on `bind`, optionally joining a multicast `group` (on `interface`).
+    Udp(UdpSource),
     /// `tcp`: one stream, accepted (`listen`) or dialled (`connect`).
     Tcp(TcpMode),
     /// `http`: an HTTP GET whose body is the stream (`url`); reconnects.
     Http {
         /// `url` (http://; https:// is refused until the build has TLS).
-        url: String,
+        url: HttpUrl,
     },
     /// `exec`: a child process writing TS to its stdout (`command`); restarted with backoff.
     Exec {
         /// `command`: program and arguments, not run through a shell.
-        command: Vec<String>,
+        command: ExecCommand,
     },
 }
 
@@ -160,7 +159,7 @@ pub struct PlaylistNode {
     pub file_name: String,
     /// `segment_name`: segment file name pattern with `{seq}` or `{seq:0N}` (default
     /// `NAME-{seq:05}.ts`).
-    pub segment_name: String,
+    pub segment_name: SegmentNamePattern,
     /// `window`: segments listed; 0 keeps all (default 6).
     pub window: usize,
     /// `repeat_ts_headers` (default true).

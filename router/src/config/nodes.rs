@@ -1,8 +1,9 @@
 //! One table → one model node: what every node declaration is ([`NodeDecl`], [`Built`]), and the
 //! keys of `[router]`, segmenters and playlists (sources, masters and sinks have their own
 //! modules), their
-//! defaults and the checks that need nothing but the node itself (value ranges, name patterns,
-//! the live window). References between nodes are only collected here; `link` resolves them.
+//! defaults and the checks that need nothing but the node itself (value ranges, file names,
+//! the live window; a segment name pattern is parsed by its owner,
+//! [`crate::playlist::naming`]). References between nodes are only collected here; `link` resolves them.
 
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use super::model::{
     DEFAULT_STOP_TIMEOUT, NodeId, NodeKind, PlaylistNode, RouterSettings, SegmenterNode, Severity,
 };
 use super::raw::{Pos, Table};
-use crate::publish::SegmentNamePattern;
+use crate::playlist::SegmentNamePattern;
 
 /// A node as declared (at top level, or instantiated from a template), not yet checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,8 +100,6 @@ pub(super) struct Built<T> {
 const APPLE_MIN_LIVE_WINDOW: usize = 6;
 /// A live playlist must last at least this many target durations (RFC 8216 §6.2.2).
 const RFC_MIN_LIVE_WINDOW: usize = 3;
-/// Widest zero padding of `{seq:0N}`.
-const MAX_SEQ_WIDTH: usize = 20;
 
 pub(super) fn build_router(fields: &mut Fields<'_>, home: Option<&Path>) -> RouterSettings {
     RouterSettings {
@@ -144,17 +143,18 @@ pub(super) fn build_playlist(
         || format!("{}.m3u8", decl.name),
         |name| checked_relative(&mut fields, "name", name),
     );
+    let default_segment_name = || SegmentNamePattern::with_prefix(&decl.name);
     let segment_name = match fields.string("segment_name") {
-        Some(pattern) => {
-            if let Some(problem) = segment_pattern_problem(pattern.value) {
-                fields.error(pattern.pos, "segment_name", problem);
-            } else if let Err(refused) = SegmentNamePattern::parse(pattern.value) {
-                // The publisher's parser is the authority on what it can render.
-                fields.error(pattern.pos, "segment_name", refused);
+        Some(written) => {
+            let parsed = SegmentNamePattern::parse(written.value);
+            if let Err(refused) = &parsed {
+                fields.error(written.pos, "segment_name", refused);
             }
-            checked_relative(&mut fields, "segment_name", pattern)
+            checked_relative(&mut fields, "segment_name", written);
+            // In error: the default stands in, for the graph checks.
+            parsed.unwrap_or_else(|_| default_segment_name())
         }
-        None => format!("{}-{{seq:05}}.ts", decl.name),
+        None => default_segment_name(),
     };
     let window = fields.count("window", APPLE_MIN_LIVE_WINDOW);
     check_window(&mut fields, window);
@@ -242,48 +242,4 @@ fn relative_path_problem(name: &str) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// Why a `segment_name` pattern is refused: it needs exactly one `{seq}` or `{seq:0N}`.
-pub(super) fn segment_pattern_problem(pattern: &str) -> Option<String> {
-    let mut placeholders = 0;
-    let mut rest = pattern;
-    while let Some(start) = rest.find("{seq") {
-        let after = &rest[start + "{seq".len()..];
-        let Some(end) = after.find('}') else {
-            return Some("has a `{seq` that is not closed with `}`".to_owned());
-        };
-        let spec = &after[..end];
-        let width = spec
-            .strip_prefix(":0")
-            .and_then(|digits| digits.parse::<usize>().ok());
-        let valid =
-            spec.is_empty() || width.is_some_and(|width| (1..=MAX_SEQ_WIDTH).contains(&width));
-        if !valid {
-            return Some(format!(
-                "has `{{seq{spec}}}`; write `{{seq}}` or `{{seq:0N}}` with N from 1 to \
-                 {MAX_SEQ_WIDTH}"
-            ));
-        }
-        placeholders += 1;
-        rest = &after[end + 1..];
-    }
-    (placeholders != 1).then(|| {
-        format!(
-            "must contain `{{seq}}` or `{{seq:0N}}` exactly once (found {placeholders}), like \
-             `segment-{{seq:05}}.ts`"
-        )
-    })
-}
-
-/// The text before and after the sequence number of a valid pattern: two patterns with the same
-/// parts can write the same file (`a-{seq}.ts` and `a-{seq:05}.ts` both write `a-123456.ts`).
-pub(super) fn segment_pattern_parts(pattern: &str) -> (&str, &str) {
-    let Some(start) = pattern.find("{seq") else {
-        return (pattern, "");
-    };
-    let end = pattern[start..]
-        .find('}')
-        .map_or(pattern.len(), |end| start + end + 1);
-    (&pattern[..start], &pattern[end..])
 }

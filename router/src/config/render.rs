@@ -12,7 +12,7 @@ use streamrouter_opendal::settings::{SinkSettings, keys};
 
 use super::model::{
     Graph, MasterNode, NodeKind, PlaylistNode, SegmenterNode, SinkKind, SinkNode, SourceKind,
-    SourceNode, TcpMode,
+    SourceNode, TcpMode, UdpSource,
 };
 use super::sinks::is_credential_key;
 
@@ -76,11 +76,11 @@ fn source(node: &SourceNode) -> Shown {
             ]);
             format!("file {}", path.display())
         }
-        SourceKind::Udp {
+        SourceKind::Udp(UdpSource {
             bind,
             group,
             interface,
-        } => {
+        }) => {
             settings.extend([("type", "udp".to_owned()), ("bind", bind.to_string())]);
             settings.extend(group.map(|group| ("group", group.to_string())));
             settings.extend(interface.map(|interface| ("interface", interface.to_string())));
@@ -96,15 +96,15 @@ fn source(node: &SourceNode) -> Shown {
             format!("tcp {key} {address}")
         }
         SourceKind::Http { url } => {
-            settings.extend([("type", "http".to_owned()), ("url", url.clone())]);
+            settings.extend([("type", "http".to_owned()), ("url", url.to_string())]);
             format!("http {url}")
         }
         SourceKind::Exec { command } => {
             settings.extend([
                 ("type", "exec".to_owned()),
-                ("command", format!("{command:?}")),
+                ("command", format!("{:?}", command.argv())),
             ]);
-            format!("exec {}", command.first().map_or("", String::as_str))
+            format!("exec {}", command.program())
         }
     };
     Shown {
@@ -139,7 +139,7 @@ fn segmenter(node: &SegmenterNode) -> Shown {
 fn playlist(node: &PlaylistNode) -> Shown {
     let mut settings = vec![
         ("name", node.file_name.clone()),
-        ("segment_name", node.segment_name.clone()),
+        ("segment_name", node.segment_name.to_string()),
         ("window", node.window.to_string()),
     ];
     settings.extend(node.base_url.iter().map(|url| ("base_url", url.clone())));

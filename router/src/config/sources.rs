@@ -6,7 +6,9 @@ use std::path::Path;
 
 use super::diagnostics::{Diagnostics, did_you_mean};
 use super::fields::Fields;
-use super::model::{SourceKind, SourceNode, TcpMode};
+use super::model::{
+    CommandError, ExecCommand, HttpUrl, MulticastError, SourceKind, SourceNode, TcpMode, UdpSource,
+};
 use super::nodes::{Built, NodeDecl};
 
 /// Source types that exist, for messages.
@@ -72,27 +74,38 @@ fn udp_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
     let bind = fields.required_socket_addr("bind", "the address to receive on, like 0.0.0.0:40000");
     let group = fields.ipv4("group");
     let interface = fields.ipv4("interface");
-    if let Some(group) = &group {
-        if !group.value.is_multicast() {
-            let message = format!("`{}` is not a multicast address (224.0.0.0/4)", group.value);
-            fields.error(group.pos, "group", message);
-        } else if bind.as_ref().is_some_and(|bind| bind.value.is_ipv6()) {
-            let pos = fields.pos_of("bind");
-            fields.error(
-                pos,
-                "bind",
-                "an IPv4 multicast `group` needs an IPv4 `bind` address",
-            );
-        }
-    } else if let Some(interface) = &interface {
+    if group.is_none()
+        && let Some(interface) = &interface
+    {
         let message = "`interface` only matters with a multicast `group`; it is ignored";
         fields.warning(interface.pos, "interface", message);
     }
-    Some(SourceKind::Udp {
-        bind: bind?.value,
-        group: group.map(|group| group.value),
-        interface: interface.map(|interface| interface.value),
-    })
+    let interface = interface.map(|interface| interface.value);
+    let Some(bind) = bind else {
+        if let Some(group) = group
+            && let Err(refused) = UdpSource::check_group(group.value)
+        {
+            fields.error(group.pos, "group", refused.to_string());
+        }
+        return None;
+    };
+    let source = UdpSource::new(
+        bind.value,
+        group.as_ref().map(|group| group.value),
+        interface,
+    )
+    .or_else(|refused| {
+        let (pos, key) = match refused {
+            MulticastError::NotMulticast(_) => {
+                (group.as_ref().map_or(bind.pos, |group| group.pos), "group")
+            }
+            MulticastError::Ipv6Bind => (fields.pos_of("bind"), "bind"),
+        };
+        fields.error(pos, key, refused.to_string());
+        // In error: the node stands without its group, for the graph checks.
+        UdpSource::new(bind.value, None, interface)
+    });
+    source.ok().map(SourceKind::Udp)
 }
 
 fn tcp_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
@@ -135,22 +148,10 @@ fn tcp_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
 
 fn http_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
     let url = fields.required_string("url", "the stream's http:// address")?;
-    if url.value.starts_with("https://") {
-        let message = "https:// is not supported yet (this build has no TLS); use http://, or an \
-                       exec source such as [\"ffmpeg\", \"-i\", URL, \"-c\", \"copy\", \"-f\", \"mpegts\", \"-\"]";
-        fields.error(url.pos, "url", message.to_owned());
-        return None;
-    }
-    let rest = url.value.strip_prefix("http://");
-    match rest {
-        Some(rest) if !rest.is_empty() && !url.value.contains(char::is_whitespace) => {
-            Some(SourceKind::Http {
-                url: url.value.to_owned(),
-            })
-        }
-        _ => {
-            let message = format!("`{}` is not an http:// URL", url.value);
-            fields.error(url.pos, "url", message);
+    match HttpUrl::parse(url.value) {
+        Ok(parsed) => Some(SourceKind::Http { url: parsed }),
+        Err(refused) => {
+            fields.error(url.pos, "url", refused.to_string());
             None
         }
     }
@@ -163,18 +164,16 @@ fn exec_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
         return None;
     }
     let command = fields.strings("command")?;
-    match command.first() {
-        None => {
-            let pos = fields.pos_of("command");
-            fields.error(pos, "command", "must name a program: the array is empty");
+    let argv = command.iter().map(|arg| arg.value.to_owned()).collect();
+    match ExecCommand::new(argv) {
+        Ok(command) => Some(SourceKind::Exec { command }),
+        Err(refused) => {
+            let pos = match (refused, command.first()) {
+                (CommandError::EmptyProgram, Some(program)) => program.pos,
+                _ => fields.pos_of("command"),
+            };
+            fields.error(pos, "command", refused.to_string());
             None
         }
-        Some(program) if program.value.trim().is_empty() => {
-            fields.error(program.pos, "command", "the program name is empty");
-            None
-        }
-        Some(_) => Some(SourceKind::Exec {
-            command: command.iter().map(|arg| arg.value.to_owned()).collect(),
-        }),
     }
 }

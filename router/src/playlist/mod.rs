@@ -13,11 +13,13 @@
 //! reports it so the operator can fix the encoder's keyframe interval.
 
 pub mod master;
+pub mod naming;
 mod render;
 pub mod renditions;
 
 use std::collections::VecDeque;
 
+pub use naming::SegmentNamePattern;
 pub use render::render_media_playlist;
 
 /// How a media playlist behaves.

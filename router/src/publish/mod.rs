@@ -6,7 +6,6 @@
 //! only through [`streamrouter_plugin::Sink`].
 
 pub mod journal;
-pub mod naming;
 pub mod plan;
 
 use std::time::{Instant, SystemTime};
@@ -15,7 +14,6 @@ use streamrouter_plugin::{
     ObjectMeta, PLAYLIST_CONTENT_TYPE, SEGMENT_CONTENT_TYPE, Sink, SinkError,
 };
 
-pub use naming::SegmentNamePattern;
 pub use plan::{Operation, PlanSettings, PlaylistPlan, SEGMENT_CACHE_CONTROL};
 
 use crate::playlist::MediaPlaylist;

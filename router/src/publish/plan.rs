@@ -8,9 +8,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use super::naming::SegmentNamePattern;
 use crate::playlist::master::relative_uri;
-use crate::playlist::{MediaPlaylist, PlaylistConfig, PlaylistEntry, PlaylistSnapshot};
+use crate::playlist::{
+    MediaPlaylist, PlaylistConfig, PlaylistEntry, PlaylistSnapshot, SegmentNamePattern,
+};
 use crate::segmenter::Segment;
 
 /// Segments never change once written.

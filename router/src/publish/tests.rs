@@ -2,6 +2,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
+use crate::playlist::SegmentNamePattern;
 
 /// An in-memory sink that records every operation in order.
 #[derive(Clone, Default)]

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::Stop;
 use super::backoff::Backoff;
 use super::emit::{Emitter, MAX_CHUNK};
+use crate::config::model::ExecCommand;
 
 /// Stderr lines kept for the exit warning.
 const TAIL_LINES: usize = 8;
@@ -28,11 +29,8 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 const STDERR_DRAIN: Duration = Duration::from_millis(500);
 
 /// Runs `command` again and again until shutdown.
-pub(crate) async fn run(command: &[String], out: &mut Emitter) -> Stop {
-    let Some((program, args)) = command.split_first() else {
-        tracing::error!("empty command");
-        return Stop::Invalid;
-    };
+pub(crate) async fn run(command: &ExecCommand, out: &mut Emitter) -> Stop {
+    let (program, args) = (command.program(), command.args());
     let shutdown = out.shutdown().clone();
     let mut backoff = Backoff::default();
     loop {
@@ -218,8 +216,9 @@ mod tests {
     const LIMIT: Duration = Duration::from_secs(5);
 
     fn exec(command: &[&str]) -> SourceKind {
+        let argv = command.iter().map(|s| (*s).to_owned()).collect();
         SourceKind::Exec {
-            command: command.iter().map(|s| (*s).to_owned()).collect(),
+            command: ExecCommand::new(argv).unwrap(),
         }
     }
 
@@ -246,11 +245,6 @@ mod tests {
         let mut h = Harness::start(exec(&["sh", "-c", "echo live; exec sleep 30"]));
         assert_eq!(&h.data(LIMIT).await[..], b"live\n");
         h.stop_promptly().await;
-    }
-
-    #[tokio::test]
-    async fn an_empty_command_gives_up() {
-        Harness::start(exec(&[])).finished(LIMIT).await;
     }
 
     #[test]

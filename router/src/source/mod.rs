@@ -85,14 +85,10 @@ pub async fn run_source(
                 realtime,
                 looped,
             } => file::run(&path, realtime, looped, &mut out).await,
-            SourceKind::Udp {
-                bind,
-                group,
-                interface,
-            } => udp::run(bind, group, interface, &mut out).await,
+            SourceKind::Udp(udp) => udp::run(udp, &mut out).await,
             SourceKind::Tcp(TcpMode::Listen(addr)) => tcp::listen(addr, &mut out).await,
             SourceKind::Tcp(TcpMode::Connect(addr)) => tcp::connect(addr, &mut out).await,
-            SourceKind::Http { url } => http::run(&url, &mut out).await,
+            SourceKind::Http { url } => http::run(url.url(), &mut out).await,
             SourceKind::Exec { command } => exec::run(&command, &mut out).await,
         };
         match stop {

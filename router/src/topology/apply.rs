@@ -31,7 +31,7 @@ use super::source_task::{FanOut, Readers, SourceReader};
 use super::state::SequenceStore;
 use super::{
     PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
-    Topology, TopologyError, detached, journal_dir, playlist_settings, sink_limits,
+    Topology, detached, journal_dir, playlist_settings, sink_limits,
 };
 use crate::config::diff::GraphDiff;
 use crate::config::model::{Graph, NodeId};
@@ -41,7 +41,7 @@ use crate::status::NodeStatus;
 
 impl Topology {
     /// Changes the running graph into `new`, as `diff` (of the running graph and `new`) says.
-    pub async fn apply(&mut self, new: Graph, diff: &GraphDiff) -> Result<(), TopologyError> {
+    pub async fn apply(&mut self, new: Graph, diff: &GraphDiff) {
         // Playlists whose task has ended (their source ended) start again if they are still
         // wanted on a restarted feed or link.
         let ended = |name: &str| {
@@ -50,7 +50,7 @@ impl Topology {
                 .is_some_and(|p| p.task.is_finished())
         };
         let plan = ApplyPlan::new(&self.graph, &new, diff, ended);
-        // Every setting a reload hands to a playlist, checked before anything changes.
+        // Every setting a reload hands to a playlist.
         let mut settings = BTreeMap::new();
         for name in &plan.settings {
             let Some(node) = new.playlists.get(name) else {
@@ -60,7 +60,7 @@ impl Topology {
                 .segmenters
                 .get(&node.input)
                 .map_or(4.0, |s| s.target_duration);
-            settings.insert(name.clone(), playlist_settings(node, target)?);
+            settings.insert(name.clone(), playlist_settings(node, target));
         }
 
         self.detach_playlists(&new, &plan).await;
@@ -73,7 +73,6 @@ impl Topology {
         self.apply_segmenters(&new, &plan).await;
         self.apply_sources(&new, &plan);
         self.graph = new;
-        Ok(())
     }
 
     /// Step 1: removed and restarted playlists leave their segmenters; replaced segmenters

@@ -51,7 +51,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
 use crate::playlist::PlaylistConfig;
-use crate::publish::{ObjectHeaders, PlanSettings, SegmentNamePattern};
+use crate::publish::{ObjectHeaders, PlanSettings};
 use crate::status::Board;
 use backlog::BacklogLimits;
 use playlist_task::{PlaylistInput, PlaylistSettings};
@@ -67,19 +67,6 @@ const SEGMENT_QUEUE: usize = 64;
 /// Unsent segment bytes a sink holds in memory before new ones spill to its spool (at most a
 /// quarter of its `spool_limit`).
 const BACKLOG_MEMORY_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Why the graph could not start or change.
-#[derive(Debug, thiserror::Error)]
-pub enum TopologyError {
-    /// A node's setting was refused (should have been caught by compile).
-    #[error("{node}: {message}")]
-    Invalid {
-        /// Node name.
-        node: String,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// A running source: its reading task and the fan-out to its segmenters.
 struct SourceHandle {
@@ -143,12 +130,8 @@ pub struct Topology {
 
 impl Topology {
     /// Starts every node of `graph`. Every task stops in order once `shutdown` is cancelled and
-    /// [`Topology::stop`] is awaited.
-    pub async fn start(
-        graph: Graph,
-        shutdown: CancellationToken,
-        board: Board,
-    ) -> Result<Self, TopologyError> {
+    /// [`Topology::stop`] is awaited. Cannot fail: compile checked every value.
+    pub async fn start(graph: Graph, shutdown: CancellationToken, board: Board) -> Self {
         Self::start_with(graph, shutdown, board, Seams::default()).await
     }
 
@@ -158,7 +141,7 @@ impl Topology {
         shutdown: CancellationToken,
         board: Board,
         seams: Seams,
-    ) -> Result<Self, TopologyError> {
+    ) -> Self {
         let empty = Graph {
             router: graph.router.clone(),
             sources: BTreeMap::new(),
@@ -185,13 +168,9 @@ impl Topology {
             destinations: 0,
             seams,
         };
-        let diff = crate::config::diff::diff(&topology.graph, &graph).map_err(|refused| {
-            TopologyError::Invalid {
-                node: "router".into(),
-                message: refused.to_string(),
-            }
-        })?;
-        topology.apply(graph, &diff).await?;
+        // From nothing, with the same router settings: every node is added.
+        let diff = crate::config::diff::diff_nodes(&topology.graph, &graph);
+        topology.apply(graph, &diff).await;
         tracing::info!(
             sources = topology.graph.sources.len(),
             segmenters = topology.graph.segmenters.len(),
@@ -199,7 +178,7 @@ impl Topology {
             sinks = topology.graph.sinks.len(),
             "graph running"
         );
-        Ok(topology)
+        topology
     }
 
     /// The graph running now.
@@ -261,13 +240,6 @@ async fn detached<T: Send + 'static>(task: JoinHandle<T>) {
     let _ = task.await;
 }
 
-fn segment_name_of(node: &PlaylistNode) -> Result<SegmentNamePattern, TopologyError> {
-    SegmentNamePattern::parse(&node.segment_name).map_err(|e| TopologyError::Invalid {
-        node: node.name.clone(),
-        message: e.to_string(),
-    })
-}
-
 /// The headers a sink stores, defaults overridden by its config.
 fn object_headers(overrides: &HeaderOverrides) -> ObjectHeaders {
     let defaults = ObjectHeaders::default();
@@ -289,14 +261,11 @@ fn object_headers(overrides: &HeaderOverrides) -> ObjectHeaders {
 }
 
 /// How every sink publishes a playlist (numbering is the playlist task's).
-fn playlist_settings(
-    node: &PlaylistNode,
-    target_duration: f64,
-) -> Result<PlaylistSettings, TopologyError> {
-    Ok(PlaylistSettings {
+fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSettings {
+    PlaylistSettings {
         plan: PlanSettings {
             playlist_key: node.file_name.clone(),
-            segment_name: segment_name_of(node)?,
+            segment_name: node.segment_name.clone(),
             base_url: node.base_url.clone(),
             first_sequence: 1,
             delete_expired: node.delete_expired,
@@ -309,7 +278,7 @@ fn playlist_settings(
         },
         endlist_on_stop: node.endlist_on_stop,
         renditions: None,
-    })
+    }
 }
 
 /// A sink's limits and headers from its config.

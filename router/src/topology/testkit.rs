@@ -227,9 +227,7 @@ impl Running {
             sinks.insert(name.clone(), sink);
         }
         let (shutdown, board) = (CancellationToken::new(), Board::default());
-        let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams)
-            .await
-            .unwrap();
+        let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams).await;
         Self {
             topology,
             shutdown,
@@ -254,7 +252,7 @@ impl Running {
             self.sinks.insert(name.clone(), sink);
         }
         let diff = crate::config::diff::diff(self.topology.graph(), &graph).unwrap();
-        self.topology.apply(graph, &diff).await.unwrap();
+        self.topology.apply(graph, &diff).await;
         diff
     }
 
@@ -310,9 +308,7 @@ impl Running {
             seams.sinks.insert(name.clone(), Arc::clone(sink) as _);
         }
         let (shutdown, board) = (CancellationToken::new(), Board::default());
-        let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams)
-            .await
-            .unwrap();
+        let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams).await;
         Self {
             topology,
             shutdown,

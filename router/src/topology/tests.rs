@@ -70,9 +70,7 @@ impl Running {
         let errors: Vec<String> = loaded.errors().map(|e| e.to_string()).collect();
         let graph = loaded.graph.unwrap_or_else(|| panic!("{errors:?}"));
         let (shutdown, board) = (CancellationToken::new(), Board::default());
-        let topology = Topology::start(graph, shutdown.clone(), board.clone())
-            .await
-            .unwrap();
+        let topology = Topology::start(graph, shutdown.clone(), board.clone()).await;
         Self {
             topology,
             shutdown,

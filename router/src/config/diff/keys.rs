@@ -19,7 +19,7 @@ use streamrouter_opendal::settings::changed_keys;
 
 use super::super::model::{
     HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings, SegmenterNode, SinkKind,
-    SinkNode, SourceKind, SourceNode, TcpMode,
+    SinkNode, SourceKind, SourceNode, TcpMode, UdpSource,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -133,16 +133,16 @@ fn source_kind_keys(old: &SourceKind, new: &SourceKind) -> Vec<&'static str> {
             keys.compare("loop", looped, new_looped);
         }
         (
-            SourceKind::Udp {
+            SourceKind::Udp(UdpSource {
                 bind,
                 group,
                 interface,
-            },
-            SourceKind::Udp {
+            }),
+            SourceKind::Udp(UdpSource {
                 bind: new_bind,
                 group: new_group,
                 interface: new_interface,
-            },
+            }),
         ) => {
             keys.compare("bind", bind, new_bind);
             keys.compare("group", group, new_group);

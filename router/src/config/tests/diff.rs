@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::super::diff::{ChangedKeys, GraphDiff, KeyEffects, LiveChangeRefused, diff};
-use super::super::model::{Graph, PlaylistNode, SourceKind, SourceNode, TcpMode};
+use super::super::model::{
+    Graph, PlaylistNode, SegmentNamePattern, SourceKind, SourceNode, TcpMode, UdpSource,
+};
 use super::{CHAIN, compile, compile_in, graph};
 
 fn compiled(text: &str) -> Graph {
@@ -400,11 +402,11 @@ fn source_keys_are_named_as_written() {
         kind,
     };
     let udp = |bind: &str, group: Option<&str>| {
-        node(SourceKind::Udp {
+        node(SourceKind::Udp(UdpSource {
             bind: bind.parse().unwrap(),
             group: group.map(|g| g.parse().unwrap()),
             interface: None,
-        })
+        }))
     };
     let tcp = |mode| node(SourceKind::Tcp(mode));
     let addr = |s: &str| s.parse().unwrap();
@@ -464,7 +466,9 @@ fn the_playlist_keys_declared_live_are_those_that_shape_its_text() {
     let restarts: [(&str, Change); 3] = [
         ("input", |p| p.input.push('2')),
         ("name", |p| p.file_name.push('2')),
-        ("segment_name", |p| p.segment_name.push('2')),
+        ("segment_name", |p| {
+            p.segment_name = SegmentNamePattern::parse(&format!("2{}", p.segment_name)).unwrap()
+        }),
     ];
     for (key, change) in restarts {
         let mut alone = old.clone();

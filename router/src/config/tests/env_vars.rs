@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::super::model::{LocalSettings, Secret, Severity, SinkKind, SourceKind};
+use super::super::model::{LocalSettings, Secret, Severity, SinkKind, SourceKind, UdpSource};
 use super::super::{render_dot, render_text};
 use super::{CHAIN, compile_in, graph, listing};
 
@@ -77,7 +77,7 @@ fn variables_are_read_in_every_node_and_in_router() {
         panic!("an exec source")
     };
     assert_eq!(
-        command[..3],
+        command.argv()[..3],
         ["/usr/bin/ffmpeg", "-i", "rtsp://10.0.0.7/live"]
     );
     assert_eq!(
@@ -233,7 +233,7 @@ sinks.out = { type = "ftp", inputs = ["hls"], host = "h", directory = "{{feed}}"
     ];
     let loaded = compile_with_vars(text, &vars);
     let graph = graph(&loaded);
-    let SourceKind::Udp { bind, .. } = graph.sources["c.in"].kind else {
+    let SourceKind::Udp(UdpSource { bind, .. }) = graph.sources["c.in"].kind else {
         panic!("a udp source")
     };
     assert_eq!(bind.port(), 5003);

@@ -250,7 +250,7 @@ fn defaults_fill_what_is_left_out() {
     assert!(graph.segmenters["cam"].repeat_ts_headers);
     let playlist = &graph.playlists["cam"];
     assert_eq!(playlist.file_name, "cam.m3u8");
-    assert_eq!(playlist.segment_name, "cam-{seq:05}.ts");
+    assert_eq!(playlist.segment_name.as_str(), "cam-{seq:05}.ts");
     assert_eq!(playlist.window, 6);
     assert_eq!(playlist.base_url, None);
     assert!(playlist.repeat_ts_headers && playlist.delete_expired);

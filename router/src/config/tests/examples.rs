@@ -4,14 +4,15 @@ use std::path::{Path, PathBuf};
 
 use super::super::model::{
     Graph, LocalSettings, S3Settings, ScpSettings, Secret, Severity, SinkKind, SourceKind, TcpMode,
+    UdpSource,
 };
 use super::super::{Environment, Loaded, load_with};
 use super::{HOME, listing};
-use crate::publish::SegmentNamePattern;
+use crate::playlist::SegmentNamePattern;
 
 /// The file name the publisher gives segment `sequence` of a pattern the config accepted.
-fn segment_file(pattern: &str, sequence: u64) -> String {
-    SegmentNamePattern::parse(pattern).unwrap().render(sequence)
+fn segment_file(pattern: &SegmentNamePattern, sequence: u64) -> String {
+    pattern.render(sequence)
 }
 
 fn configs_dir() -> PathBuf {
@@ -129,13 +130,13 @@ fn reference_has_every_source_kind_and_playlist_option() {
         .map(|source| match source.kind {
             SourceKind::Stdin => "stdin",
             SourceKind::File { .. } => "file",
-            SourceKind::Udp { group: None, .. } => "udp",
-            SourceKind::Udp {
+            SourceKind::Udp(UdpSource { group: None, .. }) => "udp",
+            SourceKind::Udp(UdpSource {
                 group: Some(_),
                 interface: Some(_),
                 ..
-            } => "udp multicast",
-            SourceKind::Udp { .. } => "udp group only",
+            }) => "udp multicast",
+            SourceKind::Udp(_) => "udp group only",
             SourceKind::Tcp(TcpMode::Listen(_)) => "tcp listen",
             SourceKind::Tcp(TcpMode::Connect(_)) => "tcp connect",
             SourceKind::Http { .. } => "http",
@@ -183,7 +184,8 @@ fn reference_has_every_source_kind_and_playlist_option() {
         "default name"
     );
     assert_eq!(
-        graph.playlists["pipe"].segment_name, "pipe-{seq:05}.ts",
+        graph.playlists["pipe"].segment_name.as_str(),
+        "pipe-{seq:05}.ts",
         "default pattern"
     );
     assert_eq!(graph.sinks["web"].inputs.len(), graph.playlists.len());
@@ -311,7 +313,7 @@ fn many_feeds_expands_one_line_per_feed() {
     assert_eq!(graph.sources.len(), 10);
     assert_eq!(graph.sinks.len(), 10);
     for (index, source) in graph.sources.values().enumerate() {
-        let SourceKind::Udp { bind, .. } = source.kind else {
+        let SourceKind::Udp(UdpSource { bind, .. }) = source.kind else {
             panic!("{source:?}")
         };
         assert_eq!(bind.port(), 40001 + index as u16, "{}", source.name);

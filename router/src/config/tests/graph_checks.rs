@@ -290,7 +290,7 @@ fn a_playlist_listed_twice_in_one_sink_is_an_error() {
 
 #[test]
 fn accepted_segment_patterns_are_the_ones_the_publisher_renders() {
-    use crate::publish::SegmentNamePattern;
+    use crate::playlist::SegmentNamePattern;
     for pattern in [
         "a-{seq}.ts",
         "{seq:01}",

@@ -1,7 +1,7 @@
 //! Templates and feeds: expansion, substitution, the template chain, and the errors that point
 //! at the template's line with the feed's line in the message.
 
-use super::super::model::{LocalSettings, Severity, SinkKind, SourceKind};
+use super::super::model::{LocalSettings, Severity, SinkKind, SourceKind, UdpSource};
 use super::{compile, compile_files, graph, listing, places, single};
 
 /// A template with a source, a segmenter, a playlist and a sink; feeds are appended by each test.
@@ -29,11 +29,11 @@ fn the_example_of_the_design_works_as_written() {
     assert_eq!(names, ["ch1.hls", "ch2.hls"]);
     assert_eq!(
         graph.sources["ch2.in"].kind,
-        SourceKind::Udp {
+        SourceKind::Udp(UdpSource {
             bind: "0.0.0.0:40002".parse().unwrap(),
             group: None,
             interface: None
-        }
+        })
     );
     let hls = &graph.playlists["ch2.hls"];
     assert_eq!(
@@ -97,6 +97,8 @@ window = 10
             ]
             .map(String::from)
             .to_vec()
+            .try_into()
+            .unwrap()
         }
     );
     assert_eq!(
@@ -104,7 +106,10 @@ window = 10
         "a whole placeholder keeps the type"
     );
     assert_eq!(graph.playlists["door.hls"].window, 10);
-    assert_eq!(graph.playlists["door.hls"].segment_name, "door-{seq:03}.ts");
+    assert_eq!(
+        graph.playlists["door.hls"].segment_name.as_str(),
+        "door-{seq:03}.ts"
+    );
     assert_eq!(
         graph.sinks["door.out"].kind,
         SinkKind::Local(LocalSettings {
@@ -141,11 +146,11 @@ last = 9
     );
     assert_eq!(
         graph.sources["m1.in"].kind,
-        SourceKind::Udp {
+        SourceKind::Udp(UdpSource {
             bind: "0.0.0.0:5000".parse().unwrap(),
             group: Some("239.0.0.9".parse().unwrap()),
             interface: None
-        },
+        }),
         "type and bind from the grandparent, group from the child"
     );
     assert_eq!(graph.segmenters["m1.seg"].target_duration, 2.0);

@@ -2,7 +2,7 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::playlist::PlaylistConfig;
-use crate::publish::SegmentNamePattern;
+use crate::playlist::SegmentNamePattern;
 use crate::publish::plan::PlaylistPlan;
 
 fn settings() -> PlanSettings {

@@ -10,7 +10,7 @@ use crate::status::NodeBoard;
 
 use super::*;
 use crate::playlist::PlaylistConfig;
-use crate::publish::SegmentNamePattern;
+use crate::playlist::SegmentNamePattern;
 
 /// A sink whose segment stores wait while it is held (a slow sink, released by the test),
 /// refuses everything (temporarily) while `down`, and remembers what it holds.
