@@ -15,8 +15,8 @@ use streamrouter_local::LocalSink;
 use streamrouter_plugin::SinkError;
 
 use crate::media::framing::{FramingStats, TsFramer};
-use crate::playlist::{PlaylistConfig, SegmentNamePattern};
-use crate::publish::{PlanSettings, PublishError, PublishStats, Publisher};
+use crate::playlist::{PlanSettings, PlaylistConfig, SegmentNamePattern};
+use crate::publish::{PublishError, PublishStats, Publisher};
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig, SegmenterStats};
 
 /// Bytes read per call.

@@ -22,6 +22,26 @@ use std::collections::VecDeque;
 pub use naming::SegmentNamePattern;
 pub use render::render_media_playlist;
 
+/// How a playlist names and writes things: what the playlist stage hands to every sink's
+/// publishing plan ([`crate::publish::PlaylistPlan`]), and what a sink's journal keeps of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanSettings {
+    /// Object key of the playlist.
+    pub playlist_key: String,
+    /// Segment key pattern.
+    pub segment_name: SegmentNamePattern,
+    /// Prefix written before segment keys in the playlist.
+    pub base_url: Option<String>,
+    /// Media sequence number of the first segment.
+    pub first_sequence: u64,
+    /// Expire segments that leave the window.
+    pub delete_expired: bool,
+    /// Write EXT-X-PROGRAM-DATE-TIME.
+    pub program_date_time: bool,
+    /// Window, target and independence of the playlist.
+    pub playlist: PlaylistConfig,
+}
+
 /// How a media playlist behaves.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlaylistConfig {

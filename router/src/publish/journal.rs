@@ -34,7 +34,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::plan::{PlanSettings, PlanSnapshot, PlaylistPlan};
+use super::plan::{PlanSnapshot, PlaylistPlan};
+use crate::playlist::PlanSettings;
 use crate::playlist::PlaylistEntry;
 use crate::segmenter::Segment;
 

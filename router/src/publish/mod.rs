@@ -14,9 +14,9 @@ use streamrouter_plugin::{
     ObjectMeta, PLAYLIST_CONTENT_TYPE, SEGMENT_CONTENT_TYPE, Sink, SinkError,
 };
 
-pub use plan::{Operation, PlanSettings, PlaylistPlan, SEGMENT_CACHE_CONTROL};
+pub use plan::{Operation, PlaylistPlan, SEGMENT_CACHE_CONTROL};
 
-use crate::playlist::MediaPlaylist;
+use crate::playlist::{MediaPlaylist, PlanSettings};
 use crate::segmenter::Segment;
 
 /// A publishing failure.

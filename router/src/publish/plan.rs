@@ -3,15 +3,16 @@
 //! the segments that left the window after the delay RFC 8216 §6.2.2 requires.
 //!
 //! Pure: no sink, no clock. The wall-clock time of a segment is passed in. Executors (the
-//! synchronous [`super::Publisher`], the daemon's sink tasks) carry the operations out.
+//! synchronous [`super::Publisher`], the daemon's sink tasks) carry the operations out. The
+//! daemon keeps one plan per sink and playlist (the sink's own gaps, moves and journal make
+//! its listing its own); the settings come from the playlist stage ([`PlanSettings`]), the
+//! window's rules from [`MediaPlaylist`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use crate::playlist::master::relative_uri;
-use crate::playlist::{
-    MediaPlaylist, PlaylistConfig, PlaylistEntry, PlaylistSnapshot, SegmentNamePattern,
-};
+use crate::playlist::{MediaPlaylist, PlanSettings, PlaylistEntry, PlaylistSnapshot};
 use crate::segmenter::Segment;
 
 /// Segments never change once written.
@@ -41,25 +42,6 @@ pub enum Operation {
         /// Delay before deletion.
         keep_for: Duration,
     },
-}
-
-/// How a playlist names and writes things.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PlanSettings {
-    /// Object key of the playlist.
-    pub playlist_key: String,
-    /// Segment key pattern.
-    pub segment_name: SegmentNamePattern,
-    /// Prefix written before segment keys in the playlist.
-    pub base_url: Option<String>,
-    /// Media sequence number of the first segment.
-    pub first_sequence: u64,
-    /// Expire segments that leave the window.
-    pub delete_expired: bool,
-    /// Write EXT-X-PROGRAM-DATE-TIME.
-    pub program_date_time: bool,
-    /// Window, target and independence of the playlist.
-    pub playlist: PlaylistConfig,
 }
 
 /// The state of one playlist's publication.
@@ -338,6 +320,7 @@ fn cache_control_of(playlist: &MediaPlaylist) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::playlist::{PlaylistConfig, SegmentNamePattern};
 
     fn settings(window: usize, base_url: Option<&str>) -> PlanSettings {
         PlanSettings {

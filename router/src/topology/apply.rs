@@ -22,11 +22,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::apply_plan::{ApplyPlan, SinkChange};
 use super::heal::{spawn_node, spawn_unsupervised};
-use super::playlist_task::{PlaylistInput, PlaylistSettings, PlaylistStart, PlaylistTask};
-use super::segmenter_task::{SegmenterInput, SegmenterStart, SegmenterTask};
-use super::sink_task::{
-    JournalPlace, PlaylistId, SinkQueue, SinkSetup, SinkStart, run_sink, sink_queue,
+use super::links::{
+    PlaylistId, PlaylistInput, PlaylistSettings, SegmenterInput, SinkQueue, sink_queue,
 };
+use super::playlist_task::{PlaylistStart, PlaylistTask};
+use super::segmenter_task::{SegmenterStart, SegmenterTask};
+use super::sink_task::{JournalPlace, SinkSetup, SinkStart, run_sink};
 use super::source_task::{FanOut, Readers, SourceReader};
 use super::state::SequenceStore;
 use super::{

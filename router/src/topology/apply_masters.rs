@@ -9,9 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use super::apply_plan::ApplyPlan;
 use super::heal::spawn_node;
-use super::master_task::{MasterInput, MasterStart, MasterTask, master_queue};
-use super::playlist_task::RenditionLink;
-use super::sink_task::SinkQueue;
+use super::links::{MasterInput, RenditionLink, SinkQueue, master_queue};
+use super::master_task::{MasterStart, MasterTask};
 use super::{MasterHandle, Topology, detached};
 use crate::config::model::{Graph, NodeId};
 use crate::logging::node_span;

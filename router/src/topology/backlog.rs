@@ -22,7 +22,8 @@ use tokio::time::Instant;
 use crate::publish::journal::{Journal, Record, SegmentInfo, crc32};
 use crate::segmenter::Segment;
 
-use super::sink_task::{PlaylistId, SinkCommand, SinkSetup};
+use super::links::{PlaylistId, SinkCommand};
+use super::sink_task::SinkSetup;
 
 /// Work for the sink's worker, in the order it must be done; `id` is its journal record.
 #[derive(Debug)]

@@ -9,12 +9,11 @@
 //! (the text goes through the sinks' queues, after the variants' first segments).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use super::heal::{NodeTask, Restart};
-use super::sink_task::{SinkCommand, SinkQueue};
+use super::links::{MasterInput, SinkCommand, SinkQueue};
 use crate::media::stream_info::{StreamInfo, analyze};
 use crate::playlist::master::{BitrateMeter, VariantAttributes, render_master, worth_republishing};
 use crate::segmenter::Segment;
@@ -29,41 +28,6 @@ const DEFAULT_FRAME_TICKS: i64 = 3600;
 const AUDIO_ONLY_TOLERANCE_TICKS: i64 = 45_000;
 /// After its first report, a misaligned pair of variants is reported every this many segments.
 const MISALIGNED_REPORT_EVERY: u64 = 100;
-
-/// What a master task is sent.
-#[derive(Debug)]
-pub enum MasterInput {
-    /// A variant numbered a segment and handed it to its sinks.
-    Segment {
-        /// The variant's index in the master.
-        variant: usize,
-        /// Its media sequence number.
-        sequence: u64,
-        /// The segment.
-        segment: Arc<Segment>,
-    },
-    /// The sinks publishing the master from now on, by sink name.
-    Outputs(BTreeMap<String, SinkQueue>),
-}
-
-/// The sending side of a master task's channel: never waits.
-#[derive(Debug, Clone)]
-pub struct MasterQueue {
-    sender: mpsc::UnboundedSender<MasterInput>,
-}
-
-impl MasterQueue {
-    /// Sends; a master whose task is gone is skipped silently.
-    pub fn send(&self, input: MasterInput) {
-        let _ = self.sender.send(input);
-    }
-}
-
-/// A new channel to a master task.
-pub fn master_queue() -> (MasterQueue, mpsc::UnboundedReceiver<MasterInput>) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    (MasterQueue { sender }, receiver)
-}
 
 /// How a master task starts.
 #[derive(Debug)]

@@ -4,8 +4,9 @@
 //!
 //! Each node runs in its own task: a failure in one feed never disturbs another, and a task
 //! that panics is restarted in place with backoff, its channels kept (see `heal`; the test
-//! fault switch that makes one panic is `fault`). Must not parse media or config itself; it
-//! wires the stages together.
+//! fault switch that makes one panic is `fault`). Must not parse media or config itself (the
+//! model's values come checked); it wires the stages together. What the tasks send each other
+//! is defined in `links`, apart from every task, so that none imports from another.
 //!
 //! Tested in process on tokio's paused clock (`testkit`, with in-memory sinks put in place of
 //! the configured ones through `seams`): each kind of reload (`graph_tests`), a thousand feeds
@@ -23,6 +24,7 @@ mod fault;
 #[cfg(test)]
 mod graph_tests;
 mod heal;
+mod links;
 mod master_task;
 #[cfg(test)]
 mod outage_tests;
@@ -50,14 +52,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
-use crate::playlist::PlaylistConfig;
-use crate::publish::{ObjectHeaders, PlanSettings};
+use crate::playlist::{PlanSettings, PlaylistConfig};
+use crate::publish::ObjectHeaders;
 use crate::status::Board;
 use backlog::BacklogLimits;
-use playlist_task::{PlaylistInput, PlaylistSettings};
+use links::{MasterQueue, PlaylistInput, PlaylistSettings, SegmenterInput, SinkQueue};
 use seams::Seams;
-use segmenter_task::SegmenterInput;
-use sink_task::{SinkLimits, SinkQueue, SinkSetup};
+use sink_task::{SinkLimits, SinkSetup};
 use source_task::Readers;
 
 /// Chunks buffered between a source and a segmenter.
@@ -90,7 +91,7 @@ struct PlaylistHandle {
 /// A running master playlist task, and the numbering its variants share (kept across a
 /// restart of the task).
 struct MasterHandle {
-    queue: master_task::MasterQueue,
+    queue: MasterQueue,
     task: JoinHandle<Option<()>>,
     clock: Arc<std::sync::Mutex<crate::playlist::renditions::RenditionClock>>,
     /// The grid its variants' segmenters cut on.

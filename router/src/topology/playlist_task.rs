@@ -1,6 +1,7 @@
 //! One task per playlist node: names each segment, keeps the playlist's sequence numbers in the
 //! state store, dates segments for EXT-X-PROGRAM-DATE-TIME, and hands them to every sink that
-//! publishes the playlist (each sink keeps its own plan and pace).
+//! publishes the playlist (each sink keeps its own plan and pace: the window is rendered per
+//! sink, from what that sink holds; see `sink_task`).
 //!
 //! A reload talks to it through the same channel as its segmenter: new settings go to every
 //! sink's plan for the next version; new outputs get the plan, dropped ones a final version.
@@ -8,7 +9,7 @@
 //! Owns naming, numbering and the wall-clock mapping; never touches a sink directly.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
@@ -16,58 +17,15 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::heal::{NodeTask, Restart};
-use super::master_task::{MasterInput, MasterQueue};
-use super::sink_task::{PlaylistId, SinkCommand, SinkQueue};
+use super::links::{
+    MasterInput, PlaylistId, PlaylistInput, PlaylistSettings, SinkCommand, SinkQueue,
+};
 use super::state::SequenceStore;
 use crate::media::timestamp::ticks_to_seconds;
-use crate::playlist::renditions::{Cut, RenditionClock};
-use crate::publish::PlanSettings;
-use crate::segmenter::{GridPhase, Segment};
+use crate::playlist::PlanSettings;
+use crate::playlist::renditions::Cut;
+use crate::segmenter::Segment;
 use crate::status::{NodeState, NodeStatus};
-
-/// What a playlist task is sent: segments by its segmenter, settings and outputs by a reload.
-#[derive(Debug, Clone)]
-pub enum PlaylistInput {
-    /// A finished segment.
-    Segment(Arc<Segment>),
-    /// The feed ended; the task publishes its end and stops.
-    End {
-        /// The daemon is stopping (EXT-X-ENDLIST only with `endlist_on_stop`); otherwise the
-        /// source itself ended or the playlist was removed, and it always gets EXT-X-ENDLIST.
-        stopping: bool,
-        /// The playlist was removed: its sinks drop its plan.
-        removed: bool,
-    },
-    /// New settings from a reload, for the next version at every sink.
-    Settings(PlaylistSettings),
-    /// The sinks publishing this playlist from now on, by sink name.
-    Outputs(BTreeMap<String, SinkQueue>),
-}
-
-/// How a playlist is published.
-#[derive(Debug, Clone)]
-pub struct PlaylistSettings {
-    /// Every sink's plan (its `first_sequence` is set by the task).
-    pub plan: PlanSettings,
-    /// EXT-X-ENDLIST when the daemon stops.
-    pub endlist_on_stop: bool,
-    /// The masters this playlist is a variant of: numbering shared with the other variants,
-    /// and every numbered segment reported.
-    pub renditions: Option<RenditionLink>,
-}
-
-/// A variant's ties to its masters.
-#[derive(Debug, Clone)]
-pub struct RenditionLink {
-    /// The numbering shared by the variants (of the first master that lists this playlist).
-    pub clock: Arc<Mutex<RenditionClock>>,
-    /// The PTS grid's cell, in 90 kHz ticks (the segmenters' common target duration).
-    pub cell_ticks: i64,
-    /// The grid's phase, shared with the segmenters.
-    pub grid: GridPhase,
-    /// Each master and this playlist's index among its variants.
-    pub masters: Vec<(MasterQueue, usize)>,
-}
 
 /// Slack for a segment starting a little before its cell's start (an audio-only variant's
 /// first segment starts with the audio, before the video's first keyframe).

@@ -18,34 +18,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::heal::{NodeTask, Restart};
-use super::playlist_task::PlaylistInput;
-use super::sink_task::PlaylistId;
+use super::links::{PlaylistId, PlaylistInput, SegmenterInput};
 use crate::media::framing::TsFramer;
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig};
 use crate::source::SourceEvent;
 use crate::status::{NodeState, NodeStatus};
-
-/// What a segmenter task is sent: its source's events, and a reload's changes.
-#[derive(Debug)]
-pub enum SegmenterInput {
-    /// The source's next event.
-    Event(SourceEvent),
-    /// The source ended, or this segmenter no longer reads it: finish and stop.
-    InputEnded,
-    /// Also cut for this playlist from now on.
-    Attach(PlaylistId, mpsc::Sender<PlaylistInput>),
-    /// No longer cut for this playlist; send it `then` after the segments it already has.
-    Detach {
-        /// Which playlist.
-        playlist: PlaylistId,
-        /// Its last input from this segmenter (the end of a removed playlist).
-        then: Option<PlaylistInput>,
-    },
-    /// A new task takes over: at the end, hand the playlists over instead of ending them.
-    Retire,
-    /// The segmenter was removed: at the end, its playlists end as removed.
-    Remove,
-}
 
 /// How the task's playlists are left when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::heal::{NodeTask, Restart};
-use super::segmenter_task::SegmenterInput;
+use super::links::SegmenterInput;
 use crate::config::model::SourceNode;
 use crate::source::{self, SourceEvent};
 use crate::status::{NodeState, NodeStatus};

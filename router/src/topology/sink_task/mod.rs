@@ -20,6 +20,18 @@
 //! (they are not there) and segments already stored are deleted, when due, where they are.
 //! Playlists come and go with [`SinkCommand::Plan`] and [`SinkCommand::End`]. Owns the sink
 //! instance's use and the plans.
+//!
+//! Who owns what: the playlist stage (the playlist task, `crate::playlist`) names, numbers and
+//! dates each segment once, for every sink, and owns the window's rules (`MediaPlaylist`:
+//! what is listed, what expires and when it may be deleted). Stage 4, publish, owns the
+//! per-sink plans (`publish::PlaylistPlan`), one per sink and playlist, kept here: each applies
+//! those rules to what this sink holds, because that differs from sink to sink — a segment
+//! lost here only (spool overflow, refused for good) is EXT-X-GAP in this sink's playlist
+//! only; a sink that moved starts its listing again; a sink or a playlist added by a reload
+//! starts with an empty window; a sink behind publishes each version when it gets there, and
+//! its deletions are timed from its own playlist writes; after a restart each sink goes on
+//! from its own journal, which persists its plan. A window computed once upstream would still
+//! need all of that per sink, so it is not: the task only receives the segment and its name.
 
 mod perform;
 #[cfg(test)]
@@ -34,15 +46,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use streamrouter_plugin::{Sink, SinkError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
+use super::links::{PlaylistId, SinkCommand, SinkInbox};
 use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
-use crate::publish::{
-    ObjectHeaders, Operation, PlanSettings, PlaylistPlan, put_playlist, put_segment,
-};
+use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 use crate::status::{NodeState, NodeStatus};
 use perform::{Pin, SinkReport, perform};
@@ -51,81 +62,6 @@ use perform::{Pin, SinkReport, perform};
 const MASTER_CACHE_CONTROL: &str = "max-age=10";
 /// How often a sink catching up from its spool says how far it has come.
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(10);
-
-/// A playlist as a sink knows it: the playlist node's name.
-pub type PlaylistId = Arc<str>;
-
-/// Work for a sink, in the order it must be done.
-#[derive(Debug)]
-pub enum SinkCommand {
-    /// Publish playlist `playlist` with these settings from now on: a new plan, or new
-    /// settings for the next version of an existing one (a reload; an ended plan goes on).
-    Plan {
-        /// Which playlist.
-        playlist: PlaylistId,
-        /// How it is named and written.
-        settings: PlanSettings,
-    },
-    /// Publish a segment of playlist `playlist`.
-    Segment {
-        /// Which playlist.
-        playlist: PlaylistId,
-        /// Object key of the segment.
-        key: String,
-        /// The segment (shared with the other sinks of the playlist).
-        segment: Arc<Segment>,
-        /// Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME).
-        wall_clock: SystemTime,
-        /// When it was cut (for the publish latency log).
-        cut: Instant,
-    },
-    /// Publish a master playlist version (after the variant playlists it lists, which were
-    /// queued before it).
-    Master {
-        /// Object key of the master playlist.
-        key: String,
-        /// Its text.
-        text: String,
-    },
-    /// The playlist's feed ended, or this sink no longer publishes it.
-    End {
-        /// Which playlist.
-        playlist: PlaylistId,
-        /// Publish a final version with EXT-X-ENDLIST.
-        endlist: bool,
-        /// Drop the plan afterwards (the playlist left this sink for good).
-        forget: bool,
-    },
-}
-
-/// The sending side of a sink's queue: never waits.
-#[derive(Debug, Clone)]
-pub struct SinkQueue {
-    sender: mpsc::UnboundedSender<SinkCommand>,
-}
-
-impl SinkQueue {
-    /// Queues a command; a sink whose task is gone is skipped silently.
-    pub fn send(&self, command: SinkCommand) {
-        let _ = self.sender.send(command);
-    }
-
-    /// Whether both are the same sink's queue.
-    pub fn same_queue(&self, other: &SinkQueue) -> bool {
-        self.sender.same_channel(&other.sender)
-    }
-}
-
-/// A sink's task inputs: its queue's receiving side.
-pub struct SinkInbox {
-    receiver: mpsc::UnboundedReceiver<SinkCommand>,
-}
-
-/// A new queue.
-pub fn sink_queue() -> (SinkQueue, SinkInbox) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    (SinkQueue { sender }, SinkInbox { receiver })
-}
 
 /// How far a sink may fall behind, how long expired segments linger, which headers it stores.
 #[derive(Debug, Clone)]

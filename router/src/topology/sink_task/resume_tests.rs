@@ -8,7 +8,9 @@ use tokio::sync::watch;
 use super::tests::{TestSink, plan_settings, quick_sink};
 use super::*;
 use crate::config::model::NodeId;
+use crate::playlist::PlanSettings;
 use crate::status::NodeBoard;
+use crate::topology::links::sink_queue;
 
 fn settings(window: usize) -> PlanSettings {
     let mut settings = plan_settings();

@@ -9,8 +9,9 @@ use crate::config::model::NodeId;
 use crate::status::NodeBoard;
 
 use super::*;
-use crate::playlist::PlaylistConfig;
 use crate::playlist::SegmentNamePattern;
+use crate::playlist::{PlanSettings, PlaylistConfig};
+use crate::topology::links::sink_queue;
 
 /// A sink whose segment stores wait while it is held (a slow sink, released by the test),
 /// refuses everything (temporarily) while `down`, and remembers what it holds.

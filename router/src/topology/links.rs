@@ -1,0 +1,194 @@
+//! What the stage tasks send each other, and the playlist's identity they share: each task's
+//! input and the queue that carries it. Defined here, apart from every task, so that no task
+//! imports from the one it feeds (source → segmenter → playlist → master → sink) nor from the
+//! one that feeds it; `apply` makes the channels and hands them out.
+//!
+//! Plain types only: no task logic.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::playlist::PlanSettings;
+use crate::playlist::renditions::RenditionClock;
+use crate::segmenter::{GridPhase, Segment};
+use crate::source::SourceEvent;
+
+/// A playlist as the tasks name it: the playlist node's name.
+pub type PlaylistId = Arc<str>;
+
+/// What a segmenter task is sent: its source's events, and a reload's changes.
+#[derive(Debug)]
+pub enum SegmenterInput {
+    /// The source's next event.
+    Event(SourceEvent),
+    /// The source ended, or this segmenter no longer reads it: finish and stop.
+    InputEnded,
+    /// Also cut for this playlist from now on.
+    Attach(PlaylistId, mpsc::Sender<PlaylistInput>),
+    /// No longer cut for this playlist; send it `then` after the segments it already has.
+    Detach {
+        /// Which playlist.
+        playlist: PlaylistId,
+        /// Its last input from this segmenter (the end of a removed playlist).
+        then: Option<PlaylistInput>,
+    },
+    /// A new task takes over: at the end, hand the playlists over instead of ending them.
+    Retire,
+    /// The segmenter was removed: at the end, its playlists end as removed.
+    Remove,
+}
+
+/// What a playlist task is sent: segments by its segmenter, settings and outputs by a reload.
+#[derive(Debug, Clone)]
+pub enum PlaylistInput {
+    /// A finished segment.
+    Segment(Arc<Segment>),
+    /// The feed ended; the task publishes its end and stops.
+    End {
+        /// The daemon is stopping (EXT-X-ENDLIST only with `endlist_on_stop`); otherwise the
+        /// source itself ended or the playlist was removed, and it always gets EXT-X-ENDLIST.
+        stopping: bool,
+        /// The playlist was removed: its sinks drop its plan.
+        removed: bool,
+    },
+    /// New settings from a reload, for the next version at every sink.
+    Settings(PlaylistSettings),
+    /// The sinks publishing this playlist from now on, by sink name.
+    Outputs(BTreeMap<String, SinkQueue>),
+}
+
+/// How a playlist is published.
+#[derive(Debug, Clone)]
+pub struct PlaylistSettings {
+    /// Every sink's plan (its `first_sequence` is set by the task).
+    pub plan: PlanSettings,
+    /// EXT-X-ENDLIST when the daemon stops.
+    pub endlist_on_stop: bool,
+    /// The masters this playlist is a variant of: numbering shared with the other variants,
+    /// and every numbered segment reported.
+    pub renditions: Option<RenditionLink>,
+}
+
+/// A variant's ties to its masters.
+#[derive(Debug, Clone)]
+pub struct RenditionLink {
+    /// The numbering shared by the variants (of the first master that lists this playlist).
+    pub clock: Arc<Mutex<RenditionClock>>,
+    /// The PTS grid's cell, in 90 kHz ticks (the segmenters' common target duration).
+    pub cell_ticks: i64,
+    /// The grid's phase, shared with the segmenters.
+    pub grid: GridPhase,
+    /// Each master and this playlist's index among its variants.
+    pub masters: Vec<(MasterQueue, usize)>,
+}
+
+/// What a master task is sent.
+#[derive(Debug)]
+pub enum MasterInput {
+    /// A variant numbered a segment and handed it to its sinks.
+    Segment {
+        /// The variant's index in the master.
+        variant: usize,
+        /// Its media sequence number.
+        sequence: u64,
+        /// The segment.
+        segment: Arc<Segment>,
+    },
+    /// The sinks publishing the master from now on, by sink name.
+    Outputs(BTreeMap<String, SinkQueue>),
+}
+
+/// The sending side of a master task's channel: never waits.
+#[derive(Debug, Clone)]
+pub struct MasterQueue {
+    sender: mpsc::UnboundedSender<MasterInput>,
+}
+
+impl MasterQueue {
+    /// Sends; a master whose task is gone is skipped silently.
+    pub fn send(&self, input: MasterInput) {
+        let _ = self.sender.send(input);
+    }
+}
+
+/// A new channel to a master task.
+pub fn master_queue() -> (MasterQueue, mpsc::UnboundedReceiver<MasterInput>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (MasterQueue { sender }, receiver)
+}
+
+/// Work for a sink, in the order it must be done.
+#[derive(Debug)]
+pub enum SinkCommand {
+    /// Publish playlist `playlist` with these settings from now on: a new plan, or new
+    /// settings for the next version of an existing one (a reload; an ended plan goes on).
+    Plan {
+        /// Which playlist.
+        playlist: PlaylistId,
+        /// How it is named and written.
+        settings: PlanSettings,
+    },
+    /// Publish a segment of playlist `playlist`.
+    Segment {
+        /// Which playlist.
+        playlist: PlaylistId,
+        /// Object key of the segment.
+        key: String,
+        /// The segment (shared with the other sinks of the playlist).
+        segment: Arc<Segment>,
+        /// Wall-clock time of its first sample (EXT-X-PROGRAM-DATE-TIME).
+        wall_clock: SystemTime,
+        /// When it was cut (for the publish latency log).
+        cut: Instant,
+    },
+    /// Publish a master playlist version (after the variant playlists it lists, which were
+    /// queued before it).
+    Master {
+        /// Object key of the master playlist.
+        key: String,
+        /// Its text.
+        text: String,
+    },
+    /// The playlist's feed ended, or this sink no longer publishes it.
+    End {
+        /// Which playlist.
+        playlist: PlaylistId,
+        /// Publish a final version with EXT-X-ENDLIST.
+        endlist: bool,
+        /// Drop the plan afterwards (the playlist left this sink for good).
+        forget: bool,
+    },
+}
+
+/// The sending side of a sink's queue: never waits.
+#[derive(Debug, Clone)]
+pub struct SinkQueue {
+    sender: mpsc::UnboundedSender<SinkCommand>,
+}
+
+impl SinkQueue {
+    /// Queues a command; a sink whose task is gone is skipped silently.
+    pub fn send(&self, command: SinkCommand) {
+        let _ = self.sender.send(command);
+    }
+
+    /// Whether both are the same sink's queue.
+    pub fn same_queue(&self, other: &SinkQueue) -> bool {
+        self.sender.same_channel(&other.sender)
+    }
+}
+
+/// A sink's task inputs: its queue's receiving side.
+pub struct SinkInbox {
+    pub(super) receiver: mpsc::UnboundedReceiver<SinkCommand>,
+}
+
+/// A new queue.
+pub fn sink_queue() -> (SinkQueue, SinkInbox) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (SinkQueue { sender }, SinkInbox { receiver })
+}
