@@ -14,14 +14,17 @@
 //! - [`media`]: TS framing and resync, PSI, PES timing, keyframe detection, codec parameters
 //!   (pure; shared by every stage).
 //! - [`segmenter`]: stage 2, packets → segments cut at random access points (pure).
-//! - [`playlist`]: stage 3, segments → sliding-window m3u8 text, master playlists (pure).
+//! - [`playlist`]: stage 3, segments → sliding-window m3u8 text, master playlists, segment
+//!   names and the settings a playlist is published with (pure).
 //! - [`publish`]: stage 4, the order of segment and playlist writes on a sink, deletion timing,
-//!   and the per-sink journal that makes the queue durable.
+//!   each sink's own plan of a playlist (its gaps, its listing), and the per-sink journal that
+//!   makes the queue durable.
 //!
 //! Around them:
 //! - [`config`]: TOML in, a validated graph out (raw → compile → model), and the reload diff of
 //!   two graphs (pure; reads only the files it is given). Its model's `NodeId` (`sinks.NAME`)
-//!   is how every module names a node.
+//!   is how every module names a node; its values (URL, multicast join, command, segment
+//!   name pattern) come checked, so no later stage parses them.
 //! - [`topology`]: the only module that spawns tasks: runs a graph, applies reload diffs,
 //!   supervises and heals nodes, stops in order.
 //! - [`supervisor`]: the daemon's life: start, reload (compile, diff, apply), stop.
