@@ -202,3 +202,28 @@ url = "https://example.com/live.ts"
     );
     assert!(loaded.graph.is_none());
 }
+
+#[test]
+fn an_http_url_no_url_parser_takes_is_refused_at_its_key() {
+    // It used to pass compile and make the source give up at start.
+    let loaded = compile(
+        r#"[sources.web]
+type = "http"
+url = "http://[::1/live.ts"
+"#,
+    );
+    let errors: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| (d.location.line, d.key.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(
+            3,
+            "sources.web.url",
+            "`http://[::1/live.ts` is not a valid URL: invalid IPv6 address"
+        )]
+    );
+}
