@@ -9,8 +9,9 @@
 //! - `raw`: TOML text → located values. `diagnostics`: findings, sorted and merged.
 //! - `fields`: typed reading of one table. `nodes` (and `sources`, `masters`, `sinks`,
 //!   `backend`, `plugin_sink`): one table → one node; a remote sink's own keys are its backend
-//!   crate's settings type. `values`: the checked values nodes hold (an http URL, a multicast
-//!   join, a command), each made by its one rule.
+//!   crate's settings type. Values with a rule of their own are made by the stage that runs
+//!   them (a source's URL, multicast join and command in [`crate::source`], a segment name
+//!   pattern in [`crate::playlist`]), which words the refusals compile reports.
 //! - `template`: templates and their chain; `feeds`: one feed → its nodes; `placeholder`:
 //!   `{{var}}` substitution; `env_vars`: `${VAR}` substitution in every node.
 //! - `link`: references between nodes; `graph_checks`: checks over the linked graph.
@@ -36,7 +37,6 @@ mod render;
 mod sinks;
 mod sources;
 mod template;
-mod values;
 
 #[cfg(test)]
 mod tests;

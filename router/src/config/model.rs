@@ -5,7 +5,8 @@
 //! nodes are by name and always resolve (compile guarantees it). A node is named outside its
 //! map by its [`NodeId`] (`id`: kind and name, shown `sinks.NAME`). Values with a rule of their
 //! own (a URL, a multicast join, a command, a segment name pattern) are held checked, as the
-//! types of `values` and [`crate::playlist::naming`], so that no later stage parses them.
+//! types of the stages that run them ([`crate::source`], [`crate::playlist::naming`]), so that
+//! no later stage parses them.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,10 +14,10 @@ use std::path::PathBuf;
 
 mod id;
 
-pub use super::values::{
+pub use crate::playlist::SegmentNamePattern;
+pub use crate::source::{
     CommandError, ExecCommand, HttpUrl, HttpUrlError, MulticastError, UdpSource,
 };
-pub use crate::playlist::SegmentNamePattern;
 pub use id::{NodeId, NodeKind};
 pub use streamrouter_ftp::FtpSettings;
 pub use streamrouter_local::LocalSettings;

@@ -12,7 +12,7 @@ use streamrouter_opendal::settings::{SinkSettings, keys};
 
 use super::model::{
     Graph, MasterNode, NodeKind, PlaylistNode, SegmenterNode, SinkKind, SinkNode, SourceKind,
-    SourceNode, TcpMode, UdpSource,
+    SourceNode, TcpMode,
 };
 use super::sinks::is_credential_key;
 
@@ -76,11 +76,8 @@ fn source(node: &SourceNode) -> Shown {
             ]);
             format!("file {}", path.display())
         }
-        SourceKind::Udp(UdpSource {
-            bind,
-            group,
-            interface,
-        }) => {
+        SourceKind::Udp(udp) => {
+            let (bind, group, interface) = (udp.bind(), udp.group(), udp.interface());
             settings.extend([("type", "udp".to_owned()), ("bind", bind.to_string())]);
             settings.extend(group.map(|group| ("group", group.to_string())));
             settings.extend(interface.map(|interface| ("interface", interface.to_string())));

@@ -3,7 +3,8 @@
 //!
 //! Owns the child: spawning (stdin null, stdout and stderr piped, killed on drop), logging its
 //! stderr line by line at debug (the last lines go into the warning when it exits badly), and
-//! killing and reaping it at shutdown. Must not run a shell or parse the bytes.
+//! killing and reaping it at shutdown; and what a `command` must be ([`ExecCommand`], made by
+//! compile). Must not run a shell or parse the bytes.
 
 use std::collections::VecDeque;
 use std::process::{ExitStatus, Stdio};
@@ -17,7 +18,6 @@ use tokio::time::Instant;
 use super::Stop;
 use super::backoff::Backoff;
 use super::emit::{Emitter, MAX_CHUNK};
-use crate::config::model::ExecCommand;
 
 /// Stderr lines kept for the exit warning.
 const TAIL_LINES: usize = 8;
@@ -207,6 +207,55 @@ impl Tail {
     }
 }
 
+/// An exec source's `command`: a program (not empty) and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecCommand(Vec<String>);
+
+/// Why a `command` is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Reported at `command`.
+    #[error("must name a program: the array is empty")]
+    Empty,
+    /// Reported at the program.
+    #[error("the program name is empty")]
+    EmptyProgram,
+}
+
+impl ExecCommand {
+    /// The command of `argv`: its first element is the program.
+    pub fn new(argv: Vec<String>) -> Result<Self, CommandError> {
+        match argv.first() {
+            None => Err(CommandError::Empty),
+            Some(program) if program.trim().is_empty() => Err(CommandError::EmptyProgram),
+            Some(_) => Ok(Self(argv)),
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &str {
+        self.0.first().map_or("", String::as_str)
+    }
+
+    /// The arguments after the program.
+    pub fn args(&self) -> &[String] {
+        self.0.get(1..).unwrap_or_default()
+    }
+
+    /// Program and arguments, as written.
+    pub fn argv(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<String>> for ExecCommand {
+    type Error = CommandError;
+
+    fn try_from(argv: Vec<String>) -> Result<Self, Self::Error> {
+        Self::new(argv)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +307,19 @@ mod tests {
         assert_eq!(tail.lines.len(), TAIL_LINES);
         assert_eq!(tail.lines[0], "line 3");
         assert_eq!(tail.lines[TAIL_LINES - 1].len(), MAX_LINE);
+    }
+
+    #[test]
+    fn a_command_names_a_program() {
+        let command = ExecCommand::new(vec!["ffmpeg".into(), "-i".into()]).unwrap();
+        assert_eq!(
+            (command.program(), command.args()),
+            ("ffmpeg", &["-i".to_owned()][..])
+        );
+        assert_eq!(ExecCommand::new(Vec::new()), Err(CommandError::Empty));
+        assert_eq!(
+            ExecCommand::new(vec![" ".into()]),
+            Err(CommandError::EmptyProgram)
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! with `Restarted`.
 //!
 //! Owns the HTTP client (connect timeout, no overall timeout: live bodies are endless; a body
-//! or header wait silent for [`NETWORK_IDLE`] counts as dead). Must not parse the bytes.
+//! or header wait silent for [`NETWORK_IDLE`] counts as dead), and what a `url` must be for
+//! it ([`HttpUrl`], made by compile). Must not parse the bytes.
 
 use std::time::Duration;
 
@@ -17,8 +18,8 @@ use super::pump::NETWORK_IDLE;
 
 /// Longest wait for the TCP connection to the server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Requests `url` (an http:// URL: compile checked it, see
-/// [`crate::config::model::HttpUrl`]) again and again until shutdown.
+/// Requests `url` (an http:// URL: compile made it an [`HttpUrl`]) again and again until
+/// shutdown.
 pub(crate) async fn run(url: &Url, out: &mut Emitter) -> Stop {
     let client = Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -124,10 +125,77 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// An `http://` URL (`url` of an http source), parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    written: String,
+    url: Url,
+}
+
+/// Why a `url` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpUrlError {
+    /// reqwest is built without a TLS backend: an https:// URL would fail at every attempt.
+    /// Accept it here when the build gets one.
+    #[error(
+        "https:// is not supported yet (this build has no TLS); use http://, or an exec source \
+         such as [\"ffmpeg\", \"-i\", URL, \"-c\", \"copy\", \"-f\", \"mpegts\", \"-\"]"
+    )]
+    Https,
+    /// Another scheme, no host, or whitespace.
+    #[error("`{0}` is not an http:// URL")]
+    NotHttp(String),
+    /// `http://` and something no URL parser takes.
+    #[error("`{written}` is not a valid URL: {reason}")]
+    Invalid {
+        /// The value as written.
+        written: String,
+        /// What the URL parser said.
+        reason: String,
+    },
+}
+
+impl HttpUrl {
+    /// The URL of `written`, which must start with `http://`.
+    pub fn parse(written: &str) -> Result<Self, HttpUrlError> {
+        if written.starts_with("https://") {
+            return Err(HttpUrlError::Https);
+        }
+        match written.strip_prefix("http://") {
+            Some(rest) if !rest.is_empty() && !written.contains(char::is_whitespace) => {}
+            _ => return Err(HttpUrlError::NotHttp(written.to_owned())),
+        }
+        let url = Url::parse(written).map_err(|reason| HttpUrlError::Invalid {
+            written: written.to_owned(),
+            reason: reason.to_string(),
+        })?;
+        Ok(Self {
+            written: written.to_owned(),
+            url,
+        })
+    }
+
+    /// The URL to request.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// As written in the config.
+    pub fn as_str(&self) -> &str {
+        &self.written
+    }
+}
+
+impl std::fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.written)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::{HttpUrl, SourceKind};
+    use crate::config::model::SourceKind;
     use crate::source::testutil::{Harness, sample};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -187,5 +255,33 @@ mod tests {
         let mut h = Harness::start(SourceKind::Http { url });
         h.nothing_for(Duration::from_millis(800)).await;
         h.stop_promptly().await;
+    }
+
+    #[test]
+    fn http_urls_are_http_only_and_parse() {
+        let url = HttpUrl::parse("http://Example.com:8000/live.ts").unwrap();
+        assert_eq!(url.as_str(), "http://Example.com:8000/live.ts");
+        assert_eq!(url.url().host_str(), Some("example.com"));
+        assert_eq!(
+            HttpUrl::parse("https://127.0.0.1:9/x"),
+            Err(HttpUrlError::Https)
+        );
+        for refused in [
+            "ftp://example.invalid/x",
+            "not a url",
+            "http://",
+            "http://a b",
+        ] {
+            assert_eq!(
+                HttpUrl::parse(refused),
+                Err(HttpUrlError::NotHttp(refused.to_owned())),
+                "{refused}"
+            );
+        }
+        let invalid = HttpUrl::parse("http://[::1/x").unwrap_err();
+        assert!(
+            matches!(invalid, HttpUrlError::Invalid { .. }),
+            "{invalid:?}"
+        );
     }
 }

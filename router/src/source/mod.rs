@@ -2,7 +2,9 @@
 //! process, out as [`SourceEvent`]s on a channel.
 //!
 //! Owns sockets, files and child processes, reconnection and backoff, and real-time pacing of
-//! files. Must not parse beyond what pacing needs (PCR) and must not know about segments:
+//! files; and the checked values the kinds run on ([`HttpUrl`], [`UdpSource`],
+//! [`ExecCommand`]): compile makes them, by the rules and with the words of their kind's file,
+//! and the model holds them, so a source never fails on its settings. Must not parse beyond what pacing needs (PCR) and must not know about segments:
 //! framing and cutting happen downstream.
 //!
 //! The one entry point is [`run_source`]. Each kind lives in its own file (`stdin`, `file`,
@@ -28,6 +30,10 @@ use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::model::{SourceKind, SourceNode, TcpMode};
+
+pub use exec::{CommandError, ExecCommand};
+pub use http::{HttpUrl, HttpUrlError};
+pub use udp::{MulticastError, UdpSource};
 
 /// What a source tells the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]

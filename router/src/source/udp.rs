@@ -3,7 +3,7 @@
 //! once as a stall, and the data that follows is announced with `Restarted`.
 //!
 //! Owns the socket (SO_REUSEADDR, a large receive buffer, the multicast join) and rebinding
-//! with backoff. Must not reorder or drop datagrams; must not parse them.
+//! with backoff, and the rule of what it may join ([`UdpSource`], made by compile). Must not reorder or drop datagrams; must not parse them.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -16,7 +16,6 @@ use tokio::net::UdpSocket;
 use super::Stop;
 use super::backoff::Backoff;
 use super::emit::Emitter;
-use crate::config::model::UdpSource;
 
 /// Silence after which a flowing UDP source counts as stalled.
 #[cfg(not(test))]
@@ -48,7 +47,7 @@ enum OpenError {
 }
 
 /// Receives as `source` says until shutdown (its group, if any, is a multicast address on an
-/// IPv4 bind: compile checked it, see [`UdpSource`]).
+/// IPv4 bind: compile made it a [`UdpSource`]).
 pub(crate) async fn run(source: UdpSource, out: &mut Emitter) -> Stop {
     let (bind, group) = (source.bind(), source.group());
     let shutdown = out.shutdown().clone();
@@ -162,6 +161,78 @@ async fn receive(socket: &UdpSocket, out: &mut Emitter) -> Result<io::Error, Sto
     }
 }
 
+/// Where a udp source receives: `bind`, and the IPv4 multicast `group` it joins, if any, on
+/// `interface` (any when not set). A group is always a multicast address and comes with an
+/// IPv4 `bind`. An `interface` without a group is kept as written (compile warns that it is
+/// ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpSource {
+    bind: SocketAddr,
+    group: Option<Ipv4Addr>,
+    interface: Option<Ipv4Addr>,
+}
+
+/// Why a multicast `group` is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MulticastError {
+    /// Reported at `group`.
+    #[error("`{0}` is not a multicast address (224.0.0.0/4)")]
+    NotMulticast(Ipv4Addr),
+    /// Reported at `bind`.
+    #[error("an IPv4 multicast `group` needs an IPv4 `bind` address")]
+    Ipv6Bind,
+}
+
+impl UdpSource {
+    /// Receives on `bind`, joining `group` on `interface` when there is a group.
+    pub fn new(
+        bind: SocketAddr,
+        group: Option<Ipv4Addr>,
+        interface: Option<Ipv4Addr>,
+    ) -> Result<Self, MulticastError> {
+        if let Some(group) = group {
+            Self::check_group(group)?;
+            if bind.is_ipv6() {
+                return Err(MulticastError::Ipv6Bind);
+            }
+        }
+        Ok(Self {
+            bind,
+            group,
+            interface,
+        })
+    }
+
+    /// Whether `group` may be joined at all (whatever the bind address).
+    pub fn check_group(group: Ipv4Addr) -> Result<(), MulticastError> {
+        if group.is_multicast() {
+            Ok(())
+        } else {
+            Err(MulticastError::NotMulticast(group))
+        }
+    }
+
+    /// `bind`.
+    pub fn bind(&self) -> SocketAddr {
+        self.bind
+    }
+
+    /// The multicast group joined, if any.
+    pub fn group(&self) -> Option<Ipv4Addr> {
+        self.group
+    }
+
+    /// `interface` as written (it only matters with a group).
+    pub fn interface(&self) -> Option<Ipv4Addr> {
+        self.interface
+    }
+
+    /// The interface of the join: `interface`, or any.
+    pub fn join_interface(&self) -> Ipv4Addr {
+        self.interface.unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +336,24 @@ mod tests {
         let mut h = Harness::start(SourceKind::Udp(udp));
         h.nothing_for(Duration::from_millis(700)).await;
         h.stop_promptly().await;
+    }
+
+    #[test]
+    fn a_group_is_multicast_on_an_ipv4_bind() {
+        let v4: SocketAddr = "0.0.0.0:5000".parse().unwrap();
+        let v6: SocketAddr = "[::]:5000".parse().unwrap();
+        let group = Ipv4Addr::new(239, 1, 1, 1);
+        let joined = UdpSource::new(v4, Some(group), None).unwrap();
+        assert_eq!(joined.group(), Some(group));
+        assert_eq!(joined.join_interface(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(
+            UdpSource::new(v4, Some(Ipv4Addr::LOCALHOST), None),
+            Err(MulticastError::NotMulticast(Ipv4Addr::LOCALHOST))
+        );
+        assert_eq!(
+            UdpSource::new(v6, Some(group), None),
+            Err(MulticastError::Ipv6Bind)
+        );
+        assert!(UdpSource::new(v6, None, Some(Ipv4Addr::LOCALHOST)).is_ok());
     }
 }

@@ -10,7 +10,8 @@
 //! Owns nothing but the comparison. Every node struct is destructured exhaustively, so a field
 //! added to the model is a compile error here until it is compared; a backend's settings
 //! (`s3`, `ftp`, `scp`) are compared key by key by the backend's settings type itself, so a
-//! key added there needs nothing here. Secret values
+//! key added there needs nothing here, and a udp source's settings are private to their type
+//! ([`super::super::model::UdpSource`]) and compared through its getters. Secret values
 //! ([`super::super::model::Secret`]) are compared but only their key is ever returned. The
 //! node's own name is not compared: it is the key the graph stores the node under, so two nodes
 //! compared here always have the same one.
@@ -19,7 +20,7 @@ use streamrouter_opendal::settings::changed_keys;
 
 use super::super::model::{
     HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings, SegmenterNode, SinkKind,
-    SinkNode, SourceKind, SourceNode, TcpMode, UdpSource,
+    SinkNode, SourceKind, SourceNode, TcpMode,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -132,21 +133,11 @@ fn source_kind_keys(old: &SourceKind, new: &SourceKind) -> Vec<&'static str> {
             keys.compare("realtime", realtime, new_realtime);
             keys.compare("loop", looped, new_looped);
         }
-        (
-            SourceKind::Udp(UdpSource {
-                bind,
-                group,
-                interface,
-            }),
-            SourceKind::Udp(UdpSource {
-                bind: new_bind,
-                group: new_group,
-                interface: new_interface,
-            }),
-        ) => {
-            keys.compare("bind", bind, new_bind);
-            keys.compare("group", group, new_group);
-            keys.compare("interface", interface, new_interface);
+        (SourceKind::Udp(udp), SourceKind::Udp(new_udp)) => {
+            // Its fields are private to the source (its rule holds them together).
+            keys.compare("bind", &udp.bind(), &new_udp.bind());
+            keys.compare("group", &udp.group(), &new_udp.group());
+            keys.compare("interface", &udp.interface(), &new_udp.interface());
         }
         (SourceKind::Tcp(mode), SourceKind::Tcp(new_mode)) => match (mode, new_mode) {
             (TcpMode::Listen(old), TcpMode::Listen(new)) => keys.compare("listen", old, new),

@@ -402,11 +402,10 @@ fn source_keys_are_named_as_written() {
         kind,
     };
     let udp = |bind: &str, group: Option<&str>| {
-        node(SourceKind::Udp(UdpSource {
-            bind: bind.parse().unwrap(),
-            group: group.map(|g| g.parse().unwrap()),
-            interface: None,
-        }))
+        let group = group.map(|g| g.parse().unwrap());
+        node(SourceKind::Udp(
+            UdpSource::new(bind.parse().unwrap(), group, None).unwrap(),
+        ))
     };
     let tcp = |mode| node(SourceKind::Tcp(mode));
     let addr = |s: &str| s.parse().unwrap();

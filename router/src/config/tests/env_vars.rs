@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::super::model::{LocalSettings, Secret, Severity, SinkKind, SourceKind, UdpSource};
+use super::super::model::{LocalSettings, Secret, Severity, SinkKind, SourceKind};
 use super::super::{render_dot, render_text};
 use super::{CHAIN, compile_in, graph, listing};
 
@@ -233,10 +233,10 @@ sinks.out = { type = "ftp", inputs = ["hls"], host = "h", directory = "{{feed}}"
     ];
     let loaded = compile_with_vars(text, &vars);
     let graph = graph(&loaded);
-    let SourceKind::Udp(UdpSource { bind, .. }) = graph.sources["c.in"].kind else {
+    let SourceKind::Udp(udp) = graph.sources["c.in"].kind else {
         panic!("a udp source")
     };
-    assert_eq!(bind.port(), 5003);
+    assert_eq!(udp.bind().port(), 5003);
 }
 
 /// Credentials of every kind, written through variables, literally and in a password file.

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use super::super::model::{
     Graph, LocalSettings, S3Settings, ScpSettings, Secret, Severity, SinkKind, SourceKind, TcpMode,
-    UdpSource,
 };
 use super::super::{Environment, Loaded, load_with};
 use super::{HOME, listing};
@@ -130,13 +129,11 @@ fn reference_has_every_source_kind_and_playlist_option() {
         .map(|source| match source.kind {
             SourceKind::Stdin => "stdin",
             SourceKind::File { .. } => "file",
-            SourceKind::Udp(UdpSource { group: None, .. }) => "udp",
-            SourceKind::Udp(UdpSource {
-                group: Some(_),
-                interface: Some(_),
-                ..
-            }) => "udp multicast",
-            SourceKind::Udp(_) => "udp group only",
+            SourceKind::Udp(udp) => match (udp.group(), udp.interface()) {
+                (None, _) => "udp",
+                (Some(_), Some(_)) => "udp multicast",
+                (Some(_), None) => "udp group only",
+            },
             SourceKind::Tcp(TcpMode::Listen(_)) => "tcp listen",
             SourceKind::Tcp(TcpMode::Connect(_)) => "tcp connect",
             SourceKind::Http { .. } => "http",
@@ -313,10 +310,10 @@ fn many_feeds_expands_one_line_per_feed() {
     assert_eq!(graph.sources.len(), 10);
     assert_eq!(graph.sinks.len(), 10);
     for (index, source) in graph.sources.values().enumerate() {
-        let SourceKind::Udp(UdpSource { bind, .. }) = source.kind else {
+        let SourceKind::Udp(udp) = source.kind else {
             panic!("{source:?}")
         };
-        assert_eq!(bind.port(), 40001 + index as u16, "{}", source.name);
+        assert_eq!(udp.bind().port(), 40001 + index as u16, "{}", source.name);
     }
     let ch03 = &graph.playlists["ch03.hls"];
     assert_eq!(ch03.input, "ch03.seg");

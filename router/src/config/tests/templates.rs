@@ -29,11 +29,7 @@ fn the_example_of_the_design_works_as_written() {
     assert_eq!(names, ["ch1.hls", "ch2.hls"]);
     assert_eq!(
         graph.sources["ch2.in"].kind,
-        SourceKind::Udp(UdpSource {
-            bind: "0.0.0.0:40002".parse().unwrap(),
-            group: None,
-            interface: None
-        })
+        SourceKind::Udp(UdpSource::new("0.0.0.0:40002".parse().unwrap(), None, None).unwrap())
     );
     let hls = &graph.playlists["ch2.hls"];
     assert_eq!(
@@ -146,11 +142,14 @@ last = 9
     );
     assert_eq!(
         graph.sources["m1.in"].kind,
-        SourceKind::Udp(UdpSource {
-            bind: "0.0.0.0:5000".parse().unwrap(),
-            group: Some("239.0.0.9".parse().unwrap()),
-            interface: None
-        }),
+        SourceKind::Udp(
+            UdpSource::new(
+                "0.0.0.0:5000".parse().unwrap(),
+                Some("239.0.0.9".parse().unwrap()),
+                None
+            )
+            .unwrap()
+        ),
         "type and bind from the grandparent, group from the child"
     );
     assert_eq!(graph.segmenters["m1.seg"].target_duration, 2.0);
