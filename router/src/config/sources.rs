@@ -81,31 +81,28 @@ fn udp_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
         fields.warning(interface.pos, "interface", message);
     }
     let interface = interface.map(|interface| interface.value);
-    let Some(bind) = bind else {
-        if let Some(group) = group
-            && let Err(refused) = UdpSource::check_group(group.value)
-        {
-            fields.error(group.pos, "group", refused.to_string());
-        }
-        return None;
+    let written_group = group.as_ref().map(|group| group.value);
+    // The multicast rule is the source's own (`UdpSource`); it is reported at its key.
+    let checked = match &bind {
+        Some(bind) => UdpSource::new(bind.value, written_group, interface).map(Some),
+        None => written_group
+            .map_or(Ok(()), UdpSource::check_group)
+            .map(|()| None),
     };
-    let source = UdpSource::new(
-        bind.value,
-        group.as_ref().map(|group| group.value),
-        interface,
-    )
-    .or_else(|refused| {
+    let source = checked.unwrap_or_else(|refused| {
         let (pos, key) = match refused {
-            MulticastError::NotMulticast(_) => {
-                (group.as_ref().map_or(bind.pos, |group| group.pos), "group")
-            }
+            MulticastError::NotMulticast(_) => (
+                group.as_ref().map_or(fields.header(), |group| group.pos),
+                "group",
+            ),
             MulticastError::Ipv6Bind => (fields.pos_of("bind"), "bind"),
         };
-        fields.error(pos, key, refused.to_string());
+        fields.error(pos, key, refused);
         // In error: the node stands without its group, for the graph checks.
-        UdpSource::new(bind.value, None, interface)
+        let bind = bind.as_ref()?;
+        UdpSource::new(bind.value, None, interface).ok()
     });
-    source.ok().map(SourceKind::Udp)
+    source.map(SourceKind::Udp)
 }
 
 fn tcp_source(fields: &mut Fields<'_>) -> Option<SourceKind> {

@@ -227,3 +227,56 @@ url = "http://[::1/live.ts"
         )]
     );
 }
+
+#[test]
+fn the_multicast_and_command_rules_are_reported_where_they_were() {
+    let loaded = compile(
+        r#"[sources.v6]
+type = "udp"
+bind = "[::]:5000"
+group = "239.1.1.1"
+[sources.unbound]
+type = "udp"
+group = "10.1.1.1"
+[sources.blank]
+type = "exec"
+command = [" ", "-i"]
+"#,
+    );
+    let errors: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let at = (d.location.line, d.location.column);
+            (at, d.key.as_str(), d.message.as_str())
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                (3, 1),
+                "sources.v6.bind",
+                "an IPv4 multicast `group` needs an IPv4 `bind` address"
+            ),
+            (
+                (5, 1),
+                "sources.unbound.bind",
+                "missing `bind` (the address to receive on, like 0.0.0.0:40000)"
+            ),
+            (
+                (7, 9),
+                "sources.unbound.group",
+                "`10.1.1.1` is not a multicast address (224.0.0.0/4)"
+            ),
+            (
+                (10, 12),
+                "sources.blank.command",
+                "the program name is empty"
+            ),
+        ],
+        "{}",
+        listing(&loaded.diagnostics)
+    );
+}
