@@ -1,3 +1,6 @@
+//! Media playlist tests: window, sequence numbers, target duration and the rendered text
+//! against golden files in `testdata/`.
+
 use super::*;
 
 fn live(window: usize) -> MediaPlaylist {

@@ -1,3 +1,6 @@
+//! One-shot publisher tests on a recording sink: write order (segment before the playlist
+//! that lists it) and deletion timing.
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -219,12 +219,22 @@ impl Running {
     async fn start_in(dir: tempfile::TempDir, router: String, config: &str) -> Self {
         std::fs::write(dir.path().join(TINY), tiny_stream(TINY_SECONDS)).unwrap();
         let graph = compiled(dir.path(), &format!("{router}{config}"));
+        let sinks = (graph.sinks.keys())
+            .map(|name| (name.clone(), Arc::new(MemorySink::default())))
+            .collect();
+        Self::run(dir, router, graph, sinks).await
+    }
+
+    /// Runs `graph` with `sinks` as its sinks' instances.
+    async fn run(
+        dir: tempfile::TempDir,
+        router: String,
+        graph: crate::config::model::Graph,
+        sinks: BTreeMap<String, Arc<MemorySink>>,
+    ) -> Self {
         let mut seams = Seams::default();
-        let mut sinks = BTreeMap::new();
-        for name in graph.sinks.keys() {
-            let sink = Arc::new(MemorySink::default());
-            seams.sinks.insert(name.clone(), Arc::clone(&sink) as _);
-            sinks.insert(name.clone(), sink);
+        for (name, sink) in &sinks {
+            seams.sinks.insert(name.clone(), Arc::clone(sink) as _);
         }
         let (shutdown, board) = (CancellationToken::new(), Board::default());
         let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams).await;
@@ -303,20 +313,7 @@ impl Running {
         shutdown.cancel();
         topology.stop().await;
         let graph = compiled(dir.path(), &format!("{router}{config}"));
-        let mut seams = Seams::default();
-        for (name, sink) in &sinks {
-            seams.sinks.insert(name.clone(), Arc::clone(sink) as _);
-        }
-        let (shutdown, board) = (CancellationToken::new(), Board::default());
-        let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams).await;
-        Self {
-            topology,
-            shutdown,
-            board,
-            dir,
-            router,
-            sinks,
-        }
+        Self::run(dir, router, graph, sinks).await
     }
 
     /// Stops the daemon's way; how long the stop took (media time).

@@ -1,3 +1,6 @@
+//! Journal tests on a temporary directory: queued work, plans and deletions survive a reopen;
+//! damaged records, segment files and databases are reported and set aside, never trusted.
+
 use std::time::{Duration, SystemTime};
 
 use super::*;

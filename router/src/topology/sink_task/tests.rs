@@ -1,3 +1,6 @@
+//! Sink task tests with an in-memory sink that can be slowed or taken down: spooling and
+//! its limits, gaps for dropped segments, and a sink moved or replaced by a reload.
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
