@@ -2,7 +2,7 @@
 //! and dotted key.
 
 use super::super::model::Severity;
-use super::{CHAIN, compile, graph, listing, places, single};
+use super::{CHAIN, compile, errors_at, graph, listing, places, single};
 
 #[test]
 fn four_mistakes_give_four_errors_at_their_places() {
@@ -144,12 +144,7 @@ fn unknown_keys_get_the_closest_valid_key_or_the_list() {
         "serve = \"0.0.0.0:80\"\nsegmenter = 1\n{CHAIN}\n[playlists.x]\ninput = \"cam\"\n\
          windw = 6\ncolour = \"red\"\n"
     ));
-    let found: Vec<(usize, &str, &str)> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.location.line, d.key.as_str(), d.message.as_str()))
-        .collect();
+    let found = errors_at(&loaded);
     assert_eq!(
         found[0],
         (

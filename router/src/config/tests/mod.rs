@@ -104,6 +104,14 @@ fn single(loaded: &Loaded, severity: Severity, line: usize) -> &Diagnostic {
     diagnostic
 }
 
+/// The errors of a compile as (line, key, message), in the order reported.
+fn errors_at(loaded: &Loaded) -> Vec<(usize, &str, &str)> {
+    (loaded.diagnostics.iter())
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| (d.location.line, d.key.as_str(), d.message.as_str()))
+        .collect()
+}
+
 /// A minimal valid chain source → segmenter → playlist → sink, all named `cam`, for tests to
 /// add to.
 const CHAIN: &str = r#"

@@ -1,7 +1,7 @@
 //! Bad values of one node, each explained at its own line and key.
 
 use super::super::model::Severity;
-use super::{CHAIN, compile, listing};
+use super::{CHAIN, compile, errors_at, listing};
 
 #[test]
 fn bad_source_values_are_each_explained() {
@@ -30,12 +30,7 @@ type = "upd"
 bind = "0.0.0.0:5001"
 "#,
     );
-    let errors: Vec<(usize, &str, &str)> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.location.line, d.key.as_str(), d.message.as_str()))
-        .collect();
+    let errors = errors_at(&loaded);
     assert_eq!(
         errors,
         [
@@ -166,12 +161,7 @@ inputs = ["p1"]
 #[test]
 fn a_missing_required_key_does_not_turn_the_others_into_unknown_keys() {
     let loaded = compile("[sources.clip]\ntype = \"file\"\nrealtime = true\nloop = true\n");
-    let errors: Vec<(usize, &str, &str)> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.location.line, d.key.as_str(), d.message.as_str()))
-        .collect();
+    let errors = errors_at(&loaded);
     assert_eq!(
         errors,
         [(1, "sources.clip.path", "missing `path` (the file to read)")]
@@ -212,12 +202,7 @@ type = "http"
 url = "http://[::1/live.ts"
 "#,
     );
-    let errors: Vec<_> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.location.line, d.key.as_str(), d.message.as_str()))
-        .collect();
+    let errors = errors_at(&loaded);
     assert_eq!(
         errors,
         [(
