@@ -33,11 +33,27 @@ pub(super) fn is_sps(nal: &RefNal<'_>) -> bool {
         .is_some_and(|header| (header >> 1) & 0x3f == NAL_SPS)
 }
 
+/// The SPS as scuffle-h265 reads it. A bad SPS can make that crate panic (found by the
+/// `stream_info` fuzz target: an out-of-range `scaling_list_pred_matrix_id_delta`); the panic
+/// is caught here and becomes an error, so a broken stream never takes a task down.
+fn parse_guarded(nal: &RefNal<'_>) -> Result<SpsNALUnit, ParamError> {
+    let parsed = std::panic::catch_unwind(|| SpsNALUnit::parse(nal.reader()));
+    match parsed {
+        Ok(parsed) => Ok(parsed?),
+        Err(panic) => {
+            let message = (panic.downcast_ref::<String>().map(String::as_str))
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("panicked");
+            Err(ParamError::HevcMalformed(message.to_owned()))
+        }
+    }
+}
+
 /// Tag, size and timing from a complete SPS NAL unit.
 pub(super) fn parse_sps(nal: &RefNal<'_>) -> Result<VideoParams, ParamError> {
     let mut ptl = [0u8; PTL_BYTES];
     ByteReader::skipping_bytes(nal.reader(), NAL_HEADER_BYTES).read_exact(&mut ptl)?;
-    let sps = SpsNALUnit::parse(nal.reader())?.rbsp;
+    let sps = parse_guarded(nal)?.rbsp;
 
     let window = &sps.conformance_window;
     let crop = |size: u64, unit: u8, a: u64, b: u64| {

@@ -291,3 +291,18 @@ fn corrupted_headers_never_panic() {
         }
     }
 }
+
+/// Found by the `stream_info` fuzz target: an HEVC SPS whose scaling list is predicted from a
+/// matrix that does not exist made scuffle-h265 index out of bounds (a panic in the master
+/// playlist's task). Now the SPS is refused and the video stays undescribed, like any SPS that
+/// cannot be read.
+#[test]
+fn an_hevc_sps_that_panics_its_parser_leaves_the_video_undescribed() {
+    let bytes = include_bytes!("testdata/hevc_sps_scaling_list_out_of_range.ts");
+    let info = analyze(bytes).unwrap();
+    assert_eq!(info.video, None);
+    assert!(
+        (info.undescribed.iter()).any(|stream| stream.codec == Codec::Hevc),
+        "{info:?}"
+    );
+}

@@ -28,6 +28,10 @@ pub(super) enum ParamError {
     /// The HEVC SPS is cut short or out of range.
     #[error("HEVC SPS: {0}")]
     Hevc(#[from] std::io::Error),
+    /// scuffle-h265 panicked on the SPS (it indexes tables with values it does not check,
+    /// e.g. a scaling list predicted from a matrix that does not exist).
+    #[error("HEVC SPS: malformed ({0})")]
+    HevcMalformed(String),
     /// The HEVC conformance window crops more than the picture.
     #[error("HEVC SPS: conformance window larger than the picture")]
     HevcCropping,

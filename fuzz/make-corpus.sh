@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Seeds fuzz/corpus/TARGET/ from the repo's test inputs (tests/data: clean and damaged TS made by
+# scripts/make-test-inputs.sh) and shipped configs. The corpus is made, not committed: run this
+# before `cargo fuzz run`. Inputs that once crashed a target live on as unit tests.
+set -euo pipefail
+cd "$(dirname "$0")"
+data=../tests/data
+rm -rf corpus && mkdir -p corpus/{ts_segmenter,psi_pes,stream_info,config,sink_options}
+for ts in "$data"/*.ts "$data"/*.bin; do
+    name=$(basename "$ts")
+    # Small pieces keep the fuzzer fast: the start (PAT/PMT, first keyframe) and one from the middle.
+    size=$(stat -c %s "$ts")
+    { printf '\x20'; head -c 65536 "$ts"; } > "corpus/ts_segmenter/$name.start"
+    { printf '\x03'; dd if="$ts" iflag=skip_bytes,count_bytes skip=$((size / 2)) count=65536 status=none; } \
+        > "corpus/ts_segmenter/$name.middle"
+    head -c 37600 "$ts" > "corpus/stream_info/$name"
+    # A PSI-carrying payload: the bytes after the first packet's 4-byte header.
+    dd if="$ts" iflag=skip_bytes,count_bytes skip=4 count=184 status=none > "corpus/psi_pes/$name.first"
+done
+cp ../configs/*.toml corpus/config/
+for conf in ../configs/conf.d/*.toml; do cp "$conf" "corpus/config/conf.d-$(basename "$conf")"; done
+printf 'bucket = "live"\nprefix = "cam/"\nregion = "eu-west-3"\n' > corpus/sink_options/s3
+printf 'host = "ftp.example.com"\nport = 2121\nuser = "up"\npassword_file = "/etc/p"\ntls = true\n' > corpus/sink_options/ftp
+printf 'host = "origin"\nuser = "deploy"\nkey_file = "~/.ssh/id"\ndirectory = "www"\n' > corpus/sink_options/scp
+printf 'path = "/srv/live"\n' > corpus/sink_options/local
+echo "corpus: $(find corpus -type f | wc -l) files in $(ls corpus | wc -l) targets"
