@@ -1,4 +1,4 @@
-//! Graph checks over linked nodes: one stdin, playlists of one segmenter agreeing on
+//! Graph checks over linked nodes: one stdin, SRT listeners sharing a port by distinct stream ids, playlists of one segmenter agreeing on
 //! `repeat_ts_headers` (and the segmenter taking their value), file name collisions at a sink's
 //! place (a local directory, a bucket and prefix, a directory on a server, a plugin library
 //! with its options) between playlists and masters, and unused nodes. A master's own graph
@@ -12,7 +12,7 @@ use std::path::Path;
 use super::diagnostics::Diagnostics;
 use super::link::{Declared, Placed};
 use super::model::{
-    MasterNode, NodeKind, PlaylistNode, Severity, SinkKind, SourceKind, SourceNode,
+    MasterNode, NodeKind, PlaylistNode, Severity, SinkKind, SourceKind, SourceNode, SrtMode,
 };
 use super::nodes::NodeDecl;
 
@@ -86,6 +86,50 @@ pub(super) fn check_single_stdin(sources: &[Placed<SourceNode>], diagnostics: &m
                     .report(diagnostics, Severity::Error, pos, "type", message);
             }
         }
+    }
+}
+
+/// SRT listeners sharing a port: each needs its own `stream_id` (the port routes callers by it).
+/// Two binds share a port when their addresses are equal or one is unspecified (`0.0.0.0`).
+pub(super) fn check_srt_ports(sources: &[Placed<SourceNode>], diagnostics: &mut Diagnostics) {
+    let mut seen: Vec<(&NodeDecl, std::net::SocketAddr, Option<&str>)> = Vec::new();
+    for source in sources {
+        let Some(SourceNode {
+            kind: SourceKind::Srt(srt),
+            ..
+        }) = &source.built.node
+        else {
+            continue;
+        };
+        let SrtMode::Listener { bind } = srt.mode else {
+            continue;
+        };
+        let id = srt.stream_id.as_deref();
+        let clash = seen.iter().find(|(_, other, other_id)| {
+            let same_port = other.port() == bind.port()
+                && (other.ip() == bind.ip()
+                    || other.ip().is_unspecified()
+                    || bind.ip().is_unspecified());
+            same_port && (id.is_none() || other_id.is_none() || *other_id == id)
+        });
+        if let Some((first, _, first_id)) = clash {
+            let why = if id.is_none() || first_id.is_none() {
+                "listeners sharing a port each need a `stream_id`"
+            } else {
+                "listeners sharing a port need distinct `stream_id`s"
+            };
+            let message = format!(
+                "SRT listener on {bind} shares its port with `{}` ({}): {why}",
+                first.name,
+                diagnostics.describe(first.header)
+            );
+            let key = if id.is_some() { "stream_id" } else { "bind" };
+            let pos = source.decl.key_pos(key);
+            source
+                .decl
+                .report(diagnostics, Severity::Error, pos, key, message);
+        }
+        seen.push((&source.decl, bind, id));
     }
 }
 

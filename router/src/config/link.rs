@@ -61,6 +61,7 @@ pub(super) fn link(
     graph_checks::set_segmenter_headers(&mut declared, diagnostics);
     masters::align_variants(&mut declared, diagnostics);
     graph_checks::check_single_stdin(&declared.sources, diagnostics);
+    graph_checks::check_srt_ports(&declared.sources, diagnostics);
     graph_checks::check_sink_collisions(&declared, diagnostics);
     graph_checks::warn_unused(&declared, &read, diagnostics);
     if diagnostics.error_count() > 0 {

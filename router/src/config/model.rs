@@ -16,7 +16,8 @@ mod id;
 
 pub use crate::playlist::SegmentNamePattern;
 pub use crate::source::{
-    CommandError, ExecCommand, HttpUrl, HttpUrlError, MulticastError, UdpSource,
+    CommandError, ExecCommand, HttpUrl, HttpUrlError, KeyLength, MulticastError, PassphraseLength,
+    SrtMode, SrtPassphrase, SrtSource, UdpSource,
 };
 pub use id::{NodeId, NodeKind};
 pub use streamrouter_ftp::FtpSettings;
@@ -109,6 +110,9 @@ pub enum SourceKind {
         /// `command`: program and arguments, not run through a shell.
         command: ExecCommand,
     },
+    /// `srt`: MPEG-TS over SRT as listener (many feeds on one port by `stream_id`), caller or
+    /// rendezvous, optionally encrypted (`passphrase`, `pbkeylen`), with `latency`.
+    Srt(SrtSource),
 }
 
 /// How a TCP source gets its connection.

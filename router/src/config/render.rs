@@ -12,7 +12,7 @@ use streamrouter_opendal::settings::{SinkSettings, keys};
 
 use super::model::{
     Graph, MasterNode, NodeKind, PlaylistNode, SegmenterNode, SinkKind, SinkNode, SourceKind,
-    SourceNode, TcpMode,
+    SourceNode, SrtMode, SrtSource, TcpMode,
 };
 use super::sinks::is_credential_key;
 
@@ -54,6 +54,34 @@ fn groups(graph: &Graph) -> BTreeMap<Option<String>, Vec<Shown>> {
         groups.entry(feed).or_default().push(shown);
     }
     groups
+}
+
+/// An SRT source's settings (its passphrase as `***`) and summary.
+fn srt_settings(srt: &SrtSource, settings: &mut Vec<(&'static str, String)>) -> String {
+    let (mode, bind, connect) = match &srt.mode {
+        SrtMode::Listener { bind } => ("listener", Some(bind), None),
+        SrtMode::Caller { connect } => ("caller", None, Some(connect)),
+        SrtMode::Rendezvous { bind, connect } => ("rendezvous", Some(bind), Some(connect)),
+    };
+    settings.extend([("type", "srt".to_owned()), ("mode", mode.to_owned())]);
+    settings.extend(bind.map(|bind| ("bind", bind.to_string())));
+    settings.extend(connect.map(|connect| ("connect", connect.clone())));
+    settings.extend(srt.stream_id.as_ref().map(|id| ("stream_id", id.clone())));
+    settings.extend(
+        srt.passphrase
+            .as_ref()
+            .map(|_| ("passphrase", "***".to_owned())),
+    );
+    settings.extend([
+        ("pbkeylen", srt.pbkeylen.bytes().to_string()),
+        (
+            "latency",
+            humantime::format_duration(srt.latency).to_string(),
+        ),
+    ]);
+    let at = bind.map_or_else(|| connect.cloned().unwrap_or_default(), ToString::to_string);
+    let id = srt.stream_id.as_ref().map(|id| format!(" id {id}"));
+    format!("srt {mode} {at}{}", id.unwrap_or_default())
 }
 
 fn source(node: &SourceNode) -> Shown {
@@ -103,6 +131,7 @@ fn source(node: &SourceNode) -> Shown {
             ]);
             format!("exec {}", command.program())
         }
+        SourceKind::Srt(srt) => srt_settings(srt, &mut settings),
     };
     Shown {
         kind: NodeKind::Source,

@@ -1,4 +1,4 @@
-//! Sources: the keys of each source `type` (stdin, file, udp, tcp, http, exec), their
+//! Sources: the keys of each source `type` (stdin, file, udp, tcp, http, exec, srt), their
 //! defaults and the checks a source needs alone (addresses, multicast, URL scheme, command).
 //! Knows nothing of the nodes that read a source.
 
@@ -7,12 +7,13 @@ use std::path::Path;
 use super::diagnostics::{Diagnostics, did_you_mean};
 use super::fields::Fields;
 use super::model::{
-    CommandError, ExecCommand, HttpUrl, MulticastError, SourceKind, SourceNode, TcpMode, UdpSource,
+    CommandError, ExecCommand, HttpUrl, KeyLength, MulticastError, SourceKind, SourceNode, SrtMode,
+    SrtPassphrase, SrtSource, TcpMode, UdpSource,
 };
 use super::nodes::{Built, NodeDecl};
 
 /// Source types that exist, for messages.
-const SOURCE_TYPES: [&str; 6] = ["stdin", "file", "udp", "tcp", "http", "exec"];
+const SOURCE_TYPES: [&str; 7] = ["stdin", "file", "udp", "tcp", "http", "exec", "srt"];
 
 pub(super) fn build_source(
     decl: &NodeDecl,
@@ -26,7 +27,7 @@ pub(super) fn build_source(
         inputs: Vec::new(),
     };
     let Some(source_type) =
-        fields.required_string("type", "one of stdin, file, udp, tcp, http, exec")
+        fields.required_string("type", "one of stdin, file, udp, tcp, http, exec, srt")
     else {
         fields.abandon("a source");
         return none;
@@ -47,6 +48,7 @@ pub(super) fn build_source(
         "tcp" => tcp_source(&mut fields),
         "http" => http_source(&mut fields),
         "exec" => exec_source(&mut fields),
+        "srt" => srt_source(&mut fields),
         other => {
             let hint = did_you_mean(other, SOURCE_TYPES);
             let message = format!(
@@ -173,4 +175,106 @@ fn exec_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
             None
         }
     }
+}
+
+/// `bind` of listener and rendezvous, `connect` (host:port) of caller and rendezvous.
+fn srt_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
+    let mode = fields.string("mode");
+    let mode_name = mode.as_ref().map_or("listener", |mode| mode.value);
+    let header = fields.header();
+    let connect = fields.string("connect").and_then(|connect| {
+        let text = connect.value.trim();
+        let port = text
+            .rsplit_once(':')
+            .map(|(host, port)| (host, port.parse::<u16>()));
+        match port {
+            Some((host, Ok(port))) if !host.is_empty() && port != 0 => Some(text.to_owned()),
+            _ => {
+                let message = "not a host and port, like encoder.example.com:9000";
+                fields.error(connect.pos, "connect", message);
+                None
+            }
+        }
+    });
+    let connect_written = fields.pos_of("connect") != header;
+    let bind_written = fields.pos_of("bind") != header;
+    let mode = match mode_name {
+        "listener" | "rendezvous" => {
+            let bind =
+                fields.required_socket_addr("bind", "the address to receive on, like 0.0.0.0:9000");
+            if mode_name == "listener" {
+                if connect_written {
+                    let message = "a listener takes callers on `bind`; `connect` is for caller and rendezvous";
+                    fields.error(fields.pos_of("connect"), "connect", message);
+                }
+                bind.map(|bind| SrtMode::Listener { bind: bind.value })
+            } else {
+                if !connect_written {
+                    fields.missing_with(
+                        "connect",
+                        "missing `connect`: the peer's host:port, for rendezvous".to_owned(),
+                    );
+                }
+                bind.zip(connect)
+                    .map(|(bind, connect)| SrtMode::Rendezvous {
+                        bind: bind.value,
+                        connect,
+                    })
+            }
+        }
+        "caller" => {
+            let _ = fields.socket_addr("bind");
+            if bind_written {
+                let message = "a caller dials `connect`; `bind` is for listener and rendezvous";
+                fields.error(fields.pos_of("bind"), "bind", message);
+            }
+            if !connect_written {
+                fields.missing_with(
+                    "connect",
+                    "missing `connect`: the listener's host:port, like encoder.example.com:9000"
+                        .to_owned(),
+                );
+            }
+            connect.map(|connect| SrtMode::Caller { connect })
+        }
+        other => {
+            // Its addresses are not checked against a mode that does not exist.
+            let _ = fields.entry("bind");
+            let message =
+                format!("unknown SRT mode `{other}`; expected listener, caller or rendezvous");
+            fields.error(fields.pos_of("mode"), "mode", message);
+            None
+        }
+    };
+    let stream_id = fields.string("stream_id").map(|id| id.value.to_owned());
+    // Never quoted: only its length is.
+    let passphrase = fields.string("passphrase").and_then(|text| {
+        SrtPassphrase::new(text.value)
+            .map_err(|refused| fields.error(text.pos, "passphrase", refused))
+            .ok()
+    });
+    let pbkeylen = match fields.entry("pbkeylen") {
+        None => KeyLength::default(),
+        Some(entry) => {
+            let pos = entry.item.pos;
+            let bytes = match entry.item.value {
+                super::raw::Value::Integer(bytes) => KeyLength::from_bytes(bytes),
+                _ => None,
+            };
+            bytes.unwrap_or_else(|| {
+                fields.error(pos, "pbkeylen", "must be 16, 24 or 32 (bytes of AES key)");
+                KeyLength::default()
+            })
+        }
+    };
+    let latency = fields.duration_or("latency", crate::source::SRT_DEFAULT_LATENCY);
+    mode.map(|mode| {
+        SourceKind::Srt(SrtSource {
+            mode,
+            stream_id,
+            passphrase,
+            pbkeylen,
+            latency,
+        })
+    })
 }

@@ -1,14 +1,14 @@
-//! Sources: stage 1 of the data flow. Bytes in from stdin, a file, UDP, TCP, HTTP or a child
-//! process, out as [`SourceEvent`]s on a channel.
+//! Sources: stage 1 of the data flow. Bytes in from stdin, a file, UDP, TCP, HTTP, SRT or a
+//! child process, out as [`SourceEvent`]s on a channel.
 //!
 //! Owns sockets, files and child processes, reconnection and backoff, and real-time pacing of
 //! files; and the checked values the kinds run on ([`HttpUrl`], [`UdpSource`],
-//! [`ExecCommand`]): compile makes them, by the rules and with the words of their kind's file,
+//! [`ExecCommand`], [`SrtSource`]): compile makes them, by the rules and with the words of their kind's file,
 //! and the model holds them, so a source never fails on its settings. Must not parse beyond what pacing needs (PCR) and must not know about segments:
 //! framing and cutting happen downstream.
 //!
 //! The one entry point is [`run_source`]. Each kind lives in its own file (`stdin`, `file`,
-//! `udp`, `tcp`, `http`, `exec`); they share the event sender with its "Restarted before the
+//! `udp`, `tcp`, `http`, `exec`, `srt` with its shared listeners `srt_listen`); they share the event sender with its "Restarted before the
 //! next data" bookkeeping (`emit`), the retry delays (`backoff`), the byte pump for
 //! stream-like inputs (`pump`) and PCR pacing of files (`pacing`).
 
@@ -19,6 +19,8 @@ mod file;
 mod http;
 mod pacing;
 mod pump;
+mod srt;
+mod srt_listen;
 mod stdin;
 mod tcp;
 #[cfg(test)]
@@ -33,6 +35,10 @@ use crate::config::model::{SourceKind, SourceNode, TcpMode};
 
 pub use exec::{CommandError, ExecCommand};
 pub use http::{HttpUrl, HttpUrlError};
+pub use srt::{
+    DEFAULT_LATENCY as SRT_DEFAULT_LATENCY, KeyLength, PassphraseLength, SrtMode, SrtPassphrase,
+    SrtSource,
+};
 pub use udp::{MulticastError, UdpSource};
 
 /// What a source tells the feed.
@@ -96,6 +102,7 @@ pub async fn run_source(
             SourceKind::Tcp(TcpMode::Connect(addr)) => tcp::connect(addr, &mut out).await,
             SourceKind::Http { url } => http::run(url.url(), &mut out).await,
             SourceKind::Exec { command } => exec::run(&command, &mut out).await,
+            SourceKind::Srt(srt) => srt::run(srt, &mut out).await,
         };
         match stop {
             Stop::Shutdown => tracing::info!("source stopped"),

@@ -20,7 +20,7 @@ use streamrouter_opendal::settings::changed_keys;
 
 use super::super::model::{
     HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings, SegmenterNode, SinkKind,
-    SinkNode, SourceKind, SourceNode, TcpMode,
+    SinkNode, SourceKind, SourceNode, SrtMode, SrtSource, TcpMode,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -156,9 +156,49 @@ fn source_kind_keys(old: &SourceKind, new: &SourceKind) -> Vec<&'static str> {
         ) => {
             keys.compare("command", command, new_command);
         }
+        (SourceKind::Srt(srt), SourceKind::Srt(new_srt)) => srt_keys(srt, new_srt, &mut keys),
         _ => keys.0.push("type"),
     }
     keys.0
+}
+
+/// `mode` when the mode changes (its addresses come with it), else its addresses.
+fn srt_keys(old: &SrtSource, new: &SrtSource, keys: &mut Keys) {
+    let SrtSource {
+        mode,
+        stream_id,
+        passphrase,
+        pbkeylen,
+        latency,
+    } = old;
+    match (mode, &new.mode) {
+        (SrtMode::Listener { bind }, SrtMode::Listener { bind: new_bind }) => {
+            keys.compare("bind", bind, new_bind);
+        }
+        (
+            SrtMode::Caller { connect },
+            SrtMode::Caller {
+                connect: new_connect,
+            },
+        ) => {
+            keys.compare("connect", connect, new_connect);
+        }
+        (
+            SrtMode::Rendezvous { bind, connect },
+            SrtMode::Rendezvous {
+                bind: new_bind,
+                connect: new_connect,
+            },
+        ) => {
+            keys.compare("bind", bind, new_bind);
+            keys.compare("connect", connect, new_connect);
+        }
+        _ => keys.0.push("mode"),
+    }
+    keys.compare("stream_id", stream_id, &new.stream_id);
+    keys.compare("passphrase", passphrase, &new.passphrase);
+    keys.compare("pbkeylen", pbkeylen, &new.pbkeylen);
+    keys.compare("latency", latency, &new.latency);
 }
 
 impl ChangedKeys for SegmenterNode {

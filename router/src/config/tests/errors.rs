@@ -134,7 +134,7 @@ fn missing_keys_point_at_the_table_header() {
     );
     assert_eq!(
         loaded.diagnostics[0].message,
-        "missing `type` (one of stdin, file, udp, tcp, http, exec)"
+        "missing `type` (one of stdin, file, udp, tcp, http, exec, srt)"
     );
 }
 

@@ -138,6 +138,7 @@ fn reference_has_every_source_kind_and_playlist_option() {
             SourceKind::Tcp(TcpMode::Connect(_)) => "tcp connect",
             SourceKind::Http { .. } => "http",
             SourceKind::Exec { .. } => "exec",
+            SourceKind::Srt(_) => "srt",
         })
         .collect();
     for kind in [

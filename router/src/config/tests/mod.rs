@@ -15,6 +15,7 @@ mod plugins;
 mod remote_places;
 mod render;
 mod sinks;
+mod srt;
 mod templates;
 mod values;
 

@@ -67,7 +67,7 @@ bind = "0.0.0.0:5001"
             (
                 21,
                 "sources.typo.type",
-                "unknown source type `upd`; expected one of stdin, file, udp, tcp, http, exec; \
+                "unknown source type `upd`; expected one of stdin, file, udp, tcp, http, exec, srt; \
                  did you mean `udp`?"
             ),
         ],

@@ -1,0 +1,236 @@
+//! The `srt` source: MPEG-TS over SRT (srt-tokio; see `docs/srt-stack.md`) as listener, caller
+//! or rendezvous, with an optional AES passphrase; and its checked values ([`SrtSource`],
+//! [`SrtMode`], [`SrtPassphrase`], [`KeyLength`]), which compile makes and the model holds.
+//!
+//! Caller and rendezvous connect, pump the connection's messages and connect again with backoff,
+//! each new connection announced with `Restarted`. Listeners share one socket per port
+//! (`srt_listen`), which routes each caller by stream id. Owns the SRT connections; must not
+//! parse the bytes, and never logs a passphrase (it is a [`Secret`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use srt_tokio::SrtSocket;
+
+use super::Stop;
+use super::backoff::Backoff;
+use super::emit::Emitter;
+use super::pump::NETWORK_IDLE;
+use super::srt_listen;
+use crate::config::model::Secret;
+
+/// Default `latency`, as libsrt's.
+pub const DEFAULT_LATENCY: Duration = Duration::from_millis(120);
+
+/// A checked `srt` source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtSource {
+    /// `mode` with its addresses.
+    pub mode: SrtMode,
+    /// `stream_id`: a listener accepts only callers sending it; a caller sends it.
+    pub stream_id: Option<String>,
+    /// `passphrase`: AES on when set.
+    pub passphrase: Option<SrtPassphrase>,
+    /// `pbkeylen`: the key length a caller or rendezvous peer asks for (a listener takes
+    /// the caller's).
+    pub pbkeylen: KeyLength,
+    /// `latency`: the receiver's buffering delay.
+    pub latency: Duration,
+}
+
+/// How the connection is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SrtMode {
+    /// `mode = "listener"`: callers connect to `bind`.
+    Listener {
+        /// `bind`.
+        bind: SocketAddr,
+    },
+    /// `mode = "caller"`: dial `connect` (`host:port`, resolved at each connect).
+    Caller {
+        /// `connect`.
+        connect: String,
+    },
+    /// `mode = "rendezvous"`: both sides dial each other from `bind` to `connect`.
+    Rendezvous {
+        /// `bind`.
+        bind: SocketAddr,
+        /// `connect`.
+        connect: String,
+    },
+}
+
+/// An SRT passphrase: 10 to 79 characters (libsrt's rule), never shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtPassphrase(Secret);
+
+/// Why a passphrase is refused (its text is never quoted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an SRT passphrase has 10 to 79 characters (bytes), this one has {0}")]
+pub struct PassphraseLength(pub usize);
+
+impl SrtPassphrase {
+    /// Checks the length.
+    pub fn new(text: &str) -> Result<Self, PassphraseLength> {
+        let length = text.len();
+        if (10..=79).contains(&length) {
+            Ok(Self(Secret::new(text)))
+        } else {
+            Err(PassphraseLength(length))
+        }
+    }
+
+    /// The value, for the SRT handshake only.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+/// `pbkeylen`: the AES key length in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyLength {
+    /// 16 (AES-128), the default.
+    #[default]
+    Aes128,
+    /// 24 (AES-192).
+    Aes192,
+    /// 32 (AES-256).
+    Aes256,
+}
+
+impl KeyLength {
+    /// From the number of bytes written; `None` for anything but 16, 24, 32.
+    pub fn from_bytes(bytes: i64) -> Option<Self> {
+        match bytes {
+            16 => Some(Self::Aes128),
+            24 => Some(Self::Aes192),
+            32 => Some(Self::Aes256),
+            _ => None,
+        }
+    }
+
+    /// The number of bytes.
+    pub fn bytes(self) -> u16 {
+        match self {
+            Self::Aes128 => 16,
+            Self::Aes192 => 24,
+            Self::Aes256 => 32,
+        }
+    }
+}
+
+/// Runs the source until shutdown.
+pub(crate) async fn run(source: SrtSource, out: &mut Emitter) -> Stop {
+    match &source.mode {
+        SrtMode::Listener { bind } => srt_listen::run(*bind, &source, out).await,
+        SrtMode::Caller { connect } => dial(None, connect, &source, out).await,
+        SrtMode::Rendezvous { bind, connect } => dial(Some(*bind), connect, &source, out).await,
+    }
+}
+
+/// Caller (`bind` none) or rendezvous: connects, pumps, connects again with backoff.
+async fn dial(
+    bind: Option<SocketAddr>,
+    connect: &str,
+    source: &SrtSource,
+    out: &mut Emitter,
+) -> Stop {
+    let shutdown = out.shutdown().clone();
+    let mut backoff = Backoff::default();
+    let what = if bind.is_some() {
+        "rendezvous"
+    } else {
+        "caller"
+    };
+    loop {
+        let connected = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Stop::Shutdown,
+            connected = connect_once(bind, connect, source) => connected,
+        };
+        match connected {
+            Ok((socket, peer)) => {
+                tracing::info!(%peer, mode = what, "SRT connected");
+                backoff.up();
+                match pump(socket, out).await {
+                    Ok(end) => end.log(&peer),
+                    Err(stop) => return stop,
+                }
+                out.new_stream("SRT reconnected");
+            }
+            Err(error) => {
+                tracing::warn!(peer = connect, mode = what, %error, "SRT connect failed; will retry")
+            }
+        }
+        if let Err(stop) = backoff.wait(&shutdown).await {
+            return stop;
+        }
+    }
+}
+
+async fn connect_once(
+    bind: Option<SocketAddr>,
+    connect: &str,
+    source: &SrtSource,
+) -> std::io::Result<(SrtSocket, SocketAddr)> {
+    let peer = tokio::net::lookup_host(connect)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+    let mut builder = SrtSocket::builder().latency(source.latency);
+    if let Some(passphrase) = &source.passphrase {
+        builder = builder.encryption(source.pbkeylen.bytes(), passphrase.expose());
+    }
+    let socket = match bind {
+        Some(bind) => builder.local(bind).rendezvous(peer).await?,
+        None => builder.call(peer, source.stream_id.as_deref()).await?,
+    };
+    Ok((socket, peer))
+}
+
+/// How a pumped connection ended.
+pub(crate) enum SrtEnd {
+    /// The peer closed.
+    Closed(u64),
+    /// A receive error.
+    Failed(u64, std::io::Error),
+    /// Nothing arrived for this long.
+    Idle(u64, Duration),
+}
+
+impl SrtEnd {
+    pub(crate) fn log(&self, peer: &SocketAddr) {
+        match self {
+            Self::Closed(bytes) => tracing::info!(%peer, bytes, "SRT connection closed"),
+            Self::Failed(bytes, error) => {
+                tracing::warn!(%peer, bytes, %error, "SRT connection failed");
+            }
+            Self::Idle(bytes, silence) => {
+                tracing::warn!(%peer, bytes, ?silence, "SRT connection silent; dropped");
+            }
+        }
+    }
+}
+
+/// Sends every message of `socket` as data until it ends.
+pub(crate) async fn pump(mut socket: SrtSocket, out: &mut Emitter) -> Result<SrtEnd, Stop> {
+    let shutdown = out.shutdown().clone();
+    let mut bytes = 0u64;
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Err(Stop::Shutdown),
+            next = tokio::time::timeout(NETWORK_IDLE, socket.next()) => next,
+        };
+        match next {
+            Ok(Some(Ok((_, data)))) => {
+                bytes += data.len() as u64;
+                out.data(data).await?;
+            }
+            Ok(Some(Err(error))) => return Ok(SrtEnd::Failed(bytes, error)),
+            Ok(None) => return Ok(SrtEnd::Closed(bytes)),
+            Err(_) => return Ok(SrtEnd::Idle(bytes, NETWORK_IDLE)),
+        }
+    }
+}
