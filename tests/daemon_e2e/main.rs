@@ -28,4 +28,5 @@ mod remote_sinks;
 mod secrets;
 mod servers;
 mod sink_failures;
+mod srt;
 mod watch_page;

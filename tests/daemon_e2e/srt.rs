@@ -1,0 +1,173 @@
+//! SRT sources against peers no one here wrote: ffmpeg (libsrt) pushing to two listener
+//! sources sharing one port by stream id, each with its own passphrase, while callers with a
+//! wrong passphrase, for a busy feed or for an unknown id are refused and never reach a feed; and the source in caller mode pulling
+//! from libsrt's `srt-live-transmit`. Passphrases come from the environment and must never
+//! appear in the daemon's logs.
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::common::m3u8::Playlist;
+use crate::common::{ff, router};
+use crate::daemon::{Daemon, wait_until, write_config};
+use crate::feeds::local_feed;
+
+const CAM1_KEY: &str = "cam1-s3cret-passphrase";
+const CAM2_KEY: &str = "cam2-other-s3cret-key";
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// ffmpeg sending the 12 s clip in real time to `url`.
+fn ffmpeg_push(url: &str) -> Child {
+    Command::new("ffmpeg")
+        .args(["-v", "error", "-re", "-i"])
+        .arg(router::data("h264_aac.ts"))
+        .args(["-c", "copy", "-f", "mpegts", url])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ffmpeg")
+}
+
+/// The finished playlist lasts the clip, has no discontinuity, and each segment decodes.
+fn assert_whole_clip(playlist: &Path) {
+    let text = std::fs::read_to_string(playlist).unwrap();
+    let parsed = Playlist::parse(&text);
+    assert!(parsed.endlist, "{text}");
+    assert!((parsed.total_duration() - 12.0).abs() < 1.0, "{text}");
+    assert!(
+        parsed.entries.iter().all(|entry| !entry.discontinuity),
+        "one caller, one timeline: {text}"
+    );
+    let dir = playlist.parent().unwrap();
+    for uri in parsed.uris() {
+        ff::assert_decodes_cleanly(&dir.join(uri));
+    }
+}
+
+#[test]
+fn two_listeners_share_a_port_by_stream_id_and_refuse_a_wrong_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let cam1 = format!(
+        "type = \"srt\"\nbind = \"127.0.0.1:{port}\"\nstream_id = \"cam1\"\n\
+         passphrase = \"${{CAM1_KEY}}\""
+    );
+    let cam2 = format!(
+        "type = \"srt\"\nbind = \"127.0.0.1:{port}\"\nstream_id = \"cam2\"\n\
+         passphrase = \"${{CAM2_KEY}}\"\npbkeylen = 32"
+    );
+    let (out1, out2) = (dir.path().join("out1"), dir.path().join("out2"));
+    let text = local_feed("cam1", &cam1, &out1, 0) + &local_feed("cam2", &cam2, &out2, 0);
+    let config = write_config(dir.path(), "srt.toml", &text);
+    let env = [
+        ("CAM1_KEY", CAM1_KEY),
+        ("CAM2_KEY", CAM2_KEY),
+        ("RUST_LOG", "debug"),
+    ];
+    let daemon = Daemon::start_with_env(&config, &env);
+    wait_until("the daemon to start", Duration::from_secs(10), || {
+        daemon.logs().contains("SRT listening")
+    });
+    let url = |id: &str, key: &str, len: u8| {
+        format!("srt://127.0.0.1:{port}?mode=caller&streamid={id}&passphrase={key}&pbkeylen={len}")
+    };
+    // A caller for cam1 with the wrong passphrase: refused in the handshake.
+    let short_push = |url: &str| {
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-re", "-i"])
+            .arg(router::data("h264_aac.ts"))
+            .args(["-t", "1", "-c", "copy", "-f", "mpegts", url])
+            .stdin(Stdio::null())
+            .output()
+            .expect("ffmpeg")
+    };
+    let wrong = short_push(&url("cam1", "not-the-right-key", 16));
+    assert!(!wrong.status.success(), "the wrong passphrase was accepted");
+    let mut first = ffmpeg_push(&url("cam1", CAM1_KEY, 16));
+    let mut second = ffmpeg_push(&url("#!::r=cam2,m=publish", CAM2_KEY, 32));
+    std::thread::sleep(Duration::from_secs(2));
+    // A second caller for the busy cam1, and one for no feed: refused, cam1 goes on.
+    assert!(!short_push(&url("cam1", CAM1_KEY, 16)).status.success());
+    assert!(!short_push(&url("cam3", CAM1_KEY, 16)).status.success());
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+    let refusals: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("SRT caller refused"))
+        .collect();
+    for why in [
+        "in the handshake",
+        "the feed already has a caller",
+        "no feed has this stream id",
+    ] {
+        assert!(
+            refusals
+                .iter()
+                .any(|line| line.contains(why) && line.contains("peer=127.0.0.1:")),
+            "{why}: {refusals:#?}"
+        );
+    }
+    for secret in [CAM1_KEY, CAM2_KEY, "not-the-right-key"] {
+        assert!(!logs.contains(secret), "a passphrase is in the logs");
+    }
+    assert_whole_clip(&out1.join("cam1.m3u8"));
+    assert_whole_clip(&out2.join("cam2.m3u8"));
+}
+
+#[test]
+fn caller_mode_pulls_from_srt_live_transmit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (udp_in, srt_port) = (free_udp_port(), free_udp_port());
+    let mut relay = Command::new("srt-live-transmit")
+        .arg("-q")
+        .arg(format!("udp://127.0.0.1:{udp_in}"))
+        .arg(format!(
+            "srt://:{srt_port}?mode=listener&passphrase={CAM1_KEY}"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("srt-live-transmit (Debian srt-tools)");
+    let source = format!(
+        "type = \"srt\"\nmode = \"caller\"\nconnect = \"localhost:{srt_port}\"\n\
+         passphrase = \"${{CAM1_KEY}}\""
+    );
+    let out = dir.path().join("out");
+    let config = write_config(
+        dir.path(),
+        "pull.toml",
+        &local_feed("pull", &source, &out, 0),
+    );
+    let daemon = Daemon::start_with_env(&config, &[("CAM1_KEY", CAM1_KEY)]);
+    wait_until("the caller to connect", Duration::from_secs(15), || {
+        daemon.logs().contains("SRT connected")
+    });
+    let sent = Command::new("ffmpeg")
+        .args(["-v", "error", "-re", "-i"])
+        .arg(router::data("h264_aac.ts"))
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(format!("udp://127.0.0.1:{udp_in}?pkt_size=1316"))
+        .stdin(Stdio::null())
+        .status()
+        .expect("ffmpeg");
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    let _ = relay.kill();
+    let _ = relay.wait();
+    assert!(status.success(), "{logs}");
+    assert!(!logs.contains(CAM1_KEY), "a passphrase is in the logs");
+    assert_whole_clip(&out.join("pull.m3u8"));
+}
