@@ -171,3 +171,87 @@ fn caller_mode_pulls_from_srt_live_transmit() {
     assert!(!logs.contains(CAM1_KEY), "a passphrase is in the logs");
     assert_whole_clip(&out.join("pull.m3u8"));
 }
+
+#[test]
+fn rendezvous_with_srt_live_transmit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (udp_in, theirs, ours) = (free_udp_port(), free_udp_port(), free_udp_port());
+    let mut relay = Command::new("srt-live-transmit")
+        .arg("-q")
+        .arg(format!("udp://127.0.0.1:{udp_in}"))
+        .arg(format!(
+            "srt://127.0.0.1:{ours}?mode=rendezvous&port={theirs}"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("srt-live-transmit (Debian srt-tools)");
+    let source = format!(
+        "type = \"srt\"\nmode = \"rendezvous\"\nbind = \"127.0.0.1:{ours}\"\n\
+         connect = \"127.0.0.1:{theirs}\""
+    );
+    let out = dir.path().join("out");
+    let config = write_config(dir.path(), "rdv.toml", &local_feed("rdv", &source, &out, 0));
+    let daemon = Daemon::start(&config);
+    wait_until("the rendezvous", Duration::from_secs(15), || {
+        daemon.logs().contains("SRT connected")
+    });
+    let sent = Command::new("ffmpeg")
+        .args(["-v", "error", "-re", "-i"])
+        .arg(router::data("h264_aac.ts"))
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(format!("udp://127.0.0.1:{udp_in}?pkt_size=1316"))
+        .stdin(Stdio::null())
+        .status()
+        .expect("ffmpeg");
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    let _ = relay.kill();
+    let _ = relay.wait();
+    assert!(status.success(), "{logs}");
+    assert_whole_clip(&out.join("rdv.m3u8"));
+}
+
+/// srt-protocol 0.4.4 panics when an encrypted caller reaches a feed without passphrase
+/// (docs/srt-stack.md): the port's listener is bound again, the daemon goes on, and the next
+/// caller is served.
+#[test]
+fn an_encrypted_caller_to_an_open_feed_does_not_take_the_port_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let source = format!("type = \"srt\"\nbind = \"127.0.0.1:{port}\"");
+    let out = dir.path().join("out");
+    let config = write_config(
+        dir.path(),
+        "open.toml",
+        &local_feed("open", &source, &out, 0),
+    );
+    let daemon = Daemon::start(&config);
+    wait_until("the daemon to listen", Duration::from_secs(10), || {
+        daemon.logs().contains("SRT listening")
+    });
+    let encrypted = Command::new("ffmpeg")
+        .args(["-v", "error", "-re", "-i"])
+        .arg(router::data("h264_aac.ts"))
+        .args(["-t", "1", "-c", "copy", "-f", "mpegts"])
+        .arg(format!(
+            "srt://127.0.0.1:{port}?mode=caller&passphrase={CAM1_KEY}"
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg");
+    assert!(!encrypted.status.success(), "an encrypted caller was taken");
+    wait_until(
+        "the listener to be bound again",
+        Duration::from_secs(10),
+        || daemon.logs().matches("SRT listening").count() >= 2,
+    );
+    let mut plain = ffmpeg_push(&format!("srt://127.0.0.1:{port}?mode=caller"));
+    assert!(plain.wait().unwrap().success());
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+    assert!(logs.contains("SRT listener ended; binding again"), "{logs}");
+    assert_whole_clip(&out.join("open.m3u8"));
+}
