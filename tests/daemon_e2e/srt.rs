@@ -2,11 +2,14 @@
 //! sources sharing one port by stream id, each with its own passphrase, while callers with a
 //! wrong passphrase, for a busy feed or for an unknown id are refused and never reach a feed; and the source in caller mode pulling
 //! from libsrt's `srt-live-transmit`. Passphrases come from the environment and must never
-//! appear in the daemon's logs.
+//! appear in the daemon's logs. Also: rendezvous with `srt-live-transmit`, recovery through a
+//! forwarder that drops 2 % of the caller's packets, and a port surviving srt-protocol's panic.
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::common::m3u8::Playlist;
@@ -254,4 +257,76 @@ fn an_encrypted_caller_to_an_open_feed_does_not_take_the_port_down() {
     assert!(status.success(), "{logs}");
     assert!(logs.contains("SRT listener ended; binding again"), "{logs}");
     assert_whole_clip(&out.join("open.m3u8"));
+}
+
+/// Forwards UDP between one client of `front` and `back`, dropping every 50th datagram from the
+/// client (2 %); runs until the returned flag is set.
+fn lossy_forwarder(back: SocketAddr) -> (u16, Arc<AtomicBool>) {
+    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = front.local_addr().unwrap().port();
+    let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+    upstream.connect(back).unwrap();
+    for socket in [&front, &upstream] {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let client: Arc<std::sync::Mutex<Option<SocketAddr>>> = Arc::default();
+    let (front2, upstream2) = (front.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let (done1, done2, client2) = (done.clone(), done.clone(), client.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut count = 0u64;
+        while !done1.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = front.recv_from(&mut buf) {
+                *client.lock().unwrap() = Some(from);
+                count += 1;
+                if count % 50 != 0 {
+                    let _ = upstream.send(&buf[..n]);
+                }
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while !done2.load(Ordering::Relaxed) {
+            if let Ok(n) = upstream2.recv(&mut buf) {
+                if let Some(to) = *client2.lock().unwrap() {
+                    let _ = front2.send_to(&buf[..n], to);
+                }
+            }
+        }
+    });
+    (port, done)
+}
+
+#[test]
+fn srt_recovers_two_percent_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let source = format!(
+        "type = \"srt\"\nbind = \"127.0.0.1:{port}\"\nstream_id = \"cam1\"\n\
+         passphrase = \"${{CAM1_KEY}}\""
+    );
+    let out = dir.path().join("out");
+    let config = write_config(
+        dir.path(),
+        "lossy.toml",
+        &local_feed("lossy", &source, &out, 0),
+    );
+    let daemon = Daemon::start_with_env(&config, &[("CAM1_KEY", CAM1_KEY)]);
+    wait_until("the daemon to listen", Duration::from_secs(10), || {
+        daemon.logs().contains("SRT listening")
+    });
+    let (front, done) = lossy_forwarder(SocketAddr::from(([127, 0, 0, 1], port)));
+    let mut caller = ffmpeg_push(&format!(
+        "srt://127.0.0.1:{front}?mode=caller&streamid=cam1&passphrase={CAM1_KEY}"
+    ));
+    assert!(caller.wait().unwrap().success());
+    std::thread::sleep(Duration::from_secs(1));
+    done.store(true, Ordering::Relaxed);
+    let (status, logs) = daemon.stop(Duration::from_secs(10));
+    assert!(status.success(), "{logs}");
+    assert_whole_clip(&out.join("lossy.m3u8"));
 }
