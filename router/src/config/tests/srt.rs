@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use super::super::diff::diff;
-use super::super::model::{KeyLength, Severity, SourceKind, SrtMode, SrtPassphrase, SrtSource};
+use super::super::model::{KeyLength, SourceKind, SrtMode, SrtPassphrase, SrtSource};
 use super::super::render_text;
-use super::{compile, compile_in, graph, listing};
+use super::{compile, compile_in, errors_at, graph};
 
 /// A source and what reads it, so the graph has no unused node.
 fn fed(source: &str, keys: &str) -> String {
@@ -27,16 +27,14 @@ fn srt_of(text: &str, name: &str) -> SrtSource {
     }
 }
 
+/// The errors of `text` as owned (line, key, message), through the tests' `errors_at`.
 fn errors(text: &str) -> Vec<(usize, String, String)> {
     let loaded = compile(text);
-    let found = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.location.line, d.key.clone(), d.message.clone()))
-        .collect();
-    eprintln!("{}", listing(&loaded.diagnostics));
+    let found = errors_at(&loaded);
     found
+        .into_iter()
+        .map(|(line, key, message)| (line, key.to_owned(), message.to_owned()))
+        .collect()
 }
 
 #[test]
