@@ -3,7 +3,7 @@
 //! wrong passphrase, for a busy feed or for an unknown id are refused and never reach a feed; and the source in caller mode pulling
 //! from libsrt's `srt-live-transmit`. Passphrases come from the environment and must never
 //! appear in the daemon's logs. Also: rendezvous with `srt-live-transmit`, recovery through a
-//! forwarder that drops 2 % of the caller's packets, and a port surviving srt-protocol's panic.
+//! forwarder that drops 2 % of the caller's packets (shown in `/metrics`), and a port surviving srt-protocol's panic.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::common::m3u8::Playlist;
 use crate::common::{ff, router};
-use crate::daemon::{Daemon, wait_until, write_config};
+use crate::daemon::{Daemon, http_get, wait_until, write_config};
 use crate::feeds::local_feed;
 
 const CAM1_KEY: &str = "cam1-s3cret-passphrase";
@@ -282,7 +282,7 @@ fn lossy_forwarder(back: SocketAddr) -> (u16, Arc<AtomicBool>) {
             if let Ok((n, from)) = front.recv_from(&mut buf) {
                 *client.lock().unwrap() = Some(from);
                 count += 1;
-                if count % 50 != 0 {
+                if !count.is_multiple_of(50) {
                     let _ = upstream.send(&buf[..n]);
                 }
             }
@@ -291,10 +291,10 @@ fn lossy_forwarder(back: SocketAddr) -> (u16, Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
         while !done2.load(Ordering::Relaxed) {
-            if let Ok(n) = upstream2.recv(&mut buf) {
-                if let Some(to) = *client2.lock().unwrap() {
-                    let _ = front2.send_to(&buf[..n], to);
-                }
+            if let Ok(n) = upstream2.recv(&mut buf)
+                && let Some(to) = *client2.lock().unwrap()
+            {
+                let _ = front2.send_to(&buf[..n], to);
             }
         }
     });
@@ -302,7 +302,7 @@ fn lossy_forwarder(back: SocketAddr) -> (u16, Arc<AtomicBool>) {
 }
 
 #[test]
-fn srt_recovers_two_percent_loss() {
+fn srt_recovers_two_percent_loss_and_the_metrics_show_it() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_udp_port();
     let source = format!(
@@ -310,12 +310,11 @@ fn srt_recovers_two_percent_loss() {
          passphrase = \"${{CAM1_KEY}}\""
     );
     let out = dir.path().join("out");
-    let config = write_config(
-        dir.path(),
-        "lossy.toml",
-        &local_feed("lossy", &source, &out, 0),
-    );
-    let daemon = Daemon::start_with_env(&config, &[("CAM1_KEY", CAM1_KEY)]);
+    let text =
+        "[router]\nlisten = \"127.0.0.1:0\"\n".to_owned() + &local_feed("lossy", &source, &out, 0);
+    let config = write_config(dir.path(), "lossy.toml", &text);
+    let mut daemon = Daemon::start_with_env(&config, &[("CAM1_KEY", CAM1_KEY)]);
+    let base = daemon.status_url(Duration::from_secs(10));
     wait_until("the daemon to listen", Duration::from_secs(10), || {
         daemon.logs().contains("SRT listening")
     });
@@ -323,6 +322,41 @@ fn srt_recovers_two_percent_loss() {
     let mut caller = ffmpeg_push(&format!(
         "srt://127.0.0.1:{front}?mode=caller&streamid=cam1&passphrase={CAM1_KEY}"
     ));
+    // While the caller sends: the loss and its repair show in the feed's metrics.
+    std::thread::sleep(Duration::from_secs(8));
+    let scraped = String::from_utf8(http_get(&format!("{base}metrics")).2).unwrap();
+    let sample = |name: &str| {
+        let prefix = format!("{name}{{source=\"lossy\"}} ");
+        scraped
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{scraped}"))
+    };
+    assert!(
+        sample("streamrouter_srt_packets_received_total") > 100.0,
+        "{scraped}"
+    );
+    assert!(
+        sample("streamrouter_srt_loss_reports_total") > 0.0,
+        "{scraped}"
+    );
+    assert!(
+        sample("streamrouter_srt_packets_retransmitted_total") > 0.0,
+        "{scraped}"
+    );
+    assert!(sample("streamrouter_srt_connected") == 1.0, "{scraped}");
+    assert!(
+        sample("streamrouter_srt_receive_bits_per_second") > 100_000.0,
+        "{scraped}"
+    );
+    let rtt = sample("streamrouter_srt_handshake_rtt_seconds");
+    assert!(rtt > 0.0 && rtt < 1.0, "{scraped}");
+    assert_eq!(
+        sample("streamrouter_srt_packets_dropped_total"),
+        0.0,
+        "{scraped}"
+    );
     assert!(caller.wait().unwrap().success());
     std::thread::sleep(Duration::from_secs(1));
     done.store(true, Ordering::Relaxed);

@@ -8,7 +8,7 @@
 //! framing and cutting happen downstream.
 //!
 //! The one entry point is [`run_source`]. Each kind lives in its own file (`stdin`, `file`,
-//! `udp`, `tcp`, `http`, `exec`, `srt` with its shared listeners `srt_listen`); they share the event sender with its "Restarted before the
+//! `udp`, `tcp`, `http`, `exec`, `srt` with its shared listeners `srt_listen` and metrics `srt_stats`); they share the event sender with its "Restarted before the
 //! next data" bookkeeping (`emit`), the retry delays (`backoff`), the byte pump for
 //! stream-like inputs (`pump`) and PCR pacing of files (`pacing`).
 
@@ -21,6 +21,7 @@ mod pacing;
 mod pump;
 mod srt;
 mod srt_listen;
+mod srt_stats;
 mod stdin;
 mod tcp;
 #[cfg(test)]
@@ -102,7 +103,7 @@ pub async fn run_source(
             SourceKind::Tcp(TcpMode::Connect(addr)) => tcp::connect(addr, &mut out).await,
             SourceKind::Http { url } => http::run(url.url(), &mut out).await,
             SourceKind::Exec { command } => exec::run(&command, &mut out).await,
-            SourceKind::Srt(srt) => srt::run(srt, &mut out).await,
+            SourceKind::Srt(srt) => srt::run(srt, &node.name, &mut out).await,
         };
         match stop {
             Stop::Shutdown => tracing::info!("source stopped"),

@@ -3,7 +3,8 @@
 //! [`SrtMode`], [`SrtPassphrase`], [`KeyLength`]), which compile makes and the model holds.
 //!
 //! Caller and rendezvous connect, pump the connection's messages and connect again with backoff,
-//! each new connection announced with `Restarted`. Listeners share one socket per port
+//! each new connection announced with `Restarted`; every connection's statistics feed the
+//! source's metrics (`srt_stats`). Listeners share one socket per port
 //! (`srt_listen`), which routes each caller by stream id. Owns the SRT connections; must not
 //! parse the bytes, and never logs a passphrase (it is a [`Secret`]).
 
@@ -18,6 +19,7 @@ use super::backoff::Backoff;
 use super::emit::Emitter;
 use super::pump::NETWORK_IDLE;
 use super::srt_listen;
+use super::srt_stats::SrtMetrics;
 use crate::config::model::Secret;
 
 /// Default `latency`, as libsrt's.
@@ -120,12 +122,16 @@ impl KeyLength {
     }
 }
 
-/// Runs the source until shutdown.
-pub(crate) async fn run(source: SrtSource, out: &mut Emitter) -> Stop {
+/// Runs source `name` until shutdown.
+pub(crate) async fn run(source: SrtSource, name: &str, out: &mut Emitter) -> Stop {
+    let mut metrics = SrtMetrics::new(name);
+    let metrics = &mut metrics;
     match &source.mode {
-        SrtMode::Listener { bind } => srt_listen::run(*bind, &source, out).await,
-        SrtMode::Caller { connect } => dial(None, connect, &source, out).await,
-        SrtMode::Rendezvous { bind, connect } => dial(Some(*bind), connect, &source, out).await,
+        SrtMode::Listener { bind } => srt_listen::run(*bind, &source, out, metrics).await,
+        SrtMode::Caller { connect } => dial(None, connect, &source, out, metrics).await,
+        SrtMode::Rendezvous { bind, connect } => {
+            dial(Some(*bind), connect, &source, out, metrics).await
+        }
     }
 }
 
@@ -135,6 +141,7 @@ async fn dial(
     connect: &str,
     source: &SrtSource,
     out: &mut Emitter,
+    metrics: &mut SrtMetrics,
 ) -> Stop {
     let shutdown = out.shutdown().clone();
     let mut backoff = Backoff::default();
@@ -153,7 +160,7 @@ async fn dial(
             Ok((socket, peer)) => {
                 tracing::info!(%peer, mode = what, "SRT connected");
                 backoff.up();
-                match pump(socket, out).await {
+                match pump(socket, out, metrics).await {
                     Ok(end) => end.log(&peer),
                     Err(stop) => return stop,
                 }
@@ -213,24 +220,42 @@ impl SrtEnd {
     }
 }
 
-/// Sends every message of `socket` as data until it ends.
-pub(crate) async fn pump(mut socket: SrtSocket, out: &mut Emitter) -> Result<SrtEnd, Stop> {
+/// Sends every message of `socket` as data until it ends, feeding its statistics to `metrics`.
+pub(crate) async fn pump(
+    mut socket: SrtSocket,
+    out: &mut Emitter,
+    metrics: &mut SrtMetrics,
+) -> Result<SrtEnd, Stop> {
     let shutdown = out.shutdown().clone();
+    let mut statistics = socket.statistics().clone();
+    let mut reporting = true;
     let mut bytes = 0u64;
-    loop {
+    metrics.connected(socket.settings().rtt);
+    let end = loop {
         let next = tokio::select! {
             biased;
-            () = shutdown.cancelled() => return Err(Stop::Shutdown),
+            () = shutdown.cancelled() => break Err(Stop::Shutdown),
+            report = statistics.next(), if reporting => {
+                match report {
+                    Some(report) => metrics.report(&report),
+                    None => reporting = false,
+                }
+                continue;
+            }
             next = tokio::time::timeout(NETWORK_IDLE, socket.next()) => next,
         };
         match next {
             Ok(Some(Ok((_, data)))) => {
                 bytes += data.len() as u64;
-                out.data(data).await?;
+                if let Err(stop) = out.data(data).await {
+                    break Err(stop);
+                }
             }
-            Ok(Some(Err(error))) => return Ok(SrtEnd::Failed(bytes, error)),
-            Ok(None) => return Ok(SrtEnd::Closed(bytes)),
-            Err(_) => return Ok(SrtEnd::Idle(bytes, NETWORK_IDLE)),
+            Ok(Some(Err(error))) => break Ok(SrtEnd::Failed(bytes, error)),
+            Ok(None) => break Ok(SrtEnd::Closed(bytes)),
+            Err(_) => break Ok(SrtEnd::Idle(bytes, NETWORK_IDLE)),
         }
-    }
+    };
+    metrics.disconnected();
+    end
 }

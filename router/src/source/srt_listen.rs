@@ -26,6 +26,7 @@ use super::Stop;
 use super::backoff::Backoff;
 use super::emit::Emitter;
 use super::srt::{SrtPassphrase, SrtSource, pump};
+use super::srt_stats::SrtMetrics;
 
 /// An accepted caller, handed to its source; `Lease` marks the feed busy while it lives.
 type Handoff = (SrtSocket, SocketAddr, Lease);
@@ -115,7 +116,12 @@ fn register(bind: SocketAddr, source: &SrtSource, handoff: mpsc::Sender<Handoff>
 }
 
 /// A listener source: takes the callers its port routes to it, one at a time, until shutdown.
-pub(crate) async fn run(bind: SocketAddr, source: &SrtSource, out: &mut Emitter) -> Stop {
+pub(crate) async fn run(
+    bind: SocketAddr,
+    source: &SrtSource,
+    out: &mut Emitter,
+    metrics: &mut SrtMetrics,
+) -> Stop {
     let shutdown = out.shutdown().clone();
     let (handoff, mut callers) = mpsc::channel(1);
     let _registration = register(bind, source, handoff);
@@ -130,7 +136,7 @@ pub(crate) async fn run(bind: SocketAddr, source: &SrtSource, out: &mut Emitter)
             },
         };
         tracing::info!(%peer, "SRT caller connected");
-        let end = pump(socket, out).await;
+        let end = pump(socket, out, metrics).await;
         drop(lease);
         match end {
             Ok(end) => end.log(&peer),
