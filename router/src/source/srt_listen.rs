@@ -5,7 +5,8 @@
 //!
 //! A caller with an unknown id, a wrong or missing passphrase, or one for a feed that already
 //! has its caller is refused and logged with its address (never a passphrase); the other feeds
-//! go on. The port's task lives while a source is registered on it; if srt-tokio's listener
+//! go on. The port's listener has one `latency`: that of the source that opened the port. The
+//! port's task lives while a source is registered on it; if srt-tokio's listener
 //! ends (it panics on an encrypted caller to a feed without passphrase, see
 //! `docs/srt-stack.md`) the port is bound again with backoff. Owns the registry of ports and
 //! their tasks; must not read the bytes.
