@@ -89,8 +89,9 @@ pub(super) fn check_single_stdin(sources: &[Placed<SourceNode>], diagnostics: &m
     }
 }
 
-/// SRT listeners sharing a port: each needs its own `stream_id` (the port routes callers by it).
-/// Two binds share a port when their addresses are equal or one is unspecified (`0.0.0.0`).
+/// SRT listeners sharing a port: one `bind` (one socket per port), and each its own `stream_id`
+/// (the port routes callers by it). Two binds share a port when their addresses are equal or
+/// one is unspecified (`0.0.0.0`).
 pub(super) fn check_srt_ports(sources: &[Placed<SourceNode>], diagnostics: &mut Diagnostics) {
     let mut seen: Vec<(&NodeDecl, std::net::SocketAddr, Option<&str>)> = Vec::new();
     for source in sources {
@@ -105,25 +106,40 @@ pub(super) fn check_srt_ports(sources: &[Placed<SourceNode>], diagnostics: &mut 
             continue;
         };
         let id = srt.stream_id.as_deref();
-        let clash = seen.iter().find(|(_, other, other_id)| {
+        let clash = seen.iter().find_map(|(first, other, other_id)| {
             let same_port = other.port() == bind.port()
                 && (other.ip() == bind.ip()
                     || other.ip().is_unspecified()
                     || bind.ip().is_unspecified());
-            same_port && (id.is_none() || other_id.is_none() || *other_id == id)
-        });
-        if let Some((first, _, first_id)) = clash {
-            let why = if id.is_none() || first_id.is_none() {
-                "listeners sharing a port each need a `stream_id`"
+            let why = if !same_port {
+                return None;
+            } else if *other != bind {
+                // One socket per port: the same address, or the second bind fails.
+                (
+                    "bind",
+                    format!("listeners sharing a port share one `bind` ({other})"),
+                )
+            } else if id.is_none() || other_id.is_none() {
+                (
+                    "bind",
+                    "listeners sharing a port each need a `stream_id`".to_owned(),
+                )
+            } else if *other_id == id {
+                (
+                    "stream_id",
+                    "listeners sharing a port need distinct `stream_id`s".to_owned(),
+                )
             } else {
-                "listeners sharing a port need distinct `stream_id`s"
+                return None;
             };
+            Some((*first, why))
+        });
+        if let Some((first, (key, why))) = clash {
             let message = format!(
                 "SRT listener on {bind} shares its port with `{}` ({}): {why}",
                 first.name,
                 diagnostics.describe(first.header)
             );
-            let key = if id.is_some() { "stream_id" } else { "bind" };
             let pos = source.decl.key_pos(key);
             source
                 .decl

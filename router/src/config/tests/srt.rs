@@ -1,6 +1,6 @@
 //! `type = "srt"` sources: the model compile makes (modes, defaults, typed values), the refusals
 //! each at its line and key (passphrase length, caller without `connect`, mode, pbkeylen,
-//! listeners sharing a port without distinct stream ids), the passphrase shown as `***` in the
+//! listeners sharing a port without one bind and distinct stream ids), the passphrase shown as `***` in the
 //! graph and named but never shown by the reload diff.
 
 use std::time::Duration;
@@ -149,13 +149,25 @@ fn bad_srt_values_are_each_explained_at_their_key() {
 fn listeners_on_one_port_need_distinct_stream_ids() {
     let distinct = [
         fed("a", "bind = \"0.0.0.0:9000\"\nstream_id = \"a\""),
-        fed("b", "bind = \"127.0.0.1:9000\"\nstream_id = \"b\""),
+        fed("b", "bind = \"0.0.0.0:9000\"\nstream_id = \"b\""),
     ]
     .concat();
     assert_eq!(errors(&distinct), []);
+    let two_addresses = [
+        fed("a", "bind = \"0.0.0.0:9000\"\nstream_id = \"a\""),
+        fed("b", "bind = \"127.0.0.1:9000\"\nstream_id = \"b\""),
+    ]
+    .concat();
+    let found = errors(&two_addresses);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].0, found[0].1.as_str()), (16, "sources.b.bind"));
+    assert!(
+        found[0].2.contains("share one `bind` (0.0.0.0:9000)"),
+        "{found:?}"
+    );
     let same = [
         fed("a", "bind = \"0.0.0.0:9000\"\nstream_id = \"a\""),
-        fed("b", "bind = \"127.0.0.1:9000\"\nstream_id = \"a\""),
+        fed("b", "bind = \"0.0.0.0:9000\"\nstream_id = \"a\""),
     ]
     .concat();
     let found = errors(&same);
