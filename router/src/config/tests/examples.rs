@@ -7,6 +7,7 @@ use super::super::model::{
 };
 use super::super::{Environment, Loaded, load_with};
 use super::{HOME, listing};
+use crate::config::model::SrtMode;
 use crate::playlist::SegmentNamePattern;
 
 /// The file name the publisher gives segment `sequence` of a pattern the config accepted.
@@ -19,13 +20,16 @@ fn configs_dir() -> PathBuf {
 }
 
 /// The variables the examples read, as a deployment sets them.
-const EXAMPLE_VARS: [(&str, &str); 3] = [
+const EXAMPLE_VARS: [(&str, &str); 6] = [
     ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
     (
         "AWS_SECRET_ACCESS_KEY",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     ),
     ("FTP_PASSWORD", "example-password"),
+    ("SRT_CAM1_KEY", "example-cam1-key"),
+    ("SRT_CAM2_KEY", "example-cam2-key"),
+    ("SRT_STUDIO_KEY", "example-studio-key"),
 ];
 
 /// Loads an example with `~/` at [`HOME`] and the variables `vars`.
@@ -138,7 +142,11 @@ fn reference_has_every_source_kind_and_playlist_option() {
             SourceKind::Tcp(TcpMode::Connect(_)) => "tcp connect",
             SourceKind::Http { .. } => "http",
             SourceKind::Exec { .. } => "exec",
-            SourceKind::Srt(_) => "srt",
+            SourceKind::Srt(ref srt) => match srt.mode {
+                SrtMode::Listener { .. } => "srt listener",
+                SrtMode::Caller { .. } => "srt caller",
+                SrtMode::Rendezvous { .. } => "srt rendezvous",
+            },
         })
         .collect();
     for kind in [
@@ -150,6 +158,8 @@ fn reference_has_every_source_kind_and_playlist_option() {
         "tcp connect",
         "http",
         "exec",
+        "srt listener",
+        "srt caller",
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
@@ -259,6 +269,18 @@ fn reference_has_every_sink_kind_with_every_key() {
     assert_eq!(
         unset,
         [
+            (
+                "sources.srt_cam1.passphrase",
+                "environment variable SRT_CAM1_KEY is not set"
+            ),
+            (
+                "sources.srt_cam2.passphrase",
+                "environment variable SRT_CAM2_KEY is not set"
+            ),
+            (
+                "sources.srt_studio.passphrase",
+                "environment variable SRT_STUDIO_KEY is not set"
+            ),
             (
                 "sinks.cdn.access_key_id",
                 "environment variable AWS_ACCESS_KEY_ID is not set"
