@@ -100,9 +100,11 @@ pub(super) fn build_sink(
     }
 }
 
-/// Whether `key` (of a node) holds a credential: a secret key of a backend's settings.
+/// Whether `key` (of a node) holds a credential: a secret key of a backend's settings or of
+/// a source.
 pub(super) fn is_credential_key(key: &str) -> bool {
     [
+        super::sources::SECRET_KEYS,
         S3Settings::SECRET_KEYS,
         FtpSettings::SECRET_KEYS,
         ScpSettings::SECRET_KEYS,

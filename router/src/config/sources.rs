@@ -14,6 +14,8 @@ use super::nodes::{Built, NodeDecl};
 
 /// Source types that exist, for messages.
 const SOURCE_TYPES: [&str; 7] = ["stdin", "file", "udp", "tcp", "http", "exec", "srt"];
+/// Source keys holding a credential (an SRT `passphrase`): no message ever quotes their text.
+pub(super) const SECRET_KEYS: &[&str] = &["passphrase"];
 
 pub(super) fn build_source(
     decl: &NodeDecl,

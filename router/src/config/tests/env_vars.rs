@@ -340,3 +340,27 @@ sinks.out = { type = "ftp", inputs = ["hls"], host = "h", password = "Pw-{{hidde
         )]
     );
 }
+
+#[test]
+fn a_bad_placeholder_in_an_srt_passphrase_is_reported_without_its_text() {
+    let text = r#"feeds = [{ template = "t", name = "a" }]
+[templates.t]
+sources.in = { type = "srt", bind = "0.0.0.0:9000", passphrase = "Pw-{{hidden}}-long-enough" }
+segmenters.seg = { input = "in" }
+playlists.hls = { input = "seg" }
+sinks.out = { type = "local", inputs = ["hls"], path = "/srv/live" }
+"#;
+    let loaded = compile_with_vars(text, &[]);
+    let errors = found(&loaded);
+    let about: Vec<_> = (errors.iter())
+        .filter(|(_, _, key, _)| *key == "sources.a.in.passphrase")
+        .collect();
+    assert_eq!(about.len(), 1, "{errors:?}");
+    assert!(
+        about[0].3.starts_with(
+            "has a `{{` placeholder that cannot be replaced (not quoted: this is a credential)"
+        ),
+        "{errors:?}"
+    );
+    assert!(!format!("{errors:?}").contains("hidden"), "{errors:?}");
+}
