@@ -1,5 +1,6 @@
 //! Real servers for the remote-sink tests, started by the tests themselves on 127.0.0.1:
-//! moto's server (S3) and pyftpdlib (FTP), each on a free port, stopped when dropped.
+//! moto's server (S3) and pyftpdlib (FTP), each on a free port, stopped when dropped; and
+//! srt-live-transmit relaying UDP to SRT for the SRT source tests.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -18,6 +19,24 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// srt-live-transmit (Debian `srt-tools`) relaying the datagrams sent to `udp_in` on
+/// 127.0.0.1 to the SRT peer `srt` (a URL with its mode); killed on drop.
+pub fn srt_relay(udp_in: u16, srt: &str) -> Server {
+    let child = Command::new("srt-live-transmit")
+        .arg("-q")
+        .arg(format!("udp://127.0.0.1:{udp_in}"))
+        .arg(srt)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("srt-live-transmit (Debian srt-tools)");
+    Server {
+        child,
+        port: udp_in,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::common::m3u8::Playlist;
 use crate::common::{ff, router};
 use crate::daemon::{Daemon, http_get, wait_until, write_config};
 use crate::feeds::local_feed;
+use crate::servers::srt_relay;
 
 const CAM1_KEY: &str = "cam1-s3cret-passphrase";
 const CAM2_KEY: &str = "cam2-other-s3cret-key";
@@ -134,17 +135,10 @@ fn two_listeners_share_a_port_by_stream_id_and_refuse_a_wrong_passphrase() {
 fn caller_mode_pulls_from_srt_live_transmit() {
     let dir = tempfile::tempdir().unwrap();
     let (udp_in, srt_port) = (free_udp_port(), free_udp_port());
-    let mut relay = Command::new("srt-live-transmit")
-        .arg("-q")
-        .arg(format!("udp://127.0.0.1:{udp_in}"))
-        .arg(format!(
-            "srt://:{srt_port}?mode=listener&passphrase={CAM1_KEY}"
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("srt-live-transmit (Debian srt-tools)");
+    let _relay = srt_relay(
+        udp_in,
+        &format!("srt://:{srt_port}?mode=listener&passphrase={CAM1_KEY}"),
+    );
     let source = format!(
         "type = \"srt\"\nmode = \"caller\"\nconnect = \"localhost:{srt_port}\"\n\
          passphrase = \"${{CAM1_KEY}}\""
@@ -161,8 +155,6 @@ fn caller_mode_pulls_from_srt_live_transmit() {
     });
     send_clip_over_udp(udp_in);
     let (status, logs) = daemon.stop(Duration::from_secs(10));
-    let _ = relay.kill();
-    let _ = relay.wait();
     assert!(status.success(), "{logs}");
     assert!(!logs.contains(CAM1_KEY), "a passphrase is in the logs");
     assert_whole_clip(&out.join("pull.m3u8"));
@@ -189,17 +181,10 @@ fn send_clip_over_udp(udp_in: u16) {
 fn rendezvous_with_srt_live_transmit() {
     let dir = tempfile::tempdir().unwrap();
     let (udp_in, theirs, ours) = (free_udp_port(), free_udp_port(), free_udp_port());
-    let mut relay = Command::new("srt-live-transmit")
-        .arg("-q")
-        .arg(format!("udp://127.0.0.1:{udp_in}"))
-        .arg(format!(
-            "srt://127.0.0.1:{ours}?mode=rendezvous&port={theirs}"
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("srt-live-transmit (Debian srt-tools)");
+    let _relay = srt_relay(
+        udp_in,
+        &format!("srt://127.0.0.1:{ours}?mode=rendezvous&port={theirs}"),
+    );
     let source = format!(
         "type = \"srt\"\nmode = \"rendezvous\"\nbind = \"127.0.0.1:{ours}\"\n\
          connect = \"127.0.0.1:{theirs}\""
@@ -212,8 +197,6 @@ fn rendezvous_with_srt_live_transmit() {
     });
     send_clip_over_udp(udp_in);
     let (status, logs) = daemon.stop(Duration::from_secs(10));
-    let _ = relay.kill();
-    let _ = relay.wait();
     assert!(status.success(), "{logs}");
     assert_whole_clip(&out.join("rdv.m3u8"));
 }

@@ -44,3 +44,17 @@ pub fn set_continuity_counter(packet: &mut TsPacket, counter: u8) {
 pub fn packet_has_payload(packet: &TsPacket) -> bool {
     packet[3] & 0x10 != 0
 }
+
+/// The six bytes of an adaptation field's PCR for the 90 kHz `base` (extension 0), for tests
+/// that build packets by hand.
+#[cfg(test)]
+pub(crate) fn pcr_field(base: u64) -> [u8; 6] {
+    [
+        (base >> 25) as u8,
+        (base >> 17) as u8,
+        (base >> 9) as u8,
+        (base >> 1) as u8,
+        ((base & 1) << 7) as u8 | 0x7e,
+        0,
+    ]
+}

@@ -109,12 +109,7 @@ fn packet(
         p[5] = 0;
         if let Some(base) = pcr {
             p[5] = 0x50;
-            p[6] = (base >> 25) as u8;
-            p[7] = (base >> 17) as u8;
-            p[8] = (base >> 9) as u8;
-            p[9] = (base >> 1) as u8;
-            p[10] = ((base & 1) << 7) as u8 | 0x7e;
-            p[11] = 0;
+            p[6..12].copy_from_slice(&crate::media::pcr_field(base));
         }
         p[PACKET_SIZE - payload.len()..].copy_from_slice(payload);
     }
