@@ -71,9 +71,35 @@ pub struct NodeReport {
     pub last_error: Option<String>,
     /// When it entered its state (RFC 3339, UTC).
     pub since: String,
+    /// An SRT source's link: its peer and counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srt: Option<SrtLinkReport>,
     /// Which start of the node this is (a restarted node's old task no longer reports).
     #[serde(skip)]
     incarnation: u64,
+}
+
+/// An SRT source's link as reported: the caller or peer connected now, and totals over every
+/// connection since the source (re)started. srt-protocol 0.4.4 measures the round-trip time
+/// only in the handshake and counts loss by the reports it sends (NAKs), not by packet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SrtLinkReport {
+    /// The peer's address while connected.
+    pub peer: Option<String>,
+    /// Connections so far.
+    pub connections: u64,
+    /// The current (or last) connection's handshake round-trip time, in microseconds.
+    pub handshake_rtt_us: Option<u64>,
+    /// The receive rate over about the last second, 0 while not connected.
+    pub receive_bits_per_second: u64,
+    /// DATA packets received.
+    pub packets_received: u64,
+    /// Loss reports (NAKs) sent to the peer.
+    pub loss_reports: u64,
+    /// Lost packets recovered by retransmission.
+    pub packets_retransmitted: u64,
+    /// Packets given up for good (too late to play).
+    pub packets_dropped: u64,
 }
 
 /// The states of the running nodes, written by their tasks, read by the status endpoint.
@@ -101,6 +127,7 @@ impl NodeBoard {
             state: NodeState::Starting,
             last_error: None,
             since: now(),
+            srt: None,
             incarnation,
         };
         entries.nodes.insert(node.clone(), report);
@@ -126,6 +153,16 @@ impl NodeBoard {
         }
         if error.is_some() {
             report.last_error = error;
+        }
+    }
+
+    /// Start `incarnation` of SRT source `node` reports its link.
+    fn set_srt(&self, node: &NodeId, incarnation: u64, link: SrtLinkReport) {
+        let mut entries = self.lock();
+        if let Some(report) = entries.nodes.get_mut(node)
+            && report.incarnation == incarnation
+        {
+            report.srt = Some(link);
         }
     }
 
@@ -190,6 +227,11 @@ impl NodeStatus {
     pub fn fail(&self, state: NodeState, error: String) {
         self.board
             .set(&self.node, self.incarnation, state, Some(error));
+    }
+
+    /// The node (an SRT source) reports its link.
+    pub fn srt_link(&self, link: SrtLinkReport) {
+        self.board.set_srt(&self.node, self.incarnation, link);
     }
 
     /// A segmenter cut a segment now.
@@ -386,5 +428,27 @@ mod tests {
         assert_eq!(state(), NodeState::Stopped);
         let json = serde_json::to_value(NodeState::Restarting).unwrap();
         assert_eq!(json, "restarting");
+    }
+
+    #[test]
+    fn an_srt_link_shows_on_its_node_only_from_its_current_start() {
+        let board = NodeBoard::default();
+        let old = NodeStatus::starting(&board, NodeId::source("cam"));
+        let source = NodeStatus::starting(&board, NodeId::source("cam"));
+        old.srt_link(SrtLinkReport {
+            peer: Some("10.0.0.9:1".into()),
+            ..SrtLinkReport::default()
+        });
+        assert_eq!(board.snapshot()[0].srt, None);
+        let json = serde_json::to_value(&board.snapshot()[0]).unwrap();
+        assert!(json.get("srt").is_none(), "{json}");
+        source.srt_link(SrtLinkReport {
+            peer: Some("10.0.0.1:4000".into()),
+            packets_received: 7,
+            ..SrtLinkReport::default()
+        });
+        let json = serde_json::to_value(&board.snapshot()[0]).unwrap();
+        assert_eq!(json["srt"]["peer"], "10.0.0.1:4000");
+        assert_eq!(json["srt"]["packets_received"], 7);
     }
 }

@@ -72,12 +72,26 @@ fn two_listeners_share_a_port_by_stream_id_and_refuse_a_wrong_passphrase() {
     let (out1, out2) = (dir.path().join("out1"), dir.path().join("out2"));
     let text = local_feed("cam1", &cam1, &out1, 0) + &local_feed("cam2", &cam2, &out2, 0);
     let config = write_config(dir.path(), "srt.toml", &text);
-    let env = [
-        ("CAM1_KEY", CAM1_KEY),
-        ("CAM2_KEY", CAM2_KEY),
-        ("RUST_LOG", "debug"),
-    ];
-    let daemon = Daemon::start_with_env(&config, &env);
+    let env = [("CAM1_KEY", CAM1_KEY), ("CAM2_KEY", CAM2_KEY)];
+    // What `check` and `graph` print names the passphrases without their text.
+    for args in [&["check"][..], &["graph"], &["graph", "--dot"]] {
+        let printed = Command::new(router::BIN)
+            .args(args)
+            .arg(&config)
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(printed.status.success(), "{args:?}: {printed:?}");
+        let printed =
+            String::from_utf8_lossy(&printed.stdout) + String::from_utf8_lossy(&printed.stderr);
+        for secret in [CAM1_KEY, CAM2_KEY] {
+            assert!(
+                !printed.contains(secret),
+                "{args:?} shows a passphrase:\n{printed}"
+            );
+        }
+    }
+    let daemon = Daemon::start_with_env(&config, &[env[0], env[1], ("RUST_LOG", "trace")]);
     wait_until("the daemon to start", Duration::from_secs(10), || {
         daemon.logs().contains("SRT listening")
     });
@@ -104,6 +118,9 @@ fn two_listeners_share_a_port_by_stream_id_and_refuse_a_wrong_passphrase() {
     // A second caller for the busy cam1, and one for no feed: refused, cam1 goes on.
     assert!(!short_push(&url("cam1", CAM1_KEY, 16)).status.success());
     assert!(!short_push(&url("cam3", CAM1_KEY, 16)).status.success());
+    // cam2 wants AES-256 (`pbkeylen = 32`): a caller asking for AES-128 is refused.
+    let weaker = short_push(&url("cam2", CAM2_KEY, 16));
+    assert!(!weaker.status.success());
     assert!(first.wait().unwrap().success());
     assert!(second.wait().unwrap().success());
     let (status, logs) = daemon.stop(Duration::from_secs(10));
@@ -116,6 +133,7 @@ fn two_listeners_share_a_port_by_stream_id_and_refuse_a_wrong_passphrase() {
         "in the handshake",
         "the feed already has a caller",
         "no feed has this stream id",
+        "it asks for a 16-byte key, the feed's pbkeylen is 32",
     ] {
         assert!(
             refusals
@@ -124,6 +142,7 @@ fn two_listeners_share_a_port_by_stream_id_and_refuse_a_wrong_passphrase() {
             "{why}: {refusals:#?}"
         );
     }
+    assert!(logs.contains("TRACE"), "not logged at trace level");
     for secret in [CAM1_KEY, CAM2_KEY, "not-the-right-key"] {
         assert!(!logs.contains(secret), "a passphrase is in the logs");
     }
@@ -348,6 +367,37 @@ fn srt_recovers_two_percent_loss_and_the_metrics_show_it() {
     );
     let rtt = sample("streamrouter_srt_handshake_rtt_seconds");
     assert!(rtt > 0.0 && rtt < 1.0, "{scraped}");
+    // `/status` shows the same link on the source's node, with the peer (the forwarder), and
+    // no passphrase.
+    let status_text = String::from_utf8(http_get(&format!("{base}status")).2).unwrap();
+    assert!(
+        !status_text.contains(CAM1_KEY),
+        "/status shows the passphrase"
+    );
+    let status: serde_json::Value = serde_json::from_str(&status_text).unwrap();
+    let nodes = status["nodes"].as_array().unwrap();
+    let node = nodes.iter().find(|node| node["node"] == "sources.lossy");
+    let link = &node.unwrap_or_else(|| panic!("no source in {status_text}"))["srt"];
+    let count = |key: &str| {
+        link[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {key}: {link}"))
+    };
+    assert!(
+        link["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{link}"
+    );
+    assert_eq!(count("connections"), 1, "{link}");
+    assert!(count("packets_received") > 100, "{link}");
+    assert!(
+        count("loss_reports") > 0 && count("packets_retransmitted") > 0,
+        "{link}"
+    );
+    assert!(count("receive_bits_per_second") > 100_000, "{link}");
+    assert!(
+        (1..1_000_000).contains(&count("handshake_rtt_us")),
+        "{link}"
+    );
     assert_eq!(
         sample("streamrouter_srt_packets_dropped_total"),
         0.0,

@@ -98,8 +98,34 @@ fn render(status: &Value) -> String {
             text(&node["state"]),
             text(&node["since"]),
         );
+        if let Some(link) = node.get("srt").filter(|link| link.is_object()) {
+            let _ = writeln!(out, "  {}", srt_line(link));
+        }
     }
     out
+}
+
+/// An SRT source's link on one line.
+fn srt_line(link: &Value) -> String {
+    let count = |key: &str| link[key].as_u64().unwrap_or(0);
+    let peer = match link["peer"].as_str() {
+        Some(peer) => format!("peer {peer}"),
+        None => "not connected".to_owned(),
+    };
+    let rtt = match link["handshake_rtt_us"].as_u64() {
+        Some(us) => format!("{:.1} ms", us as f64 / 1000.0),
+        None => "-".to_owned(),
+    };
+    let mbits = count("receive_bits_per_second") as f64 / 1e6;
+    format!(
+        "srt: {peer} · rtt {rtt} · {mbits:.2} Mbit/s · {} received · {} loss reports · \
+         {} retransmitted · {} dropped · {} connections",
+        count("packets_received"),
+        count("loss_reports"),
+        count("packets_retransmitted"),
+        count("packets_dropped"),
+        count("connections"),
+    )
 }
 
 #[cfg(test)]
@@ -117,7 +143,10 @@ mod tests {
                 {"node": "sinks.cdn", "kind": "sink", "name": "cdn", "state": "retrying",
                  "last_error": "connection refused", "since": "2026-11-25T12:00:01Z"},
                 {"node": "sources.cam1", "kind": "source", "name": "cam1", "state": "live",
-                 "last_error": null, "since": "2026-11-25T11:00:00Z"},
+                 "last_error": null, "since": "2026-11-25T11:00:00Z",
+                 "srt": {"peer": "203.0.113.7:50123", "connections": 2, "handshake_rtt_us": 41000,
+                         "receive_bits_per_second": 2048000, "packets_received": 18200,
+                         "loss_reports": 3, "packets_retransmitted": 3, "packets_dropped": 1}},
                 {"node": "segmenters.cam1", "kind": "segmenter", "name": "cam1",
                  "state": "restarting", "last_error": "panicked: boom",
                  "since": "2026-11-25T12:00:02Z"}
@@ -145,6 +174,13 @@ mod tests {
         );
         assert!(
             table.contains("sources.cam1     live        2026-11-25T11:00:00Z  -\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "  srt: peer 203.0.113.7:50123 · rtt 41.0 ms · 2.05 Mbit/s · 18200 received · \
+                 3 loss reports · 3 retransmitted · 1 dropped · 2 connections\n"
+            ),
             "{table}"
         );
         assert!(

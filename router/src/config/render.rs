@@ -15,6 +15,7 @@ use super::model::{
     SourceNode, SrtMode, SrtSource, TcpMode,
 };
 use super::sinks::is_credential_key;
+use crate::source::KeyLength;
 
 /// One node as both renderings see it.
 struct Shown {
@@ -73,7 +74,14 @@ fn srt_settings(srt: &SrtSource, settings: &mut Vec<(&'static str, String)>) -> 
             .map(|_| ("passphrase", "***".to_owned())),
     );
     settings.extend([
-        ("pbkeylen", srt.pbkeylen.bytes().to_string()),
+        (
+            "pbkeylen",
+            match (srt.pbkeylen, &srt.mode) {
+                (Some(length), _) => length.bytes().to_string(),
+                (None, SrtMode::Listener { .. }) => "the caller's".to_owned(),
+                (None, _) => KeyLength::default().bytes().to_string(),
+            },
+        ),
         (
             "latency",
             humantime::format_duration(srt.latency).to_string(),

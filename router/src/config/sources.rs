@@ -256,17 +256,17 @@ fn srt_source(fields: &mut Fields<'_>) -> Option<SourceKind> {
             .ok()
     });
     let pbkeylen = match fields.entry("pbkeylen") {
-        None => KeyLength::default(),
+        None => None,
         Some(entry) => {
             let pos = entry.item.pos;
             let bytes = match entry.item.value {
                 super::raw::Value::Integer(bytes) => KeyLength::from_bytes(bytes),
                 _ => None,
             };
-            bytes.unwrap_or_else(|| {
+            if bytes.is_none() {
                 fields.error(pos, "pbkeylen", "must be 16, 24 or 32 (bytes of AES key)");
-                KeyLength::default()
-            })
+            }
+            bytes
         }
     };
     let latency = fields.duration_or("latency", crate::source::SRT_DEFAULT_LATENCY);

@@ -7,7 +7,9 @@
 //! and the model holds them, so a source never fails on its settings. Must not parse beyond what pacing needs (PCR) and must not know about segments:
 //! framing and cutting happen downstream.
 //!
-//! The one entry point is [`run_source`]. Each kind lives in its own file (`stdin`, `file`,
+//! The one entry point is [`run_source`], on a [`SourceRun`]: the node's settings with what the
+//! topology hands it (its status entry; an SRT listener's place on its shared port, whose task
+//! the topology spawns: sources spawn nothing). Each kind lives in its own file (`stdin`, `file`,
 //! `udp`, `tcp`, `http`, `exec`, `srt` with its shared listeners `srt_listen` and metrics `srt_stats`); they share the event sender with its "Restarted before the
 //! next data" bookkeeping (`emit`), the retry delays (`backoff`), the byte pump for
 //! stream-like inputs (`pump`) and PCR pacing of files (`pacing`).
@@ -33,6 +35,7 @@ use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::model::{SourceKind, SourceNode, TcpMode};
+use crate::status::NodeStatus;
 
 pub use exec::{CommandError, ExecCommand};
 pub use http::{HttpUrl, HttpUrlError};
@@ -40,6 +43,7 @@ pub use srt::{
     DEFAULT_LATENCY as SRT_DEFAULT_LATENCY, KeyLength, PassphraseLength, SrtMode, SrtPassphrase,
     SrtSource,
 };
+pub use srt_listen::{PortTask as SrtPortTask, SrtPorts, SrtRoute};
 pub use udp::{MulticastError, UdpSource};
 
 /// What a source tells the feed.
@@ -71,6 +75,41 @@ pub(crate) enum Stop {
     Invalid,
 }
 
+/// A source ready to run, again after a panic: its settings, its status entry, and for an SRT
+/// listener its route on its port.
+pub struct SourceRun {
+    node: SourceNode,
+    status: NodeStatus,
+    srt_route: Option<SrtRoute>,
+}
+
+impl SourceRun {
+    /// Source `node` reporting to `status`. An SRT listener registers on its port in `ports`;
+    /// when the port is new its task comes back, for the caller to spawn.
+    pub fn new(
+        node: SourceNode,
+        status: NodeStatus,
+        ports: &SrtPorts,
+    ) -> (Self, Option<SrtPortTask>) {
+        let (srt_route, port_task) = match &node.kind {
+            SourceKind::Srt(srt) => match srt.mode {
+                SrtMode::Listener { bind } => {
+                    let (route, task) = ports.register(bind, srt);
+                    (Some(route), task)
+                }
+                _ => (None, None),
+            },
+            _ => (None, None),
+        };
+        let run = Self {
+            node,
+            status,
+            srt_route,
+        };
+        (run, port_task)
+    }
+}
+
 /// Runs the source until `shutdown` is cancelled or the source ends for good (a file without
 /// loop at EOF, stdin at EOF). Sends every chunk as SourceEvent::Data in order; after any
 /// interruption it recovers by itself (reconnect/redial/restart with exponential backoff,
@@ -84,26 +123,28 @@ pub(crate) enum Stop {
 /// 32 KiB). `Restarted` is only sent when data was delivered before it, so a stream that never
 /// produced a byte is not announced as restarted.
 pub async fn run_source(
-    node: SourceNode,
+    run: &mut SourceRun,
     events: Sender<SourceEvent>,
     shutdown: CancellationToken,
 ) {
     // The caller runs this in the source node's span.
     {
         let mut out = emit::Emitter::new(events, shutdown);
-        let stop = match node.kind {
+        let stop = match &run.node.kind {
             SourceKind::Stdin => stdin::run(&mut out).await,
             SourceKind::File {
                 path,
                 realtime,
                 looped,
-            } => file::run(&path, realtime, looped, &mut out).await,
-            SourceKind::Udp(udp) => udp::run(udp, &mut out).await,
-            SourceKind::Tcp(TcpMode::Listen(addr)) => tcp::listen(addr, &mut out).await,
-            SourceKind::Tcp(TcpMode::Connect(addr)) => tcp::connect(addr, &mut out).await,
+            } => file::run(path, *realtime, *looped, &mut out).await,
+            SourceKind::Udp(udp) => udp::run(*udp, &mut out).await,
+            SourceKind::Tcp(TcpMode::Listen(addr)) => tcp::listen(*addr, &mut out).await,
+            SourceKind::Tcp(TcpMode::Connect(addr)) => tcp::connect(*addr, &mut out).await,
             SourceKind::Http { url } => http::run(url.url(), &mut out).await,
-            SourceKind::Exec { command } => exec::run(&command, &mut out).await,
-            SourceKind::Srt(srt) => srt::run(srt, &node.name, &mut out).await,
+            SourceKind::Exec { command } => exec::run(command, &mut out).await,
+            SourceKind::Srt(srt) => {
+                srt::run(srt, run.srt_route.as_mut(), &run.status, &mut out).await
+            }
         };
         match stop {
             Stop::Shutdown => tracing::info!("source stopped"),

@@ -4,8 +4,8 @@
 //!
 //! Caller and rendezvous connect, pump the connection's messages and connect again with backoff,
 //! each new connection announced with `Restarted`; every connection's statistics feed the
-//! source's metrics (`srt_stats`). Listeners share one socket per port
-//! (`srt_listen`), which routes each caller by stream id. Owns the SRT connections; must not
+//! source's metrics and `/status` entry (`srt_stats`). Listeners share one socket per port
+//! (`srt_listen`), which routes each caller by stream id to the source's [`SrtRoute`]. Owns the SRT connections; must not
 //! parse the bytes, and never logs a passphrase (it is a [`Secret`]).
 
 use std::net::SocketAddr;
@@ -18,9 +18,10 @@ use super::Stop;
 use super::backoff::Backoff;
 use super::emit::Emitter;
 use super::pump::NETWORK_IDLE;
-use super::srt_listen;
+use super::srt_listen::{self, SrtRoute};
 use super::srt_stats::SrtMetrics;
 use crate::config::model::Secret;
+use crate::status::NodeStatus;
 
 /// Default `latency`, as libsrt's.
 pub const DEFAULT_LATENCY: Duration = Duration::from_millis(120);
@@ -34,9 +35,10 @@ pub struct SrtSource {
     pub stream_id: Option<String>,
     /// `passphrase`: AES on when set.
     pub passphrase: Option<SrtPassphrase>,
-    /// `pbkeylen`: the key length a caller or rendezvous peer asks for (a listener takes
-    /// the caller's).
-    pub pbkeylen: KeyLength,
+    /// `pbkeylen`: the key length a caller or rendezvous peer asks for (AES-128 when not
+    /// written). A listener answers with the caller's; with `pbkeylen` written it refuses a
+    /// caller asking for another.
+    pub pbkeylen: Option<KeyLength>,
     /// `latency`: the receiver's buffering delay.
     pub latency: Duration,
 }
@@ -122,15 +124,28 @@ impl KeyLength {
     }
 }
 
-/// Runs source `name` until shutdown.
-pub(crate) async fn run(source: SrtSource, name: &str, out: &mut Emitter) -> Stop {
-    let mut metrics = SrtMetrics::new(name);
+/// Runs the source whose entry is `status` until shutdown; a listener takes its callers from
+/// `route` (its place on its port).
+pub(crate) async fn run(
+    source: &SrtSource,
+    route: Option<&mut SrtRoute>,
+    status: &NodeStatus,
+    out: &mut Emitter,
+) -> Stop {
+    let mut metrics = SrtMetrics::new(status.clone());
     let metrics = &mut metrics;
-    match &source.mode {
-        SrtMode::Listener { bind } => srt_listen::run(*bind, &source, out, metrics).await,
-        SrtMode::Caller { connect } => dial(None, connect, &source, out, metrics).await,
-        SrtMode::Rendezvous { bind, connect } => {
-            dial(Some(*bind), connect, &source, out, metrics).await
+    match (&source.mode, route) {
+        (SrtMode::Listener { .. }, Some(route)) => {
+            srt_listen::run(route, source, out, metrics).await
+        }
+        (SrtMode::Listener { bind }, None) => {
+            // `SourceRun::new` registers every listener: not reached.
+            tracing::error!(%bind, "SRT listener without its port");
+            Stop::Invalid
+        }
+        (SrtMode::Caller { connect }, _) => dial(None, connect, source, out, metrics).await,
+        (SrtMode::Rendezvous { bind, connect }, _) => {
+            dial(Some(*bind), connect, source, out, metrics).await
         }
     }
 }
@@ -145,6 +160,7 @@ async fn dial(
 ) -> Stop {
     let shutdown = out.shutdown().clone();
     let mut backoff = Backoff::default();
+    metrics.waiting();
     let what = if bind.is_some() {
         "rendezvous"
     } else {
@@ -160,7 +176,7 @@ async fn dial(
             Ok((socket, peer)) => {
                 tracing::info!(%peer, mode = what, "SRT connected");
                 backoff.up();
-                match pump(socket, out, metrics).await {
+                match pump(socket, peer, out, metrics).await {
                     Ok(end) => end.log(&peer),
                     Err(stop) => return stop,
                 }
@@ -187,7 +203,8 @@ async fn connect_once(
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
     let mut builder = SrtSocket::builder().latency(source.latency);
     if let Some(passphrase) = &source.passphrase {
-        builder = builder.encryption(source.pbkeylen.bytes(), passphrase.expose());
+        let key_length = source.pbkeylen.unwrap_or_default();
+        builder = builder.encryption(key_length.bytes(), passphrase.expose());
     }
     let socket = match bind {
         Some(bind) => builder.local(bind).rendezvous(peer).await?,
@@ -220,9 +237,11 @@ impl SrtEnd {
     }
 }
 
-/// Sends every message of `socket` as data until it ends, feeding its statistics to `metrics`.
+/// Sends every message of `socket` (connected to `peer`) as data until it ends, feeding its
+/// statistics to `metrics`.
 pub(crate) async fn pump(
     mut socket: SrtSocket,
+    peer: SocketAddr,
     out: &mut Emitter,
     metrics: &mut SrtMetrics,
 ) -> Result<SrtEnd, Stop> {
@@ -230,7 +249,7 @@ pub(crate) async fn pump(
     let mut statistics = socket.statistics().clone();
     let mut reporting = true;
     let mut bytes = 0u64;
-    metrics.connected(socket.settings().rtt);
+    metrics.connected(peer, socket.settings().rtt);
     let end = loop {
         let next = tokio::select! {
             biased;

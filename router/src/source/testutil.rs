@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{SourceEvent, run_source};
-use crate::config::model::{SourceKind, SourceNode};
+use super::{SourceEvent, SourceRun, SrtPorts, run_source};
+use crate::config::model::{NodeId, SourceKind, SourceNode};
+use crate::status::NodeStatus;
 
 /// The shared sample clip (12 s H.264 + AAC).
 pub(crate) fn sample_path() -> PathBuf {
@@ -40,7 +41,15 @@ impl Harness {
             name: "test".into(),
             kind,
         };
-        let task = tokio::spawn(run_source(node, tx, token.clone()));
+        let board = crate::status::NodeBoard::default();
+        let status = NodeStatus::starting(&board, NodeId::source("test"));
+        let ports = SrtPorts::default();
+        let (mut run, port_task) = SourceRun::new(node, status, &ports);
+        if let Some(port_task) = port_task {
+            tokio::spawn(port_task.serve());
+        }
+        let stop = token.clone();
+        let task = tokio::spawn(async move { run_source(&mut run, tx, stop).await });
         Self { rx, token, task }
     }
 

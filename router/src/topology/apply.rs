@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use super::apply_plan::{ApplyPlan, SinkChange};
 use super::heal::{spawn_node, spawn_unsupervised};
@@ -38,6 +39,7 @@ use crate::config::diff::GraphDiff;
 use crate::config::model::{Graph, NodeId};
 use crate::logging::node_span;
 use crate::segmenter::SegmenterConfig;
+use crate::source::SourceRun;
 use crate::status::NodeStatus;
 
 impl Topology {
@@ -388,7 +390,12 @@ impl Topology {
         let id = NodeId::source(name);
         let span = node_span(&id);
         let status = NodeStatus::starting(&self.board.nodes, id);
-        let reader = SourceReader::new(node.clone(), events, cancel.clone());
+        let (run, port_task) = SourceRun::new(node.clone(), status.clone(), &self.srt_ports);
+        if let Some(port_task) = port_task {
+            let span = tracing::info_span!("srt_port", bind = %port_task.bind());
+            self.port_tasks.spawn(port_task.serve().instrument(span));
+        }
+        let reader = SourceReader::new(run, events, cancel.clone());
         let reading = spawn_node(span.clone(), status.clone(), cancel.clone(), reader);
         let fan_out = FanOut::new(receiver, control_receiver, readers, status.clone());
         let fanning = spawn_node(span, status, cancel.clone(), fan_out);

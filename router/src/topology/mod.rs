@@ -54,6 +54,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::model::{Graph, HeaderOverrides, PlaylistNode, SinkNode};
 use crate::playlist::{PlanSettings, PlaylistConfig};
 use crate::publish::ObjectHeaders;
+use crate::source::SrtPorts;
 use crate::status::Board;
 use backlog::BacklogLimits;
 use links::{MasterQueue, PlaylistInput, PlaylistSettings, SegmenterInput, SinkQueue};
@@ -123,6 +124,10 @@ pub struct Topology {
     /// Tasks of removed or replaced nodes, finishing on their own (each awaited by a tracked
     /// task, see [`detached`]).
     retiring: TaskTracker,
+    /// The SRT ports listener sources share, and their listening tasks (each ends with the
+    /// last source on its port).
+    srt_ports: SrtPorts,
+    port_tasks: TaskTracker,
     /// Destination counter for sink setups (a sink that moves gets a new one).
     destinations: u64,
     /// What tests put in place of the sinks a config names (nothing in production).
@@ -166,6 +171,8 @@ impl Topology {
             masters: BTreeMap::new(),
             board,
             retiring: TaskTracker::new(),
+            srt_ports: SrtPorts::default(),
+            port_tasks: TaskTracker::new(),
             destinations: 0,
             seams,
         };
@@ -199,6 +206,7 @@ impl Topology {
             sinks,
             masters,
             retiring,
+            port_tasks,
             journal_root,
             ..
         } = self;
@@ -215,6 +223,9 @@ impl Topology {
                 let _ = task.await;
             }
         }
+        // Their last sources gone, the SRT ports close.
+        port_tasks.close();
+        port_tasks.wait().await;
         for task in segmenter_tasks {
             let _ = task.await;
         }

@@ -21,8 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::heal::{NodeTask, Restart};
 use super::links::SegmenterInput;
-use crate::config::model::SourceNode;
-use crate::source::{self, SourceEvent};
+use crate::source::{self, SourceEvent, SourceRun};
 use crate::status::{NodeState, NodeStatus};
 
 /// A live source that sends nothing for this long is reported stalled.
@@ -36,20 +35,20 @@ pub type Readers = BTreeMap<String, mpsc::Sender<SegmenterInput>>;
 /// The run after a panic first tells them a new stream starts (they finish the open segment and
 /// mark the next one with a discontinuity), then reads the source from its beginning.
 pub struct SourceReader {
-    node: SourceNode,
+    run: SourceRun,
     events: mpsc::Sender<SourceEvent>,
     cancel: CancellationToken,
 }
 
 impl SourceReader {
-    /// Reads source `node` into `events` until `cancel` fires or the source ends.
+    /// Reads source `run` into `events` until `cancel` fires or the source ends.
     pub fn new(
-        node: SourceNode,
+        run: SourceRun,
         events: mpsc::Sender<SourceEvent>,
         cancel: CancellationToken,
     ) -> Self {
         Self {
-            node,
+            run,
             events,
             cancel,
         }
@@ -72,7 +71,7 @@ impl NodeTask for SourceReader {
             }
         }
         let events = self.events.clone();
-        source::run_source(self.node.clone(), events, self.cancel.clone()).await;
+        source::run_source(&mut self.run, events, self.cancel.clone()).await;
     }
 }
 

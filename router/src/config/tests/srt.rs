@@ -48,7 +48,7 @@ fn each_mode_compiles_to_typed_values_with_defaults() {
             },
             stream_id: None,
             passphrase: None,
-            pbkeylen: KeyLength::Aes128,
+            pbkeylen: None,
             latency: Duration::from_millis(120),
         }
     );
@@ -63,7 +63,7 @@ fn each_mode_compiles_to_typed_values_with_defaults() {
             },
             stream_id: Some("cam1".to_owned()),
             passphrase: SrtPassphrase::new("0123456789").ok(),
-            pbkeylen: KeyLength::Aes256,
+            pbkeylen: Some(KeyLength::Aes256),
             latency: Duration::from_millis(250),
         }
     );
@@ -214,6 +214,12 @@ fn the_passphrase_is_shown_as_stars_and_its_change_named_only() {
         "{rendered}"
     );
     assert!(!rendered.contains("passphrase-value"), "{rendered}");
+    // A listener without `pbkeylen` answers with the caller's key length.
+    let pbkeylen = rendered.lines().find(|line| line.contains("pbkeylen"));
+    assert!(
+        pbkeylen.is_some_and(|line| line.contains("the caller's")),
+        "{rendered}"
+    );
     let changed = diff(&old, &new).unwrap_or_else(|refused| panic!("{refused}"));
     assert_eq!(changed.sources.changed["cam"], ["passphrase"]);
     let shown = format!("{changed}\n{changed:?}");
