@@ -146,6 +146,7 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
         delete_expired: true,
         program_date_time: false,
         playlist: PlaylistConfig {
+            max_duration: None,
             window: job.window,
             target_duration: job.segmenter.target_duration,
             independent_segments: job.segmenter.repeat_headers,

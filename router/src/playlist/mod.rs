@@ -45,8 +45,13 @@ pub struct PlanSettings {
 /// How a media playlist behaves.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlaylistConfig {
-    /// Segments kept in the playlist; 0 keeps every segment (an event playlist).
+    /// Segments kept in the playlist; 0 keeps every segment (an event playlist). With
+    /// `max_duration`, the fewest segments kept.
     pub window: usize,
+    /// Slide by media time (a time-shift view): the oldest segments leave once the newer ones
+    /// last at least this many seconds. Such a playlist is live, without PLAYLIST-TYPE.
+    #[serde(default)]
+    pub max_duration: Option<f64>,
     /// Configured target segment duration in seconds.
     pub target_duration: f64,
     /// Declare EXT-X-INDEPENDENT-SEGMENTS (every segment starts with headers and a keyframe).
@@ -132,6 +137,8 @@ pub struct MediaPlaylist {
     discontinuity_sequence: u64,
     target_duration: u64,
     ended: bool,
+    /// Ended as a finished recording: `#EXT-X-PLAYLIST-TYPE:VOD`.
+    vod: bool,
 }
 
 impl MediaPlaylist {
@@ -144,6 +151,7 @@ impl MediaPlaylist {
             discontinuity_sequence: 0,
             target_duration,
             ended: false,
+            vod: false,
         }
     }
 
@@ -156,19 +164,17 @@ impl MediaPlaylist {
             self.target_duration = needed;
         }
         self.entries.push_back(entry);
-        if self.config.window > 0 {
-            while self.entries.len() > self.config.window {
-                if let Some(gone) = self.entries.pop_front() {
-                    if gone.discontinuity {
-                        self.discontinuity_sequence += 1;
-                    }
-                    outcome.expired.push(Expired {
-                        keep_for: gone.duration + gone.longest_listing,
-                        uri: gone.uri,
-                        sequence: gone.sequence,
-                        gap: gone.gap,
-                    });
+        while self.leaves_first() {
+            if let Some(gone) = self.entries.pop_front() {
+                if gone.discontinuity {
+                    self.discontinuity_sequence += 1;
                 }
+                outcome.expired.push(Expired {
+                    keep_for: gone.duration + gone.longest_listing,
+                    uri: gone.uri,
+                    sequence: gone.sequence,
+                    gap: gone.gap,
+                });
             }
         }
         let listed = self.duration();
@@ -178,15 +184,39 @@ impl MediaPlaylist {
         outcome
     }
 
+    /// Whether the oldest listed segment leaves the window now.
+    fn leaves_first(&self) -> bool {
+        let (count, window) = (self.entries.len(), self.config.window);
+        match self.config.max_duration {
+            Some(longest) => {
+                let first = self.entries.front().map_or(0.0, |entry| entry.duration);
+                count > window.max(1) && self.duration() - first >= longest
+            }
+            None => window > 0 && count > window,
+        }
+    }
+
     /// Marks the stream as ended: the next rendering carries EXT-X-ENDLIST.
     pub fn end(&mut self) {
         self.ended = true;
+    }
+
+    /// Ends the playlist as a finished recording: EXT-X-ENDLIST and `PLAYLIST-TYPE:VOD`.
+    pub fn finish_as_vod(&mut self) {
+        self.ended = true;
+        self.vod = true;
+    }
+
+    /// Whether it was finished as a recording.
+    pub fn is_vod(&self) -> bool {
+        self.vod
     }
 
     /// The stream goes on after an end (a reload restarted its feed): the next rendering has no
     /// EXT-X-ENDLIST again.
     pub fn reopen(&mut self) {
         self.ended = false;
+        self.vod = false;
     }
 
     /// New settings for the next version: a smaller window drops the oldest segments at the next
@@ -260,6 +290,7 @@ impl MediaPlaylist {
             discontinuity_sequence: self.discontinuity_sequence,
             target_duration: self.target_duration,
             ended: self.ended,
+            vod: self.vod,
         }
     }
 
@@ -271,6 +302,7 @@ impl MediaPlaylist {
             discontinuity_sequence: snapshot.discontinuity_sequence,
             target_duration: snapshot.target_duration,
             ended: snapshot.ended,
+            vod: snapshot.vod,
         }
     }
 
@@ -293,6 +325,9 @@ pub struct PlaylistSnapshot {
     pub target_duration: u64,
     /// Ended with EXT-X-ENDLIST.
     pub ended: bool,
+    /// Finished as a recording (`PLAYLIST-TYPE:VOD`).
+    #[serde(default)]
+    pub vod: bool,
 }
 
 /// The declared EXT-X-TARGETDURATION for a configured target: rounded up, at least 1.

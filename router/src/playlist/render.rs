@@ -28,7 +28,10 @@ pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
             playlist.discontinuity_sequence()
         );
     }
-    if playlist.config().window == 0 {
+    let config = playlist.config();
+    if playlist.is_vod() {
+        text.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    } else if config.window == 0 && config.max_duration.is_none() {
         text.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n");
     }
     if playlist.config().independent_segments {

@@ -5,6 +5,7 @@ use super::*;
 
 fn live(window: usize) -> MediaPlaylist {
     MediaPlaylist::new(PlaylistConfig {
+        max_duration: None,
         window,
         target_duration: 4.0,
         independent_segments: true,
@@ -123,4 +124,52 @@ fn program_date_time_is_written_in_utc_with_milliseconds() {
         text.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-18T11:06:40.123Z\n#EXTINF:4.000,\n"),
         "{text}"
     );
+}
+
+#[test]
+fn a_time_shift_view_slides_by_media_time_and_keeps_its_fewest() {
+    let mut dvr = MediaPlaylist::new(PlaylistConfig {
+        max_duration: Some(20.0),
+        window: 3,
+        target_duration: 2.0,
+        independent_segments: true,
+    });
+    let mut expired = Vec::new();
+    for seq in 0..20 {
+        for gone in dvr.push(entry(seq, 2.0, false)).expired {
+            expired.push(gone.sequence);
+        }
+        let listed = dvr.duration();
+        assert!(listed <= 22.0, "{listed} s listed after {seq}");
+        assert!(seq < 10 || listed >= 20.0, "{listed} s listed after {seq}");
+    }
+    assert_eq!(expired, (0..10).collect::<Vec<_>>());
+    let text = dvr.render();
+    assert!(!text.contains("PLAYLIST-TYPE"), "a live view: {text}");
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:10\n"), "{text}");
+    // Segments longer than the duration: the fewest (the window) stay listed.
+    for seq in 20..24 {
+        dvr.push(entry(seq, 30.0, false));
+    }
+    assert_eq!(dvr.entries().len(), 3);
+}
+
+#[test]
+fn a_finished_recording_is_vod_and_survives_a_snapshot() {
+    let mut archive = live(0);
+    archive.push(entry(1, 4.0, false));
+    assert!(archive.render().contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"));
+    archive.finish_as_vod();
+    let text = archive.render();
+    assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD\n"), "{text}");
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+    let restored = MediaPlaylist::restore(archive.snapshot());
+    assert_eq!(restored.render(), text);
+    // A snapshot from before recordings existed reads as not finished.
+    let mut old = serde_json::to_value(archive.snapshot()).unwrap();
+    old.as_object_mut().unwrap().remove("vod");
+    let config = old["config"].as_object_mut().unwrap();
+    config.remove("max_duration");
+    let read: PlaylistSnapshot = serde_json::from_value(old).unwrap();
+    assert!(!read.vod && read.config.max_duration.is_none());
 }

@@ -331,6 +331,7 @@ mod tests {
             delete_expired: true,
             program_date_time: false,
             playlist: PlaylistConfig {
+                max_duration: None,
                 window,
                 target_duration: 2.0,
                 independent_segments: true,

@@ -55,6 +55,7 @@ fn publisher(sink: RecordingSink, window: usize) -> Publisher<RecordingSink> {
             delete_expired: true,
             program_date_time: false,
             playlist: crate::playlist::PlaylistConfig {
+                max_duration: None,
                 window,
                 target_duration: 1.0,
                 independent_segments: true,

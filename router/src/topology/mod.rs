@@ -283,6 +283,7 @@ fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSetti
             delete_expired: node.delete_expired,
             program_date_time: node.program_date_time,
             playlist: PlaylistConfig {
+                max_duration: None,
                 window: node.window,
                 target_duration,
                 independent_segments: node.repeat_ts_headers,

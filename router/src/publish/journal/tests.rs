@@ -17,6 +17,7 @@ fn settings() -> PlanSettings {
         delete_expired: true,
         program_date_time: true,
         playlist: PlaylistConfig {
+            max_duration: None,
             window: 3,
             target_duration: 2.0,
             independent_segments: true,

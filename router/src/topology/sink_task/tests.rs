@@ -99,6 +99,7 @@ pub(super) fn plan_settings() -> PlanSettings {
         delete_expired: true,
         program_date_time: false,
         playlist: PlaylistConfig {
+            max_duration: None,
             window: 0,
             target_duration: 2.0,
             independent_segments: true,
