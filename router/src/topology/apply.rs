@@ -235,7 +235,10 @@ impl Topology {
             let Some(settings) = settings.remove(name) else {
                 continue;
             };
-            let _ = handle.input.send(PlaylistInput::Settings(settings)).await;
+            let _ = handle
+                .input
+                .send(PlaylistInput::Settings(Box::new(settings)))
+                .await;
         }
         for name in &plan.playlists_relinked {
             let outputs = self.outputs_of(new, name);

@@ -56,7 +56,7 @@ pub enum PlaylistInput {
         removed: bool,
     },
     /// New settings from a reload, for the next version at every sink.
-    Settings(PlaylistSettings),
+    Settings(Box<PlaylistSettings>),
     /// The sinks publishing this playlist from now on, by sink name.
     Outputs(BTreeMap<String, SinkQueue>),
 }

@@ -250,7 +250,7 @@ impl NodeTask for PlaylistTask {
                     return self.next_sequence().await;
                 }
                 PlaylistInput::Settings(new) => {
-                    self.settings = new;
+                    self.settings = *new;
                     if self.planned {
                         let next = self.next_sequence().await;
                         for queue in self.outputs.values() {
