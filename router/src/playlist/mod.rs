@@ -16,6 +16,7 @@ pub mod master;
 pub mod naming;
 mod render;
 pub mod renditions;
+pub mod views;
 
 use std::collections::VecDeque;
 
