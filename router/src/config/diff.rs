@@ -20,7 +20,9 @@
 //!   ([`GraphDiff::playlists_live`]): `window`, `base_url`, `delete_expired`,
 //!   `program_date_time` and `repeat_ts_headers` (its EXT-X-INDEPENDENT-SEGMENTS tag) only
 //!   shape the text each sink renders and what it deletes, `endlist_on_stop` is only read when
-//!   the daemon stops. Any other changed key restarts the playlist
+//!   the daemon stops; the `dvr` and `archive` views (added or removed: `dvr`, `archive`;
+//!   else key by key, `dvr.duration`, `archive.every`, …) are other texts over the same
+//!   segments, which each sink's publishing plan starts, changes or drops at the next version. Any other changed key restarts the playlist
 //!   ([`GraphDiff::playlists_restart`]): `input` moves it to another segmenter (another media
 //!   timeline, to be re-subscribed, with a discontinuity); `name` and `segment_name` are where
 //!   its objects live at every sink, its identity there: changed live, the old playlist file

@@ -1,7 +1,8 @@
 //! Graph checks over linked nodes: one stdin, SRT listeners sharing a port by distinct stream ids, playlists of one segmenter agreeing on
 //! `repeat_ts_headers` (and the segmenter taking their value), file name collisions at a sink's
 //! place (a local directory, a bucket and prefix, a directory on a server, a plugin library
-//! with its options) between playlists and masters, and unused nodes. A master's own graph
+//! with its options) between playlists (their live and DVR files, archive names) and masters,
+//! and unused nodes. A master's own graph
 //! checks (its variants' durations, aligned cutting) are in `masters`.
 //! Runs after `link` resolved every reference; changes nothing but the segmenters'
 //! `repeat_ts_headers`.
@@ -15,6 +16,8 @@ use super::model::{
     MasterNode, NodeKind, PlaylistNode, Severity, SinkKind, SourceKind, SourceNode, SrtMode,
 };
 use super::nodes::NodeDecl;
+use super::playlist_views::view_pos;
+use super::raw::Pos;
 
 /// A segmenter repeats PAT/PMT for all its playlists or for none: they must agree.
 pub(super) fn set_segmenter_headers(declared: &mut Declared, diagnostics: &mut Diagnostics) {
@@ -230,7 +233,8 @@ fn server_place<'a>(
 
 /// Two playlists must not write the same file at one place (a local directory, a bucket and
 /// key prefix, a directory on a server; shared by every sink with that place): neither the
-/// playlist file nor segment names that can coincide. A master's file must not be the file of
+/// playlist file (live or DVR) nor segment names that can coincide, nor the same archive name
+/// pattern. A master's file must not be the file of
 /// a playlist or another master there either. A sink with an unresolved `${VAR}` is left out:
 /// its place is not known.
 pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagnostics) {
@@ -246,6 +250,7 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
         .collect();
     let mut files: BTreeMap<(Place<'_>, String), Writer<'_>> = BTreeMap::new();
     let mut patterns: BTreeMap<(Place<'_>, String, &str), Writer<'_>> = BTreeMap::new();
+    let mut archives: BTreeMap<(Place<'_>, String), Writer<'_>> = BTreeMap::new();
     let sinks = (declared.sinks.iter())
         .filter(|placed| placed.decl.unresolved.is_empty())
         .filter_map(|placed| placed.built.node.as_ref());
@@ -266,13 +271,32 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
             let file = format!("{before_names}{}", playlist.file_name);
             let owner = *files.entry((place.clone(), file)).or_insert(writer);
             if owner.node() != writer.node() {
-                report_file(
-                    &placed.decl,
-                    &playlist.file_name,
-                    &shown,
-                    owner,
-                    diagnostics,
-                );
+                let pos = placed.decl.key_pos("name");
+                let file = (playlist.file_name.as_str(), "name", pos);
+                report_file(&placed.decl, file, &shown, owner, diagnostics);
+            }
+            if let Some(dvr) = &playlist.dvr {
+                let file = format!("{before_names}{}", dvr.file_name);
+                let owner = *files.entry((place.clone(), file)).or_insert(writer);
+                if owner.node() != writer.node() {
+                    let pos = view_pos(&placed.decl, "dvr", "name");
+                    let file = (dvr.file_name.as_str(), "dvr.name", pos);
+                    report_file(&placed.decl, file, &shown, owner, diagnostics);
+                }
+            }
+            if let Some(archive) = &playlist.archive {
+                let key = (place.clone(), format!("{before_names}{}", archive.name));
+                let owner = *archives.entry(key).or_insert(writer);
+                if owner.node() != writer.node() {
+                    let message = format!(
+                        "archive names `{}` in {shown} are those of playlist `{}` (sink `{}`) \
+                         too; give each playlist its own archive name",
+                        archive.name, owner.name, owner.sink
+                    );
+                    let pos = view_pos(&placed.decl, "archive", "name");
+                    let decl = &placed.decl;
+                    decl.report(diagnostics, Severity::Error, pos, "archive.name", message);
+                }
             }
             let (before, after) = playlist.segment_name.parts();
             let key = (place.clone(), format!("{before_names}{before}"), after);
@@ -304,7 +328,8 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
             let file = format!("{before_names}{}", master.file_name);
             let owner = *files.entry((place.clone(), file)).or_insert(writer);
             if owner.node() != writer.node() {
-                report_file(&placed.decl, &master.file_name, &shown, owner, diagnostics);
+                let file = (master.file_name.as_str(), "name", placed.decl.key_pos("name"));
+                report_file(&placed.decl, file, &shown, owner, diagnostics);
             }
         }
     }
@@ -324,10 +349,11 @@ impl Writer<'_> {
     }
 }
 
-/// Reports at the `name` of `decl` that its file `file_name` is already written by `owner`.
+/// Reports at `key` (written at `pos`) of `decl` that its file `file_name` is already written
+/// by `owner`.
 fn report_file(
     decl: &NodeDecl,
-    file_name: &str,
+    (file_name, key, pos): (&str, &str, Pos),
     shown: &str,
     owner: Writer<'_>,
     diagnostics: &mut Diagnostics,
@@ -338,8 +364,7 @@ fn report_file(
         owner.name,
         owner.sink
     );
-    let pos = decl.key_pos("name");
-    decl.report(diagnostics, Severity::Error, pos, "name", message);
+    decl.report(diagnostics, Severity::Error, pos, key, message);
 }
 
 pub(super) fn warn_unused(

@@ -10,6 +10,7 @@ use super::diagnostics::{Diagnostics, closest};
 use super::fields::Located;
 use super::graph_checks;
 use super::masters;
+use super::playlist_views;
 use super::model::{
     Graph, MasterNode, NodeKind, PlaylistNode, RouterSettings, SegmenterNode, Severity, SinkNode,
     SourceNode,
@@ -63,6 +64,7 @@ pub(super) fn link(
     graph_checks::check_single_stdin(&declared.sources, diagnostics);
     graph_checks::check_srt_ports(&declared.sources, diagnostics);
     graph_checks::check_sink_collisions(&declared, diagnostics);
+    playlist_views::check_durations(&declared, diagnostics);
     graph_checks::warn_unused(&declared, &read, diagnostics);
     if diagnostics.error_count() > 0 {
         return None;

@@ -14,6 +14,8 @@
 //!   pattern in [`crate::playlist`]), which words the refusals compile reports.
 //! - `template`: templates and their chain; `feeds`: one feed → its nodes; `placeholder`:
 //!   `{{var}}` substitution; `env_vars`: `${VAR}` substitution in every node.
+//! - `playlist_views`: a playlist's `dvr` and `archive` tables, and their checks against the
+//!   segmenter the playlist reads.
 //! - `link`: references between nodes; `graph_checks`: checks over the linked graph.
 //! - `compile`: the steps in order. `render`: a graph as text or Graphviz DOT.
 //! - `diff`: what a new graph changes against the running one, for hot reload (pure).
@@ -31,6 +33,7 @@ mod masters;
 pub mod model;
 mod nodes;
 mod placeholder;
+mod playlist_views;
 mod plugin_sink;
 mod raw;
 mod render;

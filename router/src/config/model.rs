@@ -15,6 +15,7 @@ use std::path::PathBuf;
 mod id;
 
 pub use crate::playlist::SegmentNamePattern;
+pub use crate::playlist::views::{ArchiveNamePattern, ArchiveView, DvrView};
 pub use crate::source::{
     CommandError, ExecCommand, HttpUrl, HttpUrlError, KeyLength, MulticastError, PassphraseLength,
     SrtMode, SrtPassphrase, SrtSource, UdpSource,
@@ -177,6 +178,10 @@ pub struct PlaylistNode {
     pub program_date_time: bool,
     /// `endlist_on_stop`: EXT-X-ENDLIST when the daemon stops (default true).
     pub endlist_on_stop: bool,
+    /// `[playlists.NAME.dvr]`: a time-shift view over the same segments (none: no such view).
+    pub dvr: Option<DvrView>,
+    /// `[playlists.NAME.archive]`: one recording per UTC-aligned period (none: no archives).
+    pub archive: Option<ArchiveView>,
 }
 
 /// `[sinks.NAME]`.

@@ -3,12 +3,14 @@
 //! modules), their
 //! defaults and the checks that need nothing but the node itself (value ranges, file names,
 //! the live window; a segment name pattern is parsed by its owner,
-//! [`crate::playlist::naming`]). References between nodes are only collected here; `link` resolves them.
+//! [`crate::playlist::naming`]; a playlist's `dvr` and `archive` tables are read by
+//! `playlist_views`). References between nodes are only collected here; `link` resolves them.
 
 use std::path::Path;
 
 use super::diagnostics::{Diagnostics, FeedNote};
 use super::fields::{Fields, Located};
+use super::playlist_views;
 use super::model::{
     DEFAULT_STOP_TIMEOUT, NodeId, NodeKind, PlaylistNode, RouterSettings, SegmenterNode, Severity,
 };
@@ -173,6 +175,7 @@ pub(super) fn build_playlist(
     let delete_expired = fields.boolean("delete_expired", true);
     let program_date_time = fields.boolean("program_date_time", true);
     let endlist_on_stop = fields.boolean("endlist_on_stop", true);
+    let (dvr, archive) = playlist_views::build_views(decl, &mut fields, &file_name);
     let ok = fields.ok();
     fields.finish("a playlist");
     let inputs: Vec<Located<String>> = input.iter().map(owned).collect();
@@ -188,6 +191,8 @@ pub(super) fn build_playlist(
             delete_expired,
             program_date_time,
             endlist_on_stop,
+            dvr,
+            archive,
         }),
         ok,
         inputs,

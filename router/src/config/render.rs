@@ -3,7 +3,9 @@
 //! grouped per feed: a template instance is named `FEED.NODE`, a top-level node has no dot.
 //! Credentials are shown as `***` when set, never their value. A sink fed a master lists every
 //! playlist it publishes (the variants included) and its masters (`masters=`); in DOT its edges
-//! come from the master, whose edges come from its variants.
+//! come from the master, whose edges come from its variants. A playlist's DVR and archive
+//! views are shown as its `dvr.KEY` and `archive.KEY` settings (an archive's `retain` only
+//! when set: none keeps archives forever).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -183,17 +185,32 @@ fn playlist(node: &PlaylistNode) -> Shown {
         ("program_date_time", node.program_date_time.to_string()),
         ("endlist_on_stop", node.endlist_on_stop.to_string()),
     ]);
-    let window = match node.window {
-        0 => "all segments".to_owned(),
-        window => format!("window {window}"),
+    let mut summary = match node.window {
+        0 => format!("{}, all segments", node.file_name),
+        window => format!("{}, window {window}", node.file_name),
     };
+    if let Some(dvr) = &node.dvr {
+        let duration = humantime::format_duration(dvr.duration).to_string();
+        summary.push_str(&format!(", dvr {duration}"));
+        settings.extend([("dvr.name", dvr.file_name.clone()), ("dvr.duration", duration)]);
+    }
+    if let Some(archive) = &node.archive {
+        let every = humantime::format_duration(archive.every).to_string();
+        summary.push_str(&format!(", archive every {every}"));
+        settings.extend([
+            ("archive.every", every),
+            ("archive.name", archive.name.to_string()),
+        ]);
+        let retain = archive.retain.map(humantime::format_duration);
+        settings.extend(retain.map(|retain| ("archive.retain", retain.to_string())));
+    }
     Shown {
         kind: NodeKind::Playlist,
         name: node.name.clone(),
         inputs: vec![node.input.clone()],
         edges: vec![(NodeKind::Segmenter, node.input.clone())],
         settings,
-        summary: format!("{}, {window}", node.file_name),
+        summary,
     }
 }
 

@@ -2,7 +2,8 @@
 //! `extends = "PARENT"`) and `feeds` (one line per feed) in, node declarations `FEED.NODE` out.
 //!
 //! Owns the template tables and the template chain (child nodes override parent nodes of the
-//! same kind and name key by key; cycles and unknown parents are errors), and gathers the feeds
+//! same kind and name key by key, inside their tables too, such as a playlist's `dvr`; cycles
+//! and unknown parents are errors), and gathers the feeds
 //! (top-level or written inside a template). Each feed is instantiated by `feeds`, its
 //! placeholders replaced by `placeholder`; checking the instances is left to `nodes` and `link`,
 //! like any other node.
@@ -284,9 +285,7 @@ fn merge(mut nodes: Vec<TemplateNode>, child: &[TemplateNode]) -> Vec<TemplateNo
             .find(|old| old.kind == node.kind && old.name == node.name)
         {
             Some(old) => {
-                for entry in &node.table.entries {
-                    old.table.set(entry.clone());
-                }
+                merge_table(&mut old.table, &node.table);
                 old.name_pos = node.name_pos;
                 old.header = node.header;
             }
@@ -294,4 +293,20 @@ fn merge(mut nodes: Vec<TemplateNode>, child: &[TemplateNode]) -> Vec<TemplateNo
         }
     }
     nodes
+}
+
+/// `parent` overridden key by key by `child`; a table in both (a playlist's `dvr`, a plugin's
+/// `options`) is merged the same way, key by key.
+fn merge_table(parent: &mut Table, child: &Table) {
+    for entry in &child.entries {
+        let both_tables = parent.entries.iter_mut().find(|old| old.key == entry.key);
+        if let Some(old) = both_tables
+            && let (Value::Table(old_table), Value::Table(new_table)) =
+                (&mut old.item.value, &entry.item.value)
+        {
+            merge_table(old_table, new_table);
+            continue;
+        }
+        parent.set(entry.clone());
+    }
 }

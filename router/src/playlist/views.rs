@@ -23,6 +23,22 @@ pub struct DvrView {
     pub duration: Duration,
 }
 
+impl DvrView {
+    /// The default `name` for a live playlist named `live`: `-dvr` before its extension
+    /// (`cam.m3u8` → `cam-dvr.m3u8`, `live/index.m3u8` → `live/index-dvr.m3u8`), or after the
+    /// name when it has none.
+    pub fn default_file_name(live: &str) -> String {
+        let file_start = live.rfind('/').map_or(0, |slash| slash + 1);
+        match live[file_start..].rfind('.').filter(|dot| *dot > 0) {
+            Some(dot) => {
+                let (stem, extension) = live.split_at(file_start + dot);
+                format!("{stem}-dvr{extension}")
+            }
+            None => format!("{live}-dvr"),
+        }
+    }
+}
+
 /// `[playlists.NAME.archive]`: one EVENT playlist per period of `every`, aligned to the Unix
 /// epoch in UTC, rewritten once as VOD with EXT-X-ENDLIST when its period ends.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -59,6 +75,11 @@ const CLASH_DISTANCES: [Duration; 4] = [
 ];
 
 impl ArchiveView {
+    /// The default `name` pattern of playlist node `node`: `NODE/{start:%Y%m%dT%H%M%SZ}.m3u8`.
+    pub fn default_name(node: &str) -> String {
+        format!("{node}/{{start:{DEFAULT_START_FORMAT}}}.m3u8")
+    }
+
     /// The start of the period holding `at`: floor(t / every) × every since the Unix epoch
     /// (so 1 h periods start at 00:00, 01:00, … UTC and 1 d periods at midnight UTC). A zero
     /// `every` (refused by compile) gives `at` itself.
@@ -203,6 +224,21 @@ mod tests {
         assert_eq!(
             view(DAY, "a/{start:%m%d}.m3u8", Some(30 * DAY)).name_clash(),
             None
+        );
+    }
+
+    #[test]
+    fn default_names() {
+        assert_eq!(DvrView::default_file_name("cam.m3u8"), "cam-dvr.m3u8");
+        assert_eq!(
+            DvrView::default_file_name("live.v2/index.m3u8"),
+            "live.v2/index-dvr.m3u8"
+        );
+        assert_eq!(DvrView::default_file_name("a.b/cam"), "a.b/cam-dvr");
+        assert_eq!(DvrView::default_file_name(".hidden"), ".hidden-dvr");
+        assert_eq!(
+            ArchiveView::default_name("ch1.hls"),
+            "ch1.hls/{start:%Y%m%dT%H%M%SZ}.m3u8"
         );
     }
 

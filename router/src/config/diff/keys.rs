@@ -19,8 +19,8 @@
 use streamrouter_opendal::settings::changed_keys;
 
 use super::super::model::{
-    HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings, SegmenterNode, SinkKind,
-    SinkNode, SourceKind, SourceNode, SrtMode, SrtSource, TcpMode,
+    ArchiveView, DvrView, HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings,
+    SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, SrtMode, SrtSource, TcpMode,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -232,7 +232,8 @@ impl ChangedKeys for PlaylistNode {
 }
 
 /// Live keys only shape the text each sink renders and what it deletes (`endlist_on_stop` is
-/// only read when the daemon stops); they apply to the next playlist version. The others are
+/// only read when the daemon stops; the `dvr` and `archive` views are the publishing plan's,
+/// compared key by key); they apply to the next playlist version. The others are
 /// the playlist's timeline (`input`) or where its objects live at every sink (`name`,
 /// `segment_name`): the playlist restarts. See the `diff` module doc.
 impl KeyEffects for PlaylistNode {
@@ -248,6 +249,8 @@ impl KeyEffects for PlaylistNode {
             delete_expired,
             program_date_time,
             endlist_on_stop,
+            dvr,
+            archive,
         } = self;
         let mut keys = KeyChanges::default();
         keys.restart("input", input, &new.input);
@@ -268,8 +271,42 @@ impl KeyEffects for PlaylistNode {
             &new.program_date_time,
         );
         keys.live("endlist_on_stop", endlist_on_stop, &new.endlist_on_stop);
+        dvr_keys(dvr.as_ref(), new.dvr.as_ref(), &mut keys);
+        archive_keys(archive.as_ref(), new.archive.as_ref(), &mut keys);
         keys
     }
+}
+
+/// `dvr` when the view is added or removed, else its keys (`dvr.name`, `dvr.duration`). All
+/// live: the playlist's publishing plan starts, moves or drops the view at the next version.
+fn dvr_keys(old: Option<&DvrView>, new: Option<&DvrView>, keys: &mut KeyChanges) {
+    let (Some(old), Some(new)) = (old, new) else {
+        keys.live("dvr", &old, &new);
+        return;
+    };
+    let DvrView {
+        file_name,
+        duration,
+    } = old;
+    keys.live("dvr.name", file_name, &new.file_name);
+    keys.live("dvr.duration", duration, &new.duration);
+}
+
+/// `archive` when the view is added or removed, else its keys (`archive.every`,
+/// `archive.name`, `archive.retain`). All live, like the DVR view's.
+fn archive_keys(old: Option<&ArchiveView>, new: Option<&ArchiveView>, keys: &mut KeyChanges) {
+    let (Some(old), Some(new)) = (old, new) else {
+        keys.live("archive", &old, &new);
+        return;
+    };
+    let ArchiveView {
+        every,
+        name,
+        retain,
+    } = old;
+    keys.live("archive.every", every, &new.every);
+    keys.live("archive.name", name, &new.name);
+    keys.live("archive.retain", retain, &new.retain);
 }
 
 impl ChangedKeys for MasterNode {
