@@ -328,7 +328,11 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
             let file = format!("{before_names}{}", master.file_name);
             let owner = *files.entry((place.clone(), file)).or_insert(writer);
             if owner.node() != writer.node() {
-                let file = (master.file_name.as_str(), "name", placed.decl.key_pos("name"));
+                let file = (
+                    master.file_name.as_str(),
+                    "name",
+                    placed.decl.key_pos("name"),
+                );
                 report_file(&placed.decl, file, &shown, owner, diagnostics);
             }
         }

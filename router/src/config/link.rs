@@ -10,12 +10,12 @@ use super::diagnostics::{Diagnostics, closest};
 use super::fields::Located;
 use super::graph_checks;
 use super::masters;
-use super::playlist_views;
 use super::model::{
     Graph, MasterNode, NodeKind, PlaylistNode, RouterSettings, SegmenterNode, Severity, SinkNode,
     SourceNode,
 };
 use super::nodes::{Built, NodeDecl};
+use super::playlist_views;
 
 /// A declaration and what its own checks made of it.
 pub(super) struct Placed<T> {

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use super::diagnostics::{Diagnostics, FeedNote};
 use super::fields::{Fields, Located};
-use super::playlist_views;
 use super::model::{
     DEFAULT_STOP_TIMEOUT, NodeId, NodeKind, PlaylistNode, RouterSettings, SegmenterNode, Severity,
 };
+use super::playlist_views;
 use super::raw::{Pos, Table};
 use crate::playlist::SegmentNamePattern;
 

@@ -43,7 +43,11 @@ pub(super) fn build_views(
 /// A `${VAR}` left unresolved anywhere in the table (already reported) silences all of it.
 fn muted_keys(decl: &NodeDecl, key: &str, table: &Table) -> Vec<String> {
     if decl.unresolved.iter().any(|unresolved| unresolved == key) {
-        table.entries.iter().map(|entry| entry.key.clone()).collect()
+        table
+            .entries
+            .iter()
+            .map(|entry| entry.key.clone())
+            .collect()
     } else {
         Vec::new()
     }
@@ -207,7 +211,9 @@ pub(super) fn view_pos(decl: &NodeDecl, view: &str, key: &str) -> Pos {
 
 /// The views against the segmenter each playlist reads: a DVR view reaches back at least as
 /// far as the live window (window × target duration), a period holds at least one target
-/// duration. Only nodes without error are judged (a value in error holds a default).
+/// duration. A view is there only with usable values, so it is judged even when another key
+/// of its playlist is in error, but not against a `window` in error (it holds the default) nor
+/// a segmenter in error (its target may be the default).
 pub(super) fn check_durations(declared: &Declared, diagnostics: &mut Diagnostics) {
     let segmenters: BTreeMap<&str, &SegmenterNode> = (declared.segmenters.iter())
         .filter(|placed| placed.built.ok)
@@ -215,16 +221,22 @@ pub(super) fn check_durations(declared: &Declared, diagnostics: &mut Diagnostics
         .map(|node| (node.name.as_str(), node))
         .collect();
     for placed in &declared.playlists {
-        let Some(playlist) = placed.built.node.as_ref().filter(|_| placed.built.ok) else {
+        let Some(playlist) = placed.built.node.as_ref() else {
             continue;
         };
         let Some(segmenter) = segmenters.get(playlist.input.as_str()) else {
             continue;
         };
         let decl = &placed.decl;
+        let window_written = match decl.table.get("window").map(|entry| &entry.item.value) {
+            None => true,
+            Some(Value::Integer(count)) => *count >= 0,
+            Some(_) => false,
+        };
+        let window_usable = window_written && !decl.unresolved.iter().any(|key| key == "window");
         let target = segmenter.target_duration;
         let target_shown = shown(Duration::from_secs_f64(target));
-        if let Some(dvr) = &playlist.dvr {
+        if let Some(dvr) = playlist.dvr.as_ref().filter(|_| window_usable) {
             let pos = view_pos(decl, "dvr", "duration");
             if playlist.window == 0 {
                 let message = "the live playlist already lists every segment (window = 0): \

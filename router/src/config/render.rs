@@ -192,7 +192,10 @@ fn playlist(node: &PlaylistNode) -> Shown {
     if let Some(dvr) = &node.dvr {
         let duration = humantime::format_duration(dvr.duration).to_string();
         summary.push_str(&format!(", dvr {duration}"));
-        settings.extend([("dvr.name", dvr.file_name.clone()), ("dvr.duration", duration)]);
+        settings.extend([
+            ("dvr.name", dvr.file_name.clone()),
+            ("dvr.duration", duration),
+        ]);
     }
     if let Some(archive) = &node.archive {
         let every = humantime::format_duration(archive.every).to_string();

@@ -211,7 +211,12 @@ mod tests {
         let clash = by_hour.name_clash().unwrap();
         assert_eq!(clash.second, clash.first + DAY, "{clash:?}");
         assert_eq!(
-            view(HOUR, "a/{start:%H}.m3u8", Some(Duration::from_secs(3600 * 22))).name_clash(),
+            view(
+                HOUR,
+                "a/{start:%H}.m3u8",
+                Some(Duration::from_secs(3600 * 22))
+            )
+            .name_clash(),
             None,
             "the archive of the same hour yesterday is deleted by then"
         );

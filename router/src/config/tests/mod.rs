@@ -18,6 +18,7 @@ mod sinks;
 mod srt;
 mod templates;
 mod values;
+mod views;
 
 use std::path::{Path, PathBuf};
 

@@ -52,7 +52,9 @@ pub enum ArchiveNameError {
     )]
     NoStart,
     /// `{start:}`.
-    #[error("has `{{start:}}` with no format; write `{{start}}` or `{{start:FMT}}` like `{{start:%Y%m%d}}`")]
+    #[error(
+        "has `{{start:}}` with no format; write `{{start}}` or `{{start:FMT}}` like `{{start:%Y%m%d}}`"
+    )]
     EmptyFormat,
     /// FMT cannot be printed.
     #[error(
@@ -275,7 +277,11 @@ mod tests {
     fn bad_patterns_say_what_to_write() {
         let refused = |text: &str| ArchiveNamePattern::parse(text).unwrap_err();
         assert_eq!(refused("archive.m3u8"), ArchiveNameError::NoStart);
-        assert!(refused("x.m3u8").to_string().contains("{start:%Y%m%dT%H%M%SZ}"));
+        assert!(
+            refused("x.m3u8")
+                .to_string()
+                .contains("{start:%Y%m%dT%H%M%SZ}")
+        );
         assert_eq!(refused("a/{start:%Y"), ArchiveNameError::Unclosed);
         assert_eq!(
             refused("{date:%Y}.m3u8").to_string(),
