@@ -177,6 +177,20 @@ fn reference_has_every_source_kind_and_playlist_option() {
         encoder.base_url.as_deref(),
         Some("http://cdn.example.com/stream0001/")
     );
+    let dvr = encoder.dvr.as_ref().expect("a DVR view");
+    assert_eq!(
+        (dvr.file_name.as_str(), dvr.duration),
+        ("stream-128k-dvr.m3u8", std::time::Duration::from_secs(7200))
+    );
+    let views = encoder.archive.as_ref().expect("an archive view");
+    assert_eq!(
+        (views.every, views.name.as_str(), views.retain),
+        (
+            std::time::Duration::from_secs(3600),
+            "recordings/{start:%Y%m%dT%H%M%SZ}.m3u8",
+            Some(std::time::Duration::from_secs(7 * 86_400))
+        )
+    );
     let archive = &graph.playlists["encoder_archive"];
     assert_eq!(
         (
