@@ -139,6 +139,8 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
     };
     let sink = LocalSink::new(&job.out_dir).map_err(JobError::Output)?;
     let settings = PlanSettings {
+        dvr: None,
+        archive: None,
         playlist_key: job.playlist_key.clone(),
         segment_name: job.segment_name.clone(),
         base_url: None,

@@ -41,6 +41,12 @@ pub struct PlanSettings {
     pub program_date_time: bool,
     /// Window, target and independence of the playlist.
     pub playlist: PlaylistConfig,
+    /// A time-shift view over the same segments.
+    #[serde(default)]
+    pub dvr: Option<views::DvrView>,
+    /// Recordings, one per period.
+    #[serde(default)]
+    pub archive: Option<views::ArchiveView>,
 }
 
 /// How a media playlist behaves.

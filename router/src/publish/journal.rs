@@ -220,7 +220,7 @@ impl PlanChange {
             playlist: playlist.to_owned(),
             header: plan.header(),
             added: plan.listed_after(persisted),
-            first_listed: plan.playlist().media_sequence(),
+            first_listed: plan.first_listed(),
         }
     }
 
@@ -457,8 +457,21 @@ impl Journal {
     /// Item `id` is done: it leaves the queue, with what it changed, in one commit; then its
     /// segment file goes.
     pub fn complete(&self, id: u64, done: Completion) -> Result<(), JournalError> {
+        self.commit_done(Some(id), &done)?;
+        let _ = fs::remove_file(self.segment_file(id));
+        Ok(())
+    }
+
+    /// Keeps what a change made outside the queue (archives retired on their own) did.
+    pub fn record(&self, done: Completion) -> Result<(), JournalError> {
+        self.commit_done(None, &done)
+    }
+
+    fn commit_done(&self, id: Option<u64>, done: &Completion) -> Result<(), JournalError> {
         self.commit(|txn| {
-            txn.open_table(QUEUE)?.remove(id)?;
+            if let Some(id) = id {
+                txn.open_table(QUEUE)?.remove(id)?;
+            }
             if let Some(change) = &done.plan {
                 let playlist = change.playlist.as_str();
                 txn.open_table(PLANS)?
@@ -486,9 +499,7 @@ impl Journal {
                     .insert(key.as_str(), text.as_str())?;
             }
             Ok(())
-        })?;
-        let _ = fs::remove_file(self.segment_file(id));
-        Ok(())
+        })
     }
 
     /// An expired segment was deleted.

@@ -6,7 +6,10 @@
 //! only through [`streamrouter_plugin::Sink`].
 
 pub mod journal;
+pub mod key_runs;
 pub mod plan;
+mod plan_views;
+pub mod views;
 
 use std::time::{Instant, SystemTime};
 
@@ -162,12 +165,15 @@ impl<S: Sink> Publisher<S> {
 
     /// Publishes the final playlist version with EXT-X-ENDLIST.
     pub fn end(&mut self) -> Result<(), PublishError> {
-        if let Some(Operation::PutPlaylist {
-            key,
-            text,
-            cache_control,
-        }) = self.plan.end()
-        {
+        for operation in self.plan.end() {
+            let Operation::PutPlaylist {
+                key,
+                text,
+                cache_control,
+            } = operation
+            else {
+                continue;
+            };
             put_playlist(
                 &self.sink,
                 &key,

@@ -48,6 +48,8 @@ fn publisher(sink: RecordingSink, window: usize) -> Publisher<RecordingSink> {
     Publisher::new(
         sink,
         PlanSettings {
+            dvr: None,
+            archive: None,
             playlist_key: "index.m3u8".into(),
             segment_name: SegmentNamePattern::with_prefix("seg"),
             base_url: None,

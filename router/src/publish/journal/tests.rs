@@ -10,6 +10,8 @@ use crate::publish::plan::PlaylistPlan;
 
 fn settings() -> PlanSettings {
     PlanSettings {
+        dvr: None,
+        archive: None,
         playlist_key: "live/index.m3u8".into(),
         segment_name: SegmentNamePattern::parse("live/s-{seq:03}.ts").unwrap(),
         base_url: None,

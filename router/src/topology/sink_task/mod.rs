@@ -299,10 +299,15 @@ impl<'a> Worker<'a> {
         let mut last_progress_log = Instant::now();
         loop {
             let next_deadline = self.expiring.peek().map(|Reverse(e)| e.due);
+            let next_retirement = self.next_retirement();
             let work = tokio::select! {
                 work = self.backlog.next() => work,
                 () = sleep_until(next_deadline) => {
                     self.delete_due().await;
+                    continue;
+                }
+                () = sleep_until(next_retirement) => {
+                    self.retire_archives().await;
                     continue;
                 }
             };
@@ -399,6 +404,49 @@ impl<'a> Worker<'a> {
                 done.plan = Some(change);
             }
             self.complete(work.id, done).await;
+        }
+    }
+
+    /// When the next archive of a plan is past its retention.
+    fn next_retirement(&self) -> Option<Instant> {
+        let due = self
+            .plans
+            .values()
+            .filter_map(PlaylistPlan::next_retirement)
+            .min()?;
+        let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+        Some(Instant::now() + wait)
+    }
+
+    /// Deletes the archives past their retention, keeping the plans' change in the journal.
+    async fn retire_archives(&mut self) {
+        let now = SystemTime::now();
+        let due: Vec<PlaylistId> = (self.plans.iter())
+            .filter(|(_, plan)| plan.next_retirement().is_some_and(|at| at <= now))
+            .map(|(playlist, _)| Arc::clone(playlist))
+            .collect();
+        for playlist in due {
+            let Some(plan) = self.plans.get_mut(&playlist) else {
+                continue;
+            };
+            let operations = plan.retire(now);
+            let mut done = Completion {
+                deletions: self.carry_out(operations, None).await,
+                ..Completion::default()
+            };
+            if let Some(plan) = self.plans.get(&playlist) {
+                let before = self.persisted.get(&playlist).copied().flatten();
+                let change = PlanChange::of(&playlist, plan, before);
+                self.persisted
+                    .insert(Arc::clone(&playlist), change.persisted_after(before));
+                done.plan = Some(change);
+            }
+            if let Some(journal) = self.backlog.journal() {
+                let journal = Arc::clone(journal);
+                if let Err(error) = blocking(move || journal.record(done)).await {
+                    tracing::error!(sink = %self.name, %error, "journal: cannot record retired archives; a restart deletes them again");
+                }
+            }
         }
     }
 

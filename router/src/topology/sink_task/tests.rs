@@ -92,6 +92,8 @@ impl Sink for TestSink {
 /// An event playlist (`window = 0`) of `s-NNNNN.ts` segments with a 2 s target.
 pub(super) fn plan_settings() -> PlanSettings {
     PlanSettings {
+        dvr: None,
+        archive: None,
         playlist_key: "index.m3u8".into(),
         segment_name: SegmentNamePattern::with_prefix("s"),
         base_url: None,
