@@ -106,6 +106,13 @@ impl PlaylistEntry {
         self
     }
 
+    /// The same entry, known to have been listed in a playlist lasting at least `seconds`
+    /// (what its deletion must wait for, RFC 8216 §6.2.2).
+    pub fn listed_for_at_least(mut self, seconds: f64) -> Self {
+        self.longest_listing = self.longest_listing.max(seconds);
+        self
+    }
+
     /// The same entry with an EXT-X-PROGRAM-DATE-TIME.
     pub fn with_program_date_time(mut self, time: std::time::SystemTime) -> Self {
         self.program_date_time = Some(time);

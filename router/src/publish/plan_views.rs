@@ -236,14 +236,17 @@ impl PlaylistPlan {
         entries: &[PlaylistEntry],
         keys: &[String],
     ) {
+        // Each entry was journaled as one view listed it: in this view it was listed in
+        // playlists at least as long as the view is now.
         let listing = |plan: &Self, key: &str, first: Option<u64>| -> Vec<PlaylistEntry> {
             let Some(first) = first else {
                 return Vec::new();
             };
-            (entries.iter().zip(keys))
-                .filter(|(entry, _)| entry.sequence >= first)
+            let listed = || (entries.iter().zip(keys)).filter(|(e, _)| e.sequence >= first);
+            let lasting: f64 = listed().map(|(entry, _)| entry.duration).sum();
+            listed()
                 .map(|(entry, stored)| {
-                    let mut entry = entry.clone();
+                    let mut entry = entry.clone().listed_for_at_least(lasting);
                     entry.uri = plan.uri_for(key, stored);
                     entry
                 })

@@ -264,3 +264,80 @@ fn a_dropped_segment_stays_queued_as_a_gap() {
         0
     );
 }
+
+#[test]
+fn a_plan_with_views_comes_back_from_the_journal_as_it_was() {
+    use crate::playlist::views::{ArchiveNamePattern, ArchiveView, DvrView};
+    let mut with_views = settings();
+    with_views.dvr = Some(DvrView {
+        file_name: "live/dvr.m3u8".into(),
+        duration: Duration::from_secs(10),
+    });
+    with_views.archive = Some(ArchiveView {
+        every: Duration::from_secs(20),
+        name: ArchiveNamePattern::parse("live/archive/{start:%Y%m%dT%H%M%SZ}.m3u8").unwrap(),
+        retain: Duration::from_secs(3600),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = PlaylistPlan::new(with_views);
+    let mut persisted = None;
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    {
+        let (journal, _) = Journal::open(dir.path(), true).unwrap();
+        // 60 s of 2 s segments: two archives finished, one open, the time-shift view sliding.
+        for id in 0..30 {
+            plan.add(&segment(), start + Duration::from_secs(2 * id));
+            let change = PlanChange::of("cam", &plan, persisted);
+            persisted = change.persisted_after(persisted);
+            journal
+                .append(id, &segment_record("x", b""), Some(b""))
+                .unwrap();
+            let done = Completion {
+                plan: Some(change),
+                ..Completion::default()
+            };
+            journal.complete(id, done).unwrap();
+        }
+    }
+    let (_, mut recovered) = Journal::open(dir.path(), true).unwrap();
+    let snapshot = recovered.plans.remove("cam").unwrap();
+    // Only what some view lists is kept: the open archive reaches back furthest.
+    let open_from = plan.first_listed().unwrap();
+    assert_eq!(snapshot.playlist.entries[0].sequence, open_from);
+    let original = plan.snapshot();
+    assert_eq!(
+        (&snapshot.views, &snapshot.keys),
+        (&original.views, &original.keys)
+    );
+    let sequences = |s: &PlanSnapshot| -> Vec<u64> {
+        s.playlist
+            .entries
+            .iter()
+            .map(|entry| entry.sequence)
+            .collect()
+    };
+    assert_eq!(sequences(&snapshot), sequences(&original));
+    let mut restored = PlaylistPlan::restore(snapshot).unwrap();
+    assert_eq!(
+        restored.finished_archives().collect::<Vec<_>>(),
+        plan.finished_archives().collect::<Vec<_>>()
+    );
+    // Both go on alike (after the restart's discontinuity).
+    let next = start + Duration::from_secs(60);
+    let texts = |operations: Vec<crate::publish::Operation>| -> Vec<(String, String)> {
+        (operations.into_iter())
+            .filter_map(|operation| match operation {
+                crate::publish::Operation::PutPlaylist { key, text, .. } => Some((key, text)),
+                _ => None,
+            })
+            .collect()
+    };
+    let went_on = texts(restored.add(&segment(), next));
+    let original = texts(plan.add(&segment(), next));
+    // Live, time-shift, the finished archive and the next period's.
+    assert_eq!(went_on.len(), 4, "{went_on:?}");
+    for ((key, text), (original_key, original_text)) in went_on.iter().zip(&original) {
+        assert_eq!(key, original_key);
+        assert_eq!(text.replace("#EXT-X-DISCONTINUITY\n", ""), *original_text);
+    }
+}
