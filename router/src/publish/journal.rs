@@ -129,7 +129,7 @@ pub enum Record {
         /// The playlist node.
         playlist: String,
         /// Its settings.
-        settings: PlanSettings,
+        settings: Box<PlanSettings>,
     },
     /// Store a segment (its bytes are in the segment file of the record's id), then list it.
     Segment {

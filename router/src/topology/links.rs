@@ -130,7 +130,7 @@ pub enum SinkCommand {
         /// Which playlist.
         playlist: PlaylistId,
         /// How it is named and written.
-        settings: PlanSettings,
+        settings: Box<PlanSettings>,
     },
     /// Publish a segment of playlist `playlist`.
     Segment {

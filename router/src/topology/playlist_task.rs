@@ -139,10 +139,10 @@ impl PlaylistTask {
     fn plan(&self, next_sequence: u64) -> SinkCommand {
         SinkCommand::Plan {
             playlist: Arc::clone(&self.name),
-            settings: PlanSettings {
+            settings: Box::new(PlanSettings {
                 first_sequence: next_sequence,
                 ..self.settings.plan.clone()
-            },
+            }),
         }
     }
 

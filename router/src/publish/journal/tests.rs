@@ -62,7 +62,7 @@ fn queued_work_survives_a_reopen_in_order_with_its_bytes() {
         assert_eq!(recovered.next_id, 0);
         let plan = Record::Plan {
             playlist: "cam".into(),
-            settings: settings(),
+            settings: Box::new(settings()),
         };
         journal.append(0, &plan, None).unwrap();
         journal

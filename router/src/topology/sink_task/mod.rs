@@ -360,10 +360,10 @@ impl<'a> Worker<'a> {
                 }
                 WorkItem::Command(SinkCommand::Plan { playlist, settings }) => {
                     let operations = match self.plans.get_mut(&playlist) {
-                        Some(plan) => plan.update(settings),
+                        Some(plan) => plan.update(*settings),
                         None => {
                             self.plans
-                                .insert(Arc::clone(&playlist), PlaylistPlan::new(settings));
+                                .insert(Arc::clone(&playlist), PlaylistPlan::new(*settings));
                             Vec::new()
                         }
                     };

@@ -59,7 +59,7 @@ async fn run_once(
     let playlist: PlaylistId = Arc::from("cam");
     queue.send(SinkCommand::Plan {
         playlist: Arc::clone(&playlist),
-        settings: settings(window),
+        settings: Box::new(settings(window)),
     });
     for n in numbers {
         queue.send(SinkCommand::Segment {

@@ -175,7 +175,7 @@ async fn publish_five(backlog: BacklogLimits, spooled: usize) -> BTreeMap<String
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
         playlist: Arc::clone(&playlist),
-        settings: plan_settings(),
+        settings: Box::new(plan_settings()),
     });
     for n in 1..=5u8 {
         if n == 2 {
@@ -349,7 +349,7 @@ async fn a_moved_sink_takes_the_queue_and_lists_only_what_it_stored() {
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
         playlist: Arc::clone(&playlist),
-        settings: plan_settings(),
+        settings: Box::new(plan_settings()),
     });
     for n in 1..=3u8 {
         queue.send(SinkCommand::Segment {
@@ -402,7 +402,7 @@ async fn a_sink_replaced_in_place_keeps_its_playlist() {
     let playlist: PlaylistId = Arc::from("p");
     queue.send(SinkCommand::Plan {
         playlist: Arc::clone(&playlist),
-        settings: plan_settings(),
+        settings: Box::new(plan_settings()),
     });
     for n in 1..=2u8 {
         if n == 2 {
