@@ -12,6 +12,8 @@ pub struct Entry {
     pub discontinuity: bool,
     /// Marked #EXT-X-GAP: listed, but not there.
     pub gap: bool,
+    /// Its #EXT-X-PROGRAM-DATE-TIME.
+    pub program_date_time: Option<std::time::SystemTime>,
 }
 
 /// A media playlist.
@@ -67,6 +69,10 @@ impl Playlist {
                     uri: segment.uri.clone(),
                     discontinuity: segment.discontinuity,
                     gap,
+                    program_date_time: segment.program_date_time.map(|time| {
+                        let millis = u64::try_from(time.timestamp_millis()).unwrap();
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis)
+                    }),
                 }
             })
             .collect();
@@ -137,13 +143,15 @@ fn m3u8_rs_reads_every_tag_we_write() {
                 duration: 4.004,
                 uri: "a-00007.ts".into(),
                 discontinuity: false,
-                gap: false
+                gap: false,
+                program_date_time: humantime::parse_rfc3339("2026-11-18T11:06:40.123Z").ok(),
             },
             Entry {
                 duration: 3.967,
                 uri: "a-00008.ts".into(),
                 discontinuity: true,
-                gap: true
+                gap: true,
+                program_date_time: humantime::parse_rfc3339("2026-11-18T11:06:50Z").ok(),
             },
         ]
     );

@@ -29,4 +29,5 @@ mod secrets;
 mod servers;
 mod sink_failures;
 mod srt;
+mod views;
 mod watch_page;

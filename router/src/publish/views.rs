@@ -13,7 +13,7 @@
 //! archives (their keys kept as [`KeyRuns`]); stores and deletes nothing itself.
 
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -148,14 +148,16 @@ impl Archives {
     pub(super) fn next_retirement(&self) -> Option<SystemTime> {
         self.finished
             .iter()
-            .map(|archive| archive.end + self.view.retain)
+            .filter_map(|archive| Some(archive.end + self.view.retain?))
             .min()
     }
 
     /// The finished archives whose retention has passed at `now`, oldest first; they are
-    /// forgotten.
+    /// forgotten. Without `retain` they are kept for ever.
     pub(super) fn retire(&mut self, now: SystemTime) -> Vec<FinishedArchive> {
-        let retain = self.view.retain;
+        let Some(retain) = self.view.retain else {
+            return Vec::new();
+        };
         let (due, kept): (Vec<_>, Vec<_>) =
             (self.finished.drain(..)).partition(|archive| archive.end + retain <= now);
         self.finished = kept.into();
@@ -164,7 +166,7 @@ impl Archives {
 
     /// The period that starts at `start` ends at.
     pub(super) fn period_end(&self, start: SystemTime) -> SystemTime {
-        start + self.view.every.max(Duration::from_millis(1))
+        self.view.period_end(start)
     }
 }
 

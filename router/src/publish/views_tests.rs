@@ -33,7 +33,7 @@ fn settings(dvr: Option<u64>, archive: Option<(u64, u64)>) -> PlanSettings {
         archive: archive.map(|(every, retain)| ArchiveView {
             every: Duration::from_secs(every),
             name: ArchiveNamePattern::parse("archive/{start:%Y%m%dT%H%M%SZ}.m3u8").unwrap(),
-            retain: Duration::from_secs(retain),
+            retain: Some(Duration::from_secs(retain)),
         }),
     }
 }

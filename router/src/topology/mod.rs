@@ -276,8 +276,8 @@ fn object_headers(overrides: &HeaderOverrides) -> ObjectHeaders {
 fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSettings {
     PlaylistSettings {
         plan: PlanSettings {
-            dvr: None,
-            archive: None,
+            dvr: node.dvr.clone(),
+            archive: node.archive.clone(),
             playlist_key: node.file_name.clone(),
             segment_name: node.segment_name.clone(),
             base_url: node.base_url.clone(),

@@ -276,7 +276,7 @@ fn a_plan_with_views_comes_back_from_the_journal_as_it_was() {
     with_views.archive = Some(ArchiveView {
         every: Duration::from_secs(20),
         name: ArchiveNamePattern::parse("live/archive/{start:%Y%m%dT%H%M%SZ}.m3u8").unwrap(),
-        retain: Duration::from_secs(3600),
+        retain: Some(Duration::from_secs(3600)),
     });
     let dir = tempfile::tempdir().unwrap();
     let mut plan = PlaylistPlan::new(with_views);
