@@ -45,6 +45,9 @@ pub use srt::{
 };
 pub use srt_listen::{PortTask as SrtPortTask, SrtPorts, SrtRoute};
 pub use udp::{MulticastError, UdpSource};
+/// The feed id an SRT caller's stream id names (`r` of `#!::r=ID,...`, else the whole id); public for
+/// the `srt_handshake` fuzz target.
+pub use srt_listen::feed_id as srt_feed_id;
 
 /// What a source tells the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
