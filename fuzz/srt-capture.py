@@ -23,6 +23,7 @@ import time
 PASSPHRASE = "secretpass1"
 ACCESS_ID = "#!::r=cam1,m=publish"
 SECONDS = 1.0
+MAX_CALLERS = 4
 # Flags of the target: bit 0, feed cam1 has a passphrase; bit 1, a feed without stream id;
 # bit 2, that feed has a passphrase; bit 3, conclusions carry the listener's cookie.
 PATCH_COOKIE = 8
@@ -73,7 +74,8 @@ def cases(clip):
 
 
 def relay(listen_port, relay_sock, deadline_after_first):
-    """Relays until no caller is new for a while; returns each caller's datagrams in order."""
+    """Relays for a while after the first caller (at most MAX_CALLERS of them); returns each
+    caller's datagrams in order."""
     selector = selectors.DefaultSelector()
     selector.register(relay_sock, selectors.EVENT_READ, None)
     upstream = {}  # caller address -> (socket to the listener, first datagram time, datagrams)
@@ -81,7 +83,8 @@ def relay(listen_port, relay_sock, deadline_after_first):
     while True:
         now = time.monotonic()
         firsts = [first for _, first, _ in upstream.values()]
-        if firsts and now > max(firsts) + deadline_after_first:
+        # A refused libsrt caller retries from a new port at once: the first second of them.
+        if firsts and now > min(firsts) + deadline_after_first:
             break
         if not firsts and now > start + 5:
             break
@@ -89,6 +92,8 @@ def relay(listen_port, relay_sock, deadline_after_first):
             sock, caller = key.fileobj, key.data
             data, address = sock.recvfrom(65536)
             if caller is None:  # from a caller, to the listener
+                if address not in upstream and len(upstream) >= MAX_CALLERS:
+                    continue
                 if address not in upstream:
                     up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                     up.connect(("127.0.0.1", listen_port))
