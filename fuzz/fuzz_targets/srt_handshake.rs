@@ -18,7 +18,8 @@
 //! srt-protocol 0.4.4 panics on some remote input (`docs/srt-stack.md`, defects). Those known
 //! panics (`KNOWN`: the stage whose code ran, the panic's file and message) are caught here, with
 //! a panic hook that stays silent for them only, and end the input; any other panic, and every
-//! panic in our code, goes to libFuzzer's hook and aborts.
+//! panic in our code, goes to libFuzzer's hook and aborts. `SRT_HANDSHAKE_KNOWN=abort` aborts on
+//! the known ones too (to reproduce them, or to see whether a newer srt-protocol still has them).
 #![no_main]
 
 use std::cell::Cell;
@@ -117,8 +118,9 @@ struct Route {
 fuzz_target!(|data: &[u8]| {
     HOOK.call_once(|| {
         let fuzzer_hook = std::panic::take_hook();
+        let abort_known = std::env::var_os("SRT_HANDSHAKE_KNOWN").is_some_and(|v| v == "abort");
         std::panic::set_hook(Box::new(move |info| {
-            if !is_known(info) {
+            if abort_known || !is_known(info) {
                 fuzzer_hook(info);
             }
         }));
