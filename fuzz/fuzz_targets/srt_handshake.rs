@@ -34,11 +34,11 @@ use srt_protocol::listener::{
     AccessControlRequest, AccessControlResponse, Action, Input, MultiplexListener,
     NextInputContext, SessionId,
 };
+use srt_protocol::options::{PacketCount, PacketSize};
 use srt_protocol::packet::{
     ControlPacket, ControlTypes, HandshakeControlInfo, HandshakeVsInfo, Packet, PacketParseError,
     ReceivePacketError, SeqNumber, ShakeType, SocketId, SocketType, TimeStamp,
 };
-use srt_protocol::options::{PacketCount, PacketSize};
 use srt_protocol::settings::{ConnInitSettings, KeySettings, Passphrase};
 use streamrouter::source::{SRT_DEFAULT_LATENCY, srt_feed_id};
 
@@ -158,9 +158,11 @@ fn run(flags: u8, datagrams: &[&[u8]]) {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     };
     let peer = SocketAddr::new(loopback, 40000);
-    let mut settings = ConnInitSettings::default();
-    settings.send_latency = SRT_DEFAULT_LATENCY;
-    settings.recv_latency = SRT_DEFAULT_LATENCY;
+    let settings = ConnInitSettings {
+        send_latency: SRT_DEFAULT_LATENCY,
+        recv_latency: SRT_DEFAULT_LATENCY,
+        ..ConnInitSettings::default()
+    };
     let mut now = Instant::now();
     let mut listener = MultiplexListener::new(now, SocketAddr::new(loopback, 9000), settings);
     let mut harness = Harness {
@@ -201,7 +203,10 @@ fn run(flags: u8, datagrams: &[&[u8]]) {
         harness.drive(&mut listener, now, Input::AccessResponse(Some(answer)));
     }
     // `feed_id` on its own too: stream ids the handshake parser would not pass.
-    if let Some(Ok(text)) = datagrams.first().map(|datagram| std::str::from_utf8(datagram)) {
+    if let Some(Ok(text)) = datagrams
+        .first()
+        .map(|datagram| std::str::from_utf8(datagram))
+    {
         check_feed_id(text);
     }
 }
@@ -229,16 +234,12 @@ impl Harness {
         peer: SocketAddr,
     ) {
         let packet = packet.map(|mut packet| {
-            if let (true, Some(cookie)) = (self.patch_cookie, self.cookie) {
-                if let Packet::Control(ControlPacket {
-                    control_type: ControlTypes::Handshake(shake),
-                    ..
-                }) = &mut packet
-                {
-                    if shake.shake_type == ShakeType::Conclusion {
-                        shake.syn_cookie = cookie;
-                    }
-                }
+            if self.patch_cookie
+                && let Some(cookie) = self.cookie
+                && let Some(shake) = handshake(&mut packet)
+                && shake.shake_type == ShakeType::Conclusion
+            {
+                shake.syn_cookie = cookie;
             }
             (packet, peer)
         });
@@ -261,15 +262,11 @@ impl Harness {
             let next = NextInputContext::for_action(&action);
             let done = Ok::<(), ()>(());
             input = match action {
-                Action::SendPacket((packet, _)) => {
-                    if let Packet::Control(ControlPacket {
-                        control_type: ControlTypes::Handshake(shake),
-                        ..
-                    }) = &packet
+                Action::SendPacket((mut packet, _)) => {
+                    if let Some(shake) = handshake(&mut packet)
+                        && shake.shake_type == ShakeType::Induction
                     {
-                        if shake.shake_type == ShakeType::Induction {
-                            self.cookie = Some(shake.syn_cookie);
-                        }
+                        self.cookie = Some(shake.syn_cookie);
                     }
                     serialize(&packet);
                     next.input_from(done)
@@ -350,6 +347,17 @@ fn check_feed_id(sent: &str) -> &str {
         assert_eq!(id, sent, "a plain stream id is its own feed id");
     }
     id
+}
+
+/// The handshake a packet carries.
+fn handshake(packet: &mut Packet) -> Option<&mut HandshakeControlInfo> {
+    match packet {
+        Packet::Control(ControlPacket {
+            control_type: ControlTypes::Handshake(shake),
+            ..
+        }) => Some(shake),
+        _ => None,
+    }
 }
 
 /// What srt-tokio's socket does with every reply.
