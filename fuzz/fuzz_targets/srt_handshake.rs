@@ -8,8 +8,9 @@
 //! takes what is left). Flags: bit 0, feed `cam1` has a passphrase; bit 1, a feed without stream
 //! id takes other callers; bit 2, that feed has a passphrase; bit 3, a conclusion carries the
 //! cookie the listener handed out (a caller that got the induction reply), so real conclusions
-//! get past the cookie check; bit 4, the listener is bound to IPv6. A first datagram that is
-//! not an induction gets one sent before it, from the same caller.
+//! get past the cookie check; bit 4, the listener is bound to IPv6; bit 5, the access-control
+//! answer comes after the next datagram, not at once; bit 6, feed `cam1` has `pbkeylen` 16. A
+//! first datagram that is not an induction gets one sent before it, from the same caller.
 //!
 //! Checked: the feed id is a part of the stream id sent (the whole id unless it has the
 //! access-control form); a feed with a passphrase never opens an unencrypted connection and
@@ -34,7 +35,7 @@ use srt_protocol::listener::{
     AccessControlRequest, AccessControlResponse, Action, Input, MultiplexListener,
     NextInputContext, SessionId,
 };
-use srt_protocol::options::{PacketCount, PacketSize};
+use srt_protocol::options::{KeySize, PacketCount, PacketSize};
 use srt_protocol::packet::{
     ControlPacket, ControlTypes, HandshakeControlInfo, HandshakeVsInfo, Packet, PacketParseError,
     ReceivePacketError, SeqNumber, ShakeType, SocketId, SocketType, TimeStamp,
@@ -113,6 +114,8 @@ static HOOK: Once = Once::new();
 struct Route {
     stream_id: Option<&'static str>,
     passphrase: bool,
+    /// The feed's `pbkeylen`: a caller announcing another is refused.
+    key_size: Option<KeySize>,
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -144,11 +147,13 @@ fn run(flags: u8, datagrams: &[&[u8]]) {
     let mut routes = vec![Route {
         stream_id: Some("cam1"),
         passphrase: flags & 1 != 0,
+        key_size: (flags & 64 != 0).then_some(KeySize::AES128),
     }];
     if flags & 2 != 0 {
         routes.push(Route {
             stream_id: None,
             passphrase: flags & 4 != 0,
+            key_size: None,
         });
     }
     let ipv6 = flags & 16 != 0;
@@ -308,7 +313,8 @@ impl Harness {
     }
 
     /// What `srt_listen::route` answers: the feed for the id, else the feed without id, with
-    /// its passphrase at the caller's key size; no feed, a rejection.
+    /// its passphrase at the caller's key size; no feed, or a key size other than the feed's
+    /// `pbkeylen`, a rejection.
     fn answer_for(&mut self, request: &AccessControlRequest) -> AccessControlResponse {
         let sent = request.stream_id.as_ref().map_or("", |id| id.as_str());
         let wanted = check_feed_id(sent);
@@ -316,7 +322,13 @@ impl Harness {
             .routes
             .iter()
             .find(|route| route.stream_id == Some(wanted))
-            .or_else(|| self.routes.iter().find(|route| route.stream_id.is_none()));
+            .or_else(|| self.routes.iter().find(|route| route.stream_id.is_none()))
+            .filter(
+                |route| match (route.passphrase, route.key_size, request.key_size) {
+                    (true, Some(wanted), asked) => asked == KeySize::Unspecified || asked == wanted,
+                    _ => true,
+                },
+            );
         self.accepted = chosen.map(|route| route.passphrase);
         match chosen {
             None => AccessControlResponse::Rejected(RejectReason::Server(
