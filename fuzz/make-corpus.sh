@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Seeds fuzz/corpus/TARGET/ from the repo's test inputs (tests/data: clean and damaged TS made by
-# scripts/make-test-inputs.sh) and shipped configs. The corpus is made, not committed: run this
-# before `cargo fuzz run`. Inputs that once crashed a target live on as unit tests.
+# scripts/make-test-inputs.sh), shipped configs, and SRT handshakes of real libsrt callers
+# (srt-capture.py: ffmpeg and srt-live-transmit through a UDP relay, about 40 s). The corpus is
+# made, not committed: run this before `cargo fuzz run`. Inputs that once crashed a target live
+# on as unit tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 data=../tests/data
-rm -rf corpus && mkdir -p corpus/{ts_segmenter,psi_pes,stream_info,config,sink_options}
+rm -rf corpus && mkdir -p corpus/{ts_segmenter,psi_pes,stream_info,config,sink_options,srt_handshake}
 for ts in "$data"/*.ts "$data"/*.bin; do
     name=$(basename "$ts")
     # Small pieces keep the fuzzer fast: the start (PAT/PMT, first keyframe) and one from the middle.
@@ -23,4 +25,9 @@ printf 'bucket = "live"\nprefix = "cam/"\nregion = "eu-west-3"\n' > corpus/sink_
 printf 'host = "ftp.example.com"\nport = 2121\nuser = "up"\npassword_file = "/etc/p"\ntls = true\n' > corpus/sink_options/ftp
 printf 'host = "origin"\nuser = "deploy"\nkey_file = "~/.ssh/id"\ndirectory = "www"\n' > corpus/sink_options/scp
 printf 'path = "/srv/live"\n' > corpus/sink_options/local
+if command -v ffmpeg >/dev/null && command -v srt-live-transmit >/dev/null; then
+    ./srt-capture.py corpus/srt_handshake "$data/h264_aac.ts"
+else
+    echo "no ffmpeg or srt-live-transmit (Debian srt-tools): corpus/srt_handshake left empty" >&2
+fi
 echo "corpus: $(find corpus -type f | wc -l) files in $(ls corpus | wc -l) targets"

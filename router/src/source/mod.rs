@@ -43,6 +43,9 @@ pub use srt::{
     DEFAULT_LATENCY as SRT_DEFAULT_LATENCY, KeyLength, PassphraseLength, SrtMode, SrtPassphrase,
     SrtSource,
 };
+/// The feed id an SRT caller's stream id names (`r` of `#!::r=ID,...`, else the whole id); public
+/// for the `srt_handshake` fuzz target.
+pub use srt_listen::feed_id as srt_feed_id;
 pub use srt_listen::{PortTask as SrtPortTask, SrtPorts, SrtRoute};
 pub use udp::{MulticastError, UdpSource};
 

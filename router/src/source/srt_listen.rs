@@ -176,7 +176,7 @@ pub(crate) async fn run(
 }
 
 /// The feed id a caller sends: `r` of the access-control form, else the whole id.
-pub(crate) fn feed_id(sent: &str) -> &str {
+pub fn feed_id(sent: &str) -> &str {
     match sent.strip_prefix("#!::") {
         Some(pairs) => pairs
             .split(',')
