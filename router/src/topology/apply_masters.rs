@@ -4,6 +4,7 @@
 //!
 //! Owns nothing but this step; the master's work is in `master_task`.
 
+use crate::playlist::views::DvrView;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -56,6 +57,14 @@ impl Topology {
                     ))
                 })
                 .collect();
+            // A time-shift master when every variant has a time-shift view.
+            let dvr_key = DvrView::default_file_name(&node.file_name);
+            let dvr_uris: Option<Vec<String>> = (node.variants.iter())
+                .map(|variant| {
+                    let dvr = new.playlists.get(variant)?.dvr.as_ref()?;
+                    Some(relative_uri(&dvr_key, &dvr.file_name))
+                })
+                .collect();
             let (queue, receiver) = master_queue();
             let id = NodeId::master(name);
             let span = node_span(&id);
@@ -66,6 +75,7 @@ impl Topology {
                 name: name.clone(),
                 key: node.file_name.clone(),
                 variants,
+                dvr: dvr_uris.map(|uris| (dvr_key, uris)),
                 outputs: self.master_outputs(new, name),
             };
             let master = MasterTask::new(start, receiver);

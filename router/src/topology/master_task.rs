@@ -38,6 +38,9 @@ pub struct MasterStart {
     pub key: String,
     /// Each variant: its playlist's name and its URI relative to the master.
     pub variants: Vec<(String, String)>,
+    /// When every variant has a time-shift view: the time-shift master's key and each
+    /// variant's time-shift playlist relative to it (in the order of `variants`).
+    pub dvr: Option<(String, Vec<String>)>,
     /// The sinks publishing it.
     pub outputs: BTreeMap<String, SinkQueue>,
     /// Its entry on the status board.
@@ -109,6 +112,26 @@ impl MasterTask {
     }
 }
 
+/// The master's versions to publish: the master at `key`, and the time-shift master listing
+/// the variants' time-shift playlists when they all have one (`dvr`).
+fn masters(
+    key: &str,
+    dvr: Option<&(String, Vec<String>)>,
+    attributes: &[VariantAttributes],
+) -> Vec<(String, String)> {
+    let mut versions = vec![(key.to_owned(), render_master(attributes))];
+    if let Some((dvr_key, uris)) = dvr {
+        let shifted: Vec<VariantAttributes> = (attributes.iter().zip(uris))
+            .map(|(variant, uri)| VariantAttributes {
+                uri: uri.clone(),
+                ..variant.clone()
+            })
+            .collect();
+        versions.push((dvr_key.clone(), render_master(&shifted)));
+    }
+    versions
+}
+
 impl NodeTask for MasterTask {
     type Output = ();
 
@@ -118,6 +141,7 @@ impl NodeTask for MasterTask {
             name,
             key,
             variants,
+            dvr,
             outputs,
             status,
             alerts,
@@ -137,7 +161,7 @@ impl NodeTask for MasterTask {
                 ..Variant::default()
             })
             .collect();
-        let mut published: Option<(Vec<VariantAttributes>, String)> = None;
+        let mut published: Option<(Vec<VariantAttributes>, Vec<(String, String)>)> = None;
         let mut misaligned: BTreeSet<(usize, usize)> = BTreeSet::new();
         while let Some(input) = self.inputs.recv().await {
             match input {
@@ -169,27 +193,31 @@ impl NodeTask for MasterTask {
                             .as_ref()
                             .is_none_or(|(old, _)| worth_republishing(old, &attributes));
                         if due {
-                            let text = render_master(&attributes);
+                            let versions = masters(key, dvr.as_ref(), &attributes);
                             for queue in outputs.values() {
-                                queue.send(SinkCommand::Master {
-                                    key: key.clone(),
-                                    text: text.clone(),
-                                });
+                                for (key, text) in &versions {
+                                    queue.send(SinkCommand::Master {
+                                        key: key.clone(),
+                                        text: text.clone(),
+                                    });
+                                }
                             }
                             tracing::info!(master = %name, variants = attributes.len(), "master playlist version");
                             status.set(NodeState::Live);
-                            published = Some((attributes, text));
+                            published = Some((attributes, versions));
                         }
                     }
                 }
                 MasterInput::Outputs(new) => {
-                    if let Some((_, text)) = &published {
+                    if let Some((_, versions)) = &published {
                         for (sink, queue) in &new {
                             if !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
-                                queue.send(SinkCommand::Master {
-                                    key: key.clone(),
-                                    text: text.clone(),
-                                });
+                                for (key, text) in versions {
+                                    queue.send(SinkCommand::Master {
+                                        key: key.clone(),
+                                        text: text.clone(),
+                                    });
+                                }
                             }
                         }
                     }

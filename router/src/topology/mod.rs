@@ -41,6 +41,8 @@ mod state;
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod views_tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
