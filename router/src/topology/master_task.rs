@@ -112,13 +112,16 @@ impl MasterTask {
     }
 }
 
+/// Master playlists as published: (key, text).
+type Versions = Vec<(String, String)>;
+
 /// The master's versions to publish: the master at `key`, and the time-shift master listing
 /// the variants' time-shift playlists when they all have one (`dvr`).
 fn masters(
     key: &str,
     dvr: Option<&(String, Vec<String>)>,
     attributes: &[VariantAttributes],
-) -> Vec<(String, String)> {
+) -> Versions {
     let mut versions = vec![(key.to_owned(), render_master(attributes))];
     if let Some((dvr_key, uris)) = dvr {
         let shifted: Vec<VariantAttributes> = (attributes.iter().zip(uris))
@@ -161,7 +164,7 @@ impl NodeTask for MasterTask {
                 ..Variant::default()
             })
             .collect();
-        let mut published: Option<(Vec<VariantAttributes>, Vec<(String, String)>)> = None;
+        let mut published: Option<(Vec<VariantAttributes>, Versions)> = None;
         let mut misaligned: BTreeSet<(usize, usize)> = BTreeSet::new();
         while let Some(input) = self.inputs.recv().await {
             match input {
