@@ -1,0 +1,43 @@
+"""bench/outcome.py - what the feeds of one live-feed bench run produced (bench/feeds.sh,
+bench/srt.sh): continuity-counter errors summed over the segmenters' stop lines in the
+daemon's log (a datagram lost anywhere shows there), segmenters stopped cleanly, feeds
+without a playlist, and "late" feeds whose playlist did not reach the segment number a run
+of that length allows (4 s segments, minus the first keyframe and the open segment). Also
+sums metrics from a saved /metrics text. Used as a module, or as
+`outcome.py RUN N SECONDS` (prints JSON)."""
+
+import glob
+import json
+import re
+import sys
+
+
+def segments(run, n, seconds):
+    """The segment outcome of the run in directory `run` (daemon.log, out/FEED/index.m3u8)."""
+    log = open(f"{run}/daemon.log").read()
+    cc = sum(int(m) for m in re.findall(r"continuity_errors=(\d+)", log))
+    stopped = len(re.findall(r"segmenter stopped", log))
+    expected = int(seconds // 4) - 2
+    playlists = glob.glob(f"{run}/out/*/index.m3u8")
+    late = 0
+    for playlist in playlists:
+        last = re.findall(r"s-(\d+)\.ts", open(playlist).read())
+        if not last or int(last[-1]) < expected:
+            late += 1
+    return {"cc": cc, "stopped": stopped, "missing": n - len(playlists), "late": late}
+
+
+def metric_sums(path):
+    """Each metric name of a Prometheus text file, summed over its labels."""
+    sums = {}
+    for line in open(path):
+        if line.startswith("#") or not line.strip():
+            continue
+        name, value = line.rsplit(None, 1)
+        name = name.split("{", 1)[0]
+        sums[name] = sums.get(name, 0.0) + float(value)
+    return sums
+
+
+if __name__ == "__main__":
+    print(json.dumps(segments(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))))
