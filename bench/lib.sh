@@ -26,18 +26,20 @@ build_release() {
     REPLAY=$(pwd)/target/release/examples/udp_replay
 }
 
-# write_feeds_config KIND N BASE_PORT RUN [LISTEN [SRT_PORTS]]: prints a config of N feeds
+# write_feeds_config KIND N BASE_PORT RUN [LISTEN [SRT_PORTS [SRT_LATENCY_MS]]]: prints a config of N feeds
 # f0000.. with 4 s segments, 6-segment windows, a local sink in RUN/out. KIND udp: feed i
 # binds UDP 127.0.0.1:BASE_PORT+i. KIND srt: feed i is an SRT listener with stream id f000i
 # and its own AES passphrase (bench-f000i-secret), all on 127.0.0.1:BASE_PORT
-# (SRT_PORTS=shared, the default) or each on BASE_PORT+i (SRT_PORTS=each). LISTEN: the
-# operator's server port (/metrics), none if empty.
+# (SRT_PORTS=shared, the default) or each on BASE_PORT+i (SRT_PORTS=each), with the SRT
+# latency SRT_LATENCY_MS (default 120). LISTEN: the operator's server port (/metrics), none
+# if empty.
 write_feeds_config() {
     python3 - "$@" <<'PY'
 import sys
 kind, n, base, run = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 listen = sys.argv[5] if len(sys.argv) > 5 else ""
 shared = (sys.argv[6] if len(sys.argv) > 6 else "shared") == "shared"
+latency = sys.argv[7] if len(sys.argv) > 7 else "120"
 print("feeds = [")
 for i in range(n):
     port = base if kind == "srt" and shared else base + i
@@ -49,7 +51,7 @@ if kind == "udp":
     source = 'type = "udp", bind = "127.0.0.1:{{port}}"'
 else:
     source = ('type = "srt", bind = "127.0.0.1:{{port}}", stream_id = "{{feed}}", '
-              'passphrase = "bench-{{feed}}-secret"')
+              f'passphrase = "bench-{{{{feed}}}}-secret", latency = "{latency}ms"')
 print(f'''[templates.{kind}]
 sources.in = {{ {source} }}
 segmenters.seg = {{ input = "in", target_duration = 4 }}

@@ -29,6 +29,7 @@
 #   SRT_PORTS      shared | each (default shared)
 #   SRT_BASE_PORT  first UDP port of the sender's streams (default 42000)
 #   SRT_PORT       the daemon's SRT port, first one with SRT_PORTS=each (default 9100)
+#   SRT_LATENCY    SRT latency in ms, the daemon's and the callers' (default 120, libsrt's)
 #   BENCH_DIR      scratch dir (default target/bench)
 # Needs: ffmpeg (to make the clip once), srt-live-transmit, cargo, python3, curl.
 set -euo pipefail
@@ -38,6 +39,7 @@ SECONDS_PER_PHASE=${SRT_SECONDS:-60}
 SRT_PORTS=${SRT_PORTS:-shared}
 BASE_PORT=${SRT_BASE_PORT:-42000}
 SRT_PORT=${SRT_PORT:-9100}
+LATENCY=${SRT_LATENCY:-120}
 BENCH_DIR=${BENCH_DIR:-target/bench}
 say() { echo "srt: $*" >&2; }
 [[ $SRT_PORTS == shared || $SRT_PORTS == each ]] || { say "SRT_PORTS is shared or each"; exit 2; }
@@ -57,6 +59,8 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# busy and total jiffies of the whole machine (all cores), from /proc/stat.
+machine_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 rcvbuf_errors() { awk '/^Udp:/ { if (++n == 2) print $7 }' /proc/net/snmp; }
 metric() { curl -s "http://127.0.0.1:$LISTEN/metrics" | awk -v name="$1" '$1 ~ "^" name "([{]|$)" { s += $2 } END { print s + 0 }'; }
 relay_ticks() {
@@ -73,7 +77,7 @@ phase() {
     LISTEN=$(free_port)
     local config_port=$BASE_PORT
     [[ $kind == srt ]] && config_port=$SRT_PORT
-    write_feeds_config "$kind" "$N" "$config_port" "$run" "$LISTEN" "$SRT_PORTS" >"$run/feeds.toml"
+    write_feeds_config "$kind" "$N" "$config_port" "$run" "$LISTEN" "$SRT_PORTS" "$LATENCY" >"$run/feeds.toml"
     say "$kind: starting the daemon with $N feeds"
     start_daemon "$run" "$run/feeds.toml"
     local measure=$run/measure.txt
@@ -95,8 +99,9 @@ phase() {
             port=$SRT_PORT
             [[ $SRT_PORTS == each ]] && port=$((SRT_PORT + i))
             local feed; feed=$(printf 'f%04d' "$i")
-            srt-live-transmit "udp://127.0.0.1:$((BASE_PORT + i))" \
-                "srt://127.0.0.1:$port?streamid=$feed&passphrase=bench-$feed-secret&pbkeylen=16" \
+            srt-live-transmit -s:500 -pf:json -f -statsout:"$run/relay/$feed.stats" \
+                "udp://127.0.0.1:$((BASE_PORT + i))" \
+                "srt://127.0.0.1:$port?streamid=$feed&passphrase=bench-$feed-secret&pbkeylen=16&latency=$LATENCY" \
                 </dev/null >"$run/relay/$feed.log" 2>&1 &
             RELAYS+=($!)
         done
@@ -111,12 +116,12 @@ phase() {
         sleep 1
         echo "connected_kb=$(vm_kb "$PID" VmRSS)" >>"$measure"
     fi
-    local t0 c0 r0 u0 t1 c1 r1 u1
-    u0=$(rcvbuf_errors); r0=$(relay_ticks); t0=$(now); c0=$(ticks "$PID")
+    local t0 c0 r0 u0 t1 c1 r1 u1 m0 m1
+    m0=$(machine_jiffies); u0=$(rcvbuf_errors); r0=$(relay_ticks); t0=$(now); c0=$(ticks "$PID")
     say "$kind: replaying for ${SECONDS_PER_PHASE}s"
     /usr/bin/time -f "replay_cpu_s=%U+%S" -o "$run/replay.time" \
         "$REPLAY" "$CLIP" "$target" "$N" "$SECONDS_PER_PHASE" >"$run/replay.log"
-    t1=$(now); c1=$(ticks "$PID"); r1=$(relay_ticks); u1=$(rcvbuf_errors)
+    t1=$(now); c1=$(ticks "$PID"); r1=$(relay_ticks); u1=$(rcvbuf_errors); m1=$(machine_jiffies)
     # Let the last packets through the SRT latency and the next statistics report.
     sleep 3
     curl -s "http://127.0.0.1:$LISTEN/metrics" >"$run/metrics.txt"
@@ -125,6 +130,8 @@ phase() {
         echo "daemon_ticks=$((c1 - c0))"
         echo "relay_ticks=$((r1 - r0))"
         echo "rcvbuf_errors=$((u1 - u0))"
+        echo "machine_busy=$(awk -v a="$m0" -v b="$m1" -v cores="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); print cores * (y[1] - x[1]) / (y[2] - x[2]) }')"
+        echo "load=$(cut -d' ' -f1 /proc/loadavg)"
         echo "hwm_kb=$(vm_kb "$PID" VmHWM)"
         echo "relays_alive=$(for p in "${RELAYS[@]}"; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)"
         cat "$run/replay.time"
@@ -139,11 +146,11 @@ phase() {
 phase udp
 phase srt
 
-python3 - "$BENCH_DIR" "$N" "$SECONDS_PER_PHASE" "$CLK" "$SRT_PORTS" <<'PY' | tee "$BENCH_DIR/srt-report.txt"
-import re, sys
+python3 - "$BENCH_DIR" "$N" "$SECONDS_PER_PHASE" "$CLK" "$SRT_PORTS" "$LATENCY" <<'PY' | tee "$BENCH_DIR/srt-report.txt"
+import glob, json, re, sys
 sys.path.insert(0, "bench")
 from outcome import segments, metric_sums
-bench, n, seconds, clk, ports = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+bench, n, seconds, clk, ports, latency = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
 rows = {}
 for kind in ("udp", "srt"):
     run = f"{bench}/srt-{kind}"
@@ -163,7 +170,8 @@ for kind in ("udp", "srt"):
         relay=int(m["relay_ticks"]) / clk / wall,
         replay_cores=sum(map(float, m["replay_cpu_s"].split("+"))) / wall)
 print(f"# bench/srt.sh: {n} feeds x {rows['udp']['mbps']:.2f} Mbit/s, {seconds:.0f} s per phase, "
-      f"SRT listeners on {'one port (stream ids)' if ports == 'shared' else 'one port per feed'}, AES-128")
+      f"SRT listeners on {'one port (stream ids)' if ports == 'shared' else 'one port per feed'}, AES-128, "
+      f"latency {latency} ms")
 print("| ingest | daemon CPU | % core per Mbit/s | peak RSS | per feed above idle | per feed (total/N) "
       "| lost TS packets | CC errors | UDP rcvbuf drops | late / missing feeds |")
 print("|---|---|---|---|---|---|---|---|---|---|")
@@ -180,8 +188,20 @@ print(f"SRT counters (sum over feeds): received {sm.get('streamrouter_srt_packet
       f"connected {s['m'].get('connected')}/{n} in {float(s['m'].get('connect_s', 0)):.1f} s "
       f"(RSS {int(s['m'].get('connected_kb', 0)) / 1024:.1f} MB connected, idle); "
       f"callers alive at the end {s['m']['relays_alive']}/{n}")
+# The callers' own view (libsrt totals, last report of each, every 500 packets).
+sender = {"packets": 0, "packetsLost": 0, "packetsRetransmitted": 0, "packetsDropped": 0}
+for path in glob.glob(f"{bench}/srt-srt/relay/*.stats"):
+    lines = [line for line in open(path) if line.startswith("{")]
+    if lines:
+        send = json.loads(lines[-1])["send"]
+        for key in sender:
+            sender[key] += send[key]
+print(f"callers (libsrt, last report each): sent {sender['packets']}, reported lost {sender['packetsLost']}, "
+      f"retransmitted {sender['packetsRetransmitted']}, dropped by the sender (too late) {sender['packetsDropped']}")
 print(f"ratios SRT/UDP: CPU {s['cores'] / u['cores']:.2f}x, per Mbit/s {s['per_mbps'] / u['per_mbps']:.2f}x, "
       f"peak RSS {s['hwm'] / u['hwm']:.2f}x, RSS per feed above idle {s['per_feed'] / u['per_feed']:.2f}x")
+print(f"machine (all processes, {n} feeds): {float(u['m']['machine_busy']):.2f} of 2 cores busy in the udp phase "
+      f"(load {u['m']['load']}), {float(s['m']['machine_busy']):.2f} in the srt phase (load {s['m']['load']})")
 print(f"sender (udp_replay): {u['replay_cores']:.3f} cores (udp), {s['replay_cores']:.3f} cores (srt); "
       f"{n} srt-live-transmit callers: {s['relay']:.3f} cores "
       f"({s['relay'] * 100 / (n * s['mbps']):.3f} % core per Mbit/s)")
