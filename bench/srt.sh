@@ -19,7 +19,8 @@
 # connected); lost packets: TS packets sent minus those that reached the segmenters
 # (/metrics streamrouter_feed_bytes_in_total / 188), continuity errors, and for SRT the daemon's
 # streamrouter_srt_* counters (received, loss reports, retransmitted, dropped); the machine's
-# UDP receive-buffer drops (/proc/net/snmp RcvbufErrors) during the replay; feeds without a
+# UDP receive-buffer drops during the replay: on the daemon's sockets, on the callers' and on
+# the whole machine (/proc/net/udp drops, /proc/net/snmp RcvbufErrors); feeds without a
 # playlist and late feeds (bench/outcome.py). Also the sender's and the callers' CPU, and the
 # ratios SRT/UDP. The report is also written to BENCH_DIR/srt-report.txt.
 #
@@ -61,7 +62,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # busy and total jiffies of the whole machine (all cores), from /proc/stat.
 machine_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
-rcvbuf_errors() { awk '/^Udp:/ { if (++n == 2) print $7 }' /proc/net/snmp; }
+rcvbuf_errors() { awk '/^Udp:/ { if (++n == 2) print $6 }' /proc/net/snmp; }
 metric() { curl -s "http://127.0.0.1:$LISTEN/metrics" | awk -v name="$1" '$1 ~ "^" name "([{]|$)" { s += $2 } END { print s + 0 }'; }
 relay_ticks() {
     local sum=0 pid
@@ -133,6 +134,8 @@ phase() {
         echo "machine_busy=$(awk -v a="$m0" -v b="$m1" -v cores="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); print cores * (y[1] - x[1]) / (y[2] - x[2]) }')"
         echo "load=$(cut -d' ' -f1 /proc/loadavg)"
         echo "hwm_kb=$(vm_kb "$PID" VmHWM)"
+        echo "daemon_udp_drops=$(python3 bench/outcome.py drops "$PID")"
+        echo "relay_udp_drops=$(python3 bench/outcome.py drops "${RELAYS[@]}")"
         echo "relays_alive=$(for p in "${RELAYS[@]}"; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)"
         cat "$run/replay.time"
     } >>"$measure"
@@ -173,12 +176,13 @@ print(f"# bench/srt.sh: {n} feeds x {rows['udp']['mbps']:.2f} Mbit/s, {seconds:.
       f"SRT listeners on {'one port (stream ids)' if ports == 'shared' else 'one port per feed'}, AES-128, "
       f"latency {latency} ms")
 print("| ingest | daemon CPU | % core per Mbit/s | peak RSS | per feed above idle | per feed (total/N) "
-      "| lost TS packets | CC errors | UDP rcvbuf drops | late / missing feeds |")
+      "| lost TS packets | CC errors | kernel drops: daemon / callers / machine | late / missing feeds |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for kind, r in rows.items():
     print(f"| {kind} | {r['cores']:.3f} cores | {r['per_mbps']:.3f} | {r['hwm']:.1f} MB (idle {r['idle']:.1f}) "
           f"| {r['per_feed']:.2f} MB | {r['total_per_feed']:.2f} MB | {r['lost']:.0f} of {r['sent'] * 7} "
-          f"| {r['out']['cc']} | {r['m']['rcvbuf_errors']} | {r['out']['late']} / {r['out']['missing']} |")
+          f"| {r['out']['cc']} | {r['m']['daemon_udp_drops']} / {r['m']['relay_udp_drops'] if kind == 'srt' else '-'} / {r['m']['rcvbuf_errors']} "
+          f"| {r['out']['late']} / {r['out']['missing']} |")
 s, u = rows["srt"], rows["udp"]
 sm = s["metrics"]
 print(f"SRT counters (sum over feeds): received {sm.get('streamrouter_srt_packets_received_total', 0):.0f}, "
