@@ -126,6 +126,8 @@ phase() {
     # Let the last packets through the SRT latency and the next statistics report.
     sleep 3
     curl -s "http://127.0.0.1:$LISTEN/metrics" >"$run/metrics.txt"
+    # The daemon's UDP sockets with their buffer sizes (skmem rb = receive buffer, d = drops).
+    ss -uamnp 2>/dev/null | grep -A1 "pid=$PID," >"$run/sockets.txt" || true
     {
         echo "wall_s=$(python3 -c "print($t1 - $t0)")"
         echo "daemon_ticks=$((c1 - c0))"
