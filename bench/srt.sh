@@ -32,7 +32,8 @@
 #   SRT_PORT       the daemon's SRT port, first one with SRT_PORTS=each (default 9100)
 #   SRT_LATENCY    SRT latency in ms, the daemon's and the callers' (default 120, libsrt's)
 #   BENCH_DIR      scratch dir (default target/bench)
-# Needs: ffmpeg (to make the clip once), srt-live-transmit, cargo, python3, curl.
+# Needs: ffmpeg (to make the clip once), srt-live-transmit, cargo, python3, curl, ss
+# (iproute2), /usr/bin/time. Shared pieces: bench/lib.sh, bench/outcome.py. Not run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${SRT_FEEDS:-100}
