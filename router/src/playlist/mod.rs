@@ -2,7 +2,9 @@
 //!
 //! Owns the sliding window, media and discontinuity sequence numbers, the declared target
 //! duration and m3u8 rendering (RFC 8216, EXT-X-VERSION 3). Pure: no files, no clocks. The
-//! caller publishes the text and deletes expired segments when their time comes.
+//! caller publishes the text and deletes expired segments when their time comes. Each entry's
+//! lines are formatted once, when it is listed (the listing of `render.rs`), so that a version of a
+//! long view costs a copy of its text, not a formatting of its whole window.
 //!
 //! Target duration policy: EXT-X-TARGETDURATION is declared once as the configured target
 //! rounded up, and stays constant while every segment fits it (RFC 8216 §4.3.3.1). The segmenter
@@ -18,7 +20,7 @@ mod render;
 pub mod renditions;
 pub mod views;
 
-use std::collections::VecDeque;
+use render::Listing;
 
 pub use naming::SegmentNamePattern;
 pub use render::render_media_playlist;
@@ -147,7 +149,8 @@ pub struct PushOutcome {
 #[derive(Debug, Clone)]
 pub struct MediaPlaylist {
     config: PlaylistConfig,
-    entries: VecDeque<PlaylistEntry>,
+    /// The listed segments and their rendered lines.
+    entries: Listing,
     discontinuity_sequence: u64,
     target_duration: u64,
     ended: bool,
@@ -161,7 +164,7 @@ impl MediaPlaylist {
         let target_duration = declared_target(config.target_duration);
         Self {
             config,
-            entries: VecDeque::new(),
+            entries: Listing::default(),
             discontinuity_sequence: 0,
             target_duration,
             ended: false,
@@ -192,9 +195,7 @@ impl MediaPlaylist {
             }
         }
         let listed = self.duration();
-        for entry in &mut self.entries {
-            entry.longest_listing = entry.longest_listing.max(listed);
-        }
+        self.entries.raise_longest_listing(listed);
         outcome
     }
 
@@ -312,7 +313,7 @@ impl MediaPlaylist {
     pub fn restore(snapshot: PlaylistSnapshot) -> Self {
         Self {
             config: snapshot.config,
-            entries: snapshot.entries.into(),
+            entries: Listing::from_entries(snapshot.entries),
             discontinuity_sequence: snapshot.discontinuity_sequence,
             target_duration: snapshot.target_duration,
             ended: snapshot.ended,
@@ -323,6 +324,19 @@ impl MediaPlaylist {
     /// The m3u8 text of the current version.
     pub fn render(&self) -> String {
         render_media_playlist(self)
+    }
+
+    /// [`Self::render`] formatting every listed entry again instead of using their kept lines:
+    /// the same text, at a cost that grows with the window. For tests and benchmarks only.
+    #[doc(hidden)]
+    pub fn render_from_scratch(&self) -> String {
+        render::render_from_scratch(self)
+    }
+
+    /// Bytes allocated for the kept lines of the listed entries. For benchmarks.
+    #[doc(hidden)]
+    pub fn rendered_capacity(&self) -> usize {
+        self.entries.text_capacity()
     }
 }
 

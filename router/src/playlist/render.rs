@@ -1,20 +1,56 @@
-//! m3u8 rendering of a [`MediaPlaylist`]: tag order and number formats in one place.
+//! m3u8 rendering of a [`MediaPlaylist`]: tag order and number formats in one place, and the
+//! [`Listing`] that keeps the listed entries' lines rendered.
+//!
+//! A view can list thousands of segments (a 2 h time-shift view at 2 s segments lists 3,600)
+//! and is published after every segment. Formatting every entry each time (EXTINF decimals,
+//! RFC 3339 date-times) would make each version cost as much as the whole window, so each entry
+//! is formatted once, when it is listed: the listing keeps one text of every listed entry's
+//! lines and the length of each, drops an entry's lines from the front when it leaves and
+//! appends a new entry's. A rendering is then the header (a few numbers), that text and the
+//! end tag: one copy of the text, which has to be uploaded whole anyway.
 
+use std::collections::VecDeque;
+use std::collections::vec_deque;
 use std::fmt::Write;
 
-use super::MediaPlaylist;
+use super::{MediaPlaylist, PlaylistEntry};
+
+/// Room for the longest header and end tag (tags plus up to 20-digit numbers).
+const HEADER_CAPACITY: usize = 256;
 
 /// Renders the playlist as RFC 8216 text: EXT-X-VERSION 3 (decimal EXTINF durations), or 8
 /// while a listed segment is marked EXT-X-GAP (the tag's protocol version, RFC 8216bis).
+/// The entries' lines are the ones kept rendered since they were listed.
 pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
-    let mut text = String::with_capacity(128 + playlist.entries.len() * 48);
-    let version = if playlist.entries().any(|entry| entry.gap) {
-        8
-    } else {
-        3
-    };
+    let body = playlist.entries.text();
+    let mut text = String::with_capacity(HEADER_CAPACITY + body.len());
+    write_header(&mut text, playlist, playlist.entries.has_gap());
+    text.push_str(body);
+    write_end(&mut text, playlist);
+    text
+}
+
+/// The same text formatted from the entries, every one of them: the reference the kept text
+/// is checked against (tests) and the cost it saves is measured against (benches).
+pub(super) fn render_from_scratch(playlist: &MediaPlaylist) -> String {
+    let mut text = String::with_capacity(HEADER_CAPACITY + playlist.entries.len() * 48);
+    write_header(
+        &mut text,
+        playlist,
+        playlist.entries().any(|entry| entry.gap),
+    );
+    for entry in playlist.entries() {
+        write_entry(&mut text, entry);
+    }
+    write_end(&mut text, playlist);
+    text
+}
+
+// Writing to a String cannot fail; the results are ignored for that reason.
+
+fn write_header(text: &mut String, playlist: &MediaPlaylist, has_gap: bool) {
+    let version = if has_gap { 8 } else { 3 };
     let _ = writeln!(text, "#EXTM3U\n#EXT-X-VERSION:{version}");
-    // Writing to a String cannot fail; the results are ignored for that reason.
     let _ = writeln!(text, "#EXT-X-TARGETDURATION:{}", playlist.target_duration());
     let _ = writeln!(
         text,
@@ -34,27 +70,133 @@ pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
     } else if config.window == 0 && config.max_duration.is_none() {
         text.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n");
     }
-    if playlist.config().independent_segments {
+    if config.independent_segments {
         text.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
     }
-    for entry in playlist.entries() {
-        if entry.discontinuity {
-            text.push_str("#EXT-X-DISCONTINUITY\n");
-        }
-        if let Some(time) = entry.program_date_time {
-            let _ = writeln!(
-                text,
-                "#EXT-X-PROGRAM-DATE-TIME:{}",
-                humantime::format_rfc3339_millis(time)
-            );
-        }
-        if entry.gap {
-            text.push_str("#EXT-X-GAP\n");
-        }
-        let _ = writeln!(text, "#EXTINF:{:.3},\n{}", entry.duration, entry.uri);
+}
+
+/// An entry's lines: its discontinuity, date-time and gap tags, EXTINF and URI.
+fn write_entry(text: &mut String, entry: &PlaylistEntry) {
+    if entry.discontinuity {
+        text.push_str("#EXT-X-DISCONTINUITY\n");
     }
+    if let Some(time) = entry.program_date_time {
+        let _ = writeln!(
+            text,
+            "#EXT-X-PROGRAM-DATE-TIME:{}",
+            humantime::format_rfc3339_millis(time)
+        );
+    }
+    if entry.gap {
+        text.push_str("#EXT-X-GAP\n");
+    }
+    let _ = writeln!(text, "#EXTINF:{:.3},\n{}", entry.duration, entry.uri);
+}
+
+fn write_end(text: &mut String, playlist: &MediaPlaylist) {
     if playlist.is_ended() {
         text.push_str("#EXT-X-ENDLIST\n");
     }
-    text
+}
+
+/// The listed entries, oldest first, with their lines kept rendered. Its fields are private to
+/// this module so that the entries and their text cannot part: every change goes through a
+/// method that updates both.
+#[derive(Clone, Default)]
+pub(super) struct Listing {
+    entries: VecDeque<PlaylistEntry>,
+    /// The lines of entries that left, then those of the listed entries in order. The prefix
+    /// of left ones (`start` bytes) is dropped once it outgrows a quarter of the rest, so that
+    /// removing an entry moves no text most of the time and the dead part stays small.
+    text: String,
+    start: usize,
+    /// Byte length of each listed entry's lines, in order.
+    lengths: VecDeque<usize>,
+    /// Listed entries marked EXT-X-GAP (they raise EXT-X-VERSION).
+    gaps: usize,
+}
+
+impl Listing {
+    /// The listed text of every entry: what [`MediaPlaylist::restore`] starts from.
+    pub(super) fn from_entries(entries: impl IntoIterator<Item = PlaylistEntry>) -> Self {
+        let mut listing = Self::default();
+        for entry in entries {
+            listing.push_back(entry);
+        }
+        listing
+    }
+
+    /// Lists an entry after the others.
+    pub(super) fn push_back(&mut self, entry: PlaylistEntry) {
+        let before = self.text.len();
+        write_entry(&mut self.text, &entry);
+        self.lengths.push_back(self.text.len() - before);
+        self.gaps += usize::from(entry.gap);
+        self.entries.push_back(entry);
+    }
+
+    /// Removes the oldest entry.
+    pub(super) fn pop_front(&mut self) -> Option<PlaylistEntry> {
+        let entry = self.entries.pop_front()?;
+        self.start += self.lengths.pop_front().unwrap_or(0);
+        self.gaps -= usize::from(entry.gap);
+        if self.start > (self.text.len() - self.start) / 4 {
+            self.text.drain(..self.start);
+            self.start = 0;
+        }
+        Some(entry)
+    }
+
+    /// Removes every entry.
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+        self.text.clear();
+        self.start = 0;
+        self.lengths.clear();
+        self.gaps = 0;
+    }
+
+    /// Raises every listed entry's longest listing (not rendered) to `listed` seconds.
+    pub(super) fn raise_longest_listing(&mut self, listed: f64) {
+        for entry in &mut self.entries {
+            entry.longest_listing = entry.longest_listing.max(listed);
+        }
+    }
+
+    pub(super) fn iter(&self) -> vec_deque::Iter<'_, PlaylistEntry> {
+        self.entries.iter()
+    }
+
+    pub(super) fn front(&self) -> Option<&PlaylistEntry> {
+        self.entries.front()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether a listed entry is marked EXT-X-GAP.
+    pub(super) fn has_gap(&self) -> bool {
+        self.gaps > 0
+    }
+
+    /// The listed entries' lines.
+    pub(super) fn text(&self) -> &str {
+        self.text.get(self.start..).unwrap_or_default()
+    }
+
+    /// Bytes held for the kept text (allocated, including the dead prefix and the lengths).
+    pub(super) fn text_capacity(&self) -> usize {
+        self.text.capacity() + self.lengths.capacity() * std::mem::size_of::<usize>()
+    }
+}
+
+impl std::fmt::Debug for Listing {
+    /// The entries, and only the size of their text (a window's text is long).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listing")
+            .field("entries", &self.entries)
+            .field("text_bytes", &self.text().len())
+            .finish()
+    }
 }

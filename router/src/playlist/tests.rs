@@ -173,3 +173,108 @@ fn a_finished_recording_is_vod_and_survives_a_snapshot() {
     let read: PlaylistSnapshot = serde_json::from_value(old).unwrap();
     assert!(!read.vod && read.config.max_duration.is_none());
 }
+
+/// A random entry: durations with and without a millisecond part, some over the target,
+/// discontinuities, gaps and date-times now and then, URIs of varying length.
+fn random_entry(rng: &mut fastrand::Rng, sequence: u64) -> PlaylistEntry {
+    let duration = match rng.u8(0..4) {
+        0 => 2.0,
+        1 => f64::from(rng.u32(100..9_000)) / 1000.0,
+        2 => rng.f64() * 6.0,
+        _ => 4.004,
+    };
+    let uri = match rng.u8(0..3) {
+        0 => format!("seg/cam-{sequence:05}.ts"),
+        1 => format!(
+            "https://cdn.example/{}/s{sequence}.ts",
+            "x".repeat(rng.usize(0..40))
+        ),
+        _ => format!("{sequence}.ts"),
+    };
+    let mut entry = PlaylistEntry::new(sequence, uri, duration, rng.u8(0..8) == 0);
+    if rng.u8(0..10) == 0 {
+        entry = entry.as_gap();
+    }
+    if rng.bool() {
+        let millis = 1_795_000_000_000 + sequence * 2_000 + rng.u64(0..1_000);
+        entry = entry.with_program_date_time(std::time::UNIX_EPOCH + Duration::from_millis(millis));
+    }
+    entry
+}
+
+fn random_config(rng: &mut fastrand::Rng) -> PlaylistConfig {
+    PlaylistConfig {
+        window: rng.usize(0..8),
+        max_duration: rng.bool().then(|| f64::from(rng.u32(1..60))),
+        target_duration: f64::from(rng.u32(1..8)),
+        independent_segments: rng.bool(),
+    }
+}
+
+use std::time::Duration;
+
+#[test]
+fn the_kept_text_renders_as_formatting_every_entry_again() {
+    for seed in 0..200 {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut playlist = MediaPlaylist::new(random_config(&mut rng));
+        let mut sequence = rng.u64(0..1_000);
+        for step in 0..300 {
+            match rng.u8(0..100) {
+                0..80 => {
+                    playlist.push(random_entry(&mut rng, sequence));
+                    sequence += 1;
+                }
+                80..88 => {
+                    playlist.set_config(random_config(&mut rng));
+                }
+                88..91 => playlist.clear(),
+                91..95 => playlist = MediaPlaylist::restore(playlist.snapshot()),
+                95..97 => playlist.end(),
+                97..98 => playlist.finish_as_vod(),
+                _ => playlist.reopen(),
+            }
+            let text = playlist.render();
+            assert_eq!(
+                text,
+                playlist.render_from_scratch(),
+                "seed {seed}, step {step}"
+            );
+            assert_eq!(text, playlist.clone().render(), "seed {seed}, step {step}");
+        }
+    }
+}
+
+#[test]
+fn a_long_time_shift_view_renders_as_from_scratch_while_it_slides() {
+    // The issue-16 shape: 2 h by media time, 2 s segments with date-times, a gap and a
+    // discontinuity passing through the window.
+    let mut dvr = MediaPlaylist::new(PlaylistConfig {
+        max_duration: Some(7200.0),
+        window: 6,
+        target_duration: 2.0,
+        independent_segments: true,
+    });
+    let start = std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    for seq in 0..4_000u64 {
+        let mut next = entry(seq, 2.0, seq == 100)
+            .with_program_date_time(start + Duration::from_secs(2 * seq));
+        if seq == 50 {
+            next = next.as_gap();
+        }
+        dvr.push(next);
+        if seq % 97 == 0 || (3_640..3_660).contains(&seq) {
+            assert_eq!(dvr.render(), dvr.render_from_scratch(), "after {seq}");
+        }
+    }
+    assert_eq!(dvr.entries().len(), 3_600);
+    let text = dvr.render();
+    assert!(
+        text.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n"),
+        "the gap left"
+    );
+    assert!(
+        text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"),
+        "the discontinuity left"
+    );
+}
