@@ -181,7 +181,10 @@ impl MediaPlaylist {
             self.target_duration = needed;
         }
         self.entries.push_back(entry);
-        while self.leaves_first() {
+        // The listed duration, summed at most once per state of the window (a time-shift view
+        // lists thousands of segments).
+        let mut listed = None;
+        while self.leaves_first(&mut listed) {
             if let Some(gone) = self.entries.pop_front() {
                 if gone.discontinuity {
                     self.discontinuity_sequence += 1;
@@ -193,19 +196,22 @@ impl MediaPlaylist {
                     gap: gone.gap,
                 });
             }
+            listed = None;
         }
-        let listed = self.duration();
+        let listed = listed.unwrap_or_else(|| self.duration());
         self.entries.raise_longest_listing(listed);
         outcome
     }
 
-    /// Whether the oldest listed segment leaves the window now.
-    fn leaves_first(&self) -> bool {
+    /// Whether the oldest listed segment leaves the window now; `listed` keeps the listed
+    /// duration once it is summed.
+    fn leaves_first(&self, listed: &mut Option<f64>) -> bool {
         let (count, window) = (self.entries.len(), self.config.window);
         match self.config.max_duration {
             Some(longest) => {
                 let first = self.entries.front().map_or(0.0, |entry| entry.duration);
-                count > window.max(1) && self.duration() - first >= longest
+                count > window.max(1)
+                    && *listed.get_or_insert_with(|| self.duration()) - first >= longest
             }
             None => window > 0 && count > window,
         }
