@@ -49,8 +49,10 @@ pub fn node_span(node: &crate::config::model::NodeId) -> tracing::Span {
     }
 }
 
-/// The filter without `RUST_LOG` (or with one that does not parse).
-pub const DEFAULT_FILTER: &str = "info,mpeg2ts_reader=error";
+/// The filter without `RUST_LOG` (or with one that does not parse). mpeg2ts-reader and
+/// srt-protocol warn per packet (damaged input; each late packet range on an SRT link, which
+/// the SRT metrics count instead).
+pub const DEFAULT_FILTER: &str = "info,mpeg2ts_reader=error,srt_protocol=error";
 
 /// Targets (and every target they start with) that print credentials beyond a level, with
 /// that level: see the module documentation for what each prints.

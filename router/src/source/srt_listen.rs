@@ -206,7 +206,8 @@ impl PortTask {
         let mut backoff = Backoff::default();
         let mut handshakes = FuturesUnordered::<Handshake>::new();
         loop {
-            match SrtListener::builder().latency(latency).bind(bind).await {
+            let builder = SrtListener::builder().set(super::srt::with_recv_buffer);
+            match builder.latency(latency).bind(bind).await {
                 Ok((_listener, mut incoming)) => {
                     tracing::info!(%bind, "SRT listening");
                     backoff.up();
