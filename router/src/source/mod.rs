@@ -23,6 +23,8 @@ mod pacing;
 mod pump;
 mod srt;
 mod srt_listen;
+#[cfg(test)]
+mod srt_protocol_tests;
 mod srt_stats;
 mod stdin;
 mod tcp;

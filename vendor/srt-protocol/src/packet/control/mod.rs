@@ -632,7 +632,18 @@ impl ControlTypes {
                                             SrtControlPacket::StreamId(stream_id) => {
                                                 sid = Some(stream_id)
                                             }
-                                            _ => unimplemented!("Implement other kinds"),
+                                            // streamrouter patch: was a panic,
+                                            // `unimplemented!("Implement other kinds")`, on
+                                            // any other extension (congestion, as libsrt's
+                                            // `transtype=file` sends; filter; group; reject)
+                                            // that HsV5Info has no place for.
+                                            _ => {
+                                                return Err(
+                                                    PacketParseError::UnsupportedSrtExtensionType(
+                                                        pack_type,
+                                                    ),
+                                                )
+                                            }
                                         }
                                     }
                                 }

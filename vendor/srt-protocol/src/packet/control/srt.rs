@@ -272,7 +272,9 @@ bitflags! {
 }
 
 fn le_bytes_to_string(le_bytes: &mut impl Buf) -> Result<String, PacketParseError> {
-    if le_bytes.remaining() % 4 != 0 {
+    // streamrouter patch: `== 0` added; an empty extension (length 0) made the last word's
+    // `get_u32_le` below panic ("advance out of bounds").
+    if le_bytes.remaining() == 0 || le_bytes.remaining() % 4 != 0 {
         return Err(PacketParseError::NotEnoughData);
     }
 
@@ -365,6 +367,11 @@ impl SrtControlPacket {
                 )))
             }
             8 => {
+                // streamrouter patch: the one word read below was not checked for; a shorter
+                // group extension panicked ("advance out of bounds").
+                if buf.remaining() < 4 {
+                    return Err(PacketParseError::NotEnoughData);
+                }
                 let ty = buf.get_u8().into();
                 let flags = GroupFlags::from_bits_truncate(buf.get_u8());
                 let weight = buf.get_u16_le();

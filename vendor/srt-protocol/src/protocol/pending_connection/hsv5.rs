@@ -69,7 +69,11 @@ pub fn gen_access_control_response(
         // ok, both sides have crypto
         (Some(key_settings), Some(SrtControlPacket::KeyRefreshRequest(km))) => {
             if key_settings.key_size != incoming.key_size {
-                unimplemented!("Key size mismatch");
+                // streamrouter patch: was `unimplemented!("Key size mismatch")`, a panic on the
+                // caller's announced key size; refused like a key material that does not unwrap.
+                return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                    CoreRejectReason::BadSecret.into(),
+                ));
             }
 
             let cipher = match CipherSettings::new(key_settings, &settings.key_refresh, km) {
@@ -85,13 +89,27 @@ pub fn gen_access_control_response(
         // ok, neither have crypto
         (None, None) => None,
         // bad cases
-        (Some(_), Some(_)) => unimplemented!("Expected kmreq"),
+        // streamrouter patch: was `unimplemented!("Expected kmreq")`, a panic on a caller
+        // sending a key material response (or other extension) where its request belongs;
+        // refused like a key material that does not unwrap.
+        (Some(_), Some(_)) => {
+            return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                CoreRejectReason::BadSecret.into(),
+            ))
+        }
         (Some(_), None) => {
             return GenHsv5Result::Reject(ConnectionReject::Rejecting(
                 CoreRejectReason::Unsecure.into(),
             ))
         }
-        (None, Some(_)) => unimplemented!("expected no secrets"),
+        // streamrouter patch: was `unimplemented!("expected no secrets")`, a panic on an
+        // encrypted caller to a listener without passphrase; refused as the opposite case just
+        // above is (libsrt's SRT_REJ_UNSECURE, "Password required or unexpected").
+        (None, Some(_)) => {
+            return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                CoreRejectReason::Unsecure.into(),
+            ))
+        }
     };
 
     let outgoing_ext_km = cipher
