@@ -1,8 +1,9 @@
 //! Datagrams from one SRT caller through the path a `listener` source runs them on: srt-protocol
-//! 0.4.4's packet parser (`Packet::parse`, as srt-tokio's socket calls it), its listener state
-//! machine (`MultiplexListener`: induction, cookie, conclusion, access control, HSv5 and key
-//! material), the daemon's routing by stream id (`srt_feed_id`, then the feed's passphrase with
-//! the caller's key size, as `source::srt_listen` accepts) and the serializing of every reply.
+//! 0.4.4's packet parser as `vendor/srt-protocol` patches it (`Packet::parse`, as srt-tokio's
+//! socket calls it), its listener state machine (`MultiplexListener`: induction, cookie,
+//! conclusion, access control, HSv5 and key material), the daemon's routing by stream id
+//! (`srt_feed_id`, then the feed's passphrase with the caller's key size, as
+//! `source::srt_listen` accepts) and the serializing of every reply.
 //!
 //! Input: a flags byte, then datagrams, each a big-endian u16 length and its bytes (the last one
 //! takes what is left). Flags: bit 0, feed `cam1` has a passphrase; bit 1, a feed without stream
@@ -14,19 +15,11 @@
 //!
 //! Checked: the feed id is a part of the stream id sent (the whole id unless it has the
 //! access-control form); a feed with a passphrase never opens an unencrypted connection and
-//! one without never an encrypted one; nothing else panics.
-//!
-//! srt-protocol 0.4.4 panics on some remote input (`docs/srt-stack.md`, defects). Those known
-//! panics (`KNOWN`: the stage whose code ran, the panic's file and message) are caught here, with
-//! a panic hook that stays silent for them only, and end the input; any other panic, and every
-//! panic in our code, goes to libFuzzer's hook and aborts. `SRT_HANDSHAKE_KNOWN=abort` aborts on
-//! the known ones too (to reproduce them, or to see whether a newer srt-protocol still has them).
+//! one without never an encrypted one; nothing panics, in srt-protocol or in our code (the
+//! panics 0.4.4 has on remote input are patched: `docs/srt-stack.md`, defects).
 #![no_main]
 
-use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::panic::{AssertUnwindSafe, PanicHookInfo};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
@@ -43,72 +36,7 @@ use srt_protocol::packet::{
 use srt_protocol::settings::{ConnInitSettings, KeySettings, Passphrase};
 use streamrouter::source::{SRT_DEFAULT_LATENCY, srt_feed_id};
 
-/// Whose code runs: a panic is known only in the stage it was found in.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// This target and the daemon's code (`srt_feed_id`): no panic is known.
-    Ours,
-    /// srt-protocol's `Packet::parse`.
-    Parser,
-    /// srt-protocol's `MultiplexListener::handle_input` and `Packet::serialize`.
-    Listener,
-}
-
-thread_local! {
-    static STAGE: Cell<Stage> = const { Cell::new(Stage::Ours) };
-}
-
-/// Runs `f` as `stage` (a panic leaves the stage set; `run` starts each input as `Ours`).
-fn in_stage<T>(stage: Stage, f: impl FnOnce() -> T) -> T {
-    let outer = STAGE.replace(stage);
-    let result = f();
-    STAGE.set(outer);
-    result
-}
-
-/// The srt-protocol 0.4.4 panics recorded in `docs/srt-stack.md`: stage, a part of the panic's
-/// file path, the start of its message.
-const KNOWN: &[(Stage, &str, &str)] = &[
-    // An SRT_CMD extension other than the stream id (congestion, filter, group) or with a
-    // reserved type 0 in a conclusion: libsrt's `transtype=file` and `packetfilter=` send one.
-    (
-        Stage::Parser,
-        "srt-protocol-0.4.4/src/packet/control/mod.rs",
-        "not implemented: Implement other kinds",
-    ),
-    // An empty string extension (stream id, congestion, filter): `get_u32_le` on no bytes.
-    (Stage::Parser, "/bytes-", "advance out of bounds"),
-    (
-        Stage::Listener,
-        "pending_connection/hsv5.rs",
-        "not implemented: expected no secrets",
-    ),
-    (
-        Stage::Listener,
-        "pending_connection/hsv5.rs",
-        "not implemented: Key size mismatch",
-    ),
-    // A key material response (SRT_CMD_KMRSP) where the caller's request belongs, to a feed
-    // with a passphrase.
-    (
-        Stage::Listener,
-        "pending_connection/hsv5.rs",
-        "not implemented: Expected kmreq",
-    ),
-];
-
 const PASSPHRASE: &str = "secretpass1";
-
-fn is_known(info: &PanicHookInfo<'_>) -> bool {
-    let stage = STAGE.get();
-    let file = info.location().map_or("", |location| location.file());
-    let message = info.payload_as_str().unwrap_or("");
-    KNOWN.iter().any(|&(known_stage, known_file, known)| {
-        known_stage == stage && file.contains(known_file) && message.starts_with(known)
-    })
-}
-
-static HOOK: Once = Once::new();
 
 /// One feed the port routes to, as `srt_listen` registers it.
 struct Route {
@@ -119,15 +47,6 @@ struct Route {
 }
 
 fuzz_target!(|data: &[u8]| {
-    HOOK.call_once(|| {
-        let fuzzer_hook = std::panic::take_hook();
-        let abort_known = std::env::var_os("SRT_HANDSHAKE_KNOWN").is_some_and(|v| v == "abort");
-        std::panic::set_hook(Box::new(move |info| {
-            if abort_known || !is_known(info) {
-                fuzzer_hook(info);
-            }
-        }));
-    });
     let Some((&flags, mut rest)) = data.split_first() else {
         return;
     };
@@ -138,12 +57,10 @@ fuzz_target!(|data: &[u8]| {
         datagrams.push(datagram);
         rest = tail;
     }
-    // A known srt-protocol panic ends the input; the hook let any other abort already.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| run(flags, &datagrams)));
+    run(flags, &datagrams);
 });
 
 fn run(flags: u8, datagrams: &[&[u8]]) {
-    STAGE.set(Stage::Ours);
     let mut routes = vec![Route {
         stream_id: Some("cam1"),
         passphrase: flags & 1 != 0,
@@ -183,7 +100,7 @@ fn run(flags: u8, datagrams: &[&[u8]]) {
         .iter()
         .map(|datagram| {
             let mut buf: &[u8] = datagram;
-            in_stage(Stage::Parser, || Packet::parse(&mut buf, ipv6))
+            Packet::parse(&mut buf, ipv6)
         })
         .collect();
     let starts_with_induction = matches!(
@@ -263,7 +180,7 @@ impl Harness {
     /// send succeeds).
     fn drive(&mut self, listener: &mut MultiplexListener, now: Instant, mut input: Input) {
         loop {
-            let action = in_stage(Stage::Listener, || listener.handle_input(now, input));
+            let action = listener.handle_input(now, input);
             let next = NextInputContext::for_action(&action);
             let done = Ok::<(), ()>(());
             input = match action {
@@ -375,7 +292,7 @@ fn handshake(packet: &mut Packet) -> Option<&mut HandshakeControlInfo> {
 /// What srt-tokio's socket does with every reply.
 fn serialize(packet: &Packet) {
     let mut out = Vec::new();
-    in_stage(Stage::Listener, || packet.serialize(&mut out));
+    packet.serialize(&mut out);
 }
 
 /// A libsrt-like HSv5 caller's induction.
