@@ -504,7 +504,7 @@ fn datagrams_that_panicked_the_srt_parser_leave_a_live_caller_connected() {
             .map(|pair| byte(pair).unwrap())
             .collect::<Vec<u8>>()
     });
-    assert_eq!(datagrams.map(|datagram| datagram.len()), [96, 72]);
+    assert_eq!(datagrams.each_ref().map(Vec::len), [96, 72]);
     // Each a few times, over a few seconds of the clip.
     for _ in 0..3 {
         for datagram in &datagrams {
