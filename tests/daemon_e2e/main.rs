@@ -29,5 +29,6 @@ mod secrets;
 mod servers;
 mod sink_failures;
 mod srt;
+mod srt_faults;
 mod views;
 mod watch_page;

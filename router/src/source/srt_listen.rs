@@ -11,8 +11,9 @@
 //! The registry of a graph's ports is [`SrtPorts`], owned by the topology: registering a
 //! listener source gives its [`SrtRoute`], and for a new port the port's listening loop
 //! ([`PortTask`]), which the topology spawns; it ends when the last route on the port is gone.
-//! If srt-tokio's listener ends (it panics on an encrypted caller to a feed without passphrase,
-//! see `docs/srt-stack.md`) the port is bound again with backoff. Owns the ports' routes and
+//! If srt-tokio's listener ends (its task panicking: srt-protocol 0.4.4 had five remote panics,
+//! patched in `vendor/srt-protocol`, see `docs/srt-stack.md`; this stays as a safety net) the
+//! port is bound again with backoff. Owns the ports' routes and
 //! handshakes; spawns nothing and must not read the bytes.
 
 use std::collections::HashMap;
@@ -261,7 +262,7 @@ fn route(port: &Port, request: ConnectionRequest) -> Handshake {
     let chosen = {
         let routes = port.routes.lock().unwrap_or_else(PoisonError::into_inner);
         choose(&routes, wanted).map(|route| {
-            // The caller's key size: srt-protocol panics on a mismatch (docs/srt-stack.md).
+            // The caller's key size, as libsrt answers (a mismatch is refused: docs/srt-stack.md).
             let key_settings = route.passphrase.as_ref().map(|passphrase| {
                 Passphrase::try_from(passphrase.expose().to_owned()).map(|passphrase| KeySettings {
                     key_size: request.key_size(),
