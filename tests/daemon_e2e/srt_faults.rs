@@ -101,9 +101,11 @@ fn lossy_forwarder(back: SocketAddr) -> (u16, Arc<AtomicBool>) {
 fn srt_recovers_two_percent_loss_and_the_metrics_show_it() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_udp_port();
+    // A second of latency on both sides: time to repair every loss even with the machine busy
+    // running the rest of the suite (at 120 ms a packet was once given up for good).
     let source = format!(
         "type = \"srt\"\nbind = \"127.0.0.1:{port}\"\nstream_id = \"cam1\"\n\
-         passphrase = \"${{CAM1_KEY}}\""
+         passphrase = \"${{CAM1_KEY}}\"\nlatency = \"1s\""
     );
     let out = dir.path().join("out");
     let text =
@@ -116,7 +118,7 @@ fn srt_recovers_two_percent_loss_and_the_metrics_show_it() {
     });
     let (front, done) = lossy_forwarder(SocketAddr::from(([127, 0, 0, 1], port)));
     let mut caller = ffmpeg_push(&format!(
-        "srt://127.0.0.1:{front}?mode=caller&streamid=cam1&passphrase={CAM1_KEY}"
+        "srt://127.0.0.1:{front}?mode=caller&streamid=cam1&passphrase={CAM1_KEY}&latency=1000000"
     ));
     // While the caller sends: the loss and its repair show in the feed's metrics.
     let metric = |scraped: &str, name: &str| {
