@@ -3,7 +3,8 @@
 //! 20 s, stopped and restarted mid-period. The live window stays short, the DVR view lasts
 //! about 20 s, every finished archive is a VOD playlist that ffmpeg plays, lists only segments
 //! that started in its period and continues the previous one's numbers, archives past their
-//! retention are gone with their segments, and every listed segment exists.
+//! retention are gone with their segments, and every listed segment exists. Once into a local
+//! sink, once over SFTP (a test-owned sshd), where every deletion is a remote one.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,8 @@ use crate::common::m3u8::Playlist;
 use crate::common::{ff, router};
 use crate::daemon::{Daemon, wait_until, write_config};
 
-/// The feed's config: state kept in `dir/state`, published to `dir/out`.
-fn config(dir: &Path) -> String {
+/// The feed's config: state kept in `dir/state`, published by `sink` (a sink table).
+fn config(dir: &Path, sink: &str) -> String {
     let clip = router::data("h264_aac.ts");
     format!(
         r#"[router]
@@ -44,14 +45,17 @@ duration = "20s"
 every = "20s"
 retain = "20s"
 
-[sinks.web]
-type = "local"
-inputs = ["cam"]
-path = "{out}"
-"#,
+{sink}"#,
         state = dir.join("state").display(),
         clip = clip.display(),
-        out = dir.join("out").display(),
+    )
+}
+
+/// A local sink publishing into `out`.
+fn local_sink(out: &Path) -> String {
+    format!(
+        "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
+        out.display()
     )
 }
 
@@ -199,7 +203,34 @@ fn assert_plays(playlist: &Path) {
 fn dvr_and_archives_live_through_a_restart_and_their_retention() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let config = write_config(dir.path(), "views.toml", &config(dir.path()));
+    let sink = local_sink(&out);
+    views_through_a_restart(dir.path(), &out, &sink);
+}
+
+/// The same over SFTP (a test-owned sshd writing into `out`): every deletion of the views
+/// reaches the remote, and nothing is orphaned across the restart.
+#[test]
+fn dvr_and_archives_over_sftp() {
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = crate::servers::ssh(dir.path());
+    let out = dir.path().join("remote");
+    std::fs::create_dir_all(&out).unwrap();
+    let sink = format!(
+        "[sinks.origin]\ntype = \"scp\"\ninputs = [\"cam\"]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         user = \"{user}\"\nkey_file = \"{key}\"\ndirectory = \"{remote}\"\n",
+        port = ssh.port(),
+        user = ssh.user,
+        key = ssh.key_file.display(),
+        remote = out.display()
+    );
+    views_through_a_restart(dir.path(), &out, &sink);
+}
+
+/// Runs the feed publishing through `sink` into the folder `out`, stops it mid-period, runs it
+/// again, and checks what a player finds in `out`.
+fn views_through_a_restart(dir: &Path, out: &Path, sink: &str) {
+    let out = out.to_path_buf();
+    let config = write_config(dir, "views.toml", &config(dir, sink));
     let (live, dvr) = (out.join("cam.m3u8"), out.join("cam-dvr.m3u8"));
 
     let mut seen = Seen::default();
