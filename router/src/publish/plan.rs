@@ -344,8 +344,9 @@ impl PlaylistPlan {
     /// Segments that left a view: each keeps the longest delay a view asked for.
     pub(super) fn note_expired(&mut self, expired: &[crate::playlist::Expired]) {
         for gone in expired {
-            let listed = self.listed.iter_mut().find(|l| l.sequence == gone.sequence);
-            if let Some(listed) = listed {
+            // Listed in sequence order: an archive keeps an hour of them.
+            let found = (self.listed).binary_search_by_key(&gone.sequence, |l| l.sequence);
+            if let Some(listed) = found.ok().and_then(|index| self.listed.get_mut(index)) {
                 listed.keep_for = listed.keep_for.max(gone.keep_for);
             }
         }

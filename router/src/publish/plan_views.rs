@@ -315,7 +315,7 @@ fn finish(archives: &mut Archives, open: OpenArchive, listed: &VecDeque<Listed>)
     archives.finished.push_back(FinishedArchive {
         key,
         start,
-        end: archives.period_end(start),
+        end: archives.view.period_end(start),
         duration: playlist.duration(),
         first,
         last,

@@ -163,11 +163,6 @@ impl Archives {
         self.finished = kept.into();
         due
     }
-
-    /// The period that starts at `start` ends at.
-    pub(super) fn period_end(&self, start: SystemTime) -> SystemTime {
-        self.view.period_end(start)
-    }
 }
 
 /// The views as kept in a sink's journal: each view's playlist without entries and the first

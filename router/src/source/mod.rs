@@ -97,13 +97,15 @@ impl SourceRun {
         ports: &SrtPorts,
     ) -> (Self, Option<SrtPortTask>) {
         let (srt_route, port_task) = match &node.kind {
-            SourceKind::Srt(srt) => match srt.mode {
-                SrtMode::Listener { bind } => {
-                    let (route, task) = ports.register(bind, srt);
-                    (Some(route), task)
-                }
-                _ => (None, None),
-            },
+            SourceKind::Srt(
+                srt @ SrtSource {
+                    mode: SrtMode::Listener { bind },
+                    ..
+                },
+            ) => {
+                let (route, task) = ports.register(*bind, srt);
+                (Some(route), task)
+            }
             _ => (None, None),
         };
         let run = Self {

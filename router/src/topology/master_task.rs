@@ -115,6 +115,16 @@ impl MasterTask {
 /// Master playlists as published: (key, text).
 type Versions = Vec<(String, String)>;
 
+/// Hands every version to a sink's queue.
+fn send(queue: &SinkQueue, versions: &Versions) {
+    for (key, text) in versions {
+        queue.send(SinkCommand::Master {
+            key: key.clone(),
+            text: text.clone(),
+        });
+    }
+}
+
 /// The master's versions to publish: the master at `key`, and the time-shift master listing
 /// the variants' time-shift playlists when they all have one (`dvr`).
 fn masters(
@@ -198,12 +208,7 @@ impl NodeTask for MasterTask {
                         if due {
                             let versions = masters(key, dvr.as_ref(), &attributes);
                             for queue in outputs.values() {
-                                for (key, text) in &versions {
-                                    queue.send(SinkCommand::Master {
-                                        key: key.clone(),
-                                        text: text.clone(),
-                                    });
-                                }
+                                send(queue, &versions);
                             }
                             tracing::info!(master = %name, variants = attributes.len(), "master playlist version");
                             status.set(NodeState::Live);
@@ -215,12 +220,7 @@ impl NodeTask for MasterTask {
                     if let Some((_, versions)) = &published {
                         for (sink, queue) in &new {
                             if !outputs.get(sink).is_some_and(|old| old.same_queue(queue)) {
-                                for (key, text) in versions {
-                                    queue.send(SinkCommand::Master {
-                                        key: key.clone(),
-                                        text: text.clone(),
-                                    });
-                                }
+                                send(queue, versions);
                             }
                         }
                     }

@@ -394,17 +394,22 @@ impl<'a> Worker<'a> {
                     }
                 }
             }
-            if let Some(playlist) = changed
-                && let Some(plan) = self.plans.get(&playlist)
-            {
-                let before = self.persisted.get(&playlist).copied().flatten();
-                let change = PlanChange::of(&playlist, plan, before);
-                self.persisted
-                    .insert(playlist, change.persisted_after(before));
-                done.plan = Some(change);
+            if let Some(playlist) = changed {
+                done.plan = self.plan_change(&playlist);
             }
             self.complete(work.id, done).await;
         }
+    }
+
+    /// What the journal must keep of `playlist`'s plan now: its header and the entries listed
+    /// since the last change (which are from then on counted as kept).
+    fn plan_change(&mut self, playlist: &PlaylistId) -> Option<PlanChange> {
+        let plan = self.plans.get(playlist)?;
+        let before = self.persisted.get(playlist).copied().flatten();
+        let change = PlanChange::of(playlist, plan, before);
+        self.persisted
+            .insert(Arc::clone(playlist), change.persisted_after(before));
+        Some(change)
     }
 
     /// When the next archive of a plan is past its retention.
@@ -434,13 +439,7 @@ impl<'a> Worker<'a> {
                 deletions: self.carry_out(operations, None).await,
                 ..Completion::default()
             };
-            if let Some(plan) = self.plans.get(&playlist) {
-                let before = self.persisted.get(&playlist).copied().flatten();
-                let change = PlanChange::of(&playlist, plan, before);
-                self.persisted
-                    .insert(Arc::clone(&playlist), change.persisted_after(before));
-                done.plan = Some(change);
-            }
+            done.plan = self.plan_change(&playlist);
             if let Some(journal) = self.backlog.journal() {
                 let journal = Arc::clone(journal);
                 if let Err(error) = blocking(move || journal.record(done)).await {
