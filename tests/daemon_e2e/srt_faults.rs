@@ -205,8 +205,19 @@ fn srt_recovers_two_percent_loss_and_the_metrics_show_it() {
         || daemon.logs().contains("SRT connection closed"),
     );
     done.store(true, Ordering::Relaxed);
+    // Shown if a segment then fails to decode: whether SRT gave packets up (this test has
+    // failed under the whole suite's load with one segment cut short, cause not found yet).
+    let counters = scrape();
+    let srt_lines = counters
+        .lines()
+        .filter(|line| line.starts_with("streamrouter_srt_"));
+    eprintln!(
+        "SRT counters at the end:\n{}",
+        srt_lines.collect::<Vec<_>>().join("\n")
+    );
     let (status, logs) = daemon.stop(Duration::from_secs(10));
     assert!(status.success(), "{logs}");
+    eprintln!("daemon log tail:\n{}", crate::daemon::tail(&logs, 30));
     assert_whole_clip(&out.join("lossy.m3u8"));
 }
 
