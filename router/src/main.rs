@@ -43,6 +43,9 @@ enum Command {
     Graph(cli::daemon::GraphArgs),
     /// Show a running daemon's status: every node's state, the last reload, alerts.
     Status(cli::status::StatusArgs),
+    /// List the archives (recordings) the sinks hold.
+    #[command(subcommand)]
+    Archive(cli::archive::ArchiveCommand),
     /// Inspect sink plugins (shared libraries).
     #[command(subcommand)]
     Plugin(cli::plugin::PluginCommand),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::daemon::check(args),
         Command::Graph(args) => cli::daemon::graph(args),
         Command::Plugin(command) => cli::plugin::run(command),
+        Command::Archive(command) => cli::archive::run(command),
         Command::Status(args) => cli::status::status(args),
     };
     match result {

@@ -5,11 +5,12 @@
 //! summaries name files, lines, nodes and keys only).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde::Serialize;
 
 use crate::config::model::{NodeId, NodeKind};
+use crate::publish::journal::Journal;
 
 /// The daemon's state as reported.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -111,6 +112,8 @@ struct Entries {
     nodes: BTreeMap<NodeId, NodeReport>,
     /// When each segmenter last cut a segment, by node name.
     last_segment: BTreeMap<String, std::time::Instant>,
+    /// Each sink's journal, by sink name, read for `/archives` (held by the sink task).
+    journals: BTreeMap<String, Weak<Journal>>,
     incarnations: u64,
 }
 
@@ -173,6 +176,17 @@ impl NodeBoard {
         if node.kind() == NodeKind::Segmenter {
             entries.last_segment.remove(node.name());
         }
+        if node.kind() == NodeKind::Sink {
+            entries.journals.remove(node.name());
+        }
+    }
+
+    /// The journals of the running sinks, by sink name.
+    pub fn journals(&self) -> Vec<(String, Arc<Journal>)> {
+        let entries = self.lock();
+        let held = entries.journals.iter();
+        held.filter_map(|(sink, journal)| Some((sink.clone(), journal.upgrade()?)))
+            .collect()
     }
 
     /// Every node, by id (in the order of their `KIND.NAME` texts).
@@ -232,6 +246,15 @@ impl NodeStatus {
     /// The node (an SRT source) reports its link.
     pub fn srt_link(&self, link: SrtLinkReport) {
         self.board.set_srt(&self.node, self.incarnation, link);
+    }
+
+    /// The node (a sink) keeps its work in `journal`, which `/archives` reads.
+    pub fn journal(&self, journal: &Arc<Journal>) {
+        if self.node.kind() == NodeKind::Sink {
+            let mut entries = self.board.lock();
+            let name = self.node.name().to_owned();
+            entries.journals.insert(name, Arc::downgrade(journal));
+        }
     }
 
     /// A segmenter cut a segment now.

@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod archive_list;
 mod config_tools;
 mod daemon;
 mod durable;

@@ -48,7 +48,7 @@ pub struct GraphArgs {
 }
 
 /// Prints every diagnostic; returns the graph when there is no error.
-fn load(path: &Path) -> anyhow::Result<Graph> {
+pub fn load(path: &Path) -> anyhow::Result<Graph> {
     load_reporting(path, |diagnostic| eprintln!("{diagnostic}"))
 }
 

@@ -1,5 +1,6 @@
 //! The subcommands of the `streamrouter` binary, one file each; `main.rs` dispatches.
 
+pub mod archive;
 pub mod daemon;
 pub mod plugin;
 pub mod segment;

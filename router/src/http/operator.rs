@@ -1,6 +1,7 @@
 //! The operator's HTTP server (`[router] listen`): `/metrics` in Prometheus text format,
 //! `/status` as JSON (every node's state, the last reload, alerts, the served streams),
-//! `/healthz` for a load balancer, and the watch page.
+//! `/healthz` for a load balancer, `/archives` (what the sinks' journals record), and the
+//! watch page.
 //!
 //! Owns its listener and the page's routes; reads the status board and the metrics recorder,
 //! never changes them.
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::publish::journal::JournalError;
 use crate::status::{Board, DaemonStatus};
 
 /// What the operator's server shows.
@@ -42,6 +44,7 @@ pub async fn serve_operator(
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/archives", get(archives))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/hls.min.js", get(hls_js))
         .route(
@@ -87,6 +90,39 @@ pub fn current_status(operated: &Operated) -> DaemonStatus {
 
 async fn status(State(operated): State<Operated>) -> Json<DaemonStatus> {
     Json(current_status(&operated))
+}
+
+/// `/archives?feed=NAME`: the archives every running sink's journal records (of feed `NAME`
+/// only, when given), as `streamrouter archive list` prints them.
+async fn archives(
+    State(operated): State<Operated>,
+    Query(query): Query<ArchivesQuery>,
+) -> Response {
+    let journals = operated.board.nodes.journals();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut records = Vec::new();
+        for (sink, journal) in journals {
+            records.extend(journal.archives(&sink)?);
+        }
+        Ok::<_, JournalError>(records)
+    });
+    match read.await {
+        Ok(Ok(mut records)) => {
+            if let Some(feed) = &query.feed {
+                records.retain(|record| record.in_feed(feed));
+            }
+            Json(records).into_response()
+        }
+        Ok(Err(error)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+    }
+}
+
+/// The query of `/archives`.
+#[derive(Debug, serde::Deserialize)]
+struct ArchivesQuery {
+    /// Only this feed's archives.
+    feed: Option<String>,
 }
 
 async fn metrics(State(operated): State<Operated>) -> Response {

@@ -34,6 +34,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
+mod archives;
+
+pub use archives::{ArchiveRecord, read_archives};
+
 use super::plan::{PlanSnapshot, PlaylistPlan};
 use crate::playlist::PlanSettings;
 use crate::playlist::PlaylistEntry;
@@ -51,6 +55,12 @@ const SEGMENTS_DIR: &str = "segments";
 /// Why the journal could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// Another process (a running daemon) has the journal open.
+    #[error("journal {path}: held by another process (a daemon running on this state_dir)")]
+    Busy {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The database refused.
     #[error("journal {path}: {source}")]
     Database {
@@ -294,8 +304,13 @@ impl Journal {
         let segments = dir.join(SEGMENTS_DIR);
         fs::create_dir_all(&segments).map_err(io(&segments))?;
         let path = dir.join(DATABASE_FILE);
-        let db = match Database::create(&path) {
+        let db = match create_waiting(&path) {
             Ok(db) => db,
+            // Held elsewhere: a second daemon on the same state, or a moment's read by
+            // `archive list`. Never moved aside: it is in use, not unreadable.
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(JournalError::Busy { path });
+            }
             Err(error) => {
                 let aside = dir.join(format!(
                     "journal-unreadable-{}.redb",
@@ -546,6 +561,26 @@ pub fn crc32(data: &[u8]) -> u32 {
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     // Serializing these plain data types cannot fail (no maps with non-string keys).
     serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// How long opening a journal waits for another process to let go of it (`archive list`
+/// holds one for the moment it reads).
+const BUSY_WAIT: Duration = Duration::from_secs(3);
+
+/// Opens or creates the database at `path`, waiting up to [`BUSY_WAIT`] while another process
+/// has it open.
+fn create_waiting(path: &Path) -> Result<Database, redb::DatabaseError> {
+    let deadline = std::time::Instant::now() + BUSY_WAIT;
+    loop {
+        match Database::create(path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
 }
 
 fn database(path: &Path, error: impl Into<redb::Error>) -> JournalError {

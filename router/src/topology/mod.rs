@@ -319,6 +319,11 @@ fn journal_root(state_dir: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The journal directory of sink `name` in a daemon keeping its state in `state_dir`.
+pub fn sink_journal_dir(state_dir: &Path, name: &str) -> PathBuf {
+    journal_dir(&journal_root(Some(state_dir)), name)
+}
+
 /// The journal of sink `name` under `root`, its name made safe as a directory name.
 fn journal_dir(root: &Path, name: &str) -> PathBuf {
     root.join(safe_file_name(name))

@@ -341,3 +341,61 @@ fn a_plan_with_views_comes_back_from_the_journal_as_it_was() {
         assert_eq!(text.replace("#EXT-X-DISCONTINUITY\n", ""), *original_text);
     }
 }
+
+#[test]
+fn archives_are_listed_from_the_journal_by_its_holder_and_read_only_once_it_is_closed() {
+    use crate::playlist::views::{ArchiveNamePattern, ArchiveView};
+    let dir = tempfile::tempdir().unwrap();
+    let mut archived = settings();
+    archived.archive = Some(ArchiveView {
+        every: Duration::from_secs(6),
+        name: ArchiveNamePattern::parse("archive/{start:%H%M%S}.m3u8").unwrap(),
+        retain: Some(Duration::from_secs(60)),
+    });
+    let mut plan = PlaylistPlan::new(archived);
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_004);
+    let mut persisted = None;
+    let (journal, _) = Journal::open(dir.path(), true).unwrap();
+    // 2 s segments from 22:13:24 (a period start): 24, 26, 28 in the period to :30, then 30, 32.
+    for id in 0..5u64 {
+        plan.add(&segment(), start + Duration::from_secs(2 * id));
+        let change = PlanChange::of("cam", &plan, persisted);
+        persisted = change.persisted_after(persisted);
+        journal
+            .append(id, &segment_record("x", b""), Some(b""))
+            .unwrap();
+        let done = Completion {
+            plan: Some(change),
+            ..Completion::default()
+        };
+        journal.complete(id, done).unwrap();
+    }
+    let held = journal.archives("web").unwrap();
+    // The holder's journal cannot be opened by another reader meanwhile.
+    assert!(matches!(
+        read_archives(dir.path(), "web"),
+        Err(JournalError::Busy { .. })
+    ));
+    drop(journal);
+    let read = read_archives(dir.path(), "web").unwrap();
+    assert_eq!(read, held);
+    let summary: Vec<_> = (read.iter())
+        .map(|r| (r.key.as_str(), r.finished, r.segments, r.first, r.last))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("archive/221324.m3u8", true, 3, Some(1), Some(3)),
+            ("archive/221330.m3u8", false, 2, Some(4), Some(5)),
+        ]
+    );
+    assert_eq!(read[0].start, "2023-11-14T22:13:24Z");
+    assert_eq!(read[0].end.as_deref(), Some("2023-11-14T22:13:30Z"));
+    assert_eq!(read[0].expires.as_deref(), Some("2023-11-14T22:14:30Z"));
+    assert!((read[0].duration - 6.0).abs() < 1e-9);
+    assert!((read[1].duration - 4.0).abs() < 1e-9);
+    assert_eq!(read[1].end.as_deref(), Some("2023-11-14T22:13:36Z"));
+    assert_eq!(read[1].expires, None);
+    // No journal at all: nothing recorded.
+    assert_eq!(read_archives(&dir.path().join("none"), "web").unwrap(), []);
+}

@@ -151,6 +151,9 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
         status,
     } = start;
     let (journal, mut recovered) = open_journal(&name, &place).await;
+    if let Some(journal) = &journal {
+        status.journal(journal);
+    }
     let next_id = recovered.next_id;
     let queue = std::mem::take(&mut recovered.queue);
     let backlog = Arc::new(Backlog::new(journal, queue));
