@@ -1,9 +1,10 @@
 //! udp_replay: sends one MPEG-TS file to many UDP ports on 127.0.0.1 in real time, as a rack
 //! of encoders would, for the many-feeds benchmark (`bench/feeds.sh`).
 //!
-//! Usage: `udp_replay FILE BASE_PORT COUNT SECONDS`: COUNT streams to BASE_PORT..BASE_PORT+COUNT,
-//! each a copy of FILE looped, paced at the file's own bitrate (its size over its PCR span), in
-//! 1316-byte datagrams (7 TS packets). Streams are staggered in time so their keyframes do not align.
+//! Usage: `udp_replay FILE BASE_PORT COUNT SECONDS [SPEED]`: COUNT streams to
+//! BASE_PORT..BASE_PORT+COUNT, each a copy of FILE looped, paced at the file's own bitrate (its
+//! size over its PCR span) times SPEED (default 1: real time; `bench/views.sh` fills long views
+//! faster), in 1316-byte datagrams (7 TS packets). Streams are staggered in time so their keyframes do not align.
 //! Prints the datagrams sent and the longest sending round (a round much longer than its 2 ms
 //! pause means the sender itself could not keep up).
 
@@ -14,16 +15,19 @@ const DATAGRAM: usize = 7 * 188;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, file, base_port, count, seconds] = args.as_slice() else {
-        return Err("usage: udp_replay FILE BASE_PORT COUNT SECONDS".into());
+    let (file, base_port, count, seconds, speed) = match args.as_slice() {
+        [_, file, base_port, count, seconds] => (file, base_port, count, seconds, "1"),
+        [_, file, base_port, count, seconds, speed] => (file, base_port, count, seconds, &**speed),
+        _ => return Err("usage: udp_replay FILE BASE_PORT COUNT SECONDS [SPEED]".into()),
     };
+    let speed: f64 = speed.parse()?;
     let data = std::fs::read(file)?;
     let base_port: u16 = base_port.parse()?;
     let count: u16 = count.parse()?;
     let seconds: f64 = seconds.parse()?;
     let span = pcr_span_seconds(&data).ok_or("no PCR span in the file")?;
     let bytes_per_second = data.len() as f64 / span;
-    let datagrams_per_second = bytes_per_second / DATAGRAM as f64;
+    let datagrams_per_second = bytes_per_second * speed / DATAGRAM as f64;
     let chunks: Vec<&[u8]> = data.chunks(DATAGRAM).collect();
     let socket = UdpSocket::bind("127.0.0.1:0")?;
     let start = Instant::now();
@@ -53,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "sent {total} datagrams to {count} streams at {:.2} Mbit/s each; longest round {:?}",
-        bytes_per_second * 8.0 / 1e6,
+        bytes_per_second * speed * 8.0 / 1e6,
         longest_round
     );
     Ok(())

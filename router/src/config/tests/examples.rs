@@ -81,6 +81,7 @@ fn every_example_file_is_tested() {
             "ladder.toml",
             "many-feeds.toml",
             "quickstart.toml",
+            "recordings.toml",
             "reference.toml",
             "remote-sinks.toml"
         ]
@@ -122,6 +123,27 @@ fn quickstart_plays_the_sample_clip_into_a_local_directory() {
         graph.router.state_dir,
         Some(dir.join("../target/quickstart/state"))
     );
+}
+
+#[test]
+fn recordings_has_a_dvr_view_and_archives_next_to_the_live_window() {
+    let graph = load_example("recordings.toml");
+    let playlist = &graph.playlists["clip"];
+    assert_eq!(playlist.window, 6);
+    let dvr = playlist.dvr.as_ref().expect("a DVR view");
+    assert_eq!(
+        (dvr.file_name.as_str(), dvr.duration),
+        ("index-dvr.m3u8", std::time::Duration::from_secs(30 * 60))
+    );
+    let archive = playlist.archive.as_ref().expect("archives");
+    assert_eq!(archive.every, std::time::Duration::from_secs(600));
+    assert_eq!(archive.retain, Some(std::time::Duration::from_secs(86_400)));
+    let start = humantime::parse_rfc3339("2026-12-02T10:10:00Z").unwrap();
+    assert_eq!(archive.name.render(start), "clip/20261202T101000Z.m3u8");
+    // Segments, playlists and archives go to the directory the comments' URLs serve.
+    assert_eq!(graph.router.serve, Some("127.0.0.1:8081".parse().unwrap()));
+    assert_eq!(graph.sinks["web"].inputs, ["clip"]);
+    assert!(graph.router.state_dir.is_some(), "archives need state_dir");
 }
 
 #[test]
