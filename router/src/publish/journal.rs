@@ -297,6 +297,17 @@ impl Journal {
     /// memory and lasts one run. A database that cannot be opened is moved aside (its name
     /// logged) and a new one started.
     pub fn open(dir: &Path, durable: bool) -> Result<(Self, Recovered), JournalError> {
+        Self::open_waiting(dir, durable, BUSY_WAIT)
+    }
+
+    /// Like [`Self::open`], waiting up to `wait` while another holder lets go of the journal
+    /// (the sink before a reload's, draining for its `stop_timeout`); then
+    /// [`JournalError::Busy`].
+    pub fn open_waiting(
+        dir: &Path,
+        durable: bool,
+        wait: Duration,
+    ) -> Result<(Self, Recovered), JournalError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| JournalError::Io { path, source }
@@ -304,7 +315,7 @@ impl Journal {
         let segments = dir.join(SEGMENTS_DIR);
         fs::create_dir_all(&segments).map_err(io(&segments))?;
         let path = dir.join(DATABASE_FILE);
-        let db = match create_waiting(&path) {
+        let db = match create_waiting(&path, wait) {
             Ok(db) => db,
             // Held elsewhere: a second daemon on the same state, or a moment's read by
             // `archive list`. Never moved aside: it is in use, not unreadable.
@@ -563,14 +574,14 @@ fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-/// How long opening a journal waits for another process to let go of it (`archive list`
-/// holds one for the moment it reads).
+/// How long [`Journal::open`] waits for another holder to let go of the journal (`archive
+/// list` holds one for the moment it reads).
 const BUSY_WAIT: Duration = Duration::from_secs(3);
 
-/// Opens or creates the database at `path`, waiting up to [`BUSY_WAIT`] while another process
-/// has it open.
-fn create_waiting(path: &Path) -> Result<Database, redb::DatabaseError> {
-    let deadline = std::time::Instant::now() + BUSY_WAIT;
+/// Opens or creates the database at `path`, waiting up to `wait` while another holder (this
+/// process or another) has it open.
+fn create_waiting(path: &Path, wait: Duration) -> Result<Database, redb::DatabaseError> {
+    let deadline = std::time::Instant::now() + wait;
     loop {
         match Database::create(path) {
             Err(redb::DatabaseError::DatabaseAlreadyOpen)

@@ -28,12 +28,12 @@ use super::links::{
 };
 use super::playlist_task::{PlaylistStart, PlaylistTask};
 use super::segmenter_task::{SegmenterStart, SegmenterTask};
-use super::sink_task::{JournalPlace, SinkSetup, SinkStart, run_sink};
+use super::sink_task::{SinkSetup, SinkStart, run_sink};
 use super::source_task::{FanOut, Readers, SourceReader};
 use super::state::SequenceStore;
 use super::{
     PlaylistHandle, SEGMENT_QUEUE, SOURCE_QUEUE, SegmenterHandle, SinkHandle, SourceHandle,
-    Topology, detached, journal_dir, playlist_settings, sink_limits,
+    Topology, detached, journal_place, playlist_settings, sink_limits,
 };
 use crate::config::diff::GraphDiff;
 use crate::config::model::{Graph, NodeId};
@@ -181,10 +181,7 @@ impl Topology {
                 setup: receiver,
                 stop: stop.clone(),
                 drain: new.router.stop_timeout,
-                journal: JournalPlace {
-                    dir: journal_dir(&self.journal_root, name),
-                    durable: new.router.state_dir.is_some(),
-                },
+                journal: journal_place(&self.journal_root, name, new.router.state_dir.is_some()),
                 status: status.clone(),
             };
             // A panic ends a sink task for now: it owns its inbox (see `heal`); what it held

@@ -61,7 +61,7 @@ use crate::status::Board;
 use backlog::BacklogLimits;
 use links::{MasterQueue, PlaylistInput, PlaylistSettings, SegmenterInput, SinkQueue};
 use seams::Seams;
-use sink_task::{SinkLimits, SinkSetup};
+use sink_task::{JournalPlace, SinkLimits, SinkSetup};
 use source_task::Readers;
 
 /// Chunks buffered between a source and a segmenter.
@@ -317,6 +317,21 @@ fn journal_root(state_dir: Option<&Path>) -> PathBuf {
         Some(dir) => dir.join("journal"),
         None => std::env::temp_dir().join(format!("streamrouter-journal-{}", std::process::id())),
     }
+}
+
+/// Where sink `name` keeps its journal. Under `state_dir` (`durable`) its one directory: a sink
+/// started again by a reload takes the journal over once the sink before lets go of it.
+/// Otherwise a directory of this start alone, so that the sink before, removing its own
+/// scratch journal as it ends, never removes the new one's.
+fn journal_place(root: &Path, name: &str, durable: bool) -> JournalPlace {
+    static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = if durable {
+        journal_dir(root, name)
+    } else {
+        let start = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        root.join(format!("{}-{start}", safe_file_name(name)))
+    };
+    JournalPlace { dir, durable }
 }
 
 /// The journal directory of sink `name` in a daemon keeping its state in `state_dir`.

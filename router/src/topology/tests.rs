@@ -239,3 +239,15 @@ async fn a_master_that_panics_is_restarted_and_publishes_again() {
     }
     running.stop().await;
 }
+
+#[test]
+fn a_restarted_sink_keeps_its_durable_journal_and_gets_a_scratch_one_of_its_own() {
+    let root = Path::new("/state/journal");
+    let durable = [0, 1].map(|_| super::journal_place(root, "cdn/eu", true).dir);
+    assert_eq!(durable, [root.join("cdn_eu"), root.join("cdn_eu")]);
+    // Without state_dir, the sink before removes its scratch journal as it ends: never the
+    // directory of the sink after it.
+    let [first, second] = [0, 1].map(|_| super::journal_place(root, "cdn/eu", false).dir);
+    assert_ne!(first, second);
+    assert!(first.starts_with(root) && second.starts_with(root));
+}

@@ -399,3 +399,22 @@ fn archives_are_listed_from_the_journal_by_its_holder_and_read_only_once_it_is_c
     // No journal at all: nothing recorded.
     assert_eq!(read_archives(&dir.path().join("none"), "web").unwrap(), []);
 }
+
+#[test]
+fn a_held_journal_is_waited_for_then_reported_busy_never_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let (held, _) = Journal::open(dir.path(), true).unwrap();
+    let wait = Duration::from_millis(200);
+    let error = Journal::open_waiting(dir.path(), true, wait).err().unwrap();
+    assert!(matches!(error, JournalError::Busy { .. }), "{error}");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert_eq!(names.len(), 2, "journal.redb and segments/ only: {names:?}");
+    // Let go while another waits: it gets the journal.
+    let releasing = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        drop(held);
+    });
+    let opened = Journal::open_waiting(dir.path(), true, Duration::from_secs(5));
+    releasing.join().unwrap();
+    assert!(opened.is_ok(), "{:?}", opened.err());
+}

@@ -150,7 +150,7 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
         journal: place,
         status,
     } = start;
-    let (journal, mut recovered) = open_journal(&name, &place).await;
+    let (journal, mut recovered) = open_journal(&name, &place, drain).await;
     if let Some(journal) = &journal {
         status.journal(journal);
     }
@@ -197,9 +197,16 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
 }
 
 /// The sink's journal and what it held; without a usable journal the sink works from memory.
-async fn open_journal(name: &str, place: &JournalPlace) -> (Option<Arc<Journal>>, Recovered) {
+/// A sink started again by a reload waits for the one before to let go of the journal: at most
+/// its drain time and a margin.
+async fn open_journal(
+    name: &str,
+    place: &JournalPlace,
+    drain: Duration,
+) -> (Option<Arc<Journal>>, Recovered) {
     let (dir, durable) = (place.dir.clone(), place.durable);
-    let opened = blocking(move || Journal::open(&dir, durable)).await;
+    let wait = drain + Duration::from_secs(3);
+    let opened = blocking(move || Journal::open_waiting(&dir, durable, wait)).await;
     match opened {
         Ok((journal, recovered)) => {
             let segments = recovered.queued_segments();
