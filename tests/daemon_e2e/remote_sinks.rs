@@ -42,7 +42,8 @@ fn s3_with_bucket(bucket: &str) -> (servers::Server, String) {
     (server, base)
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The value of response header `name` (lowercase), if sent.
+pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k == name)

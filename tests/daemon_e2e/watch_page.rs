@@ -17,7 +17,8 @@ use crate::daemon::{Daemon, try_http_request, wait_until, write_config};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn workspace() -> PathBuf {
+/// The workspace's root directory.
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
@@ -25,7 +26,7 @@ fn workspace() -> PathBuf {
 }
 
 /// Panics with what to install when the browser test's tools are missing.
-fn require_browser_tools(browser_dir: &Path) {
+pub(crate) fn require_browser_tools(browser_dir: &Path) {
     let missing: Vec<String> = [
         Path::new(CHROMIUM).to_path_buf(),
         browser_dir.join("node_modules/hls.js/dist/hls.min.js"),

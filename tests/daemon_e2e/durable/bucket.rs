@@ -34,6 +34,11 @@ impl Bucket {
         format!("http://127.0.0.1:{}/{}{rest}", self.server.port, self.name)
     }
 
+    /// The URL a player (or ffmpeg) reads object `key` at, straight from the server.
+    pub(crate) fn object_url(&self, key: &str) -> String {
+        self.url(&format!("/{key}"))
+    }
+
     /// Every key in the bucket, sorted (ListObjects, following its pages).
     pub(crate) fn keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
@@ -64,7 +69,7 @@ impl Bucket {
 
     /// The bytes of object `key`, if it exists.
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let (status, _, body) = http_get(&self.url(&format!("/{key}")));
+        let (status, _, body) = http_get(&self.object_url(key));
         status.contains("200").then_some(body)
     }
 

@@ -12,7 +12,7 @@
 //! The checks of a scenario are gathered in [`Findings`] and reported together at its end, so
 //! one failing run shows every way durability is broken, not only the first.
 
-mod bucket;
+pub(crate) mod bucket;
 mod chaos;
 mod outage;
 mod resume;
