@@ -15,21 +15,9 @@
 // gets hls.js from HLS_MIN_JS. Prints one JSON object {ok, failures, playlists: [...]}, exits 0
 // when every check passed and 1 otherwise.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { launchChromium } from './chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
 const PLAY_SECONDS = 4.5; // past two boundaries of 2-second segments
 const PLAY_TIMEOUT_MS = 45_000;
 const DURATION_SLACK = 0.5; // seconds: MSE's duration follows the media's last frame
@@ -38,10 +26,6 @@ const PAGE = '/__play_hls__.html';
 const [hlsJs, specText] = process.argv.slice(2);
 if (!hlsJs || !specText) {
   console.error('usage: node play_hls.mjs HLS_MIN_JS SPEC_JSON');
-  process.exit(2);
-}
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} not found: install Debian's chromium (.ci/run does)`);
   process.exit(2);
 }
 const hlsSource = readFileSync(hlsJs, 'utf8');
@@ -162,7 +146,7 @@ async function play(browser, item) {
 
 const result = { ok: false, failures: [], playlists: [] };
 // Playwright gives the browser a new, empty profile directory (--user-data-dir) of its own.
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 30_000 });
+const browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
 try {
   for (const item of spec) {
     const seen = await play(browser, item);

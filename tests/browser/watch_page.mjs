@@ -12,21 +12,10 @@
 // Saves a screenshot to SCREENSHOT_PATH, prints one JSON object, exits 0 when every check
 // passed and 1 otherwise.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const PLAY_SECONDS = 4.5; // two segment boundaries of the quickstart's 2-second segments
 const PLAY_TIMEOUT_MS = 45_000;
 const TABLE_TIMEOUT_MS = 20_000;
@@ -36,17 +25,13 @@ if (!url || !screenshot) {
   console.error('usage: node watch_page.mjs URL SCREENSHOT_PATH');
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} not found: install Debian's chromium (.ci/run does)`);
-  process.exit(2);
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const result = { ok: false, url, screenshot, failures: [] };
 const fail = (message) => result.failures.push(message);
 
 // Playwright gives the browser a new, empty profile directory (--user-data-dir) of its own.
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 30_000 });
+const browser = await launchChromium();
 let page = null;
 try {
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -43,6 +43,31 @@ fn segment_record(key: &str, data: &[u8]) -> Record {
     }
 }
 
+/// Plans segments `ids` (2 s each from `start`) and journals each as the sink task does: queued,
+/// then completed with the plan's change. Returns the last entry persisted.
+fn journal_segments(
+    journal: &Journal,
+    plan: &mut PlaylistPlan,
+    mut persisted: Option<u64>,
+    start: SystemTime,
+    ids: std::ops::Range<u64>,
+) -> Option<u64> {
+    for id in ids {
+        plan.add(&segment(), start + Duration::from_secs(2 * id));
+        let change = PlanChange::of("cam", plan, persisted);
+        persisted = change.persisted_after(persisted);
+        journal
+            .append(id, &segment_record("x", b""), Some(b""))
+            .unwrap();
+        let done = Completion {
+            plan: Some(change),
+            ..Completion::default()
+        };
+        journal.complete(id, done).unwrap();
+    }
+    persisted
+}
+
 fn segment() -> Segment {
     SegmentInfo {
         start_pts: 0,
@@ -280,24 +305,11 @@ fn a_plan_with_views_comes_back_from_the_journal_as_it_was() {
     });
     let dir = tempfile::tempdir().unwrap();
     let mut plan = PlaylistPlan::new(with_views);
-    let mut persisted = None;
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     {
         let (journal, _) = Journal::open(dir.path(), true).unwrap();
         // 60 s of 2 s segments: two archives finished, one open, the time-shift view sliding.
-        for id in 0..30 {
-            plan.add(&segment(), start + Duration::from_secs(2 * id));
-            let change = PlanChange::of("cam", &plan, persisted);
-            persisted = change.persisted_after(persisted);
-            journal
-                .append(id, &segment_record("x", b""), Some(b""))
-                .unwrap();
-            let done = Completion {
-                plan: Some(change),
-                ..Completion::default()
-            };
-            journal.complete(id, done).unwrap();
-        }
+        journal_segments(&journal, &mut plan, None, start, 0..30);
     }
     let (_, mut recovered) = Journal::open(dir.path(), true).unwrap();
     let snapshot = recovered.plans.remove("cam").unwrap();
@@ -354,22 +366,9 @@ fn archives_are_listed_from_the_journal_by_its_holder_and_read_only_once_it_is_c
     });
     let mut plan = PlaylistPlan::new(archived);
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_004);
-    let mut persisted = None;
     let (journal, _) = Journal::open(dir.path(), true).unwrap();
     // 2 s segments from 22:13:24 (a period start): 24, 26, 28 in the period to :30, then 30, 32.
-    for id in 0..5u64 {
-        plan.add(&segment(), start + Duration::from_secs(2 * id));
-        let change = PlanChange::of("cam", &plan, persisted);
-        persisted = change.persisted_after(persisted);
-        journal
-            .append(id, &segment_record("x", b""), Some(b""))
-            .unwrap();
-        let done = Completion {
-            plan: Some(change),
-            ..Completion::default()
-        };
-        journal.complete(id, done).unwrap();
-    }
+    journal_segments(&journal, &mut plan, None, start, 0..5);
     let held = journal.archives("web").unwrap();
     // The holder's journal cannot be opened by another reader meanwhile.
     assert!(matches!(
