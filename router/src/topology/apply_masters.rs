@@ -1,8 +1,10 @@
 //! Applying a reload to master playlists: a changed or added master gets a new task (keeping
-//! its variants' shared numbering when it existed), a removed one ends once its variants let go
-//! of it, and every running master learns which sinks publish it. Part of `apply`.
+//! its variants' shared numbering when it existed), and so does one whose variants gained or
+//! lost what its time-shift or archive masters need ([`MasterViews`], compared by
+//! `apply_plan`); a removed one ends once its variants let go of it, and every running master
+//! learns which sinks publish it. Part of `apply`.
 //!
-//! Owns nothing but this step; the master's work is in `master_task`.
+//! Owns this step and [`MasterViews`]; the master's work is in `master_task`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

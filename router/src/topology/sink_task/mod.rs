@@ -35,6 +35,8 @@
 
 mod archive_masters;
 mod perform;
+
+use archive_masters::ArchiveMasters;
 #[cfg(test)]
 mod resume_tests;
 #[cfg(test)]
@@ -54,7 +56,6 @@ use tokio_util::sync::CancellationToken;
 use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
 use super::links::{PlaylistId, SinkCommand, SinkInbox};
 use super::seams::wall_now;
-use crate::publish::archive_master::ArchiveMasterRecord;
 use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
 use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
@@ -244,8 +245,8 @@ struct Worker<'a> {
     masters: BTreeMap<String, String>,
     /// The sink moved: its masters go to the new place after the next playlist version there.
     masters_to_move: bool,
-    /// The archive masters published and not yet deleted (see `archive_masters`).
-    archive_masters: BTreeMap<String, ArchiveMasterRecord>,
+    /// The archive masters published and not yet deleted.
+    archive_masters: ArchiveMasters,
 }
 
 /// How a segment fared at the sink.
@@ -307,7 +308,7 @@ impl<'a> Worker<'a> {
             destination: None,
             masters: recovered.masters,
             masters_to_move: false,
-            archive_masters: recovered.archive_masters,
+            archive_masters: ArchiveMasters::new(recovered.archive_masters),
         }
     }
 
@@ -438,7 +439,7 @@ impl<'a> Worker<'a> {
             .plans
             .values()
             .filter_map(PlaylistPlan::next_retirement);
-        let due = plans.chain(self.next_archive_master_due(now)).min()?;
+        let due = plans.chain(self.archive_masters.next_expiry()).min()?;
         let wait = due.duration_since(now).unwrap_or_default();
         Some(Instant::now() + wait)
     }
