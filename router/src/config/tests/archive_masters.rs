@@ -113,3 +113,21 @@ fn an_archive_name_must_tell_the_periods_alive_at_once_apart() {
     assert_eq!((line, key), (27, "masters.show.archive_name"));
     assert!(message.contains("the same name"), "{message}");
 }
+
+#[test]
+fn an_archive_name_must_not_be_a_playlists_at_the_same_place() {
+    let loaded = show(
+        "archive_name = \"low/{start:%Y%m%dT%H%M%SZ}.m3u8\"",
+        Some("1h"),
+        Some("1h"),
+    );
+    let found = found(&loaded);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (line, key, message) = found[0];
+    assert_eq!((line, key), (27, "masters.show.archive_name"));
+    assert_eq!(
+        message,
+        "archive names `low/{start:%Y%m%dT%H%M%SZ}.m3u8` in /srv/live are those of playlist `low` (sink `web`) \
+         too; give each its own archive name"
+    );
+}
