@@ -209,4 +209,62 @@ mod tests {
             "hi's archive is gone"
         );
     }
+
+    #[test]
+    fn the_journal_keeps_records_and_queued_versions_across_a_reopen() {
+        use crate::publish::journal::{Completion, Journal, Record};
+        let dir = tempfile::tempdir().unwrap();
+        let record = ArchiveMasterRecord {
+            start: at(0),
+            variants: vec!["lo".into(), "hi".into()],
+            expires: Some(at(60)),
+        };
+        {
+            let (journal, recovered) = Journal::open(dir.path(), true).unwrap();
+            assert!(recovered.archive_masters.is_empty());
+            journal
+                .append(0, &Record::ArchiveMaster(version()), None)
+                .unwrap();
+            journal
+                .append(1, &Record::ArchiveMaster(version()), None)
+                .unwrap();
+            let mut done = Completion {
+                archive_master: Some(("a.m3u8".into(), record.clone())),
+                ..Completion::default()
+            };
+            journal.complete(0, done.clone()).unwrap();
+            done.archive_master = Some(("b.m3u8".into(), record.clone()));
+            journal.record(done).unwrap();
+            let gone = Completion {
+                archive_masters_gone: vec!["a.m3u8".into()],
+                ..Completion::default()
+            };
+            journal.record(gone).unwrap();
+        }
+        let (_, recovered) = Journal::open(dir.path(), true).unwrap();
+        assert_eq!(recovered.queue, [(1, Record::ArchiveMaster(version()))]);
+        let kept: Vec<_> = recovered.archive_masters.into_iter().collect();
+        assert_eq!(kept, [("b.m3u8".to_owned(), record)]);
+    }
+
+    #[test]
+    fn a_journal_from_before_archive_masters_opens_with_none() {
+        use crate::publish::journal::Journal;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("segments")).unwrap();
+        {
+            // The tables a journal had before, one master kept.
+            let db = redb::Database::create(dir.path().join("journal.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            let masters: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("masters");
+            txn.open_table(masters)
+                .unwrap()
+                .insert("show.m3u8", "#EXTM3U\n")
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let (_, recovered) = Journal::open(dir.path(), true).unwrap();
+        assert_eq!(recovered.masters["show.m3u8"], "#EXTM3U\n");
+        assert!(recovered.archive_masters.is_empty() && recovered.skipped == 0);
+    }
 }
