@@ -35,8 +35,6 @@
 
 mod archive_masters;
 mod perform;
-
-use archive_masters::ArchiveMasters;
 #[cfg(test)]
 mod resume_tests;
 #[cfg(test)]
@@ -60,6 +58,7 @@ use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
 use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 use crate::status::{NodeState, NodeStatus};
+use archive_masters::ArchiveMasters;
 use perform::{Pin, SinkReport, perform};
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
