@@ -36,10 +36,12 @@
 //! - **Sinks**: any changed key, `inputs` and credentials included, replaces the sink; its
 //!   queue and spool are kept ([`KindDiff::changed`] of [`GraphDiff::sinks`]). A sink's `inputs`
 //!   change when the masters it names change, or the variants those masters add to it.
-//! - **Masters** ([`GraphDiff::masters`], keys `variants` and `name`): a master playlist holds
-//!   no media of its own, it is text over its variants, rendered by every sink that publishes
-//!   it; the diff only names what changed (a changed master is not a restart of anything by
-//!   itself). What a master changes elsewhere shows on those nodes: a segmenter that starts or
+//! - **Masters** ([`GraphDiff::masters`], keys `variants`, `name` and `archive_name`): a master
+//!   playlist holds no media of its own, it is text over its variants, rendered by every sink
+//!   that publishes it; the diff only names what changed (a changed master is not a restart of
+//!   anything by itself). A variant gaining or losing a DVR or archive view leaves the master
+//!   unchanged here; the topology's apply plan restarts it (its time-shift and archive masters
+//!   follow the variants' views). What a master changes elsewhere shows on those nodes: a segmenter that starts or
 //!   stops feeding a variant changes `aligned` and restarts (the segmenter rule below); a sink
 //!   whose masters' variants change has changed `inputs` and is replaced.
 //! - **Feeds**: a changed source restarts with every existing segmenter reading it; a changed

@@ -235,7 +235,7 @@ fn server_place<'a>(
 /// key prefix, a directory on a server; shared by every sink with that place): neither the
 /// playlist file (live or DVR) nor segment names that can coincide, nor the same archive name
 /// pattern. A master's file must not be the file of
-/// a playlist or another master there either. A sink with an unresolved `${VAR}` is left out:
+/// a playlist or another master there either, nor its written `archive_name` another's. A sink with an unresolved `${VAR}` is left out:
 /// its place is not known.
 pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagnostics) {
     let playlists: BTreeMap<&str, &Placed<PlaylistNode>> = declared
@@ -289,9 +289,12 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                 let owner = *archives.entry(key).or_insert(writer);
                 if owner.node() != writer.node() {
                     let message = format!(
-                        "archive names `{}` in {shown} are those of playlist `{}` (sink `{}`) \
+                        "archive names `{}` in {shown} are those of {} `{}` (sink `{}`) \
                          too; give each playlist its own archive name",
-                        archive.name, owner.name, owner.sink
+                        archive.name,
+                        owner.kind.noun(),
+                        owner.name,
+                        owner.sink
                     );
                     let pos = view_pos(&placed.decl, "archive", "name");
                     let decl = &placed.decl;
@@ -334,6 +337,22 @@ pub(super) fn check_sink_collisions(declared: &Declared, diagnostics: &mut Diagn
                     placed.decl.key_pos("name"),
                 );
                 report_file(&placed.decl, file, &shown, owner, diagnostics);
+            }
+            if let Some(pattern) = &master.archive_name {
+                let key = (place.clone(), format!("{before_names}{pattern}"));
+                let owner = *archives.entry(key).or_insert(writer);
+                if owner.node() != writer.node() {
+                    let message = format!(
+                        "archive names `{pattern}` in {shown} are those of {} `{}` (sink `{}`) \
+                         too; give each its own archive name",
+                        owner.kind.noun(),
+                        owner.name,
+                        owner.sink
+                    );
+                    let pos = placed.decl.key_pos("archive_name");
+                    let decl = &placed.decl;
+                    decl.report(diagnostics, Severity::Error, pos, "archive_name", message);
+                }
             }
         }
     }

@@ -61,6 +61,7 @@ pub(super) fn link(
     resolve_sink_inputs(&mut declared, &names, &mut read, diagnostics);
     graph_checks::set_segmenter_headers(&mut declared, diagnostics);
     masters::align_variants(&mut declared, diagnostics);
+    masters::check_archive_masters(&declared, diagnostics);
     graph_checks::check_single_stdin(&declared.sources, diagnostics);
     graph_checks::check_srt_ports(&declared.sources, diagnostics);
     graph_checks::check_sink_collisions(&declared, diagnostics);

@@ -152,6 +152,11 @@ pub struct MasterNode {
     pub variants: Vec<String>,
     /// `name`: the master playlist's file name (default `NAME.m3u8`).
     pub file_name: String,
+    /// `archive_name`: the archive masters' name pattern, as written (default: the file name
+    /// with `-{start:%Y%m%dT%H%M%SZ}` before its extension, see
+    /// [`crate::playlist::master::default_archive_name`]). Written, every variant must have
+    /// an archive on the same periods (compile checks it).
+    pub archive_name: Option<ArchiveNamePattern>,
 }
 
 /// `[playlists.NAME]`.

@@ -191,7 +191,7 @@ fn shown(duration: Duration) -> humantime::FormattedDuration {
 }
 
 /// A time as RFC 3339 in UTC.
-fn utc(time: SystemTime) -> String {
+pub(super) fn utc(time: SystemTime) -> String {
     jiff::Timestamp::try_from(time).map_or_else(|_| format!("{time:?}"), |t| t.to_string())
 }
 

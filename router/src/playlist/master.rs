@@ -10,7 +10,7 @@ use std::fmt::Write;
 const BANDWIDTH_TOLERANCE: f64 = 0.1;
 
 /// One rendition as the master lists it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VariantAttributes {
     /// The variant playlist's URI, relative to the master.
     pub uri: String,
@@ -92,6 +92,20 @@ pub fn relative_uri(from: &str, to: &str) -> String {
     parts.extend(&to_dirs[common..]);
     parts.extend(to_file);
     parts.join("/")
+}
+
+/// The default archive master name pattern of a master named `master`: its period's start
+/// before the extension, next to it (`show.m3u8` → `show-{start:%Y%m%dT%H%M%SZ}.m3u8`).
+pub fn default_archive_name(master: &str) -> String {
+    let field = format!("-{{start:{}}}", super::views::DEFAULT_START_FORMAT);
+    let file_start = master.rfind('/').map_or(0, |slash| slash + 1);
+    match master[file_start..].rfind('.').filter(|dot| *dot > 0) {
+        Some(dot) => {
+            let (stem, extension) = master.split_at(file_start + dot);
+            format!("{stem}{field}{extension}")
+        }
+        None => format!("{master}{field}"),
+    }
 }
 
 /// Measures a rendition's bit rates from its segments.
@@ -203,6 +217,19 @@ mod tests {
             "../vod/low.m3u8"
         );
         assert_eq!(relative_uri("a/b/master.m3u8", "a/c.m3u8"), "../c.m3u8");
+    }
+
+    #[test]
+    fn archive_masters_are_named_next_to_the_master() {
+        assert_eq!(
+            default_archive_name("show.m3u8"),
+            "show-{start:%Y%m%dT%H%M%SZ}.m3u8"
+        );
+        assert_eq!(
+            default_archive_name("live/v1.0/show.m3u8"),
+            "live/v1.0/show-{start:%Y%m%dT%H%M%SZ}.m3u8"
+        );
+        assert_eq!(default_archive_name("show"), "show-{start:%Y%m%dT%H%M%SZ}");
     }
 
     #[test]

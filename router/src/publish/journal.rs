@@ -14,6 +14,9 @@
 //!     with what each playlist listed.
 //!   - `deletions`: expired segments (key → when their deletion is due, Unix milliseconds).
 //!   - `masters`: the latest version of each master playlist.
+//!   - `archive_masters`: each archive master published and not yet deleted (key →
+//!     [`ArchiveMasterRecord`] as JSON: its period, its variants, when it expires). A journal
+//!     from before it gets the table empty.
 //! - `segments/ID.ts`: the bytes of each queued segment, written and fsync'd before its record
 //!   is committed; a record names its length and CRC-32, checked when it is read back.
 //!
@@ -38,6 +41,7 @@ mod archives;
 
 pub use archives::{ArchiveRecord, read_archives};
 
+use super::archive_master::{ArchiveMasterRecord, ArchiveMasterVersion};
 use super::plan::{PlanSnapshot, PlaylistPlan};
 use crate::playlist::PlanSettings;
 use crate::playlist::PlaylistEntry;
@@ -48,6 +52,7 @@ const PLANS: TableDefinition<&str, &[u8]> = TableDefinition::new("plans");
 const ENTRIES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("entries");
 const DELETIONS: TableDefinition<&str, u64> = TableDefinition::new("deletions");
 const MASTERS: TableDefinition<&str, &str> = TableDefinition::new("masters");
+const ARCHIVE_MASTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("archive_masters");
 
 const DATABASE_FILE: &str = "journal.redb";
 const SEGMENTS_DIR: &str = "segments";
@@ -175,6 +180,8 @@ pub enum Record {
         /// Its text.
         text: String,
     },
+    /// Publish a period's archive master.
+    ArchiveMaster(ArchiveMasterVersion),
     /// The playlist ended here.
     End {
         /// The playlist node.
@@ -254,6 +261,10 @@ pub struct Completion {
     pub deletions: Vec<(String, SystemTime)>,
     /// A master version it published.
     pub master: Option<(String, String)>,
+    /// An archive master it published.
+    pub archive_master: Option<(String, ArchiveMasterRecord)>,
+    /// Archive masters whose deletion it scheduled (their deletions are in `deletions`).
+    pub archive_masters_gone: Vec<String>,
 }
 
 /// What a journal held when it was opened.
@@ -267,6 +278,8 @@ pub struct Recovered {
     pub deletions: Vec<(String, SystemTime)>,
     /// The latest version of each master playlist.
     pub masters: BTreeMap<String, String>,
+    /// The archive masters published and not yet deleted.
+    pub archive_masters: BTreeMap<String, ArchiveMasterRecord>,
     /// The id to give the next record.
     pub next_id: u64,
     /// Records and rows that could not be read and were dropped.
@@ -355,6 +368,7 @@ impl Journal {
         txn.open_table(ENTRIES)?;
         txn.open_table(DELETIONS)?;
         txn.open_table(MASTERS)?;
+        txn.open_table(ARCHIVE_MASTERS)?;
         txn.commit()?;
 
         let journal = self.path.display();
@@ -405,6 +419,19 @@ impl Journal {
         for row in read.open_table(MASTERS)?.iter()? {
             let (key, text) = row?;
             (recovered.masters).insert(key.value().to_owned(), text.value().to_owned());
+        }
+        for row in read.open_table(ARCHIVE_MASTERS)?.iter()? {
+            let (key, value) = row?;
+            let key = key.value().to_owned();
+            match serde_json::from_slice::<ArchiveMasterRecord>(value.value()) {
+                Ok(record) => {
+                    recovered.archive_masters.insert(key, record);
+                }
+                Err(error) => {
+                    tracing::warn!(%journal, %key, %error, "journal archive master unreadable: skipped");
+                    recovered.skipped += 1;
+                }
+            }
         }
         Ok(recovered)
     }
@@ -523,6 +550,13 @@ impl Journal {
             if let Some((key, text)) = &done.master {
                 txn.open_table(MASTERS)?
                     .insert(key.as_str(), text.as_str())?;
+            }
+            let mut archive_masters = txn.open_table(ARCHIVE_MASTERS)?;
+            if let Some((key, record)) = &done.archive_master {
+                archive_masters.insert(key.as_str(), json(record).as_slice())?;
+            }
+            for key in &done.archive_masters_gone {
+                archive_masters.remove(key.as_str())?;
             }
             Ok(())
         })

@@ -5,6 +5,7 @@
 //! one-shot `segment` command; the daemon's sink tasks do it asynchronously. Talks to storage
 //! only through [`streamrouter_plugin::Sink`].
 
+pub mod archive_master;
 pub mod journal;
 pub mod key_runs;
 pub mod plan;

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
+use super::archive_master::ArchiveRef;
 use super::key_runs::KeyRuns;
 use super::plan::{Listed, NewEntry, Operation, PlaylistPlan, put_view};
 use super::views::{
@@ -135,6 +136,25 @@ impl PlaylistPlan {
     /// When [`Self::retire`] has something to do next.
     pub fn next_retirement(&self) -> Option<SystemTime> {
         self.archives.as_ref().and_then(Archives::next_retirement)
+    }
+
+    /// Its archive of the period starting at `start` (open or finished), if it holds one: its
+    /// key and when its retention deletes it by the settings now.
+    pub fn archive_of(&self, start: SystemTime) -> Option<ArchiveRef> {
+        let archives = self.archives.as_ref()?;
+        let retain = archives.view.retain;
+        if let Some(open) = archives.open.as_ref().filter(|open| open.start == start) {
+            let end = archives.view.period_end(start);
+            return Some(ArchiveRef {
+                key: open.key.clone(),
+                retired_at: retain.map(|retain| end + retain),
+            });
+        }
+        let finished = archives.finished.iter().find(|a| a.start == start)?;
+        Some(ArchiveRef {
+            key: finished.key.clone(),
+            retired_at: retain.map(|retain| finished.end + retain),
+        })
     }
 
     /// The archives finished so far, oldest first.

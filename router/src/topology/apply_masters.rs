@@ -1,10 +1,11 @@
 //! Applying a reload to master playlists: a changed or added master gets a new task (keeping
-//! its variants' shared numbering when it existed), a removed one ends once its variants let go
-//! of it, and every running master learns which sinks publish it. Part of `apply`.
+//! its variants' shared numbering when it existed), and so does one whose variants gained or
+//! lost what its time-shift or archive masters need ([`MasterViews`], compared by
+//! `apply_plan`); a removed one ends once its variants let go of it, and every running master
+//! learns which sinks publish it. Part of `apply`.
 //!
-//! Owns nothing but this step; the master's work is in `master_task`.
+//! Owns this step and [`MasterViews`]; the master's work is in `master_task`.
 
-use crate::playlist::views::DvrView;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,13 +14,63 @@ use super::heal::spawn_node;
 use super::links::{MasterInput, RenditionLink, SinkQueue, master_queue};
 use super::master_task::{MasterStart, MasterTask};
 use super::{MasterHandle, Topology, detached};
-use crate::config::model::{Graph, NodeId};
+use crate::config::model::{Graph, MasterNode, NodeId};
 use crate::logging::node_span;
 use crate::media::timestamp::CLOCK_HZ;
-use crate::playlist::master::relative_uri;
+use crate::playlist::master::{default_archive_name, relative_uri};
 use crate::playlist::renditions::RenditionClock;
+use crate::playlist::views::{ArchiveNamePattern, ArchiveView, DvrView};
 use crate::segmenter::GridPhase;
 use crate::status::NodeStatus;
+
+/// The masters a master publishes besides itself, as its variants' views in a graph allow:
+/// what its task is started with, and what a reload compares (a variant gaining or losing a
+/// DVR or archive view changes them, and restarts the master).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct MasterViews {
+    /// When every variant has a time-shift view: the time-shift master's key and each
+    /// variant's time-shift playlist relative to it.
+    pub dvr: Option<(String, Vec<String>)>,
+    /// When every variant has an archive with the same `every`: the archive masters' periods
+    /// and names (`retain` the shortest of the variants', `None` when all keep forever).
+    pub archive: Option<ArchiveView>,
+}
+
+impl MasterViews {
+    /// Those of `master` in `graph`.
+    pub(super) fn of(graph: &Graph, master: &MasterNode) -> Self {
+        let dvr_key = DvrView::default_file_name(&master.file_name);
+        let dvr_uris: Option<Vec<String>> = (master.variants.iter())
+            .map(|variant| {
+                let dvr = graph.playlists.get(variant)?.dvr.as_ref()?;
+                Some(relative_uri(&dvr_key, &dvr.file_name))
+            })
+            .collect();
+        let archives: Option<Vec<&ArchiveView>> = (master.variants.iter())
+            .map(|variant| graph.playlists.get(variant)?.archive.as_ref())
+            .collect();
+        let archive = archives.and_then(|archives| {
+            let every = archives.first()?.every;
+            if archives.iter().any(|view| view.every != every) {
+                return None;
+            }
+            let name = match &master.archive_name {
+                Some(name) => name.clone(),
+                None => ArchiveNamePattern::parse(&default_archive_name(&master.file_name)).ok()?,
+            };
+            let retain = archives.iter().filter_map(|view| view.retain).min();
+            Some(ArchiveView {
+                every,
+                name,
+                retain,
+            })
+        });
+        Self {
+            dvr: dvr_uris.map(|uris| (dvr_key, uris)),
+            archive,
+        }
+    }
+}
 
 impl Topology {
     /// Masters: replaced, started, stopped, and told their sinks.
@@ -57,14 +108,7 @@ impl Topology {
                     ))
                 })
                 .collect();
-            // A time-shift master when every variant has a time-shift view.
-            let dvr_key = DvrView::default_file_name(&node.file_name);
-            let dvr_uris: Option<Vec<String>> = (node.variants.iter())
-                .map(|variant| {
-                    let dvr = new.playlists.get(variant)?.dvr.as_ref()?;
-                    Some(relative_uri(&dvr_key, &dvr.file_name))
-                })
-                .collect();
+            let views = MasterViews::of(new, node);
             let (queue, receiver) = master_queue();
             let id = NodeId::master(name);
             let span = node_span(&id);
@@ -75,7 +119,8 @@ impl Topology {
                 name: name.clone(),
                 key: node.file_name.clone(),
                 variants,
-                dvr: dvr_uris.map(|uris| (dvr_key, uris)),
+                dvr: views.dvr,
+                archive: views.archive,
                 outputs: self.master_outputs(new, name),
             };
             let master = MasterTask::new(start, receiver);

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use super::apply_masters::MasterViews;
 use crate::config::diff::{GraphDiff, destination_changed};
 use crate::config::model::Graph;
 
@@ -106,7 +107,8 @@ impl ApplyPlan {
         playlists_restart.extend(ended_feeds.cloned());
         let mut segmenters_restart = diff.feed_restart.segmenters.clone();
         segmenters_restart.extend(diff.segmenters.changed.keys().cloned());
-        let variants_relinked = variants_relinked(old, new, diff);
+        let masters_restyled = masters_restyled(old, new, diff);
+        let variants_relinked = variants_relinked(old, new, diff, &masters_restyled);
         let settings = (playlists_restart.iter())
             .chain(&diff.playlists.added)
             .chain(&diff.playlists_live)
@@ -165,12 +167,15 @@ impl ApplyPlan {
             masters_removed: diff.masters.removed.clone(),
             masters_starting: (diff.masters.changed.keys())
                 .chain(&diff.masters.added)
+                .chain(&masters_restyled)
                 .cloned()
                 .collect(),
             masters_outputs: if diff.sinks.is_empty() {
                 BTreeSet::new()
             } else {
-                diff.masters.unchanged.clone()
+                (diff.masters.unchanged.difference(&masters_restyled))
+                    .cloned()
+                    .collect()
             },
             playlists_removed: diff.playlists.removed.clone(),
             playlists_retuned,
@@ -216,11 +221,32 @@ fn detach(old: &Graph, diff: &GraphDiff, restart: &BTreeSet<String>) -> Vec<Deta
         .collect()
 }
 
+/// Unchanged masters whose variants gained or lost what their time-shift or archive masters
+/// need (a DVR or archive view, an archive's `every` or `retain`): they start again.
+fn masters_restyled(old: &Graph, new: &Graph, diff: &GraphDiff) -> BTreeSet<String> {
+    (diff.masters.unchanged.iter())
+        .filter(|name| {
+            let (Some(before), Some(after)) = (old.masters.get(*name), new.masters.get(*name))
+            else {
+                return false;
+            };
+            MasterViews::of(old, before) != MasterViews::of(new, after)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Playlists whose ties to masters change: the variants, before or after, of every master
-/// added, changed or removed, that are in the new graph.
-fn variants_relinked(old: &Graph, new: &Graph, diff: &GraphDiff) -> BTreeSet<String> {
-    let old_masters = diff.masters.changed.keys().chain(&diff.masters.removed);
-    let new_masters = diff.masters.changed.keys().chain(&diff.masters.added);
+/// added, changed, restarted (`restyled`) or removed, that are in the new graph.
+fn variants_relinked(
+    old: &Graph,
+    new: &Graph,
+    diff: &GraphDiff,
+    restyled: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let changed = || diff.masters.changed.keys().chain(restyled);
+    let old_masters = changed().chain(&diff.masters.removed);
+    let new_masters = changed().chain(&diff.masters.added);
     let old_nodes = old_masters.filter_map(|name| old.masters.get(name));
     let new_nodes = new_masters.filter_map(|name| new.masters.get(name));
     old_nodes

@@ -273,3 +273,40 @@ fn running_masters_are_told_their_sinks_only_when_sinks_change() {
     assert_eq!(more.masters_outputs, names(&["show"]));
     assert!(more.masters_starting.is_empty());
 }
+
+#[test]
+fn a_master_starts_again_when_its_variants_gain_or_lose_what_its_other_masters_need() {
+    let both = with_show(r#"["a", "b"]"#, r#"["show"]"#);
+    let dvr = "[playlists.X.dvr]\nduration = \"1h\"\n";
+    let with_dvr = |text: &str| format!("{text}{}{}", dvr.replace('X', "a"), dvr.replace('X', "b"));
+    let gained = plan(&both, &with_dvr(&both));
+    assert_eq!(gained.masters_starting, names(&["show"]));
+    assert_eq!(gained.variants_relinked, names(&["a", "b"]));
+    let lost = plan(&with_dvr(&both), &both);
+    assert_eq!(lost.masters_starting, names(&["show"]));
+    // One variant with a view: no time-shift master before or after.
+    let one = format!("{both}{}", dvr.replace('X', "a"));
+    assert!(plan(&both, &one).masters_starting.is_empty());
+    let archive = |every: &str| {
+        let table = "[playlists.X.archive]\nevery = \"EVERY\"\n".replace("EVERY", every);
+        format!(
+            "{both}{}{}",
+            table.replace('X', "a"),
+            table.replace('X', "b")
+        )
+    };
+    assert_eq!(
+        plan(&both, &archive("1h")).masters_starting,
+        names(&["show"])
+    );
+    assert_eq!(
+        plan(&archive("1h"), &archive("2h")).masters_starting,
+        names(&["show"]),
+        "new periods"
+    );
+    assert!(
+        plan(&archive("1h"), &archive("1h"))
+            .masters_starting
+            .is_empty()
+    );
+}

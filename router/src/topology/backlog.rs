@@ -341,6 +341,9 @@ impl Backlog {
                 settings,
             }),
             Record::Master { key, text } => WorkItem::Command(SinkCommand::Master { key, text }),
+            Record::ArchiveMaster(version) => {
+                WorkItem::Command(SinkCommand::ArchiveMaster(version))
+            }
             Record::End {
                 playlist,
                 endlist,
@@ -380,6 +383,7 @@ fn record_of(command: &SinkCommand) -> Record {
             key: key.clone(),
             text: text.clone(),
         },
+        SinkCommand::ArchiveMaster(version) => Record::ArchiveMaster(version.clone()),
         SinkCommand::End {
             playlist,
             endlist,

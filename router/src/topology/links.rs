@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::playlist::PlanSettings;
 use crate::playlist::renditions::RenditionClock;
+use crate::publish::archive_master::ArchiveMasterVersion;
 use crate::segmenter::{GridPhase, Segment};
 use crate::source::SourceEvent;
 
@@ -97,6 +98,8 @@ pub enum MasterInput {
         sequence: u64,
         /// The segment.
         segment: Arc<Segment>,
+        /// Wall-clock time of its first sample, as its sinks date it (its archive period).
+        wall_clock: SystemTime,
     },
     /// The sinks publishing the master from now on, by sink name.
     Outputs(BTreeMap<String, SinkQueue>),
@@ -153,6 +156,9 @@ pub enum SinkCommand {
         /// Its text.
         text: String,
     },
+    /// Publish a period's archive master (after the variants' first segments of the period,
+    /// which were queued before it), listing the archives this sink holds for it.
+    ArchiveMaster(ArchiveMasterVersion),
     /// The playlist's feed ended, or this sink no longer publishes it.
     End {
         /// Which playlist.

@@ -2,13 +2,17 @@
 //! measures what the master says of them (bit rates, codecs, resolution, frame rate), checks
 //! that the variants are cut at the same PTS under the same numbers, and hands the master
 //! playlist to every sink publishing it: once every variant has a segment, then again only when
-//! an attribute really changes. A panic restarts the task in place (see `heal`): it measures
-//! the variants afresh and publishes the master again.
+//! an attribute really changes. With archive masters (every variant archives on the same
+//! periods), each period's archive master goes out once every variant has a segment of that
+//! period, then again only when an attribute really changes while it is the latest period; the
+//! sinks resolve the archives it lists (see `publish::archive_master`). A panic restarts the
+//! task in place (see `heal`): it measures the variants afresh and publishes the masters again.
 //!
 //! Owns the measurements and the alignment check; never touches a sink or a plan directly
 //! (the text goes through the sinks' queues, after the variants' first segments).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
@@ -16,6 +20,8 @@ use super::heal::{NodeTask, Restart};
 use super::links::{MasterInput, SinkCommand, SinkQueue};
 use crate::media::stream_info::{StreamInfo, analyze};
 use crate::playlist::master::{BitrateMeter, VariantAttributes, render_master, worth_republishing};
+use crate::playlist::views::ArchiveView;
+use crate::publish::archive_master::ArchiveMasterVersion;
 use crate::segmenter::Segment;
 use crate::status::{Alerts, NodeState, NodeStatus};
 
@@ -41,6 +47,9 @@ pub struct MasterStart {
     /// When every variant has a time-shift view: the time-shift master's key and each
     /// variant's time-shift playlist relative to it (in the order of `variants`).
     pub dvr: Option<(String, Vec<String>)>,
+    /// When every variant archives on the same periods: the archive masters' periods (`every`)
+    /// and names (`name`, the master's `archive_name`).
+    pub archive: Option<ArchiveView>,
     /// The sinks publishing it.
     pub outputs: BTreeMap<String, SinkQueue>,
     /// Its entry on the status board.
@@ -59,6 +68,8 @@ struct Variant {
     analysis_failed: bool,
     independent: bool,
     segments: u64,
+    /// The start of the latest archive period it has a segment of (with archive masters).
+    period: Option<SystemTime>,
     /// Start PTS by sequence number, the latest few.
     recent: BTreeMap<u64, i64>,
 }
@@ -145,6 +156,31 @@ fn masters(
     versions
 }
 
+/// The archive master to publish now, if any: once every variant has a segment of the same
+/// period, later than the one `archived` (published), or the same one with attributes that
+/// really changed.
+fn archive_due(
+    view: &ArchiveView,
+    variants: &[Variant],
+    archived: Option<&(SystemTime, Vec<VariantAttributes>)>,
+) -> Option<ArchiveMasterVersion> {
+    let start = variants.first()?.period?;
+    if variants.iter().any(|variant| variant.period != Some(start)) {
+        return None;
+    }
+    let attributes: Vec<_> = variants.iter().map(Variant::attributes).collect();
+    let due = archived.is_none_or(|(published, old)| {
+        start > *published || (start == *published && worth_republishing(old, &attributes))
+    });
+    due.then(|| ArchiveMasterVersion {
+        key: view.name.render(start),
+        start,
+        variants: (variants.iter().map(|variant| variant.name.clone()))
+            .zip(attributes)
+            .collect(),
+    })
+}
+
 impl NodeTask for MasterTask {
     type Output = ();
 
@@ -155,6 +191,7 @@ impl NodeTask for MasterTask {
             key,
             variants,
             dvr,
+            archive,
             outputs,
             status,
             alerts,
@@ -175,6 +212,8 @@ impl NodeTask for MasterTask {
             })
             .collect();
         let mut published: Option<(Vec<VariantAttributes>, Versions)> = None;
+        // The latest period's archive master as published: its start and attributes.
+        let mut archived: Option<(SystemTime, Vec<VariantAttributes>)> = None;
         let mut misaligned: BTreeSet<(usize, usize)> = BTreeSet::new();
         while let Some(input) = self.inputs.recv().await {
             match input {
@@ -182,11 +221,17 @@ impl NodeTask for MasterTask {
                     variant,
                     sequence,
                     segment,
+                    wall_clock,
                 } => {
                     let Some(entry) = variants.get_mut(variant) else {
                         continue;
                     };
                     measure(name, entry, sequence, &segment);
+                    if let Some(view) = archive.as_ref() {
+                        // A clock going back stays in the period, as at the sinks.
+                        let start = view.period_start(wall_clock);
+                        entry.period = entry.period.max(Some(start));
+                    }
                     let was_misaligned = !misaligned.is_empty();
                     check_alignment(name, &variants, variant, sequence, &mut misaligned);
                     match misaligned.first() {
@@ -214,6 +259,16 @@ impl NodeTask for MasterTask {
                             status.set(NodeState::Live);
                             published = Some((attributes, versions));
                         }
+                    }
+                    if let Some(view) = archive.as_ref()
+                        && let Some(version) = archive_due(view, &variants, archived.as_ref())
+                    {
+                        for queue in outputs.values() {
+                            queue.send(SinkCommand::ArchiveMaster(version.clone()));
+                        }
+                        tracing::info!(master = %name, key = %version.key, "archive master version");
+                        let attributes = version.variants.into_iter().map(|(_, a)| a).collect();
+                        archived = Some((version.start, attributes));
                     }
                 }
                 MasterInput::Outputs(new) => {

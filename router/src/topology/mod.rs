@@ -18,6 +18,8 @@ mod apply_masters;
 mod apply_plan;
 #[cfg(test)]
 mod apply_plan_tests;
+#[cfg(test)]
+mod archive_master_tests;
 mod backlog;
 #[cfg(any(test, debug_assertions))]
 mod fault;

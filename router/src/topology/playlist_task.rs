@@ -20,6 +20,7 @@ use super::heal::{NodeTask, Restart};
 use super::links::{
     MasterInput, PlaylistId, PlaylistInput, PlaylistSettings, SinkCommand, SinkQueue,
 };
+use super::seams::wall_now;
 use super::state::SequenceStore;
 use crate::media::timestamp::ticks_to_seconds;
 use crate::playlist::PlanSettings;
@@ -41,9 +42,10 @@ struct WallClock {
 impl WallClock {
     fn start_of(&mut self, segment: &Segment) -> SystemTime {
         if segment.discontinuity || self.anchor.is_none() {
-            let started = SystemTime::now()
+            let now = wall_now();
+            let started = now
                 .checked_sub(Duration::from_secs_f64(segment.duration().max(0.0)))
-                .unwrap_or_else(SystemTime::now);
+                .unwrap_or(now);
             self.anchor = Some((started, segment.start_pts));
         }
         match self.anchor {
@@ -51,7 +53,7 @@ impl WallClock {
                 let offset = ticks_to_seconds(segment.start_pts - pts).max(0.0);
                 time + Duration::from_secs_f64(offset)
             }
-            None => SystemTime::now(),
+            None => wall_now(),
         }
     }
 }
@@ -200,6 +202,7 @@ impl PlaylistTask {
                     variant: *variant,
                     sequence,
                     segment: Arc::clone(&segment),
+                    wall_clock,
                 });
             }
         }

@@ -3,11 +3,16 @@
 //! from its config by `sinks`; a test gives sink instances by node name (e.g. in-memory ones
 //! it can read, or switch off).
 //!
-//! Owns only that choice; must not change how any node runs.
+//! The wall clock ([`wall_now`]) is the other seam: the system clock in the daemon; in tests
+//! it follows tokio's clock (paused in the in-process tests), so that archive periods and their
+//! retention pass in media time like everything else.
+//!
+//! Owns only those choices; must not change how any node runs.
 
 #[cfg(test)]
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use streamrouter_plugin::Sink;
 
@@ -30,5 +35,26 @@ impl Seams {
             return Arc::clone(sink);
         }
         sinks::start(node).await
+    }
+}
+
+/// Now, by the wall clock that dates segments and retires archives: the system's.
+#[cfg(not(test))]
+pub(super) fn wall_now() -> SystemTime {
+    SystemTime::now()
+}
+
+/// Now, by the wall clock that dates segments and retires archives: in tests, the system's
+/// time when it was first asked, moved on with tokio's clock since (which a paused test
+/// advances by media time).
+#[cfg(test)]
+pub(super) fn wall_now() -> SystemTime {
+    use std::sync::OnceLock;
+    static ANCHOR: OnceLock<(std::time::Instant, SystemTime)> = OnceLock::new();
+    let (instant, system) = *ANCHOR.get_or_init(|| (std::time::Instant::now(), SystemTime::now()));
+    let now = tokio::time::Instant::now().into_std();
+    match now.checked_duration_since(instant) {
+        Some(since) => system + since,
+        None => system - instant.duration_since(now),
     }
 }

@@ -315,11 +315,13 @@ impl ChangedKeys for MasterNode {
             name: _,
             variants,
             file_name,
+            archive_name,
         } = self;
         let mut keys = Keys::default();
         // The order matters: it is the order the master lists them in.
         keys.compare("variants", variants, &new.variants);
         keys.compare("name", file_name, &new.file_name);
+        keys.compare("archive_name", archive_name, &new.archive_name);
         keys.0
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::super::diff::{ChangedKeys, GraphDiff, diff};
-use super::super::model::{Graph, MasterNode, NodeKind};
+use super::super::model::{ArchiveNamePattern, Graph, MasterNode, NodeKind};
 use super::{compile, graph};
 
 fn compiled(text: &str) -> Graph {
@@ -128,14 +128,19 @@ fn master_keys_are_named_as_written() {
         name: "show".to_owned(),
         variants: vec!["low".to_owned(), "high".to_owned()],
         file_name: "show.m3u8".to_owned(),
+        archive_name: None,
     };
     assert!(master.changed_keys(&master.clone()).is_empty());
     let other = MasterNode {
         variants: vec!["low".to_owned()],
         file_name: "index.m3u8".to_owned(),
+        archive_name: ArchiveNamePattern::parse("show/{start}.m3u8").ok(),
         ..master.clone()
     };
-    assert_eq!(master.changed_keys(&other), ["variants", "name"]);
+    assert_eq!(
+        master.changed_keys(&other),
+        ["variants", "name", "archive_name"]
+    );
     assert_eq!(NodeKind::Master.table(), "masters");
     assert!(NodeKind::ALL.contains(&NodeKind::Master));
 }

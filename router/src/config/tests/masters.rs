@@ -75,6 +75,7 @@ path = "/srv/live"
             name: "show".to_owned(),
             variants: vec!["high".to_owned(), "low".to_owned()],
             file_name: "show.m3u8".to_owned(),
+            archive_name: None,
         },
         "variants in the listed order, the file name by default"
     );

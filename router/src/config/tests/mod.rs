@@ -1,6 +1,7 @@
 //! Tests of the config layer through its public API: exact diagnostics (place, key, message),
 //! template expansion, graph checks, directory merging, rendering and the shipped examples.
 
+mod archive_masters;
 mod backends;
 mod diff;
 mod diff_masters;

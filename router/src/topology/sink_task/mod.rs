@@ -33,6 +33,7 @@
 //! from its own journal, which persists its plan. A window computed once upstream would still
 //! need all of that per sink, so it is not: the task only receives the segment and its name.
 
+mod archive_masters;
 mod perform;
 #[cfg(test)]
 mod resume_tests;
@@ -52,10 +53,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
 use super::links::{PlaylistId, SinkCommand, SinkInbox};
+use super::seams::wall_now;
 use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
 use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 use crate::status::{NodeState, NodeStatus};
+use archive_masters::ArchiveMasters;
 use perform::{Pin, SinkReport, perform};
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
@@ -241,6 +244,8 @@ struct Worker<'a> {
     masters: BTreeMap<String, String>,
     /// The sink moved: its masters go to the new place after the next playlist version there.
     masters_to_move: bool,
+    /// The archive masters published and not yet deleted.
+    archive_masters: ArchiveMasters,
 }
 
 /// How a segment fared at the sink.
@@ -302,6 +307,7 @@ impl<'a> Worker<'a> {
             destination: None,
             masters: recovered.masters,
             masters_to_move: false,
+            archive_masters: ArchiveMasters::new(recovered.archive_masters),
         }
     }
 
@@ -385,6 +391,9 @@ impl<'a> Worker<'a> {
                     self.put_master(key.clone(), text.clone()).await;
                     done.master = Some((key, text));
                 }
+                WorkItem::Command(SinkCommand::ArchiveMaster(version)) => {
+                    done.archive_master = self.put_archive_master(version).await;
+                }
                 WorkItem::Command(SinkCommand::End {
                     playlist,
                     endlist,
@@ -422,20 +431,23 @@ impl<'a> Worker<'a> {
         Some(change)
     }
 
-    /// When the next archive of a plan is past its retention.
+    /// When the next archive of a plan (or an archive master) is past its retention.
     fn next_retirement(&self) -> Option<Instant> {
-        let due = self
+        let now = wall_now();
+        let plans = self
             .plans
             .values()
-            .filter_map(PlaylistPlan::next_retirement)
-            .min()?;
-        let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+            .filter_map(PlaylistPlan::next_retirement);
+        let due = plans.chain(self.archive_masters.next_expiry()).min()?;
+        let wait = due.duration_since(now).unwrap_or_default();
         Some(Instant::now() + wait)
     }
 
-    /// Deletes the archives past their retention, keeping the plans' change in the journal.
+    /// Deletes the archives past their retention (the archive masters naming them first),
+    /// keeping the plans' change in the journal.
     async fn retire_archives(&mut self) {
-        let now = SystemTime::now();
+        let now = wall_now();
+        self.retire_archive_masters(now).await;
         let due: Vec<PlaylistId> = (self.plans.iter())
             .filter(|(_, plan)| plan.next_retirement().is_some_and(|at| at <= now))
             .map(|(playlist, _)| Arc::clone(playlist))
