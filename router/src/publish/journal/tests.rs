@@ -4,9 +4,11 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::playlist::PlanSettings;
 use crate::playlist::PlaylistConfig;
 use crate::playlist::SegmentNamePattern;
 use crate::publish::plan::PlaylistPlan;
+use crate::segmenter::Segment;
 
 fn settings() -> PlanSettings {
     PlanSettings {

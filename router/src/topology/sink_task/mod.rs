@@ -34,6 +34,7 @@
 //! need all of that per sink, so it is not: the task only receives the segment and its name.
 
 mod archive_masters;
+mod expiry;
 mod perform;
 #[cfg(test)]
 mod resume_tests;
@@ -53,12 +54,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
 use super::links::{PlaylistId, SinkCommand, SinkInbox};
-use super::seams::wall_now;
 use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
 use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 use crate::status::{NodeState, NodeStatus};
 use archive_masters::ArchiveMasters;
+use expiry::Expiring;
 use perform::{Pin, SinkReport, perform};
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
@@ -86,33 +87,6 @@ pub struct SinkSetup {
     pub destination: u64,
     /// Its limits and headers.
     pub limits: SinkLimits,
-}
-
-/// One expired segment, deleted when due from the sink that stored it.
-struct Expiring {
-    due: Instant,
-    key: String,
-    sink: Arc<dyn Sink>,
-}
-
-impl PartialEq for Expiring {
-    fn eq(&self, other: &Self) -> bool {
-        (self.due, &self.key) == (other.due, &other.key)
-    }
-}
-
-impl Eq for Expiring {}
-
-impl PartialOrd for Expiring {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Expiring {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.due, &self.key).cmp(&(other.due, &other.key))
-    }
 }
 
 /// Where a sink keeps its journal.
@@ -431,46 +405,6 @@ impl<'a> Worker<'a> {
         Some(change)
     }
 
-    /// When the next archive of a plan (or an archive master) is past its retention.
-    fn next_retirement(&self) -> Option<Instant> {
-        let now = wall_now();
-        let plans = self
-            .plans
-            .values()
-            .filter_map(PlaylistPlan::next_retirement);
-        let due = plans.chain(self.archive_masters.next_expiry()).min()?;
-        let wait = due.duration_since(now).unwrap_or_default();
-        Some(Instant::now() + wait)
-    }
-
-    /// Deletes the archives past their retention (the archive masters naming them first),
-    /// keeping the plans' change in the journal.
-    async fn retire_archives(&mut self) {
-        let now = wall_now();
-        self.retire_archive_masters(now).await;
-        let due: Vec<PlaylistId> = (self.plans.iter())
-            .filter(|(_, plan)| plan.next_retirement().is_some_and(|at| at <= now))
-            .map(|(playlist, _)| Arc::clone(playlist))
-            .collect();
-        for playlist in due {
-            let Some(plan) = self.plans.get_mut(&playlist) else {
-                continue;
-            };
-            let operations = plan.retire(now);
-            let mut done = Completion {
-                deletions: self.carry_out(operations, None).await,
-                ..Completion::default()
-            };
-            done.plan = self.plan_change(&playlist);
-            if let Some(journal) = self.backlog.journal() {
-                let journal = Arc::clone(journal);
-                if let Err(error) = blocking(move || journal.record(done)).await {
-                    tracing::error!(sink = %self.name, %error, "journal: cannot record retired archives; a restart deletes them again");
-                }
-            }
-        }
-    }
-
     /// Item `id` is done: the journal forgets it, keeping what it changed.
     async fn complete(&self, id: u64, done: Completion) {
         let Some(journal) = self.backlog.journal() else {
@@ -595,28 +529,6 @@ impl<'a> Worker<'a> {
     {
         let (name, setup, report) = (self.name, &self.setup, &self.report);
         perform(name, key, setup, report, pin, operation).await
-    }
-
-    async fn delete_due(&mut self) {
-        while let Some(Reverse(expiring)) = self.expiring.pop() {
-            if expiring.due > Instant::now() {
-                self.expiring.push(Reverse(expiring));
-                break;
-            }
-            let Expiring { key, sink, .. } = expiring;
-            let target = key.clone();
-            let pin = Pin::Sink(sink);
-            // Done or refused for good: either way it is no longer pending.
-            self.perform(&key, pin, move |sink, _| sink.delete(&target))
-                .await;
-            if let Some(journal) = self.backlog.journal() {
-                let journal = Arc::clone(journal);
-                let deleted = blocking(move || journal.deleted(&key));
-                if let Err(error) = deleted.await {
-                    tracing::warn!(sink = %self.name, %error, "journal: a deletion done stays recorded; the next run does it again");
-                }
-            }
-        }
     }
 }
 
