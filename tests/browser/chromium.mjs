@@ -1,7 +1,8 @@
-// tests/browser/chromium.mjs - Debian's Chromium for the browser tests (watch_page.mjs,
-// play_hls.mjs), driven by playwright-core with no downloaded browser: where it is
-// ($CHROMIUM or /usr/bin/chromium), the flags of a headless test run, and the launch (a new,
-// empty profile directory of its own, given by playwright). Exits 2 when Chromium is missing.
+// tests/browser/chromium.mjs - what the browser tests (watch_page.mjs, play_hls.mjs) share:
+// Debian's Chromium driven by playwright-core with no downloaded browser (where it is:
+// $CHROMIUM or /usr/bin/chromium; the flags of a headless test run; the launch, with a new,
+// empty profile directory of its own given by playwright; exits 2 when Chromium is missing),
+// and the summary of a <video>'s playback with the failures it shows.
 
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -25,4 +26,29 @@ export async function launchChromium(extraFlags = []) {
     process.exit(2);
   }
   return chromium.launch({ executablePath: CHROMIUM, args: [...FLAGS, ...extraFlags], timeout: 30_000 });
+}
+
+/**
+ * What a playback did, from `samples` ({t: currentTime, ...} every poll) and the time it
+ * started at (`start`, null: never): its summary, and the failures it shows against
+ * `playSeconds` of play within `timeoutMs`, and no step back.
+ */
+export function summarizePlayback(samples, start, playSeconds, timeoutMs) {
+  const times = samples.map((s) => s.t);
+  const last = times[times.length - 1];
+  const playback = {
+    start,
+    end: last,
+    played: start === null ? 0 : last - start,
+    samples: samples.length,
+    backwards: times.filter((t, i) => i > 0 && t < times[i - 1]).length,
+    lastState: samples[samples.length - 1],
+  };
+  const failures = [];
+  if (start === null) failures.push('the video never started playing');
+  else if (last - start <= playSeconds) {
+    failures.push(`the video played ${(last - start).toFixed(2)} s in ${timeoutMs / 1000} s (want > ${playSeconds} s)`);
+  }
+  if (playback.backwards > 0) failures.push(`currentTime went back ${playback.backwards} time(s)`);
+  return { playback, failures };
 }

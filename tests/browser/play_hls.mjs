@@ -16,7 +16,7 @@
 // when every check passed and 1 otherwise.
 
 import { readFileSync } from 'node:fs';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium, summarizePlayback } from './chromium.mjs';
 
 const PLAY_SECONDS = 4.5; // past two boundaries of 2-second segments
 const PLAY_TIMEOUT_MS = 45_000;
@@ -96,21 +96,9 @@ async function play(browser, item) {
       if ((await page.evaluate(() => window.__play.errors.some((e) => e.fatal)))) break;
       await sleep(250);
     }
-    const times = samples.map((s) => s.t);
-    const last = times[times.length - 1];
-    seen.playback = {
-      start,
-      end: last,
-      played: start === null ? 0 : last - start,
-      samples: samples.length,
-      backwards: times.filter((t, i) => i > 0 && t < times[i - 1]).length,
-      lastState: samples[samples.length - 1],
-    };
-    if (start === null) fail('the video never started playing');
-    else if (last - start <= PLAY_SECONDS) {
-      fail(`the video played ${(last - start).toFixed(2)} s in ${PLAY_TIMEOUT_MS / 1000} s (want > ${PLAY_SECONDS} s)`);
-    }
-    if (seen.playback.backwards > 0) fail(`currentTime went back ${seen.playback.backwards} time(s)`);
+    const summary = summarizePlayback(samples, start, PLAY_SECONDS, PLAY_TIMEOUT_MS);
+    seen.playback = summary.playback;
+    summary.failures.forEach(fail);
 
     const state = await page.evaluate(() => window.__play);
     seen.errors = state.errors;
