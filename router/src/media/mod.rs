@@ -9,6 +9,7 @@
 //! bytes in and gives values out, so it is unit-tested in place.
 
 pub mod codec;
+pub mod fmp4;
 pub mod framing;
 pub mod keyframe;
 pub mod pes;

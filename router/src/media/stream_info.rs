@@ -214,7 +214,7 @@ pub fn analyze(ts: &[u8]) -> Result<StreamInfo, StreamInfoError> {
 }
 
 /// Frames the bytes into whole packets.
-fn frame(ts: &[u8]) -> Vec<TsPacket> {
+pub(crate) fn frame(ts: &[u8]) -> Vec<TsPacket> {
     let mut packets = Vec::with_capacity(ts.len() / PACKET_SIZE);
     let mut framer = TsFramer::new();
     framer.push(ts, |p| packets.push(*p));
@@ -223,7 +223,7 @@ fn frame(ts: &[u8]) -> Vec<TsPacket> {
 }
 
 /// Follows the first program of the first usable PAT to its first usable PMT.
-fn find_pmt(packets: &[TsPacket]) -> Result<Pmt, StreamInfoError> {
+pub(crate) fn find_pmt(packets: &[TsPacket]) -> Result<Pmt, StreamInfoError> {
     let mut pat_sections = SectionAssembler::default();
     let mut pmt_sections = SectionAssembler::default();
     let mut program = None;
@@ -279,7 +279,7 @@ trait Probe {
 }
 
 /// How a packet's continuity counter relates to the previous one of its PID.
-enum Step {
+pub(crate) enum Step {
     Next,
     Duplicate,
     Gap,
@@ -287,12 +287,12 @@ enum Step {
 
 /// Continuity counters of packets with payload, per PID.
 #[derive(Default)]
-struct Continuity {
+pub(crate) struct Continuity {
     last: std::collections::HashMap<u16, u8>,
 }
 
 impl Continuity {
-    fn check(&mut self, pid: u16, counter: u8) -> Step {
+    pub(crate) fn check(&mut self, pid: u16, counter: u8) -> Step {
         match self.last.insert(pid, counter) {
             None => Step::Next,
             Some(previous) if counter == (previous + 1) & 0x0f => Step::Next,

@@ -1,0 +1,120 @@
+//! H.264 access units: Annex B byte streams (start codes) → ISO/IEC 14496-15 samples (4-byte
+//! length-prefixed NAL units), with the SPS and PPS taken out for the `avcC` record.
+//!
+//! Owns NAL splitting of a PES payload and the per-sample facts (IDR or not). Parameter-set
+//! parsing is h264-reader's; the `avcC` record itself is mp4-atom's ([`mp4_atom::Avcc::new`]).
+
+use h264_reader::nal::sps::SeqParameterSet;
+use h264_reader::nal::{Nal, RefNal};
+
+/// NAL unit types this module looks at (ITU-T H.264 table 7-1).
+const NAL_IDR: u8 = 5;
+const NAL_SPS: u8 = 7;
+const NAL_PPS: u8 = 8;
+const NAL_AUD: u8 = 9;
+
+/// One access unit as an MP4 sample.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AvcSample {
+    /// Length-prefixed NAL units (AUD, SPS and PPS removed: they live in the sample entry).
+    pub data: Vec<u8>,
+    /// Contains an IDR slice: a sync sample.
+    pub idr: bool,
+}
+
+/// What an access unit carried.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AvcUnit {
+    /// The sample.
+    pub sample: AvcSample,
+    /// The last SPS in the unit, if any.
+    pub sps: Option<Vec<u8>>,
+    /// The last PPS in the unit, if any.
+    pub pps: Option<Vec<u8>>,
+}
+
+/// The NAL units of an Annex B byte stream (start codes of 3 or 4 bytes), without start codes
+/// and without trailing zero bytes.
+pub fn split_annex_b(data: &[u8]) -> Vec<&[u8]> {
+    let mut nals = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i + 2 < data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            if let Some(s) = start {
+                nals.push(trim_trailing_zeros(&data[s..i]));
+            }
+            i += 3;
+            start = Some(i);
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(s) = start {
+        nals.push(trim_trailing_zeros(&data[s..]));
+    }
+    nals.retain(|nal| !nal.is_empty());
+    nals
+}
+
+fn trim_trailing_zeros(nal: &[u8]) -> &[u8] {
+    let end = nal.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    &nal[..end]
+}
+
+/// Turns one PES payload (one access unit, as TS muxers write H.264) into a sample.
+pub fn access_unit(pes_payload: &[u8]) -> AvcUnit {
+    let mut unit = AvcUnit::default();
+    for nal in split_annex_b(pes_payload) {
+        match nal[0] & 0x1f {
+            NAL_SPS => unit.sps = Some(nal.to_vec()),
+            NAL_PPS => unit.pps = Some(nal.to_vec()),
+            NAL_AUD => {}
+            kind => {
+                unit.sample.idr |= kind == NAL_IDR;
+                let len = u32::try_from(nal.len()).unwrap_or(u32::MAX);
+                unit.sample.data.extend_from_slice(&len.to_be_bytes());
+                unit.sample.data.extend_from_slice(nal);
+            }
+        }
+    }
+    unit
+}
+
+/// Displayed width and height from an SPS NAL unit (header byte included).
+pub fn sps_dimensions(sps: &[u8]) -> Option<(u32, u32)> {
+    let nal = RefNal::new(sps, &[], true);
+    let sps = SeqParameterSet::from_bits(nal.rbsp_bits()).ok()?;
+    sps.pixel_dimensions().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annex_b_becomes_length_prefixed_without_parameter_sets() {
+        let pes = [
+            0, 0, 0, 1, 0x09, 0xf0, // AUD
+            0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1e, // SPS
+            0, 0, 1, 0x68, 0xce, // PPS
+            0, 0, 1, 0x65, 0x88, 0x80, 0x00, // IDR (a trailing zero is dropped)
+            0, 0, 1, 0x41, 0x9a, // non-IDR slice
+        ];
+        let unit = access_unit(&pes);
+        assert_eq!(unit.sps.as_deref(), Some(&[0x67, 0x42, 0x00, 0x1e][..]));
+        assert_eq!(unit.pps.as_deref(), Some(&[0x68, 0xce][..]));
+        assert!(unit.sample.idr);
+        assert_eq!(
+            unit.sample.data,
+            vec![0, 0, 0, 3, 0x65, 0x88, 0x80, 0, 0, 0, 2, 0x41, 0x9a]
+        );
+    }
+
+    #[test]
+    fn non_idr_is_not_sync() {
+        let unit = access_unit(&[0, 0, 1, 0x41, 0x9a, 0x22]);
+        assert!(!unit.sample.idr);
+        assert_eq!(unit.sps, None);
+    }
+}

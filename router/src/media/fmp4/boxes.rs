@@ -1,0 +1,301 @@
+//! Boxes: the CMAF init segment (`ftyp` + `moov`) and fragments (`moof` + `mdat`), built with
+//! mp4-atom's box types and encoder.
+//!
+//! Owns the box layout only: which boxes, which fields, and the `trun` data offsets. Samples
+//! and timing come in ready from [`super::avc`], [`super::aac`] and [`super::timing`].
+
+use mp4_atom::{
+    Audio, Avc1, Avcc, Codec, Dinf, Dref, Encode, Esds, FourCC, Ftyp, Hdlr, Mdat, Mdhd, Mdia, Mfhd,
+    Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex,
+    Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd, esds,
+};
+
+use super::Fmp4Error;
+
+/// `sample_flags` of a sync sample: depends on no other (ISO/IEC 14496-12 8.8.3.1).
+pub const SYNC_SAMPLE: u32 = 0x0200_0000;
+/// `sample_flags` of a non-sync sample: depends on others, `sample_is_non_sync_sample`.
+pub const NON_SYNC_SAMPLE: u32 = 0x0101_0000;
+/// Timescale of the video track: the MPEG-TS clock, so DTS and PTS carry over exactly.
+pub const VIDEO_TIMESCALE: u32 = 90_000;
+
+/// What the sample entry of a track says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackConfig {
+    /// H.264: SPS and PPS (NAL units, header byte included) and the displayed size.
+    Avc {
+        /// Sequence parameter set.
+        sps: Vec<u8>,
+        /// Picture parameter set.
+        pps: Vec<u8>,
+        /// Width and height in pixels.
+        size: (u32, u32),
+    },
+    /// AAC: the AudioSpecificConfig, sample rate and channel configuration.
+    Aac {
+        /// AudioSpecificConfig bytes.
+        asc: [u8; 2],
+        /// Sampling rate in Hz (the track's timescale).
+        sample_rate: u32,
+        /// channel_configuration.
+        channels: u8,
+    },
+}
+
+impl TrackConfig {
+    /// The track's timescale.
+    pub fn timescale(&self) -> u32 {
+        match self {
+            TrackConfig::Avc { .. } => VIDEO_TIMESCALE,
+            TrackConfig::Aac { sample_rate, .. } => *sample_rate,
+        }
+    }
+}
+
+/// One sample of a fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleInfo {
+    /// Duration in the track's timescale.
+    pub duration: u32,
+    /// Bytes in `mdat`.
+    pub size: u32,
+    /// PTS − DTS in the track's timescale (signed: version 1 `trun`).
+    pub composition_offset: i32,
+    /// A sync sample (IDR); audio samples are all sync.
+    pub sync: bool,
+}
+
+/// One track's part of a fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRun {
+    /// Track id (1-based, as in the init segment).
+    pub track_id: u32,
+    /// `tfdt`: decode time of the first sample, in the track's timescale.
+    pub base_decode_time: u64,
+    /// The samples.
+    pub samples: Vec<SampleInfo>,
+    /// The samples' bytes, concatenated.
+    pub data: Vec<u8>,
+    /// Whether the track is video (per-sample flags and composition offsets).
+    pub video: bool,
+}
+
+fn encode(atom: &impl Encode, out: &mut Vec<u8>) -> Result<(), Fmp4Error> {
+    atom.encode(out)
+        .map_err(|e| Fmp4Error::Encode(e.to_string()))
+}
+
+/// The init segment for tracks numbered 1, 2, … in the order given.
+pub fn init_segment(tracks: &[TrackConfig]) -> Result<Vec<u8>, Fmp4Error> {
+    let ftyp = Ftyp {
+        major_brand: FourCC::new(b"iso6"),
+        minor_version: 0,
+        compatible_brands: vec![
+            FourCC::new(b"iso6"),
+            FourCC::new(b"cmfc"),
+            FourCC::new(b"mp41"),
+        ],
+    };
+    let mut trak = Vec::new();
+    let mut trex = Vec::new();
+    for (index, config) in tracks.iter().enumerate() {
+        let track_id = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        trak.push(track(track_id, config)?);
+        trex.push(Trex {
+            track_id,
+            default_sample_description_index: 1,
+            ..Default::default()
+        });
+    }
+    let moov = Moov {
+        mvhd: Mvhd {
+            timescale: 1000,
+            rate: 1.into(),
+            volume: 1.into(),
+            next_track_id: u32::try_from(tracks.len() + 1).unwrap_or(u32::MAX),
+            ..Default::default()
+        },
+        mvex: Some(Mvex { mehd: None, trex }),
+        trak,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    encode(&ftyp, &mut out)?;
+    encode(&moov, &mut out)?;
+    Ok(out)
+}
+
+fn track(track_id: u32, config: &TrackConfig) -> Result<Trak, Fmp4Error> {
+    let (handler, codec, width, height, video) = match config {
+        TrackConfig::Avc { sps, pps, size } => {
+            let avcc = Avcc::new(sps, pps).map_err(|e| Fmp4Error::Encode(e.to_string()))?;
+            let width = u16::try_from(size.0).unwrap_or(u16::MAX);
+            let height = u16::try_from(size.1).unwrap_or(u16::MAX);
+            let avc1 = Avc1 {
+                visual: Visual {
+                    data_reference_index: 1,
+                    width,
+                    height,
+                    ..Default::default()
+                },
+                avcc,
+                ..Default::default()
+            };
+            (b"vide", Codec::from(avc1), width, height, true)
+        }
+        TrackConfig::Aac {
+            asc,
+            sample_rate,
+            channels,
+        } => {
+            let mp4a = Mp4a {
+                audio: Audio {
+                    data_reference_index: 1,
+                    channel_count: u16::from(*channels),
+                    sample_size: 16,
+                    sample_rate: u16::try_from(*sample_rate).unwrap_or(0).into(),
+                },
+                esds: Esds {
+                    es_desc: esds::EsDescriptor {
+                        es_id: u16::try_from(track_id).unwrap_or(0),
+                        dec_config: esds::DecoderConfig {
+                            object_type_indication: 0x40,
+                            stream_type: 5,
+                            dec_specific: Some(esds::DecoderSpecific {
+                                profile: asc[0] >> 3,
+                                freq_index: ((asc[0] & 0x07) << 1) | (asc[1] >> 7),
+                                chan_conf: (asc[1] >> 3) & 0x0f,
+                                raw: asc.to_vec(),
+                            }),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    },
+                },
+                btrt: None,
+                taic: None,
+            };
+            (b"soun", Codec::from(mp4a), 0, 0, false)
+        }
+    };
+    Ok(Trak {
+        tkhd: Tkhd {
+            track_id,
+            enabled: true,
+            in_movie: true,
+            volume: if video { 0.into() } else { 1.into() },
+            width: width.into(),
+            height: height.into(),
+            ..Default::default()
+        },
+        mdia: Mdia {
+            mdhd: Mdhd {
+                timescale: config.timescale(),
+                language: "und".into(),
+                ..Default::default()
+            },
+            hdlr: Hdlr {
+                handler: FourCC::new(handler),
+                name: if video {
+                    "VideoHandler"
+                } else {
+                    "SoundHandler"
+                }
+                .into(),
+            },
+            minf: Minf {
+                vmhd: video.then(Vmhd::default),
+                smhd: (!video).then(Smhd::default),
+                dinf: Dinf {
+                    dref: Dref {
+                        entries: vec![Url::default().into()],
+                    },
+                },
+                stbl: Stbl {
+                    stsd: Stsd {
+                        codecs: vec![codec],
+                    },
+                    stco: Some(Stco::default()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        },
+        ..Default::default()
+    })
+}
+
+/// A fragment: one `moof` with a `traf` per track, then one `mdat` holding the tracks' data in
+/// the same order.
+pub fn fragment(sequence_number: u32, runs: &[TrackRun]) -> Result<Vec<u8>, Fmp4Error> {
+    let mut moof = Moof {
+        mfhd: Mfhd { sequence_number },
+        traf: runs.iter().map(traf).collect(),
+    };
+    // The data offsets count from the start of the moof (default-base-is-moof), so they depend
+    // on its encoded size, which the offsets' values do not change.
+    let mut probe = Vec::new();
+    encode(&moof, &mut probe)?;
+    let header = mdat_header_len(runs.iter().map(|r| r.data.len()).sum());
+    let mut offset = probe.len() + header;
+    for (traf, run) in moof.traf.iter_mut().zip(runs) {
+        if let Some(trun) = traf.trun.first_mut() {
+            trun.data_offset = Some(i32::try_from(offset).map_err(|_| Fmp4Error::TooLarge)?);
+        }
+        offset += run.data.len();
+    }
+    let mut out = Vec::with_capacity(offset);
+    encode(&moof, &mut out)?;
+    let mdat = Mdat {
+        data: runs.iter().flat_map(|r| r.data.iter().copied()).collect(),
+    };
+    encode(&mdat, &mut out)?;
+    Ok(out)
+}
+
+/// Bytes of the `mdat` header mp4-atom writes for `len` bytes of data (a 64-bit size past
+/// 4 GiB).
+fn mdat_header_len(len: usize) -> usize {
+    if len + 8 > u32::MAX as usize { 16 } else { 8 }
+}
+
+fn traf(run: &TrackRun) -> Traf {
+    let entries: Vec<TrunEntry> = run
+        .samples
+        .iter()
+        .map(|s| TrunEntry {
+            duration: Some(s.duration),
+            size: Some(s.size),
+            flags: run
+                .video
+                .then_some(if s.sync { SYNC_SAMPLE } else { NON_SYNC_SAMPLE }),
+            cts: run.video.then_some(i64::from(s.composition_offset)),
+        })
+        .collect();
+    Traf {
+        tfhd: Tfhd {
+            track_id: run.track_id,
+            default_base_is_moof: true,
+            ..Default::default()
+        },
+        tfdt: Some(Tfdt {
+            base_media_decode_time: run.base_decode_time,
+        }),
+        trun: vec![Trun {
+            data_offset: Some(0),
+            samples: TrunSamples::Explicit(entries),
+        }],
+        ..Default::default()
+    }
+}
+
+/// The box types in `bytes`, top level only (for tests).
+#[cfg(test)]
+pub(crate) fn top_level_kinds(bytes: &[u8]) -> Vec<FourCC> {
+    let mut cursor = std::io::Cursor::new(bytes);
+    let mut kinds = Vec::new();
+    while let Ok(any) = <mp4_atom::Any as mp4_atom::Decode>::decode(&mut cursor) {
+        kinds.push(any.kind());
+    }
+    kinds
+}

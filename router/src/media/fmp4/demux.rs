@@ -1,0 +1,135 @@
+//! Demux: one TS segment's bytes → the PES packets (timestamps and elementary-stream bytes) of
+//! each H.264 and AAC stream of its first program.
+//!
+//! Owns PES reassembly only. Framing, PAT/PMT and continuity checking are
+//! [`super::super::stream_info`]'s (the same code that measures a segment for the master
+//! playlist), PES headers are [`super::super::pes`]'s. A PES cut by lost packets is dropped.
+
+use mpeg2ts_reader::packet::Packet;
+
+use super::super::codec::Codec;
+use super::super::pes::parse_pes_start;
+use super::super::psi::ElementaryStream;
+use super::super::stream_info::{Continuity, Step, find_pmt, frame};
+use super::Fmp4Error;
+
+/// One whole PES packet of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pes {
+    /// Raw 33-bit PTS.
+    pub pts: u64,
+    /// Raw 33-bit DTS (the PTS when the header has none).
+    pub dts: u64,
+    /// Elementary-stream bytes.
+    pub data: Vec<u8>,
+}
+
+/// The PES packets of one stream, in arrival (decode) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPes {
+    /// The stream as the PMT lists it.
+    pub stream: ElementaryStream,
+    /// Its PES packets.
+    pub pes: Vec<Pes>,
+}
+
+/// The program's streams this remuxer carries: the first H.264 stream and the first AAC
+/// (ADTS) stream, in that order. Other streams are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Demuxed {
+    /// The H.264 stream, if the PMT lists one.
+    pub video: Option<StreamPes>,
+    /// The AAC stream, if the PMT lists one.
+    pub audio: Option<StreamPes>,
+}
+
+/// PES being gathered on one PID.
+struct Gather {
+    out: StreamPes,
+    current: Option<Vec<u8>>,
+}
+
+impl Gather {
+    fn new(stream: ElementaryStream) -> Self {
+        Self {
+            out: StreamPes {
+                stream,
+                pes: Vec::new(),
+            },
+            current: None,
+        }
+    }
+
+    fn push(&mut self, payload: &[u8], unit_start: bool) {
+        if unit_start {
+            self.close();
+            self.current = Some(payload.to_vec());
+        } else if let Some(current) = &mut self.current {
+            current.extend_from_slice(payload);
+        }
+    }
+
+    fn close(&mut self) {
+        let Some(bytes) = self.current.take() else {
+            return;
+        };
+        let Some(start) = parse_pes_start(&bytes) else {
+            return;
+        };
+        if let (Some(pts), Some(dts)) = (start.pts, start.dts) {
+            self.out.pes.push(Pes {
+                pts,
+                dts,
+                data: start.payload.to_vec(),
+            });
+        }
+    }
+
+    fn finish(mut self) -> StreamPes {
+        self.close();
+        self.out
+    }
+}
+
+/// Splits a TS segment into the PES packets of its H.264 and AAC streams.
+pub fn demux(ts: &[u8]) -> Result<Demuxed, Fmp4Error> {
+    let packets = frame(ts);
+    if packets.is_empty() {
+        return Err(Fmp4Error::NotTransportStream);
+    }
+    let pmt = find_pmt(&packets).map_err(Fmp4Error::Program)?;
+    let pick = |codec: Codec| pmt.streams.iter().find(|s| s.codec == codec).copied();
+    let mut video = pick(Codec::H264).map(Gather::new);
+    let mut audio = pick(Codec::Aac).map(Gather::new);
+    if video.is_none() && audio.is_none() {
+        return Err(Fmp4Error::NoSupportedStream);
+    }
+    let mut continuity = Continuity::default();
+    for packet in &packets {
+        let Some(packet) = Packet::try_new(packet) else {
+            continue;
+        };
+        if packet.transport_error_indicator() {
+            continue;
+        }
+        let pid = u16::from(packet.pid());
+        let Some(payload) = packet.payload() else {
+            continue;
+        };
+        let gather = match (&mut video, &mut audio) {
+            (Some(v), _) if v.out.stream.pid == pid => v,
+            (_, Some(a)) if a.out.stream.pid == pid => a,
+            _ => continue,
+        };
+        match continuity.check(pid, packet.continuity_counter().count()) {
+            Step::Duplicate => continue,
+            Step::Gap => gather.current = None,
+            Step::Next => {}
+        }
+        gather.push(payload, packet.payload_unit_start_indicator());
+    }
+    Ok(Demuxed {
+        video: video.map(Gather::finish),
+        audio: audio.map(Gather::finish),
+    })
+}

@@ -1,0 +1,92 @@
+//! Tests of the remuxer on the repository's sample inputs, cut by the real segmenter.
+
+use super::*;
+use crate::media::framing::TsFramer;
+use crate::segmenter::{Segment, Segmenter, SegmenterConfig};
+
+fn cut(path: &str) -> Vec<Segment> {
+    let bytes = std::fs::read(format!(
+        "{}/../tests/data/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("test input");
+    let mut framer = TsFramer::new();
+    let mut segmenter = Segmenter::new(SegmenterConfig::default());
+    let mut segments = Vec::new();
+    framer.push(&bytes, |p| segmenter.push(p, &mut segments));
+    framer.finish(|p| segmenter.push(p, &mut segments));
+    segmenter.finish(&mut segments);
+    segments
+}
+
+#[test]
+fn h264_aac_segments_remux_to_moof_mdat_with_one_init() {
+    let segments = cut("h264_aac.ts");
+    assert!(segments.len() > 1);
+    let mut remuxer = Remuxer::new();
+    for (i, segment) in segments.iter().enumerate() {
+        let out = remuxer
+            .remux(&segment.data, segment.discontinuity, None)
+            .expect("remux");
+        assert_eq!(out.init.is_some(), i == 0, "segment {i}");
+        assert_eq!(out.init_index, 0);
+        let kinds = boxes::top_level_kinds(&out.fragment);
+        assert_eq!(
+            kinds,
+            vec![
+                mp4_atom::FourCC::new(b"moof"),
+                mp4_atom::FourCC::new(b"mdat")
+            ]
+        );
+        if let Some(init) = out.init {
+            let kinds = boxes::top_level_kinds(&init);
+            assert_eq!(
+                kinds,
+                vec![
+                    mp4_atom::FourCC::new(b"ftyp"),
+                    mp4_atom::FourCC::new(b"moov")
+                ]
+            );
+        }
+    }
+}
+
+#[test]
+fn aac_only_has_one_audio_track() {
+    let segments = cut("aac_only.ts");
+    let mut remuxer = Remuxer::new();
+    let out = remuxer
+        .remux(&segments[0].data, false, None)
+        .expect("remux");
+    let init = out.init.expect("an init");
+    let mut cursor = std::io::Cursor::new(&init[..]);
+    let _ftyp = <mp4_atom::Ftyp as mp4_atom::Decode>::decode(&mut cursor).expect("ftyp");
+    let moov = <mp4_atom::Moov as mp4_atom::Decode>::decode(&mut cursor).expect("moov");
+    assert_eq!(moov.trak.len(), 1);
+    assert_eq!(
+        moov.trak[0].mdia.hdlr.handler,
+        mp4_atom::FourCC::new(b"soun")
+    );
+}
+
+#[test]
+fn a_changed_parameter_set_gives_a_new_init() {
+    let mut remuxer = Remuxer::new();
+    let segments = cut("h264_aac.ts");
+    remuxer
+        .remux(&segments[0].data, false, None)
+        .expect("first");
+    // Another configuration (audio only) is a new init segment, numbered 1.
+    let audio = cut("aac_only.ts");
+    let out = remuxer.remux(&audio[0].data, true, None).expect("second");
+    assert!(out.init.is_some());
+    assert_eq!(out.init_index, 1);
+}
+
+#[test]
+fn not_ts_is_an_error() {
+    assert_eq!(
+        Remuxer::new().remux(&[1, 2, 3], false, None),
+        Err(Fmp4Error::NotTransportStream)
+    );
+}
