@@ -3,7 +3,9 @@
 //!
 //! Owns the read loop, progress reporting and the end-of-input sequence (final segment,
 //! EXT-X-ENDLIST, waiting out the expiry of removed segments). Cutting and playlist rules live
-//! in their own modules.
+//! in their own modules. With [`SegmentFormat::Fmp4`] every cut TS segment goes through the
+//! remuxer ([`crate::media::fmp4`]) before it is published, and each new init segment is
+//! stored before the first playlist that names it.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read};
@@ -14,9 +16,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use streamrouter_local::LocalSink;
 use streamrouter_plugin::SinkError;
 
+use crate::media::fmp4::{Fmp4Error, Remuxer};
 use crate::media::framing::{FramingStats, TsFramer};
 use crate::playlist::{PlanSettings, PlaylistConfig, SegmentNamePattern};
-use crate::publish::{PublishError, PublishStats, Publisher};
+use crate::publish::{ObjectHeaders, PublishError, PublishStats, Publisher};
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig, SegmenterStats};
 
 /// Bytes read per call.
@@ -42,6 +45,23 @@ impl std::fmt::Display for Input {
     }
 }
 
+/// What the segments are made of.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SegmentFormat {
+    /// MPEG-TS, as cut.
+    #[default]
+    Ts,
+    /// fMP4 / CMAF fragments with init segments.
+    Fmp4 {
+        /// Init segment name; `{n}` is replaced by the init's number (0, then +1 per codec
+        /// configuration change).
+        init_name: String,
+    },
+}
+
+/// Content type of fMP4 init segments and fragments.
+pub const FMP4_CONTENT_TYPE: &str = "video/mp4";
+
 /// Everything `streamrouter segment` needs.
 #[derive(Debug, Clone)]
 pub struct SegmentJob {
@@ -61,6 +81,8 @@ pub struct SegmentJob {
     pub window: usize,
     /// Show progress on stderr when it is a terminal.
     pub progress: bool,
+    /// MPEG-TS or fMP4 segments.
+    pub format: SegmentFormat,
 }
 
 /// What a finished job did.
@@ -74,6 +96,9 @@ pub struct JobReport {
     pub segmenter: SegmenterStats,
     /// Publishing counters.
     pub published: PublishStats,
+    /// Segments the fMP4 remuxer could not convert (skipped; the next one starts a
+    /// discontinuity).
+    pub remux_failures: u64,
 }
 
 /// Why a job failed.
@@ -155,6 +180,16 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
         },
     };
     let mut publisher = Publisher::new(sink, settings);
+    let mut fmp4 = match &job.format {
+        SegmentFormat::Ts => None,
+        SegmentFormat::Fmp4 { init_name } => {
+            publisher = publisher.with_headers(ObjectHeaders {
+                segment_content_type: FMP4_CONTENT_TYPE.to_owned(),
+                ..ObjectHeaders::default()
+            });
+            Some(Fmp4Output::new(init_name.clone()))
+        }
+    };
     let mut framer = TsFramer::new();
     let mut segmenter = Segmenter::new(job.segmenter.clone());
     let progress = Progress::new(job.progress);
@@ -183,12 +218,12 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
                 bytes,
             });
         }
-        publish_all(&mut publisher, &mut segments, &mut segmenter)?;
+        publish_all(&mut publisher, &mut segments, &mut segmenter, fmp4.as_mut())?;
         progress.update(bytes, publisher.stats());
     }
     framer.finish(|packet| segmenter.push(packet, &mut segments));
     segmenter.finish(&mut segments);
-    publish_all(&mut publisher, &mut segments, &mut segmenter)?;
+    publish_all(&mut publisher, &mut segments, &mut segmenter, fmp4.as_mut())?;
     progress.finish();
 
     if framer.stats().packets == 0 {
@@ -213,17 +248,84 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
         framing: framer.stats().clone(),
         segmenter: segmenter.stats().clone(),
         published: publisher.stats().clone(),
+        remux_failures: fmp4.map_or(0, |f| f.failures),
     })
+}
+
+/// The fMP4 side of a job: the feed's remuxer and init naming.
+struct Fmp4Output {
+    remuxer: Remuxer,
+    init_name: String,
+    /// A segment was skipped: the next one starts a discontinuity.
+    broken: bool,
+    failures: u64,
+}
+
+impl Fmp4Output {
+    fn new(init_name: String) -> Self {
+        Self {
+            remuxer: Remuxer::new(),
+            init_name,
+            broken: false,
+            failures: 0,
+        }
+    }
+
+    /// Remuxes `segment`, storing a new init segment first when there is one. `None` when the
+    /// segment could not be remuxed (logged, skipped).
+    fn convert(
+        &mut self,
+        publisher: &mut Publisher<LocalSink>,
+        segment: &Segment,
+    ) -> Result<Option<Segment>, PublishError> {
+        let discontinuity = segment.discontinuity || self.broken;
+        let remuxed = match self.remuxer.remux(&segment.data, discontinuity, None) {
+            Ok(remuxed) => remuxed,
+            Err(error) => {
+                self.skip(&error);
+                return Ok(None);
+            }
+        };
+        if let Some(init) = &remuxed.init {
+            let key = self
+                .init_name
+                .replace("{n}", &remuxed.init_index.to_string());
+            publisher.publish_init(&key, init)?;
+        }
+        self.broken = false;
+        Ok(Some(Segment {
+            data: remuxed.fragment,
+            start_pts: segment.start_pts,
+            duration_ticks: segment.duration_ticks,
+            // A new init segment after the first is a new codec configuration: a new timeline.
+            discontinuity: discontinuity || (remuxed.init_index > 0 && remuxed.init.is_some()),
+            independent: segment.independent,
+        }))
+    }
+
+    fn skip(&mut self, error: &Fmp4Error) {
+        tracing::warn!(%error, "segment not remuxed to fMP4; skipped");
+        self.broken = true;
+        self.failures += 1;
+    }
 }
 
 fn publish_all(
     publisher: &mut Publisher<LocalSink>,
     segments: &mut Vec<Segment>,
     segmenter: &mut Segmenter,
+    mut fmp4: Option<&mut Fmp4Output>,
 ) -> Result<(), PublishError> {
     let now = Instant::now();
     for segment in segments.drain(..) {
-        publisher.publish(&segment, now)?;
+        match fmp4.as_deref_mut() {
+            None => publisher.publish(&segment, now)?,
+            Some(fmp4) => {
+                if let Some(fragment) = fmp4.convert(publisher, &segment)? {
+                    publisher.publish(&fragment, now)?;
+                }
+            }
+        }
         segmenter.recycle(segment.data);
     }
     publisher.delete_due(Instant::now())?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use streamrouter::playlist::SegmentNamePattern;
-use streamrouter::segment_job::{self, Input, JobReport, SegmentJob};
+use streamrouter::segment_job::{self, Input, JobReport, SegmentFormat, SegmentJob};
 use streamrouter::segmenter::SegmenterConfig;
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,19 @@ pub struct SegmentArgs {
     /// Media sequence number (and file number) of the first segment.
     #[arg(long, value_name = "N", default_value_t = 1)]
     start_number: u64,
+    /// Segment format: MPEG-TS (PREFIX-00001.ts), or fMP4/CMAF fragments (PREFIX-00001.m4s)
+    /// with init segments PREFIX-init-0.mp4, -1.mp4, … (a new one per codec configuration).
+    #[arg(long, value_enum, default_value_t = FormatArg::Ts)]
+    format: FormatArg,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FormatArg {
+    /// MPEG-TS segments.
+    Ts,
+    /// Fragmented MP4 (CMAF) segments, H.264 and AAC.
+    Fmp4,
 }
 
 /// Segments in the default live window of a pipe (Apple asks for at least 6).
@@ -69,10 +82,22 @@ pub fn segment(args: SegmentArgs) -> anyhow::Result<()> {
             ..SegmenterConfig::default()
         },
         playlist_key: args.playlist,
-        segment_name: SegmentNamePattern::with_prefix(&args.prefix),
+        segment_name: match args.format {
+            FormatArg::Ts => SegmentNamePattern::with_prefix(&args.prefix),
+            FormatArg::Fmp4 => {
+                SegmentNamePattern::parse(&format!("{}-{{seq:05}}.m4s", args.prefix))
+                    .context("--name")?
+            }
+        },
         first_sequence: args.start_number,
         window,
         progress: true,
+        format: match args.format {
+            FormatArg::Ts => SegmentFormat::Ts,
+            FormatArg::Fmp4 => SegmentFormat::Fmp4 {
+                init_name: format!("{}-init-{{n}}.mp4", args.prefix),
+            },
+        },
     };
     let span = tracing::info_span!("segment", input = %job.input);
     let _entered = span.enter();
@@ -114,6 +139,12 @@ fn log_damage(report: &JobReport) {
             transport_errors = s.transport_errors,
             psi_errors = s.psi_errors,
             "input was damaged; damaged parts were skipped"
+        );
+    }
+    if report.remux_failures > 0 {
+        tracing::warn!(
+            segments = report.remux_failures,
+            "segments that could not be remuxed to fMP4 were skipped"
         );
     }
     if s.discontinuities > 0 {

@@ -84,6 +84,9 @@ pub struct PlaylistEntry {
     /// number, so that variants and sinks stay aligned), and players skip it.
     #[serde(default)]
     pub gap: bool,
+    /// URI of the init segment (EXT-X-MAP) of an fMP4 segment; `None` for MPEG-TS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<String>,
     /// Longest total duration of any playlist version that listed this segment.
     longest_listing: f64,
 }
@@ -98,6 +101,7 @@ impl PlaylistEntry {
             discontinuity,
             program_date_time: None,
             gap: false,
+            map: None,
             longest_listing: 0.0,
         }
     }
@@ -112,6 +116,12 @@ impl PlaylistEntry {
     /// (what its deletion must wait for, RFC 8216 §6.2.2).
     pub fn listed_for_at_least(mut self, seconds: f64) -> Self {
         self.longest_listing = self.longest_listing.max(seconds);
+        self
+    }
+
+    /// The same entry naming the init segment at `uri` (EXT-X-MAP).
+    pub fn with_map(mut self, uri: String) -> Self {
+        self.map = Some(uri);
         self
     }
 

@@ -18,13 +18,23 @@ use super::{MediaPlaylist, PlaylistEntry};
 /// Room for the longest header and end tag (tags plus up to 20-digit numbers).
 const HEADER_CAPACITY: usize = 256;
 
-/// Renders the playlist as RFC 8216 text: EXT-X-VERSION 3 (decimal EXTINF durations), or 8
+/// Renders the playlist as RFC 8216 text: EXT-X-VERSION 3 (decimal EXTINF durations), 7 while
+/// a listed segment names an init segment (EXT-X-MAP of fMP4 segments, RFC 8216 §7), or 8
 /// while a listed segment is marked EXT-X-GAP (the tag's protocol version, RFC 8216bis).
-/// The entries' lines are the ones kept rendered since they were listed.
+/// The entries' lines are the ones kept rendered since they were listed; an EXT-X-MAP is
+/// written where the init segment changes, and before the first listed entry.
 pub fn render_media_playlist(playlist: &MediaPlaylist) -> String {
     let body = playlist.entries.text();
     let mut text = String::with_capacity(HEADER_CAPACITY + body.len());
-    write_header(&mut text, playlist, playlist.entries.has_gap());
+    write_header(
+        &mut text,
+        playlist,
+        playlist.entries.has_gap(),
+        playlist.entries.has_map(),
+    );
+    if let Some(map) = playlist.entries.front_map_not_inline() {
+        write_map(&mut text, map);
+    }
     text.push_str(body);
     write_end(&mut text, playlist);
     text
@@ -38,9 +48,12 @@ pub(super) fn render_from_scratch(playlist: &MediaPlaylist) -> String {
         &mut text,
         playlist,
         playlist.entries().any(|entry| entry.gap),
+        playlist.entries().any(|entry| entry.map.is_some()),
     );
+    let mut previous_map = None;
     for entry in playlist.entries() {
-        write_entry(&mut text, entry);
+        write_entry(&mut text, entry, previous_map);
+        previous_map = entry.map.as_deref();
     }
     write_end(&mut text, playlist);
     text
@@ -48,8 +61,12 @@ pub(super) fn render_from_scratch(playlist: &MediaPlaylist) -> String {
 
 // Writing to a String cannot fail; the results are ignored for that reason.
 
-fn write_header(text: &mut String, playlist: &MediaPlaylist, has_gap: bool) {
-    let version = if has_gap { 8 } else { 3 };
+fn write_header(text: &mut String, playlist: &MediaPlaylist, has_gap: bool, has_map: bool) {
+    let version = match (has_gap, has_map) {
+        (true, _) => 8,
+        (false, true) => 7,
+        (false, false) => 3,
+    };
     let _ = writeln!(text, "#EXTM3U\n#EXT-X-VERSION:{version}");
     let _ = writeln!(text, "#EXT-X-TARGETDURATION:{}", playlist.target_duration());
     let _ = writeln!(
@@ -75,8 +92,16 @@ fn write_header(text: &mut String, playlist: &MediaPlaylist, has_gap: bool) {
     }
 }
 
-/// An entry's lines: its discontinuity, date-time and gap tags, EXTINF and URI.
-fn write_entry(text: &mut String, entry: &PlaylistEntry) {
+/// An entry's lines: its init segment (when another than `previous_map`'s), discontinuity,
+/// date-time and gap tags, EXTINF and URI.
+fn write_entry(text: &mut String, entry: &PlaylistEntry, previous_map: Option<&str>) {
+    if let Some(map) = entry
+        .map
+        .as_deref()
+        .filter(|&map| Some(map) != previous_map)
+    {
+        write_map(text, map);
+    }
     if entry.discontinuity {
         text.push_str("#EXT-X-DISCONTINUITY\n");
     }
@@ -91,6 +116,10 @@ fn write_entry(text: &mut String, entry: &PlaylistEntry) {
         text.push_str("#EXT-X-GAP\n");
     }
     let _ = writeln!(text, "#EXTINF:{:.3},\n{}", entry.duration, entry.uri);
+}
+
+fn write_map(text: &mut String, uri: &str) {
+    let _ = writeln!(text, "#EXT-X-MAP:URI=\"{uri}\"");
 }
 
 fn write_end(text: &mut String, playlist: &MediaPlaylist) {
@@ -114,6 +143,11 @@ pub(super) struct Listing {
     lengths: VecDeque<usize>,
     /// Listed entries marked EXT-X-GAP (they raise EXT-X-VERSION).
     gaps: usize,
+    /// Listed entries naming an init segment (they raise EXT-X-VERSION).
+    maps: usize,
+    /// Whether each listed entry's lines hold its EXT-X-MAP (false when the entry before had
+    /// the same one: the first listed entry then needs it written in front).
+    inline_maps: VecDeque<bool>,
 }
 
 impl Listing {
@@ -129,9 +163,13 @@ impl Listing {
     /// Lists an entry after the others.
     pub(super) fn push_back(&mut self, entry: PlaylistEntry) {
         let before = self.text.len();
-        write_entry(&mut self.text, &entry);
+        let previous_map = self.entries.back().and_then(|e| e.map.as_deref());
+        write_entry(&mut self.text, &entry, previous_map);
         self.lengths.push_back(self.text.len() - before);
         self.gaps += usize::from(entry.gap);
+        self.maps += usize::from(entry.map.is_some());
+        self.inline_maps
+            .push_back(entry.map.is_some() && entry.map.as_deref() != previous_map);
         self.entries.push_back(entry);
     }
 
@@ -140,6 +178,8 @@ impl Listing {
         let entry = self.entries.pop_front()?;
         self.start += self.lengths.pop_front().unwrap_or(0);
         self.gaps -= usize::from(entry.gap);
+        self.maps -= usize::from(entry.map.is_some());
+        self.inline_maps.pop_front();
         if self.start > (self.text.len() - self.start) / 4 {
             self.text.drain(..self.start);
             self.start = 0;
@@ -154,6 +194,8 @@ impl Listing {
         self.start = 0;
         self.lengths.clear();
         self.gaps = 0;
+        self.maps = 0;
+        self.inline_maps.clear();
     }
 
     /// Raises every listed entry's longest listing (not rendered) to `listed` seconds.
@@ -178,6 +220,19 @@ impl Listing {
     /// Whether a listed entry is marked EXT-X-GAP.
     pub(super) fn has_gap(&self) -> bool {
         self.gaps > 0
+    }
+
+    /// Whether a listed entry names an init segment.
+    pub(super) fn has_map(&self) -> bool {
+        self.maps > 0
+    }
+
+    /// The first listed entry's init segment, when its lines do not hold its EXT-X-MAP.
+    pub(super) fn front_map_not_inline(&self) -> Option<&str> {
+        match self.inline_maps.front() {
+            Some(false) => self.entries.front().and_then(|e| e.map.as_deref()),
+            _ => None,
+        }
     }
 
     /// The listed entries' lines.

@@ -108,6 +108,7 @@ pub struct Publisher<S: Sink> {
     plan: PlaylistPlan,
     expiring: Vec<(Instant, String)>,
     stats: PublishStats,
+    headers: ObjectHeaders,
 }
 
 impl<S: Sink> Publisher<S> {
@@ -118,7 +119,22 @@ impl<S: Sink> Publisher<S> {
             plan: PlaylistPlan::new(settings),
             expiring: Vec::new(),
             stats: PublishStats::default(),
+            headers: ObjectHeaders::default(),
         }
+    }
+
+    /// The same publisher storing objects with these headers (e.g. `video/mp4` segments).
+    pub fn with_headers(mut self, headers: ObjectHeaders) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Stores an fMP4 init segment under `key`, before any playlist names it; the segments
+    /// published from now on name it in their EXT-X-MAP. It is kept (not expired) for now.
+    pub fn publish_init(&mut self, key: &str, data: &[u8]) -> Result<(), PublishError> {
+        put_segment(&self.sink, key, data, &self.headers)?;
+        self.plan.set_init_key(key.to_owned());
+        Ok(())
     }
 
     /// Counters so far.
@@ -137,7 +153,7 @@ impl<S: Sink> Publisher<S> {
         for operation in self.plan.add(segment, SystemTime::now()) {
             match operation {
                 Operation::PutSegment { key } => {
-                    put_segment(&self.sink, &key, &segment.data, &ObjectHeaders::default())?;
+                    put_segment(&self.sink, &key, &segment.data, &self.headers)?;
                     self.stats.segments += 1;
                     self.stats.media_seconds += segment.duration();
                 }
@@ -146,13 +162,7 @@ impl<S: Sink> Publisher<S> {
                     text,
                     cache_control,
                 } => {
-                    put_playlist(
-                        &self.sink,
-                        &key,
-                        &text,
-                        &cache_control,
-                        &ObjectHeaders::default(),
-                    )?;
+                    put_playlist(&self.sink, &key, &text, &cache_control, &self.headers)?;
                     self.stats.playlist_versions += 1;
                 }
                 Operation::Expire { key, keep_for } => {
@@ -175,13 +185,7 @@ impl<S: Sink> Publisher<S> {
             else {
                 continue;
             };
-            put_playlist(
-                &self.sink,
-                &key,
-                &text,
-                &cache_control,
-                &ObjectHeaders::default(),
-            )?;
+            put_playlist(&self.sink, &key, &text, &cache_control, &self.headers)?;
             self.stats.playlist_versions += 1;
         }
         Ok(())

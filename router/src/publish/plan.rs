@@ -66,6 +66,8 @@ pub struct PlaylistPlan {
     pub(super) dvr: Option<Dvr>,
     /// The archives.
     pub(super) archives: Option<Archives>,
+    /// Key of the init segment (fMP4) the next segments need, named in their EXT-X-MAP.
+    pub(super) init_key: Option<String>,
 }
 
 /// A segment some view lists.
@@ -95,6 +97,7 @@ impl PlaylistPlan {
             listed: VecDeque::new(),
             dvr,
             archives,
+            init_key: None,
         }
     }
 
@@ -169,6 +172,7 @@ impl PlaylistPlan {
             listed,
             dvr: None,
             archives: None,
+            init_key: None,
         };
         plan.restore_views(playlist, views, &entries, &keys);
         plan.cache_control = cache_control_of(&plan.playlist);
@@ -238,6 +242,12 @@ impl PlaylistPlan {
     /// The sequence number the next segment will get.
     pub fn next_sequence(&self) -> u64 {
         self.next_sequence
+    }
+
+    /// The segments planned from now on are fMP4 fragments needing the init segment stored
+    /// under `key` (listed as their EXT-X-MAP). The caller stores it before the next segment.
+    pub fn set_init_key(&mut self, key: String) {
+        self.init_key = Some(key);
     }
 
     /// Plans a new segment whose first sample was captured at `wall_clock`, naming it after its
@@ -327,6 +337,9 @@ impl PlaylistPlan {
         }
         if self.settings.program_date_time {
             listed = listed.with_program_date_time(entry.wall_clock);
+        }
+        if let Some(init) = &self.init_key {
+            listed = listed.with_map(self.uri_for(view_key, init));
         }
         listed
     }
