@@ -151,6 +151,14 @@ pub enum JobError {
     /// Publishing failed.
     #[error(transparent)]
     Publish(#[from] PublishError),
+    /// The program's codecs cannot be put in fMP4 (yet).
+    #[error("{input}: cannot write fMP4")]
+    Fmp4 {
+        /// The input.
+        input: String,
+        /// The cause.
+        source: Fmp4Error,
+    },
 }
 
 /// Runs the job to the end of the input.
@@ -187,7 +195,7 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
                 segment_content_type: FMP4_CONTENT_TYPE.to_owned(),
                 ..ObjectHeaders::default()
             });
-            Some(Fmp4Output::new(init_name.clone()))
+            Some(Fmp4Output::new(init_name.clone(), job.input.to_string()))
         }
     };
     let mut framer = TsFramer::new();
@@ -256,16 +264,18 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
 struct Fmp4Output {
     remuxer: Remuxer,
     init_name: String,
+    input: String,
     /// A segment was skipped: the next one starts a discontinuity.
     broken: bool,
     failures: u64,
 }
 
 impl Fmp4Output {
-    fn new(init_name: String) -> Self {
+    fn new(init_name: String, input: String) -> Self {
         Self {
             remuxer: Remuxer::new(),
             init_name,
+            input,
             broken: false,
             failures: 0,
         }
@@ -277,10 +287,16 @@ impl Fmp4Output {
         &mut self,
         publisher: &mut Publisher<LocalSink>,
         segment: &Segment,
-    ) -> Result<Option<Segment>, PublishError> {
+    ) -> Result<Option<Segment>, JobError> {
         let discontinuity = segment.discontinuity || self.broken;
         let remuxed = match self.remuxer.remux(&segment.data, discontinuity, None) {
             Ok(remuxed) => remuxed,
+            Err(source @ Fmp4Error::NoSupportedStream) => {
+                return Err(JobError::Fmp4 {
+                    input: self.input.clone(),
+                    source,
+                });
+            }
             Err(error) => {
                 self.skip(&error);
                 return Ok(None);
@@ -315,7 +331,7 @@ fn publish_all(
     segments: &mut Vec<Segment>,
     segmenter: &mut Segmenter,
     mut fmp4: Option<&mut Fmp4Output>,
-) -> Result<(), PublishError> {
+) -> Result<(), JobError> {
     let now = Instant::now();
     for segment in segments.drain(..) {
         match fmp4.as_deref_mut() {

@@ -14,6 +14,7 @@ mod support;
 
 mod damaged;
 mod errors;
+mod fmp4;
 mod good_inputs;
 mod raw_cut;
 mod window_and_stdin;

@@ -1,0 +1,301 @@
+//! `streamrouter segment --format fmp4`: CMAF fragments and init segments, judged by ffmpeg
+//! (decoded frames and presentation times against the source TS), ffprobe (the first frame of
+//! every fragment read after its init segment is a key frame) and ffprobe's box trace (the box
+//! structure, read by ffmpeg's mov demuxer, not by mp4-atom).
+
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+/// Segments `file` from tests/data at 4 s in fMP4.
+fn segment_fmp4(file: &str) -> Output {
+    segment_with(&router::data(file), &["--format", "fmp4"], "index.m3u8")
+}
+
+/// The MD5 of every decoded frame of stream `kind` (`v` or `a`), in presentation order
+/// (`ffmpeg -map 0:KIND -f framemd5`, hash column only: the timestamps are compared by
+/// [`presentation`]).
+fn frame_hashes(path: &Path, kind: &str) -> Vec<String> {
+    let output = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", &format!("0:{kind}"), "-f", "framemd5", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        output.status.success(),
+        "ffmpeg framemd5 of {}",
+        path.display()
+    );
+    let hashes: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect();
+    assert!(
+        !hashes.is_empty(),
+        "no {kind} frames decoded from {}",
+        path.display()
+    );
+    hashes
+}
+
+/// `(pts_time, key_frame)` of every decoded frame of stream `kind`, as ffprobe reports them.
+fn presentation(path: &Path, kind: &str) -> Vec<(String, String)> {
+    ff::probe(
+        path,
+        &[
+            "-select_streams",
+            kind,
+            "-show_entries",
+            "frame=pts_time,key_frame",
+        ],
+    )
+    .into_iter()
+    .filter(|s| s.name == "FRAME")
+    .map(|s| {
+        let get = |k: &str| s.fields.get(k).cloned().unwrap_or_default();
+        (get("pts_time"), get("key_frame"))
+    })
+    .collect()
+}
+
+/// `type:'xxxx' parent:'yyyy'` pairs of ffprobe's box trace of `path`, in file order.
+fn box_trace(path: &Path) -> Vec<(String, String)> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "trace", "-hide_banner"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| {
+            let kind = line.split("type:'").nth(1)?.get(..4)?;
+            let parent = line.split("parent:'").nth(1)?.split('\'').next()?;
+            Some((kind.to_owned(), parent.to_owned()))
+        })
+        .collect()
+}
+
+/// The init segment the playlist's first EXT-X-MAP names, read with m3u8-rs.
+fn first_map(out: &Output) -> String {
+    let text = router::read_text(&out.playlist_path);
+    let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).expect("a media playlist");
+    let first = parsed.segments.first().expect("a segment");
+    first
+        .map
+        .as_ref()
+        .expect("EXT-X-MAP before the first segment")
+        .uri
+        .clone()
+}
+
+/// Init segment followed by `fragment`, as a player reads them, in a file of its own.
+fn joined(out: &Output, init: &str, fragment: &Path) -> PathBuf {
+    let mut bytes = router::read(&out.dir.path().join(init));
+    bytes.extend(router::read(fragment));
+    let name = format!(
+        "joined-{}.mp4",
+        fragment.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
+    );
+    let path = out.dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write joined file");
+    path
+}
+
+fn check_av(file: &str) {
+    let source = router::data(file);
+    let out = segment_fmp4(file);
+    let playlist = &out.playlist;
+    assert_eq!(
+        playlist.version,
+        Some(7),
+        "{file}: EXT-X-VERSION with EXT-X-MAP"
+    );
+    assert!(
+        playlist.independent_segments,
+        "{file}: EXT-X-INDEPENDENT-SEGMENTS"
+    );
+    assert!(playlist.endlist, "{file}: EXT-X-ENDLIST");
+    let init = first_map(&out);
+    assert_eq!(init, "segment-init-0.mp4", "{file}: default init name");
+    assert!(
+        playlist.uris().iter().all(|u| u.ends_with(".m4s")),
+        "{file}: segment names {:?}",
+        playlist.uris()
+    );
+
+    // Decoded frames identical and in order, presented at the same times with the same key
+    // frames, video and audio.
+    for kind in ["v", "a"] {
+        assert_eq!(
+            frame_hashes(&out.playlist_path, kind),
+            frame_hashes(&source, kind),
+            "{file}: decoded {kind} frames of the fMP4 playlist vs the source"
+        );
+        assert_eq!(
+            presentation(&out.playlist_path, kind),
+            presentation(&source, kind),
+            "{file}: {kind} presentation times and key frames vs the source"
+        );
+    }
+
+    // Every fragment, read after its init segment, starts with a key frame and decodes alone.
+    for segment in out.segments() {
+        let alone = joined(&out, &init, &segment);
+        let frames = presentation(&alone, "v");
+        assert_eq!(
+            frames.first().map(|f| f.1.as_str()),
+            Some("1"),
+            "{file}: first frame of {} is not a key frame",
+            segment.display()
+        );
+        ff::assert_decodes_cleanly(&alone);
+    }
+
+    // The boxes, as ffmpeg's mov demuxer walks them.
+    let first = out.segments().into_iter().next().expect("a segment");
+    let boxes = box_trace(&joined(&out, &init, &first));
+    let pair = |k: &str, p: &str| (k.to_owned(), p.to_owned());
+    for expected in [
+        pair("ftyp", "root"),
+        pair("moov", "root"),
+        pair("mvhd", "moov"),
+        pair("mvex", "moov"),
+        pair("trex", "mvex"),
+        pair("trak", "moov"),
+        pair("tkhd", "trak"),
+        pair("mdhd", "mdia"),
+        pair("hdlr", "mdia"),
+        pair("stsd", "stbl"),
+        pair("avcC", "stsd"),
+        pair("esds", "stsd"),
+        pair("vmhd", "minf"),
+        pair("smhd", "minf"),
+        pair("moof", "root"),
+        pair("mfhd", "moof"),
+        pair("traf", "moof"),
+        pair("tfhd", "traf"),
+        pair("tfdt", "traf"),
+        pair("trun", "traf"),
+        pair("mdat", "root"),
+    ] {
+        assert!(
+            boxes.contains(&expected),
+            "{file}: no {expected:?} in {boxes:?}"
+        );
+    }
+    let top: Vec<&str> = boxes
+        .iter()
+        .filter(|(_, parent)| parent == "root")
+        .map(|(kind, _)| kind.as_str())
+        .collect();
+    assert_eq!(
+        top,
+        ["ftyp", "moov", "moof", "mdat"],
+        "{file}: top-level boxes"
+    );
+    assert_eq!(
+        boxes.iter().filter(|b| b.0 == "traf").count(),
+        2,
+        "{file}: one traf per track"
+    );
+}
+
+#[test]
+fn h264_aac_with_b_frames_gives_the_same_decoded_frames() {
+    check_av("h264_aac.ts");
+}
+
+#[test]
+fn long_gop_gives_the_same_decoded_frames() {
+    check_av("long_gop.ts");
+}
+
+#[test]
+fn irregular_gop_gives_the_same_decoded_frames() {
+    check_av("irregular_gop.ts");
+}
+
+#[test]
+fn aac_only_has_no_video_track() {
+    let source = router::data("aac_only.ts");
+    let out = segment_fmp4("aac_only.ts");
+    assert_eq!(out.playlist.version, Some(7));
+    assert_eq!(
+        frame_hashes(&out.playlist_path, "a"),
+        frame_hashes(&source, "a"),
+        "decoded audio frames vs the source"
+    );
+    assert_eq!(
+        presentation(&out.playlist_path, "a"),
+        presentation(&source, "a"),
+        "audio presentation times vs the source"
+    );
+    let init = first_map(&out);
+    let first = out.segments().into_iter().next().expect("a segment");
+    let boxes = box_trace(&joined(&out, &init, &first));
+    assert_eq!(
+        boxes.iter().filter(|b| b.0 == "trak").count(),
+        1,
+        "{boxes:?}"
+    );
+    assert!(!boxes.iter().any(|b| b.0 == "avcC"), "{boxes:?}");
+    assert_eq!(
+        ff::codec_names(&out.playlist_path),
+        ff::codec_names(&source)
+    );
+}
+
+#[test]
+fn pts_wrap_keeps_frames_and_timing() {
+    // The fMP4 timeline is unwrapped (it keeps increasing past 2^33), the source's as ffprobe
+    // shows it wraps: the decoded frames match, and every frame sits at the same distance from
+    // the first one.
+    let source = router::data("ptswrap.ts");
+    let out = segment_fmp4("ptswrap.ts");
+    for kind in ["v", "a"] {
+        assert_eq!(
+            frame_hashes(&out.playlist_path, kind),
+            frame_hashes(&source, kind),
+            "decoded {kind} frames vs the source"
+        );
+        let relative = |path: &Path| -> Vec<i64> {
+            let times: Vec<f64> = presentation(path, kind)
+                .iter()
+                .map(|(t, _)| t.parse::<f64>().expect("pts_time"))
+                .collect();
+            let ticks: Vec<i64> = times
+                .iter()
+                .map(|t| (t * CLOCK_HZ).round() as i64)
+                .collect();
+            let unwrapped = ff::unwrap_timestamps(ticks);
+            unwrapped.iter().map(|t| t - unwrapped[0]).collect()
+        };
+        let ours = relative(&out.playlist_path);
+        let theirs = relative(&source);
+        assert_eq!(ours.len(), theirs.len());
+        assert!(
+            ours.iter().zip(&theirs).all(|(a, b)| (a - b).abs() <= 1),
+            "{kind}: frame times relative to the first differ"
+        );
+    }
+}
+
+#[test]
+fn codecs_without_fmp4_support_fail_clearly() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = router::segment(
+        &router::data("hevc_ac3.ts"),
+        dir.path(),
+        &["--format", "fmp4"],
+    );
+    run.assert_failure();
+    assert!(
+        run.stderr.contains("cannot write fMP4") && run.stderr.contains("H.264 or AAC"),
+        "stderr: {}",
+        run.stderr
+    );
+}
