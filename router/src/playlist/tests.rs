@@ -278,3 +278,41 @@ fn a_long_time_shift_view_renders_as_from_scratch_while_it_slides() {
         "the discontinuity left"
     );
 }
+
+#[test]
+fn init_segments_are_mapped_where_they_change_and_before_the_first_entry() {
+    let mut playlist = live(3);
+    let fmp4 = |seq: u64, init: &str, discontinuity: bool| {
+        PlaylistEntry::new(seq, format!("s-{seq}.m4s"), 4.0, discontinuity)
+            .with_map(init.to_owned())
+    };
+    playlist.push(fmp4(1, "init-0.mp4", false));
+    playlist.push(fmp4(2, "init-0.mp4", false));
+    playlist.push(fmp4(3, "init-1.mp4", true));
+    let text = playlist.render();
+    assert!(text.contains("#EXT-X-VERSION:7\n"), "{text}");
+    assert!(
+        text.contains(
+            "#EXT-X-MAP:URI=\"init-0.mp4\"\n#EXTINF:4.000,\ns-1.m4s\n#EXTINF:4.000,\ns-2.m4s\n\
+             #EXT-X-MAP:URI=\"init-1.mp4\"\n#EXT-X-DISCONTINUITY\n#EXTINF:4.000,\ns-3.m4s\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(text, playlist.render_from_scratch());
+    // The first entry leaves: the next one (same init, no map of its own) gets it in front.
+    playlist.push(fmp4(4, "init-1.mp4", false));
+    let text = playlist.render();
+    assert!(
+        text.contains(
+            "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init-0.mp4\"\n#EXTINF:4.000,\ns-2.m4s\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(text, playlist.render_from_scratch());
+    assert_eq!(text.matches("#EXT-X-MAP").count(), 2, "{text}");
+    // MPEG-TS entries keep version 3 and no map.
+    let mut ts = live(3);
+    ts.push(entry(1, 4.0, false));
+    assert!(ts.render().contains("#EXT-X-VERSION:3\n"));
+    assert!(!ts.render().contains("EXT-X-MAP"));
+}
