@@ -299,3 +299,19 @@ fn codecs_without_fmp4_support_fail_clearly() {
         run.stderr
     );
 }
+
+#[test]
+fn the_raw_cut_is_for_ts_only() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = router::segment(
+        &router::data("h264_aac.ts"),
+        dir.path(),
+        &["--format", "fmp4", "--no-repeat-headers"],
+    );
+    run.assert_failure();
+    assert!(
+        run.stderr.contains("--no-repeat-headers"),
+        "stderr: {}",
+        run.stderr
+    );
+}

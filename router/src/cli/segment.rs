@@ -71,6 +71,12 @@ pub fn segment(args: SegmentArgs) -> anyhow::Result<()> {
              target durations (RFC 8216 §6.2.2); use --window {MIN_LIVE_WINDOW} or more, or 0"
         );
     }
+    if args.no_repeat_headers && args.format == FormatArg::Fmp4 {
+        bail!(
+            "--no-repeat-headers is for MPEG-TS only: fMP4 fragments are remuxed from segments \
+             that start with PAT/PMT"
+        );
+    }
     check_file_name("--playlist", &args.playlist)?;
     check_file_name("--name", &args.prefix)?;
     let job = SegmentJob {
