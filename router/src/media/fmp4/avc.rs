@@ -1,5 +1,10 @@
 //! H.264 access units: Annex B byte streams (start codes) → ISO/IEC 14496-15 samples (4-byte
-//! length-prefixed NAL units), with the SPS and PPS taken out for the `avcC` record.
+//! length-prefixed NAL units), with the SPS and PPS copied out for the `avcC` record.
+//!
+//! The parameter sets also stay in band (as ffmpeg's MP4 muxer leaves them when remuxing TS):
+//! a decoder that keeps the first init segment's `avcC` across a new `#EXT-X-MAP` (ffmpeg's
+//! HLS demuxer does) still finds the new ones in the keyframe. Only access unit delimiters are
+//! dropped (ISO/IEC 14496-15 5.3.2: not in `avc1` samples).
 //!
 //! Owns NAL splitting of a PES payload and the per-sample facts (IDR or not). Parameter-set
 //! parsing is h264-reader's; the `avcC` record itself is mp4-atom's ([`mp4_atom::Avcc::new`]).
@@ -16,7 +21,7 @@ const NAL_AUD: u8 = 9;
 /// One access unit as an MP4 sample.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AvcSample {
-    /// Length-prefixed NAL units (AUD, SPS and PPS removed: they live in the sample entry).
+    /// Length-prefixed NAL units (access unit delimiters removed).
     pub data: Vec<u8>,
     /// Contains an IDR slice: a sync sample.
     pub idr: bool,
@@ -66,11 +71,15 @@ fn trim_trailing_zeros(nal: &[u8]) -> &[u8] {
 pub fn access_unit(pes_payload: &[u8]) -> AvcUnit {
     let mut unit = AvcUnit::default();
     for nal in split_annex_b(pes_payload) {
-        match nal[0] & 0x1f {
+        let kind = nal[0] & 0x1f;
+        match kind {
             NAL_SPS => unit.sps = Some(nal.to_vec()),
             NAL_PPS => unit.pps = Some(nal.to_vec()),
+            _ => {}
+        }
+        match kind {
             NAL_AUD => {}
-            kind => {
+            _ => {
                 unit.sample.idr |= kind == NAL_IDR;
                 let len = u32::try_from(nal.len()).unwrap_or(u32::MAX);
                 unit.sample.data.extend_from_slice(&len.to_be_bytes());
@@ -93,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn annex_b_becomes_length_prefixed_without_parameter_sets() {
+    fn annex_b_becomes_length_prefixed_with_parameter_sets_copied_out() {
         let pes = [
             0, 0, 0, 1, 0x09, 0xf0, // AUD
             0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1e, // SPS
@@ -107,7 +116,12 @@ mod tests {
         assert!(unit.sample.idr);
         assert_eq!(
             unit.sample.data,
-            vec![0, 0, 0, 3, 0x65, 0x88, 0x80, 0, 0, 0, 2, 0x41, 0x9a]
+            vec![
+                0, 0, 0, 4, 0x67, 0x42, 0x00, 0x1e, // SPS, in band too
+                0, 0, 0, 2, 0x68, 0xce, // PPS
+                0, 0, 0, 3, 0x65, 0x88, 0x80, // IDR
+                0, 0, 0, 2, 0x41, 0x9a, // slice
+            ]
         );
     }
 
