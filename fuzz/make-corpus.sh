@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 data=../tests/data
-rm -rf corpus && mkdir -p corpus/{ts_segmenter,psi_pes,stream_info,config,sink_options,srt_handshake}
+rm -rf corpus && mkdir -p corpus/{ts_segmenter,psi_pes,stream_info,fmp4_remux,config,sink_options,srt_handshake}
 for ts in "$data"/*.ts "$data"/*.bin; do
     name=$(basename "$ts")
     # Small pieces keep the fuzzer fast: the start (PAT/PMT, first keyframe) and one from the middle.
@@ -16,6 +16,7 @@ for ts in "$data"/*.ts "$data"/*.bin; do
     { printf '\x03'; dd if="$ts" iflag=skip_bytes,count_bytes skip=$((size / 2)) count=65536 status=none; } \
         > "corpus/ts_segmenter/$name.middle"
     head -c 37600 "$ts" > "corpus/stream_info/$name"
+    head -c 37600 "$ts" > "corpus/fmp4_remux/$name"
     # A PSI-carrying payload: the bytes after the first packet's 4-byte header.
     dd if="$ts" iflag=skip_bytes,count_bytes skip=4 count=184 status=none > "corpus/psi_pes/$name.first"
 done
