@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
         let (segment, after) = rest.split_at(end);
         let discontinuity = segment.first() == Some(&0xD1);
         let next_dts = segment.get(1..6).map(|b| {
-            b.iter().fold(0u64, |dts, byte| (dts << 8) | u64::from(*byte)) & ((1 << 33) - 1)
+            b.iter()
+                .fold(0u64, |dts, byte| (dts << 8) | u64::from(*byte))
+                & ((1 << 33) - 1)
         });
         let _ = remuxer.remux(segment, discontinuity, next_dts);
         if after.len() < 4 {
