@@ -16,6 +16,7 @@ mod damaged;
 mod errors;
 mod fmp4;
 mod good_inputs;
+mod gstreamer;
 mod raw_cut;
 mod window_and_stdin;
 
