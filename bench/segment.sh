@@ -13,10 +13,13 @@
 #    BENCH_RUNS runs of each of, round-robin, each into a fresh empty dir:
 #      streamrouter segment IN --out DIR --target-duration 4
 #      ffmpeg -v error -i IN -c copy -f hls -hls_time 4 -hls_list_size 0 DIR/index.m3u8
+#      streamrouter segment IN --out DIR --target-duration 4 --format fmp4
+#      ffmpeg -v error -i IN -c copy -bsf:a aac_adtstoasc -f hls -hls_time 4
+#             -hls_list_size 0 -hls_segment_type fmp4 DIR/index.m3u8
 #      cp IN DIR/copy.ts
 #      dd if=IN of=DIR/copy.ts bs=256k   (the read()+write() floor; cp copies in-kernel)
 #    and prints median/min/max wall time, throughput and peak RSS, plus the
-#    ratios ffmpeg/streamrouter (speed-up) and streamrouter/cp.
+#    ratios ffmpeg/streamrouter (speed-up, for TS and for fMP4) and streamrouter/cp.
 #
 # Environment:
 #   BENCH_DIR     cache + scratch directory     (default: target/bench)
@@ -118,7 +121,7 @@ print(f"{wall:.6f} {rss}")
 sys.exit(0 if code == 0 else 1)
 '
 
-NAMES=(streamrouter ffmpeg-hls cp dd)
+NAMES=(streamrouter ffmpeg-hls streamrouter-fmp4 ffmpeg-fmp4 cp dd)
 OUT=$BENCH_DIR/out
 RESULTS=$BENCH_DIR/results.txt
 mkdir -p "$OUT"
@@ -130,6 +133,11 @@ command_for() {
         streamrouter) CMD=("$STREAMROUTER" segment "$IN" --out "$2" --target-duration 4) ;;
         ffmpeg-hls)   CMD=(ffmpeg -nostdin -v error -i "$IN" -c copy -f hls -hls_time 4
                            -hls_list_size 0 "$2/index.m3u8") ;;
+        streamrouter-fmp4) CMD=("$STREAMROUTER" segment "$IN" --out "$2" --target-duration 4
+                           --format fmp4) ;;
+        # ffmpeg's mp4 muxer wants raw AAC: with -c copy it refuses ADTS without the filter.
+        ffmpeg-fmp4)  CMD=(ffmpeg -nostdin -v error -i "$IN" -c copy -bsf:a aac_adtstoasc -f hls
+                           -hls_time 4 -hls_list_size 0 -hls_segment_type fmp4 "$2/index.m3u8") ;;
         cp)           CMD=(cp "$IN" "$2/copy.ts") ;;
         # dd is the floor of any program that reads and writes through user space: cp itself
         # copies inside the kernel (copy_file_range) and never sees the bytes.
@@ -170,7 +178,7 @@ say "last outputs: streamrouter wrote $sr_files files, ffmpeg wrote $ff_segs seg
 if [[ ${BENCH_KEEP_OUTPUT:-0} == 1 ]]; then
     say "outputs of the last run kept in $OUT"
 else
-    rm -rf "${OUT:?}"/streamrouter "${OUT:?}"/ffmpeg-hls "${OUT:?}"/cp "${OUT:?}"/dd  # ~4x input
+    for name in "${NAMES[@]}"; do rm -rf "${OUT:?}/$name"; done  # ~6x input
 fi
 
 # ---------------------------------------------------------------- report ---
@@ -186,14 +194,18 @@ med = {n: statistics.median(w) for n, w in walls.items()}
 mb = in_bytes / 1e6
 print()
 print(f"input {mb:.1f} MB, {runs} runs each, warm page cache")
-print(f"{'command':<14} {'median s':>9} {'min s':>8} {'max s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
-for n in ("streamrouter", "ffmpeg-hls", "cp", "dd"):
+print(f"{'command':<18} {'median s':>9} {'min s':>8} {'max s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
+for n in ("streamrouter", "ffmpeg-hls", "streamrouter-fmp4", "ffmpeg-fmp4", "cp", "dd"):
     w = walls[n]
-    print(f"{n:<14} {med[n]:9.3f} {min(w):8.3f} {max(w):8.3f} {mb / med[n]:8.0f} {rss[n] / 1024:12.1f}")
+    print(f"{n:<18} {med[n]:9.3f} {min(w):8.3f} {max(w):8.3f} {mb / med[n]:8.0f} {rss[n] / 1024:12.1f}")
 print()
 sr = med["streamrouter"]
 print(f"speed-up ffmpeg/streamrouter : {med['ffmpeg-hls'] / sr:.2f}x")
 print(f"streamrouter/cp              : {sr / med['cp']:.2f}x")
 print(f"streamrouter/dd (read+write) : {sr / med['dd']:.2f}x")
 print(f"streamrouter peak RSS        : {rss['streamrouter'] / 1024:.1f} MB")
+fm = med["streamrouter-fmp4"]
+print(f"fMP4 speed-up ffmpeg/ours    : {med['ffmpeg-fmp4'] / fm:.2f}x")
+print(f"fMP4/TS (ours)               : {fm / sr:.2f}x")
+print(f"fMP4 peak RSS ours / ffmpeg  : {rss['streamrouter-fmp4'] / 1024:.1f} / {rss['ffmpeg-fmp4'] / 1024:.1f} MB")
 EOF

@@ -32,10 +32,12 @@ mod video;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
+
 use mpeg2ts_reader::packet::Packet;
 
 use super::codec::{Codec, StreamKind};
-use super::framing::TsFramer;
+use super::framing::{SYNC_BYTE, TsFramer};
 use super::psi::{ElementaryStream, PAT_PID, Pmt, SectionAssembler, parse_pat, parse_pmt};
 use super::{PACKET_SIZE, TsPacket};
 use audio::AudioProbe;
@@ -160,7 +162,7 @@ pub fn analyze(ts: &[u8]) -> Result<StreamInfo, StreamInfoError> {
         .collect();
 
     let mut continuity = Continuity::default();
-    for packet in &packets {
+    for packet in packets.iter() {
         let Some(packet) = Packet::try_new(packet) else {
             continue;
         };
@@ -213,13 +215,18 @@ pub fn analyze(ts: &[u8]) -> Result<StreamInfo, StreamInfoError> {
     })
 }
 
-/// Frames the bytes into whole packets.
-pub(crate) fn frame(ts: &[u8]) -> Vec<TsPacket> {
+/// Frames the bytes into whole packets: borrowed when they already are whole, aligned
+/// packets (a cut segment), copied through the resynchronising framer otherwise.
+pub(crate) fn frame(ts: &[u8]) -> Cow<'_, [TsPacket]> {
+    let (whole, rest) = ts.as_chunks::<PACKET_SIZE>();
+    if rest.is_empty() && whole.iter().all(|p| p[0] == SYNC_BYTE) {
+        return Cow::Borrowed(whole);
+    }
     let mut packets = Vec::with_capacity(ts.len() / PACKET_SIZE);
     let mut framer = TsFramer::new();
     framer.push(ts, |p| packets.push(*p));
     framer.finish(|p| packets.push(*p));
-    packets
+    Cow::Owned(packets)
 }
 
 /// Follows the first program of the first usable PAT to its first usable PMT.

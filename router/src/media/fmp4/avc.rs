@@ -43,17 +43,13 @@ pub struct AvcUnit {
 pub fn split_annex_b(data: &[u8]) -> Vec<&[u8]> {
     let mut nals = Vec::new();
     let mut start: Option<usize> = None;
-    let mut i = 0;
-    while i + 2 < data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            if let Some(s) = start {
-                nals.push(trim_trailing_zeros(&data[s..i]));
-            }
-            i += 3;
-            start = Some(i);
-        } else {
-            i += 1;
+    for found in memchr::memmem::find_iter(data, &[0, 0, 1]) {
+        // Matches do not overlap, so `found` is never before `s`; a 4-byte start code is
+        // found one byte in, its leading zero trimmed off the NAL unit before it.
+        if let Some(s) = start {
+            nals.push(trim_trailing_zeros(&data[s..found]));
         }
+        start = Some(found + 3);
     }
     if let Some(s) = start {
         nals.push(trim_trailing_zeros(&data[s..]));

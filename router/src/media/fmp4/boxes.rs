@@ -5,9 +5,9 @@
 //! and timing come in ready from [`super::avc`], [`super::aac`] and [`super::timing`].
 
 use mp4_atom::{
-    Audio, Avc1, Avcc, Codec, Dinf, Dref, Encode, Esds, FourCC, Ftyp, Hdlr, Mdat, Mdhd, Mdia, Mfhd,
-    Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex,
-    Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd, esds,
+    Atom, Audio, Avc1, Avcc, Codec, Dinf, Dref, Encode, Esds, FourCC, Ftyp, Hdlr, Header, Mdat,
+    Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tfdt, Tfhd, Tkhd,
+    Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd, esds,
 };
 
 use super::Fmp4Error;
@@ -74,10 +74,18 @@ pub struct TrackRun {
     pub base_decode_time: u64,
     /// The samples.
     pub samples: Vec<SampleInfo>,
-    /// The samples' bytes, concatenated.
-    pub data: Vec<u8>,
+    /// Each sample's bytes, in sample order (appended to the `mdat` as they are: moved in,
+    /// never concatenated first).
+    pub data: Vec<Vec<u8>>,
     /// Whether the track is video (per-sample flags and composition offsets).
     pub video: bool,
+}
+
+impl TrackRun {
+    /// Bytes of all its samples.
+    pub fn data_len(&self) -> usize {
+        self.data.iter().map(Vec::len).sum()
+    }
 }
 
 fn encode(atom: &impl Encode, out: &mut Vec<u8>) -> Result<(), Fmp4Error> {
@@ -236,20 +244,30 @@ pub fn fragment(sequence_number: u32, runs: &[TrackRun]) -> Result<Vec<u8>, Fmp4
     // on its encoded size, which the offsets' values do not change.
     let mut probe = Vec::new();
     encode(&moof, &mut probe)?;
-    let header = mdat_header_len(runs.iter().map(|r| r.data.len()).sum());
+    let header = mdat_header_len(runs.iter().map(TrackRun::data_len).sum());
     let mut offset = probe.len() + header;
     for (traf, run) in moof.traf.iter_mut().zip(runs) {
         if let Some(trun) = traf.trun.first_mut() {
             trun.data_offset = Some(i32::try_from(offset).map_err(|_| Fmp4Error::TooLarge)?);
         }
-        offset += run.data.len();
+        offset += run.data_len();
     }
     let mut out = Vec::with_capacity(offset);
     encode(&moof, &mut out)?;
-    let mdat = Mdat {
-        data: runs.iter().flat_map(|r| r.data.iter().copied()).collect(),
-    };
-    encode(&mdat, &mut out)?;
+    // mp4-atom's `Mdat` encodes its payload one byte at a time (its generic slice encoding),
+    // which was half of the remuxer's time: the header is encoded by mp4-atom, the samples
+    // are appended whole.
+    let data_len = runs.iter().map(TrackRun::data_len).sum();
+    encode(
+        &Header {
+            kind: Mdat::KIND,
+            size: Some(data_len),
+        },
+        &mut out,
+    )?;
+    for sample in runs.iter().flat_map(|run| &run.data) {
+        out.extend_from_slice(sample);
+    }
     Ok(out)
 }
 

@@ -20,8 +20,18 @@ pub struct Pes {
     pub pts: u64,
     /// Raw 33-bit DTS (the PTS when the header has none).
     pub dts: u64,
-    /// Elementary-stream bytes.
-    pub data: Vec<u8>,
+    /// The whole PES packet as gathered: header, then elementary-stream bytes.
+    bytes: Vec<u8>,
+    /// Length of the PES header in `bytes`.
+    header_len: usize,
+}
+
+impl Pes {
+    /// The elementary-stream bytes (the PES header is kept in front of them rather than
+    /// copying the payload out).
+    pub fn data(&self) -> &[u8] {
+        self.bytes.get(self.header_len..).unwrap_or_default()
+    }
 }
 
 /// The PES packets of one stream, in arrival (decode) order.
@@ -77,10 +87,12 @@ impl Gather {
             return;
         };
         if let (Some(pts), Some(dts)) = (start.pts, start.dts) {
+            let header_len = bytes.len() - start.payload.len();
             self.out.pes.push(Pes {
                 pts,
                 dts,
-                data: start.payload.to_vec(),
+                bytes,
+                header_len,
             });
         }
     }
@@ -105,7 +117,7 @@ pub fn demux(ts: &[u8]) -> Result<Demuxed, Fmp4Error> {
         return Err(Fmp4Error::NoSupportedStream);
     }
     let mut continuity = Continuity::default();
-    for packet in &packets {
+    for packet in packets.iter() {
         let Some(packet) = Packet::try_new(packet) else {
             continue;
         };

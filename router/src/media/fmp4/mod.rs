@@ -142,7 +142,7 @@ impl Remuxer {
         let mut stamps = Vec::new();
         let mut samples = Vec::new();
         for pes in &video.pes {
-            let unit = avc::access_unit(&pes.data);
+            let unit = avc::access_unit(pes.data());
             sps = sps.or(unit.sps);
             pps = pps.or(unit.pps);
             if !unit.sample.data.is_empty() {
@@ -170,10 +170,13 @@ impl Remuxer {
             track_id: 0,
             base_decode_time: timing.base,
             samples: Vec::with_capacity(samples.len()),
-            data: Vec::with_capacity(samples.iter().map(|s| s.data.len()).sum()),
+            data: Vec::with_capacity(samples.len()),
             video: true,
         };
-        for ((sample, duration), offset) in samples.iter().zip(timing.durations).zip(timing.offsets)
+        for ((sample, duration), offset) in samples
+            .into_iter()
+            .zip(timing.durations)
+            .zip(timing.offsets)
         {
             run.samples.push(SampleInfo {
                 duration,
@@ -181,7 +184,7 @@ impl Remuxer {
                 composition_offset: offset,
                 sync: sample.idr,
             });
-            run.data.extend_from_slice(&sample.data);
+            run.data.push(sample.data);
         }
         Ok((config, run))
     }
@@ -195,7 +198,7 @@ impl Remuxer {
         let mut first_pts = None;
         let mut frames = Vec::new();
         for pes in &audio.pes {
-            let parsed = aac::adts_frames(&pes.data);
+            let parsed = aac::adts_frames(pes.data());
             if parsed.frames.is_empty() {
                 continue;
             }
@@ -228,17 +231,17 @@ impl Remuxer {
             track_id: 0,
             base_decode_time: base,
             samples: Vec::with_capacity(frames.len()),
-            data: Vec::with_capacity(frames.iter().map(Vec::len).sum()),
+            data: Vec::with_capacity(frames.len()),
             video: false,
         };
-        for frame in &frames {
+        for frame in frames {
             run.samples.push(SampleInfo {
                 duration: aac::SAMPLES_PER_FRAME,
                 size: u32::try_from(frame.len()).map_err(|_| Fmp4Error::TooLarge)?,
                 composition_offset: 0,
                 sync: true,
             });
-            run.data.extend_from_slice(frame);
+            run.data.push(frame);
         }
         Ok((config, run))
     }
