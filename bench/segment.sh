@@ -88,7 +88,7 @@ command -v "$STREAMROUTER" >/dev/null \
     || die "STREAMROUTER='$STREAMROUTER' is not an executable (path or command name)"
 
 # ------------------------------------------------------------- measuring ---
-# RUN1 LOG CMD... : run CMD once (stdout+stderr to LOG), print "wall_s maxrss_kb".
+# RUN1 LOG CMD... : run CMD once (stdout+stderr to LOG), print "wall_s maxrss_kb cpu_s".
 # Wall time: perf_counter around the child. Peak RSS: GNU time's %M when
 # /usr/bin/time exists (Debian package "time"); otherwise the child's
 # ru_maxrss from wait4, which on Linux also counts the RSS of the python
@@ -117,7 +117,8 @@ if rss_file:
     lines = open(rss_file).read().split()
     os.unlink(rss_file)
     rss = int(lines[-1]) if lines and lines[-1].isdigit() else -1
-print(f"{wall:.6f} {rss}")
+cpu = ru.ru_utime + ru.ru_stime  # of the command (GNU time reaps it, so it is counted)
+print(f"{wall:.6f} {rss} {cpu:.6f}")
 sys.exit(0 if code == 0 else 1)
 '
 
@@ -185,27 +186,32 @@ fi
 python3 - "$RESULTS" "$IN_BYTES" "$RUNS" <<'EOF'
 import statistics, sys
 path, in_bytes, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-walls, rss = {}, {}
+walls, rss, cpus = {}, {}, {}
 for line in open(path):
-    name, _run, wall, kb = line.split()
+    name, _run, wall, kb, cpu = line.split()
     walls.setdefault(name, []).append(float(wall))
+    cpus.setdefault(name, []).append(float(cpu))
     rss[name] = max(rss.get(name, 0), int(kb))
 med = {n: statistics.median(w) for n, w in walls.items()}
+cpu = {n: statistics.median(c) for n, c in cpus.items()}
 mb = in_bytes / 1e6
 print()
 print(f"input {mb:.1f} MB, {runs} runs each, warm page cache")
-print(f"{'command':<18} {'median s':>9} {'min s':>8} {'max s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
+print(f"{'command':<18} {'median s':>9} {'min s':>8} {'max s':>8} {'MB/s':>8} {'peak RSS MB':>12} {'CPU s':>7}")
 for n in ("streamrouter", "ffmpeg-hls", "streamrouter-fmp4", "ffmpeg-fmp4", "cp", "dd"):
     w = walls[n]
-    print(f"{n:<18} {med[n]:9.3f} {min(w):8.3f} {max(w):8.3f} {mb / med[n]:8.0f} {rss[n] / 1024:12.1f}")
+    print(f"{n:<18} {med[n]:9.3f} {min(w):8.3f} {max(w):8.3f} {mb / med[n]:8.0f} {rss[n] / 1024:12.1f} {cpu[n]:7.3f}")
 print()
 sr = med["streamrouter"]
-print(f"speed-up ffmpeg/streamrouter : {med['ffmpeg-hls'] / sr:.2f}x")
+print(f"speed-up ffmpeg/streamrouter : {med['ffmpeg-hls'] / sr:.2f}x wall, "
+      f"{cpu['ffmpeg-hls'] / cpu['streamrouter']:.2f}x CPU")
 print(f"streamrouter/cp              : {sr / med['cp']:.2f}x")
 print(f"streamrouter/dd (read+write) : {sr / med['dd']:.2f}x")
 print(f"streamrouter peak RSS        : {rss['streamrouter'] / 1024:.1f} MB")
 fm = med["streamrouter-fmp4"]
-print(f"fMP4 speed-up ffmpeg/ours    : {med['ffmpeg-fmp4'] / fm:.2f}x")
-print(f"fMP4/TS (ours)               : {fm / sr:.2f}x")
+print(f"fMP4 speed-up ffmpeg/ours    : {med['ffmpeg-fmp4'] / fm:.2f}x wall, "
+      f"{cpu['ffmpeg-fmp4'] / cpu['streamrouter-fmp4']:.2f}x CPU")
+print(f"fMP4/TS (ours)               : {fm / sr:.2f}x wall, "
+      f"{cpu['streamrouter-fmp4'] / cpu['streamrouter']:.2f}x CPU")
 print(f"fMP4 peak RSS ours / ffmpeg  : {rss['streamrouter-fmp4'] / 1024:.1f} / {rss['ffmpeg-fmp4'] / 1024:.1f} MB")
 EOF

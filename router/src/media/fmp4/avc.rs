@@ -66,6 +66,8 @@ fn trim_trailing_zeros(nal: &[u8]) -> &[u8] {
 /// Turns one PES payload (one access unit, as TS muxers write H.264) into a sample.
 pub fn access_unit(pes_payload: &[u8]) -> AvcUnit {
     let mut unit = AvcUnit::default();
+    // Length prefixes replace start codes of 3 or 4 bytes: the payload's size plus a little.
+    unit.sample.data.reserve(pes_payload.len() + 16);
     for nal in split_annex_b(pes_payload) {
         let kind = nal[0] & 0x1f;
         match kind {

@@ -57,6 +57,8 @@ pub struct Demuxed {
 struct Gather {
     out: StreamPes,
     current: Option<Vec<u8>>,
+    /// Bytes of the last PES gathered.
+    last_len: usize,
 }
 
 impl Gather {
@@ -67,13 +69,17 @@ impl Gather {
                 pes: Vec::new(),
             },
             current: None,
+            last_len: 0,
         }
     }
 
     fn push(&mut self, payload: &[u8], unit_start: bool) {
         if unit_start {
             self.close();
-            self.current = Some(payload.to_vec());
+            // Sized like the stream's last PES, so a frame's payload is rarely moved as it grows.
+            let mut bytes = Vec::with_capacity(self.last_len.max(payload.len()));
+            bytes.extend_from_slice(payload);
+            self.current = Some(bytes);
         } else if let Some(current) = &mut self.current {
             current.extend_from_slice(payload);
         }
@@ -83,6 +89,7 @@ impl Gather {
         let Some(bytes) = self.current.take() else {
             return;
         };
+        self.last_len = bytes.len();
         let Some(start) = parse_pes_start(&bytes) else {
             return;
         };
