@@ -15,7 +15,7 @@ fn segment_fmp4(file: &str) -> Output {
 /// The MD5 of every decoded frame of stream `kind` (`v` or `a`), in presentation order
 /// (`ffmpeg -map 0:KIND -f framemd5`, hash column only: the timestamps are compared by
 /// [`presentation`]).
-fn frame_hashes(path: &Path, kind: &str) -> Vec<String> {
+pub(crate) fn frame_hashes(path: &Path, kind: &str) -> Vec<String> {
     let output = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
@@ -318,7 +318,7 @@ fn the_raw_cut_is_for_ts_only() {
 
 /// Encodes `seconds` of a lavfi test source at `size` with x264 (B-frames) and AAC, starting at
 /// `offset` seconds, into `path`.
-fn encode(path: &Path, source: &str, size: &str, offset: &str) {
+pub(crate) fn encode(path: &Path, source: &str, size: &str, offset: &str) {
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("{source}=size={size}:rate=25"))

@@ -18,6 +18,7 @@ mod fmp4;
 mod good_inputs;
 mod gstreamer;
 mod raw_cut;
+mod reconfigure;
 mod window_and_stdin;
 
 #[test]

@@ -4,6 +4,12 @@
 //! Encoders put access-unit delimiters, parameter sets and SEI before the picture, so the first
 //! picture can sit several TS packets into the PES: bytes are fed packet by packet until the
 //! first picture is seen. The random_access_indicator flag is not trusted on its own.
+//!
+//! On the way it fingerprints the parameter sets (H.264 SPS/PPS, HEVC VPS/SPS/PPS) sent in
+//! front of the picture, so the segmenter can see a new codec configuration (another
+//! resolution, profile…) at the keyframe that brings it.
+
+use std::hash::{DefaultHasher, Hasher};
 
 use super::codec::Codec;
 
@@ -29,6 +35,10 @@ pub struct AccessPointScanner {
     scanned: usize,
     sequence_header_seen: bool,
     decision: Decision,
+    /// Where each parameter-set unit seen so far starts in `head` (its header byte).
+    parameter_set_starts: Vec<usize>,
+    /// Fingerprint of the parameter sets in front of the picture, once decided.
+    parameter_sets: Option<u64>,
 }
 
 impl AccessPointScanner {
@@ -41,6 +51,8 @@ impl AccessPointScanner {
             scanned: 0,
             sequence_header_seen: false,
             decision: Decision::Undecided,
+            parameter_set_starts: Vec::new(),
+            parameter_sets: None,
         }
     }
 
@@ -50,6 +62,14 @@ impl AccessPointScanner {
         self.scanned = 0;
         self.sequence_header_seen = false;
         self.decision = Decision::Undecided;
+        self.parameter_set_starts.clear();
+        self.parameter_sets = None;
+    }
+
+    /// A fingerprint of the parameter sets the current PES carries in front of its first
+    /// picture (equal bytes, equal fingerprints); `None` when it carries none or is undecided.
+    pub fn parameter_sets(&self) -> Option<u64> {
+        self.parameter_sets
     }
 
     /// The current verdict.
@@ -86,9 +106,9 @@ impl AccessPointScanner {
     }
 
     fn scan(&mut self) -> Decision {
-        let buf = &self.head;
         let mut i = self.scanned;
-        while i + 3 <= buf.len() {
+        while i + 3 <= self.head.len() {
+            let buf = &self.head;
             if buf[i] != 0 || buf[i + 1] != 0 || buf[i + 2] != 1 {
                 i += 1;
                 continue;
@@ -102,14 +122,47 @@ impl AccessPointScanner {
                 return Decision::Undecided;
             };
             if verdict != Decision::Undecided {
+                self.parameter_sets = fingerprint(&self.head, &self.parameter_set_starts, i);
                 return verdict;
+            }
+            if is_parameter_set(self.codec, self.head.get(i + 3).copied())
+                && self.parameter_set_starts.last() != Some(&(i + 3))
+            {
+                self.parameter_set_starts.push(i + 3);
             }
             i += 3;
         }
         // Keep the last bytes: a start code may straddle the next push.
-        self.scanned = buf.len().saturating_sub(2);
+        self.scanned = self.head.len().saturating_sub(2);
         Decision::Undecided
     }
+}
+
+/// Whether a unit with this first header byte is a parameter set of `codec`.
+fn is_parameter_set(codec: Codec, header: Option<u8>) -> bool {
+    match (codec, header) {
+        (Codec::H264, Some(byte)) => matches!(byte & 0x1f, 7 | 8),
+        (Codec::Hevc, Some(byte)) => matches!((byte >> 1) & 0x3f, 32..=34),
+        _ => false,
+    }
+}
+
+/// Hashes the parameter-set units starting at `starts` in `head`, each up to the next start
+/// code (trailing zero bytes dropped), none past `picture` (the picture's start code).
+fn fingerprint(head: &[u8], starts: &[usize], picture: usize) -> Option<u64> {
+    if starts.is_empty() {
+        return None;
+    }
+    let mut hasher = DefaultHasher::new();
+    for &start in starts {
+        let rest = head.get(start..picture).unwrap_or_default();
+        let end = memchr::memmem::find(rest, &[0, 0, 1]).unwrap_or(rest.len());
+        let unit = &rest[..end];
+        let unit = &unit[..unit.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1)];
+        hasher.write_usize(unit.len());
+        hasher.write(unit);
+    }
+    Some(hasher.finish())
 }
 
 /// Classifies the unit whose header starts at `unit`. `None` means more bytes are needed.
@@ -252,5 +305,46 @@ mod tests {
         assert_eq!(scanner.end_of_pes(), Decision::NotKeyframe);
         scanner.reset();
         assert_eq!(scanner.push(&[0, 0, 1, 0x65]), Decision::Keyframe);
+    }
+
+    fn fingerprint_of(au: &[u8], split: usize) -> Option<u64> {
+        let mut scanner = AccessPointScanner::new(Codec::H264);
+        let (a, b) = au.split_at(split);
+        scanner.push(a);
+        assert_eq!(scanner.push(b), Decision::Keyframe);
+        scanner.parameter_sets()
+    }
+
+    #[test]
+    fn parameter_sets_are_fingerprinted_wherever_the_bytes_split() {
+        let au = h264_access_unit(0x65, 300);
+        let whole = fingerprint_of(&au, au.len() - 1);
+        assert!(whole.is_some());
+        for split in 1..au.len() {
+            assert_eq!(fingerprint_of(&au, split), whole, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn another_sps_or_pps_changes_the_fingerprint_and_sei_does_not() {
+        let base = fingerprint_of(&h264_access_unit(0x65, 300), 100);
+        // Same parameter sets, longer SEI.
+        assert_eq!(fingerprint_of(&h264_access_unit(0x65, 900), 100), base);
+        let mut other_sps = h264_access_unit(0x65, 300);
+        other_sps[13] = 0x1f; // level_idc
+        assert_ne!(fingerprint_of(&other_sps, 100), base);
+        let mut other_pps = h264_access_unit(0x65, 300);
+        other_pps[19] = 0xea;
+        assert_ne!(fingerprint_of(&other_pps, 100), base);
+    }
+
+    #[test]
+    fn a_keyframe_without_parameter_sets_has_no_fingerprint() {
+        let mut scanner = AccessPointScanner::new(Codec::H264);
+        assert_eq!(
+            scanner.push(&[0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x65, 0x88]),
+            Decision::Keyframe
+        );
+        assert_eq!(scanner.parameter_sets(), None);
     }
 }

@@ -26,6 +26,8 @@ pub(super) struct MainStream {
     /// Duration per byte of the previous PES, to measure the last PES of an audio stream (which
     /// may hold fewer frames than the ones before it).
     pub(super) ticks_per_byte: Option<f64>,
+    /// Fingerprint of the last parameter sets seen at a keyframe.
+    pub(super) parameter_sets: Option<u64>,
 }
 
 impl MainStream {
@@ -40,6 +42,7 @@ impl MainStream {
             frame_ticks: 0,
             pes_bytes: 0,
             ticks_per_byte: None,
+            parameter_sets: None,
         }
     }
 
@@ -191,6 +194,22 @@ impl Segmenter {
             {
                 grid.offer(pts, self.target_ticks);
             }
+            // New parameter sets (another resolution, profile…) start a segment of their own
+            // after a discontinuity (RFC 8216 §4.3.2.3: encoding parameters changed), so that
+            // a segment never mixes two codec configurations (an fMP4 init describes one).
+            let reconfigured = self.main.as_mut().is_some_and(|main| {
+                let Some(new) = main.scanner.parameter_sets() else {
+                    return false;
+                };
+                main.parameter_sets
+                    .replace(new)
+                    .is_some_and(|old| old != new)
+            });
+            if reconfigured && self.open.is_some() {
+                tracing::info!("new codec parameters: new segment after a discontinuity");
+                self.stats.discontinuities += 1;
+                self.next_discontinuity = true;
+            }
             let due = match (&self.open, &self.config.grid) {
                 (None, _) => true,
                 // Slack for a cut a little early: half a frame for video; for audio a fixed
@@ -206,7 +225,7 @@ impl Segmenter {
                 }
                 (Some(open), None) => pts - open.start_pts >= self.target_ticks - frame_ticks / 2,
             };
-            if due && (self.psi_out.is_ready() || !self.config.repeat_headers) {
+            if (due || reconfigured) && (self.psi_out.is_ready() || !self.config.repeat_headers) {
                 self.cut(pts, out);
             }
         }
