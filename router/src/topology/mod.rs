@@ -283,6 +283,7 @@ fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSetti
             dvr: node.dvr.clone(),
             archive: node.archive.clone(),
             playlist_key: node.file_name.clone(),
+            segment_format: node.segment_format,
             segment_name: node.segment_name.clone(),
             base_url: node.base_url.clone(),
             first_sequence: 1,

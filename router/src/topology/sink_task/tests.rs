@@ -95,6 +95,7 @@ pub(super) fn plan_settings() -> PlanSettings {
         dvr: None,
         archive: None,
         playlist_key: "index.m3u8".into(),
+        segment_format: Default::default(),
         segment_name: SegmentNamePattern::with_prefix("s"),
         base_url: None,
         first_sequence: 1,
