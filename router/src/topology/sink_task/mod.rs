@@ -35,6 +35,8 @@
 
 mod archive_masters;
 mod expiry;
+mod inits;
+mod journal_open;
 mod perform;
 #[cfg(test)]
 mod resume_tests;
@@ -54,12 +56,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
 use super::links::{PlaylistId, SinkCommand, SinkInbox};
-use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
+use crate::publish::journal::{Completion, PlanChange, Recovered};
 use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
 use crate::segmenter::Segment;
 use crate::status::{NodeState, NodeStatus};
 use archive_masters::ArchiveMasters;
 use expiry::Expiring;
+use inits::Inits;
+use journal_open::open_journal;
 use perform::{Pin, SinkReport, perform};
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
@@ -173,35 +177,6 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
     tracing::info!(sink = %name, "sink stopped");
 }
 
-/// The sink's journal and what it held; without a usable journal the sink works from memory.
-/// A sink started again by a reload waits for the one before to let go of the journal: at most
-/// its drain time and a margin.
-async fn open_journal(
-    name: &str,
-    place: &JournalPlace,
-    drain: Duration,
-) -> (Option<Arc<Journal>>, Recovered) {
-    let (dir, durable) = (place.dir.clone(), place.durable);
-    let wait = drain + Duration::from_secs(3);
-    let opened = blocking(move || Journal::open_waiting(&dir, durable, wait)).await;
-    match opened {
-        Ok((journal, recovered)) => {
-            let segments = recovered.queued_segments();
-            if !recovered.queue.is_empty() || !recovered.deletions.is_empty() {
-                tracing::info!(sink = %name, segments, items = recovered.queue.len(), deletions = recovered.deletions.len(), playlists = recovered.plans.len(), "resuming from the journal");
-            }
-            if recovered.skipped > 0 {
-                tracing::warn!(sink = %name, skipped = recovered.skipped, "journal entries that could not be read were skipped");
-            }
-            (Some(Arc::new(journal)), recovered)
-        }
-        Err(error) => {
-            tracing::error!(sink = %name, %error, "journal unusable: unsent items are held in memory only");
-            (None, Recovered::default())
-        }
-    }
-}
-
 struct Worker<'a> {
     report: SinkReport,
     depth: DepthGauges,
@@ -220,6 +195,8 @@ struct Worker<'a> {
     masters_to_move: bool,
     /// The archive masters published and not yet deleted.
     archive_masters: ArchiveMasters,
+    /// The fMP4 init segments of its playlists.
+    inits: Inits,
 }
 
 /// How a segment fared at the sink.
@@ -282,6 +259,7 @@ impl<'a> Worker<'a> {
             masters: recovered.masters,
             masters_to_move: false,
             archive_masters: ArchiveMasters::new(recovered.archive_masters),
+            inits: Inits::default(),
         }
     }
 
@@ -319,7 +297,11 @@ impl<'a> Worker<'a> {
                     wall_clock,
                     cut,
                 }) => {
-                    let stored = self.store_segment(&playlist, &key, &segment).await;
+                    self.restore_init(&playlist).await;
+                    let stored = match self.inits.is_missing(&playlist) {
+                        true => Stored::Refused,
+                        false => self.store_segment(&playlist, &key, &segment).await,
+                    };
                     let depth = self.backlog.depth();
                     if depth.spooled_bytes > 0
                         && last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL
@@ -360,6 +342,18 @@ impl<'a> Worker<'a> {
                     done.deletions = self.carry_out(operations, None).await;
                     changed = Some(playlist);
                 }
+                WorkItem::Command(SinkCommand::Init {
+                    playlist,
+                    key,
+                    data,
+                }) => {
+                    self.store_init(&playlist, key, data).await;
+                    changed = Some(playlist);
+                }
+                WorkItem::InitLost { playlist, key } => {
+                    self.init_lost(&playlist, key);
+                    changed = Some(playlist);
+                }
                 WorkItem::Command(SinkCommand::Master { key, text }) => {
                     self.masters.insert(key.clone(), text.clone());
                     self.put_master(key.clone(), text.clone()).await;
@@ -379,6 +373,7 @@ impl<'a> Worker<'a> {
                     };
                     done.deletions = self.carry_out(operations, None).await;
                     if forget {
+                        self.inits.forget(&playlist);
                         self.plans.remove(&playlist);
                         self.persisted.remove(&playlist);
                         done.forget = Some(playlist.to_string());
@@ -428,6 +423,7 @@ impl<'a> Worker<'a> {
                 plan.rebase();
             }
             self.masters_to_move = !self.masters.is_empty();
+            self.inits.moved();
             tracing::info!(sink = %self.name, playlists = self.plans.len(), "sink moved: its playlists start again with the next segment stored there");
         }
     }
@@ -443,9 +439,11 @@ impl<'a> Worker<'a> {
             return Stored::NotPublished;
         }
         let (target, data) = (key.to_owned(), Arc::clone(segment));
+        let fmp4 = self.plans.get(playlist).is_some_and(PlaylistPlan::is_fmp4);
         let stored = self
-            .perform(key, Pin::Any, move |sink, headers| {
-                put_segment(sink, &target, &data.data, headers)
+            .perform(key, Pin::Any, move |sink, headers| match fmp4 {
+                true => put_segment(sink, &target, &data.data, &inits::fmp4_headers(headers)),
+                false => put_segment(sink, &target, &data.data, headers),
             })
             .await;
         let Some(destination) = stored else {
