@@ -26,6 +26,8 @@ mod backlog_records;
 mod fault;
 mod fmp4_stage;
 #[cfg(test)]
+mod fmp4_tests;
+#[cfg(test)]
 mod graph_tests;
 mod heal;
 mod links;

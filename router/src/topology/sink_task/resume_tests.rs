@@ -8,8 +8,8 @@ use tokio::sync::watch;
 use super::tests::{TestSink, plan_settings, quick_sink};
 use super::*;
 use crate::config::model::NodeId;
-use crate::publish::journal::Journal;
 use crate::playlist::PlanSettings;
+use crate::publish::journal::Journal;
 use crate::status::NodeBoard;
 use crate::topology::links::sink_queue;
 
