@@ -10,6 +10,8 @@ pub mod journal;
 pub mod key_runs;
 pub mod plan;
 mod plan_inits;
+#[cfg(test)]
+mod plan_inits_tests;
 mod plan_views;
 pub mod views;
 
