@@ -2,7 +2,8 @@
 //! tokio's paused clock: every sink stores an init segment before any playlist version naming
 //! it (also after an outage and across a restart, from the journal), stores inits and
 //! fragments as `video/mp4`, deletes an init only once no entry names it, and a codec change
-//! mid-feed gives init n+1 after a discontinuity. The memory sinks check, at every playlist
+//! mid-feed gives init n+1 after a discontinuity, a sink that moves gets the current init at
+//! its new place, and a codec fMP4 cannot carry is one error at the playlist node. The memory sinks check, at every playlist
 //! put and every delete, that each EXT-X-MAP names an object they hold.
 
 use super::testkit::{MemorySink, Running, tiny_stream_changing, until};
@@ -149,6 +150,47 @@ async fn a_restart_goes_on_with_the_journaled_init_and_replays_it_first() {
         listed.entries.first().map(|e| e.sequence),
         Some(1),
         "{listed:?}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_that_moves_stores_the_current_init_at_the_new_place_first() {
+    let mut running = Running::start("", CONFIG).await;
+    running.segments("m-good", PLAYLIST, 3).await;
+    let moved = CONFIG.replace("/srv/good", "/srv/moved");
+    running.reload(&moved, &["m-good"]).await;
+    let good = running.sink("m-good");
+    let listed = running.segments("m-good", PLAYLIST, 3).await;
+    assert!(listed.entries[0].sequence > 1, "{listed:?}");
+    assert!(good.text(INIT_0).is_some());
+    assert_fmp4_sound(&good, PLAYLIST);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_codec_fmp4_cannot_carry_is_one_error_at_the_playlist_and_nothing_is_published() {
+    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/mpeg2_mp2.ts")
+        .display()
+        .to_string();
+    let config = CONFIG.replace("{tiny}", &sample);
+    let running = Running::start("", &config).await;
+    let error = until("the playlist's error", || {
+        let nodes = running.board.nodes.snapshot();
+        let report = nodes
+            .iter()
+            .find(|r| r.node.to_string() == "playlists.m-feed")?;
+        report.last_error.clone()
+    })
+    .await;
+    assert!(error.contains("cannot be written as fMP4"), "{error}");
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let good = running.sink("m-good");
+    assert_eq!(good.keys(), Vec::<String>::new());
+    assert_eq!(
+        running.state("playlists.m-feed"),
+        Some(crate::status::NodeState::Stalled)
     );
     running.stop().await;
 }

@@ -173,12 +173,13 @@ impl PlaylistTask {
     /// task and in the store) before anything is published under it, and the sinks and
     /// masters are given it at once, with nothing to wait for in between: a panic never
     /// leaves them numbering apart from the task.
-    async fn publish(&mut self, cut_segment: Arc<Segment>, clock: &mut WallClock) {
+    /// Whether it was published (an fMP4 playlist skips a segment it cannot remux).
+    async fn publish(&mut self, cut_segment: Arc<Segment>, clock: &mut WallClock) -> bool {
         let (segment, init) = match &mut self.fmp4 {
             None => (Arc::clone(&cut_segment), None),
             Some(stage) => match stage.convert(&cut_segment, &self.store, &self.status).await {
                 Some(Converted { init, segment }) => (segment, init),
-                None => return,
+                None => return false,
             },
         };
         let cut = Instant::now();
@@ -240,6 +241,7 @@ impl PlaylistTask {
                 });
             }
         }
+        true
     }
 }
 
@@ -267,8 +269,7 @@ impl NodeTask for PlaylistTask {
                         marked.discontinuity = true;
                         segment = Arc::new(marked);
                     }
-                    self.publish(segment, &mut clock).await;
-                    if !live {
+                    if self.publish(segment, &mut clock).await && !live {
                         live = true;
                         self.status.set(NodeState::Live);
                     }
