@@ -18,8 +18,9 @@
 //! next try of one being retried) uses the new instance and settings, so the queue and spool
 //! are kept. When the sink now stores somewhere else, every plan forgets the segments it listed
 //! (they are not there) and segments already stored are deleted, when due, where they are.
-//! Playlists come and go with [`SinkCommand::Plan`] and [`SinkCommand::End`]. Owns the sink
-//! instance's use and the plans.
+//! Playlists come and go with [`SinkCommand::Plan`] and [`SinkCommand::End`]; an fMP4
+//! playlist's init segments come with [`SinkCommand::Init`] before their segments (see `inits`).
+//! Owns the sink instance's use and the plans.
 //!
 //! Who owns what: the playlist stage (the playlist task, `crate::playlist`) names, numbers and
 //! dates each segment once, for every sink, and owns the window's rules (`MediaPlaylist`:
@@ -40,6 +41,7 @@ mod journal_open;
 mod perform;
 #[cfg(test)]
 mod resume_tests;
+mod store;
 #[cfg(test)]
 mod tests;
 
@@ -57,14 +59,14 @@ use tokio_util::sync::CancellationToken;
 use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
 use super::links::{PlaylistId, SinkCommand, SinkInbox};
 use crate::publish::journal::{Completion, PlanChange, Recovered};
-use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
-use crate::segmenter::Segment;
+use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist};
 use crate::status::{NodeState, NodeStatus};
 use archive_masters::ArchiveMasters;
 use expiry::Expiring;
 use inits::Inits;
 use journal_open::open_journal;
 use perform::{Pin, SinkReport, perform};
+use store::Stored;
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
 const MASTER_CACHE_CONTROL: &str = "max-age=10";
@@ -197,16 +199,6 @@ struct Worker<'a> {
     archive_masters: ArchiveMasters,
     /// The fMP4 init segments of its playlists.
     inits: Inits,
-}
-
-/// How a segment fared at the sink.
-enum Stored {
-    /// It is stored: list it.
-    Yes,
-    /// It was refused for good: list it as a gap.
-    Refused,
-    /// The sink does not publish its playlist.
-    NotPublished,
 }
 
 impl<'a> Worker<'a> {
@@ -426,35 +418,6 @@ impl<'a> Worker<'a> {
             self.inits.moved();
             tracing::info!(sink = %self.name, playlists = self.plans.len(), "sink moved: its playlists start again with the next segment stored there");
         }
-    }
-
-    /// Stores a segment, retrying temporary failures for as long as it takes.
-    async fn store_segment(
-        &mut self,
-        playlist: &PlaylistId,
-        key: &str,
-        segment: &Arc<Segment>,
-    ) -> Stored {
-        if !self.plans.contains_key(playlist) {
-            return Stored::NotPublished;
-        }
-        let (target, data) = (key.to_owned(), Arc::clone(segment));
-        let fmp4 = self.plans.get(playlist).is_some_and(PlaylistPlan::is_fmp4);
-        let stored = self
-            .perform(key, Pin::Any, move |sink, headers| match fmp4 {
-                true => put_segment(sink, &target, &data.data, &inits::fmp4_headers(headers)),
-                false => put_segment(sink, &target, &data.data, headers),
-            })
-            .await;
-        let Some(destination) = stored else {
-            return Stored::Refused;
-        };
-        tracing::debug!(sink = %self.name, %key, "segment stored");
-        // Stored by a sink a reload put in place during the tries: list it there.
-        if self.destination != Some(destination) {
-            self.follow_destination();
-        }
-        Stored::Yes
     }
 
     /// Carries out a plan's operations; returns the deletions scheduled, with when they are due.

@@ -10,6 +10,7 @@ use super::*;
 use crate::config::model::NodeId;
 use crate::playlist::PlanSettings;
 use crate::publish::journal::Journal;
+use crate::segmenter::Segment;
 use crate::status::NodeBoard;
 use crate::topology::links::sink_queue;
 

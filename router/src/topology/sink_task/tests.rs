@@ -14,6 +14,7 @@ use crate::status::NodeBoard;
 use super::*;
 use crate::playlist::SegmentNamePattern;
 use crate::playlist::{PlanSettings, PlaylistConfig};
+use crate::segmenter::Segment;
 use crate::topology::links::sink_queue;
 
 /// A sink whose segment stores wait while it is held (a slow sink, released by the test),
