@@ -175,6 +175,10 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
         dvr: None,
         archive: None,
         playlist_key: job.playlist_key.clone(),
+        segment_format: match job.format {
+            SegmentFormat::Ts => crate::playlist::SegmentFormat::Ts,
+            SegmentFormat::Fmp4 { .. } => crate::playlist::SegmentFormat::Fmp4,
+        },
         segment_name: job.segment_name.clone(),
         base_url: None,
         first_sequence: job.first_sequence,

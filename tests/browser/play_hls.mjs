@@ -10,7 +10,10 @@
 //     EXT-X-PLAYLIST-TYPE:VOD, which hls.js only takes as ended with EXT-X-ENDLIST) whose
 //     duration for hls.js and for the <video> is `duration` (the #EXTINF sum) within DURATION_SLACK;
 //     `vod: false` wants a live playlist without a playlist type (a sliding DVR view).
-// SPEC_JSON is a JSON array of {name, url, vod, duration?}. The page is served from the
+//   - `switch: true` (a master of several variants): once it has played, the page asks hls.js for
+//     the next variant (`nextLevel`); hls.js must switch to it (LEVEL_SWITCHED) and the video
+//     play PLAY_SECONDS more after the switch.
+// SPEC_JSON is a JSON array of {name, url, vod, duration?, switch?}. The page is served from the
 // playlist's origin (intercepted by playwright, so hls.js loads the playlist same-origin) and
 // gets hls.js from HLS_MIN_JS. Prints one JSON object {ok, failures, playlists: [...]}, exits 0
 // when every check passed and 1 otherwise.
@@ -54,11 +57,13 @@ async function play(browser, item) {
     seen.hlsVersion = await page.evaluate(() => window.Hls && window.Hls.version);
     if (!seen.hlsVersion) throw new Error('hls.js did not load');
     await page.evaluate((url) => {
-      const state = { errors: [], levels: [], videoErrors: [] };
+      const state = { errors: [], levels: [], videoErrors: [], switches: [], levelCount: 0 };
       window.__play = state;
       const video = document.querySelector('video');
       video.addEventListener('error', () => state.videoErrors.push(video.error && video.error.code));
       const hls = new window.Hls();
+      window.__hls = hls;
+      hls.on(window.Hls.Events.LEVEL_SWITCHED, (_, data) => state.switches.push(data.level));
       hls.on(window.Hls.Events.ERROR, (_, data) =>
         state.errors.push({ type: data.type, details: data.details, fatal: data.fatal }),
       );
@@ -74,7 +79,8 @@ async function play(browser, item) {
           endSN: details.endSN,
         });
       });
-      hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
+      hls.on(window.Hls.Events.MANIFEST_PARSED, (_, data) => {
+        state.levelCount = data.levels.length;
         video.play().catch((error) => state.errors.push({ type: 'play', details: String(error), fatal: true }));
       });
       hls.loadSource(url);
@@ -99,6 +105,7 @@ async function play(browser, item) {
     const summary = summarizePlayback(samples, start, PLAY_SECONDS, PLAY_TIMEOUT_MS);
     seen.playback = summary.playback;
     summary.failures.forEach(fail);
+    if (item.switch && summary.failures.length === 0) await switchVariant(page, seen, fail);
 
     const state = await page.evaluate(() => window.__play);
     seen.errors = state.errors;
@@ -130,6 +137,37 @@ async function play(browser, item) {
     await page.close();
   }
   return seen;
+}
+
+// Asks hls.js for the next variant, then waits for the switch and PLAY_SECONDS of playback
+// after it.
+async function switchVariant(page, seen, fail) {
+  const { from, to } = await page.evaluate(() => {
+    const hls = window.__hls;
+    const from = hls.currentLevel;
+    const to = (from + 1) % hls.levels.length;
+    hls.nextLevel = to;
+    return { from, to };
+  });
+  seen.switch = { from, to, levels: await page.evaluate(() => window.__play.levelCount) };
+  if (seen.switch.levels < 2) return fail(`${seen.switch.levels} variant(s): nothing to switch to`);
+  const deadline = Date.now() + PLAY_TIMEOUT_MS;
+  let switchedAt = null;
+  while (Date.now() < deadline) {
+    const now = await page.evaluate(() => ({
+      t: document.querySelector('video').currentTime,
+      switches: window.__play.switches,
+      fatal: window.__play.errors.some((e) => e.fatal),
+    }));
+    if (now.fatal) break;
+    if (switchedAt === null && now.switches.includes(to)) switchedAt = now.t;
+    if (switchedAt !== null && now.t - switchedAt > PLAY_SECONDS) {
+      seen.switch.playedAfter = now.t - switchedAt;
+      return;
+    }
+    await sleep(250);
+  }
+  fail(switchedAt === null ? `no switch to variant ${to}` : 'did not play on after the switch');
 }
 
 const result = { ok: false, failures: [], playlists: [] };

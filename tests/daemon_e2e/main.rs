@@ -15,6 +15,7 @@ mod config_tools;
 mod daemon;
 mod durable;
 mod feeds;
+mod fmp4;
 mod heal;
 mod inputs;
 mod logs;

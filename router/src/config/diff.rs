@@ -25,7 +25,9 @@
 //!   segments, which each sink's publishing plan starts, changes or drops at the next version. Any other changed key restarts the playlist
 //!   ([`GraphDiff::playlists_restart`]): `input` moves it to another segmenter (another media
 //!   timeline, to be re-subscribed, with a discontinuity); `name` and `segment_name` are where
-//!   its objects live at every sink, its identity there: changed live, the old playlist file
+//!   its objects live at every sink, its identity there (and so are `segment_format`, which
+//!   changes what the segments are, and `init_name`; the sinks' plans go on after a
+//!   discontinuity, a TS playlist naming no init segment): changed live, the old playlist file
 //!   would stay at every sink with no EXT-X-ENDLIST (players polling it would see a stalled
 //!   stream) and the window would mix two naming schemes. A restart ends the old incarnation
 //!   like a removed playlist and starts the new one; numbering continues (the sequence store

@@ -37,6 +37,7 @@ mod playlist_views;
 mod plugin_sink;
 mod raw;
 mod render;
+pub mod segment_format;
 mod sinks;
 mod sources;
 mod template;

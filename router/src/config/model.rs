@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 mod id;
 
-pub use crate::playlist::SegmentNamePattern;
 pub use crate::playlist::views::{ArchiveNamePattern, ArchiveView, DvrView};
+pub use crate::playlist::{SegmentFormat, SegmentNamePattern};
 pub use crate::source::{
     CommandError, ExecCommand, HttpUrl, HttpUrlError, KeyLength, MulticastError, PassphraseLength,
     SrtMode, SrtPassphrase, SrtSource, UdpSource,
@@ -187,6 +187,11 @@ pub struct PlaylistNode {
     pub dvr: Option<DvrView>,
     /// `[playlists.NAME.archive]`: one recording per UTC-aligned period (none: no archives).
     pub archive: Option<ArchiveView>,
+    /// `segment_format`: `ts` (default) or `fmp4` (segments remuxed to CMAF fragments).
+    pub segment_format: SegmentFormat,
+    /// `init_name`: the init segments' name pattern with `{n}` (default `NAME-init-{n}.mp4`);
+    /// only used with `segment_format = "fmp4"`.
+    pub init_name: String,
 }
 
 /// `[sinks.NAME]`.

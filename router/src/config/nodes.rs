@@ -15,6 +15,7 @@ use super::model::{
 };
 use super::playlist_views;
 use super::raw::{Pos, Table};
+use super::segment_format;
 use crate::playlist::SegmentNamePattern;
 
 /// A node as declared (at top level, or instantiated from a template), not yet checked.
@@ -145,7 +146,8 @@ pub(super) fn build_playlist(
         || format!("{}.m3u8", decl.name),
         |name| checked_relative(&mut fields, "name", name),
     );
-    let default_segment_name = || SegmentNamePattern::with_prefix(&decl.name);
+    let format = segment_format::segment_format(&mut fields);
+    let default_segment_name = || segment_format::default_segment_name(&decl.name, format);
     let segment_name = match fields.string("segment_name") {
         Some(written) => {
             let parsed = SegmentNamePattern::parse(written.value);
@@ -161,6 +163,9 @@ pub(super) fn build_playlist(
     let window = fields.count("window", APPLE_MIN_LIVE_WINDOW);
     check_window(&mut fields, window);
     let repeat_ts_headers = fields.boolean("repeat_ts_headers", true);
+    let headers_pos = fields.pos_of("repeat_ts_headers");
+    segment_format::check_headers(&mut fields, format, repeat_ts_headers, headers_pos);
+    let init_name = segment_format::init_name(&mut fields, &decl.name, format, &segment_name);
     let base_url = fields.string("base_url");
     if let Some(base_url) = &base_url
         && !base_url.value.ends_with('/')
@@ -193,6 +198,8 @@ pub(super) fn build_playlist(
             endlist_on_stop,
             dvr,
             archive,
+            segment_format: format,
+            init_name,
         }),
         ok,
         inputs,

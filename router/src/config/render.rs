@@ -185,6 +185,13 @@ fn playlist(node: &PlaylistNode) -> Shown {
         ("program_date_time", node.program_date_time.to_string()),
         ("endlist_on_stop", node.endlist_on_stop.to_string()),
     ]);
+    // Shown when not the default, like a key written.
+    if node.segment_format == crate::playlist::SegmentFormat::Fmp4 {
+        settings.extend([
+            ("segment_format", "fmp4".to_owned()),
+            ("init_name", node.init_name.clone()),
+        ]);
+    }
     let mut summary = match node.window {
         0 => format!("{}, all segments", node.file_name),
         window => format!("{}, window {window}", node.file_name),

@@ -49,6 +49,21 @@ pub struct PlanSettings {
     /// Recordings, one per period.
     #[serde(default)]
     pub archive: Option<views::ArchiveView>,
+    /// What the segments are made of (a sink stores fMP4 ones as `video/mp4`, and a plan
+    /// of MPEG-TS segments names no init segment).
+    #[serde(default)]
+    pub segment_format: SegmentFormat,
+}
+
+/// What a playlist's segments are made of (`segment_format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentFormat {
+    /// MPEG-TS, as cut.
+    #[default]
+    Ts,
+    /// fMP4 / CMAF fragments (`.m4s`) after an init segment named in EXT-X-MAP.
+    Fmp4,
 }
 
 /// How a media playlist behaves.

@@ -9,6 +9,9 @@ pub mod archive_master;
 pub mod journal;
 pub mod key_runs;
 pub mod plan;
+mod plan_inits;
+#[cfg(test)]
+mod plan_inits_tests;
 mod plan_views;
 pub mod views;
 
@@ -19,6 +22,7 @@ use streamrouter_plugin::{
 };
 
 pub use plan::{Operation, PlaylistPlan, SEGMENT_CACHE_CONTROL};
+pub use plan_inits::InitRun;
 
 use crate::playlist::{MediaPlaylist, PlanSettings};
 use crate::segmenter::Segment;
@@ -130,7 +134,8 @@ impl<S: Sink> Publisher<S> {
     }
 
     /// Stores an fMP4 init segment under `key`, before any playlist names it; the segments
-    /// published from now on name it in their EXT-X-MAP. It is kept (not expired) for now.
+    /// published from now on name it in their EXT-X-MAP. It expires once no listed entry
+    /// names it.
     pub fn publish_init(&mut self, key: &str, data: &[u8]) -> Result<(), PublishError> {
         put_segment(&self.sink, key, data, &self.headers)?;
         self.plan.set_init_key(key.to_owned());

@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
+use super::plan_inits::InitRun;
 use super::views::{Archives, Dvr, ViewsSnapshot};
 use crate::playlist::master::relative_uri;
 use crate::playlist::{MediaPlaylist, PlanSettings, PlaylistEntry, PlaylistSnapshot};
@@ -68,6 +69,8 @@ pub struct PlaylistPlan {
     pub(super) archives: Option<Archives>,
     /// Key of the init segment (fMP4) the next segments need, named in their EXT-X-MAP.
     pub(super) init_key: Option<String>,
+    /// The init segments entries name, oldest first (see `plan_inits.rs`).
+    pub(super) inits: VecDeque<InitRun>,
 }
 
 /// A segment some view lists.
@@ -98,6 +101,7 @@ impl PlaylistPlan {
             dvr,
             archives,
             init_key: None,
+            inits: VecDeque::new(),
         }
     }
 
@@ -119,6 +123,8 @@ impl PlaylistPlan {
             keys: Vec::new(),
             next_sequence: self.next_sequence,
             views: self.views_header(),
+            init_key: self.init_key.clone(),
+            inits: self.inits.iter().cloned().collect(),
         }
     }
 
@@ -150,6 +156,8 @@ impl PlaylistPlan {
             keys,
             next_sequence,
             views,
+            init_key,
+            inits,
         } = snapshot;
         if keys.len() != playlist.entries.len() {
             return None;
@@ -172,7 +180,8 @@ impl PlaylistPlan {
             listed,
             dvr: None,
             archives: None,
-            init_key: None,
+            init_key,
+            inits: inits.into(),
         };
         plan.restore_views(playlist, views, &entries, &keys);
         plan.cache_control = cache_control_of(&plan.playlist);
@@ -209,6 +218,7 @@ impl PlaylistPlan {
             first_sequence: self.settings.first_sequence,
             ..settings
         };
+        self.follow_format();
         operations.extend(self.update_views());
         operations
     }
@@ -227,6 +237,7 @@ impl PlaylistPlan {
             archives.open = None;
             archives.finished.clear();
         }
+        self.rebase_inits();
     }
 
     /// Whether the playlist has ended (its final version has EXT-X-ENDLIST).
@@ -242,12 +253,6 @@ impl PlaylistPlan {
     /// The sequence number the next segment will get.
     pub fn next_sequence(&self) -> u64 {
         self.next_sequence
-    }
-
-    /// The segments planned from now on are fMP4 fragments needing the init segment stored
-    /// under `key` (listed as their EXT-X-MAP). The caller stores it before the next segment.
-    pub fn set_init_key(&mut self, key: String) {
-        self.init_key = Some(key);
     }
 
     /// Plans a new segment whose first sample was captured at `wall_clock`, naming it after its
@@ -426,6 +431,12 @@ pub struct PlanSnapshot {
     /// The time-shift and archive views.
     #[serde(default)]
     pub views: ViewsSnapshot,
+    /// The init segment (fMP4) the next segments name; a journal from before fMP4 has none.
+    #[serde(default)]
+    pub init_key: Option<String>,
+    /// The init segments the listed entries name (see `plan_inits.rs`).
+    #[serde(default)]
+    pub inits: Vec<InitRun>,
 }
 
 /// A player must not cache a live playlist longer than half a target duration.

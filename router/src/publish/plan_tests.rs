@@ -8,6 +8,7 @@ fn settings(window: usize, base_url: Option<&str>) -> PlanSettings {
         dvr: None,
         archive: None,
         playlist_key: "live/index.m3u8".into(),
+        segment_format: Default::default(),
         segment_name: SegmentNamePattern::parse("live/s-{seq:03}.ts").unwrap(),
         base_url: base_url.map(str::to_owned),
         first_sequence: 10,

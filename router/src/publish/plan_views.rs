@@ -83,12 +83,14 @@ impl PlaylistPlan {
     pub(super) fn release(&mut self) -> Vec<Operation> {
         let front = self.front();
         let mut operations = Vec::new();
+        let mut keep_for = 0.0f64;
         while let Some(first) = self.listed.front()
             && first.sequence < front
         {
             let Some(gone) = self.listed.pop_front() else {
                 break;
             };
+            keep_for = keep_for.max(gone.keep_for);
             let held = (self.archives.as_ref()).is_some_and(|a| a.finished_holds(gone.sequence));
             if gone.gap || held || !self.settings.delete_expired {
                 continue;
@@ -98,7 +100,23 @@ impl PlaylistPlan {
                 keep_for: Duration::from_secs_f64(gone.keep_for.max(0.0)),
             });
         }
+        let target = self.playlist.target_duration() as f64;
+        let keep_for = Duration::from_secs_f64(keep_for.max(target));
+        operations.extend(self.expire_inits(self.oldest_named(), keep_for));
         operations
+    }
+
+    /// The oldest sequence number an entry of any view names: the listed ones and those of
+    /// the finished archives kept (the next one when none is).
+    pub(super) fn oldest_named(&self) -> u64 {
+        let finished = (self.archives.as_ref())
+            .and_then(|archives| archives.finished.iter().map(|archive| archive.first).min());
+        let listed = self.listed.front().map(|listed| listed.sequence);
+        [finished, listed]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.next_sequence)
     }
 
     /// Deletes the finished archives whose period ended more than `retain` before `now`: each
@@ -130,6 +148,7 @@ impl PlaylistPlan {
                 }
             }
         }
+        operations.extend(self.expire_inits(self.oldest_named(), target));
         operations
     }
 
@@ -179,7 +198,7 @@ impl PlaylistPlan {
                     .len()
                     .saturating_sub(self.playlist.entries().len());
                 for (entry, listed) in self.playlist.entries().zip(self.listed.iter().skip(skip)) {
-                    let mut entry = entry.clone();
+                    let mut entry = self.mapped_for(&dvr.key, entry.clone());
                     entry.uri = self.uri_for(&dvr.key, &listed.key);
                     dvr.playlist.push(entry);
                 }
@@ -266,7 +285,8 @@ impl PlaylistPlan {
             let lasting: f64 = listed().map(|(entry, _)| entry.duration).sum();
             listed()
                 .map(|(entry, stored)| {
-                    let mut entry = entry.clone().listed_for_at_least(lasting);
+                    let mut entry =
+                        plan.mapped_for(key, entry.clone().listed_for_at_least(lasting));
                     entry.uri = plan.uri_for(key, stored);
                     entry
                 })

@@ -51,6 +51,7 @@ fn publisher(sink: RecordingSink, window: usize) -> Publisher<RecordingSink> {
             dvr: None,
             archive: None,
             playlist_key: "index.m3u8".into(),
+            segment_format: Default::default(),
             segment_name: SegmentNamePattern::with_prefix("seg"),
             base_url: None,
             first_sequence: 1,

@@ -15,6 +15,7 @@ use crate::segmenter::Segment;
 fn settings(dvr: Option<u64>, archive: Option<(u64, u64)>) -> PlanSettings {
     PlanSettings {
         playlist_key: "cam.m3u8".into(),
+        segment_format: Default::default(),
         segment_name: SegmentNamePattern::parse("seg/cam-{seq:05}.ts").unwrap(),
         base_url: None,
         first_sequence: 1,

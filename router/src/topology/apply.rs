@@ -248,8 +248,12 @@ impl Topology {
                 continue;
             };
             let outputs = self.outputs_of(new, name);
-            let store = SequenceStore::new(new.router.state_dir.as_deref(), name);
-            let predecessor = self.playlists.remove(name).map(|p| p.task);
+            let old = self.playlists.remove(name);
+            let store = (old.as_ref()).map_or_else(
+                || SequenceStore::new(new.router.state_dir.as_deref(), name),
+                |old| old.store.clone(),
+            );
+            let predecessor = old.map(|p| p.task);
             let (input, receiver) = mpsc::channel(SEGMENT_QUEUE);
             let id: PlaylistId = Arc::from(name.as_str());
             let node_id = NodeId::playlist(name);
@@ -259,14 +263,14 @@ impl Topology {
                 name: id,
                 settings,
                 predecessor,
-                store,
+                store: store.clone(),
                 outputs,
                 status: status.clone(),
             };
             let playlist = PlaylistTask::new(start, receiver);
             let task = spawn_node(span, status, self.shutdown.clone(), playlist);
             self.playlists
-                .insert(name.clone(), PlaylistHandle { input, task });
+                .insert(name.clone(), PlaylistHandle { input, task, store });
         }
     }
 

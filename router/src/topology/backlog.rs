@@ -19,9 +19,10 @@ use std::time::SystemTime;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
-use crate::publish::journal::{Journal, Record, SegmentInfo, crc32};
+use crate::publish::journal::{Journal, Record, SegmentInfo};
 use crate::segmenter::Segment;
 
+use super::backlog_records::{JournalBytes, record_of};
 use super::links::{PlaylistId, SinkCommand};
 use super::sink_task::SinkSetup;
 
@@ -39,6 +40,14 @@ pub struct Work {
 pub enum WorkItem {
     /// A command as it was sent (a segment read back from the journal when needed).
     Command(SinkCommand),
+    /// An init segment lost from the journal: the playlist's segments are gaps until the
+    /// next init.
+    InitLost {
+        /// Which playlist.
+        playlist: PlaylistId,
+        /// Its object key.
+        key: String,
+    },
     /// A segment this sink will not hold: list it as EXT-X-GAP.
     Gap {
         /// Which playlist.
@@ -325,6 +334,29 @@ impl Backlog {
                     }
                 }
             }
+            Record::Init {
+                playlist,
+                key,
+                len,
+                crc,
+            } => {
+                let read = match self.journal.clone() {
+                    Some(journal) => blocking(move || journal.read_segment(id, len, crc)).await,
+                    None => Err("no journal".to_owned()),
+                };
+                let playlist = Arc::from(playlist);
+                match read {
+                    Ok(data) => WorkItem::Command(SinkCommand::Init {
+                        playlist,
+                        key,
+                        data: Arc::new(data),
+                    }),
+                    Err(error) => {
+                        tracing::error!(%key, %error, "queued init segment lost from the journal; its playlist lists gaps until the next one");
+                        WorkItem::InitLost { playlist, key }
+                    }
+                }
+            }
             Record::Gap {
                 playlist,
                 key,
@@ -355,44 +387,6 @@ impl Backlog {
             }),
         };
         Work { id, item }
-    }
-}
-
-/// The journal record of a command.
-fn record_of(command: &SinkCommand) -> Record {
-    match command {
-        SinkCommand::Plan { playlist, settings } => Record::Plan {
-            playlist: playlist.to_string(),
-            settings: settings.clone(),
-        },
-        SinkCommand::Segment {
-            playlist,
-            key,
-            segment,
-            wall_clock,
-            ..
-        } => Record::Segment {
-            playlist: playlist.to_string(),
-            key: key.clone(),
-            info: SegmentInfo::of(segment),
-            wall_clock: *wall_clock,
-            len: segment.data.len() as u64,
-            crc: crc32(&segment.data),
-        },
-        SinkCommand::Master { key, text } => Record::Master {
-            key: key.clone(),
-            text: text.clone(),
-        },
-        SinkCommand::ArchiveMaster(version) => Record::ArchiveMaster(version.clone()),
-        SinkCommand::End {
-            playlist,
-            endlist,
-            forget,
-        } => Record::End {
-            playlist: playlist.to_string(),
-            endlist: *endlist,
-            forget: *forget,
-        },
     }
 }
 
@@ -454,17 +448,15 @@ async fn journaled(
         SinkCommand::Segment { segment, .. } => {
             let len = segment.data.len() as u64;
             let over = backlog.memory_bytes() + len > limits.memory_bytes;
-            (Some(Arc::clone(segment)), over)
+            (Some(JournalBytes::Segment(Arc::clone(segment))), over)
         }
+        // Small, and never dropped for the spool: held in memory too.
+        SinkCommand::Init { data, .. } => (Some(JournalBytes::Init(Arc::clone(data))), false),
         _ => (None, false),
     };
     let written = {
         let record = record.clone();
-        blocking(move || {
-            let bytes = data.as_ref().map(|segment| segment.data.as_slice());
-            journal.append(id, &record, bytes)
-        })
-        .await
+        blocking(move || journal.append(id, &record, data.as_ref().map(JournalBytes::bytes))).await
     };
     match (written, command) {
         (Ok(()), SinkCommand::Segment { cut, .. }) if over_budget => {

@@ -72,6 +72,9 @@ pub struct PlaylistSettings {
     /// The masters this playlist is a variant of: numbering shared with the other variants,
     /// and every numbered segment reported.
     pub renditions: Option<RenditionLink>,
+    /// fMP4 segments: the init segments' name pattern (`init_name`, with `{n}`); `None`:
+    /// MPEG-TS.
+    pub init_name: Option<String>,
 }
 
 /// A variant's ties to its masters.
@@ -147,6 +150,16 @@ pub enum SinkCommand {
         wall_clock: SystemTime,
         /// When it was cut (for the publish latency log).
         cut: Instant,
+    },
+    /// Store an fMP4 init segment of playlist `playlist`; its next segments name it (it is
+    /// queued before them, and journaled like a segment).
+    Init {
+        /// Which playlist.
+        playlist: PlaylistId,
+        /// Object key of the init segment.
+        key: String,
+        /// Its bytes (shared with the other sinks of the playlist).
+        data: Arc<Vec<u8>>,
     },
     /// Publish a master playlist version (after the variant playlists it lists, which were
     /// queued before it).

@@ -21,8 +21,12 @@ mod apply_plan_tests;
 #[cfg(test)]
 mod archive_master_tests;
 mod backlog;
+mod backlog_records;
 #[cfg(any(test, debug_assertions))]
 mod fault;
+mod fmp4_stage;
+#[cfg(test)]
+mod fmp4_tests;
 #[cfg(test)]
 mod graph_tests;
 mod heal;
@@ -65,6 +69,7 @@ use links::{MasterQueue, PlaylistInput, PlaylistSettings, SegmenterInput, SinkQu
 use seams::Seams;
 use sink_task::{JournalPlace, SinkLimits, SinkSetup};
 use source_task::Readers;
+use state::SequenceStore;
 
 /// Chunks buffered between a source and a segmenter.
 const SOURCE_QUEUE: usize = 1024;
@@ -91,6 +96,8 @@ struct SegmenterHandle {
 struct PlaylistHandle {
     input: mpsc::Sender<PlaylistInput>,
     task: JoinHandle<Option<u64>>,
+    /// Its numbers (and last init segment), handed to the next incarnation.
+    store: SequenceStore,
 }
 
 /// A running master playlist task, and the numbering its variants share (kept across a
@@ -283,6 +290,7 @@ fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSetti
             dvr: node.dvr.clone(),
             archive: node.archive.clone(),
             playlist_key: node.file_name.clone(),
+            segment_format: node.segment_format,
             segment_name: node.segment_name.clone(),
             base_url: node.base_url.clone(),
             first_sequence: 1,
@@ -297,6 +305,8 @@ fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSetti
         },
         endlist_on_stop: node.endlist_on_stop,
         renditions: None,
+        init_name: (node.segment_format == crate::playlist::SegmentFormat::Fmp4)
+            .then(|| node.init_name.clone()),
     }
 }
 

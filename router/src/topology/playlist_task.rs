@@ -6,7 +6,11 @@
 //! A reload talks to it through the same channel as its segmenter: new settings go to every
 //! sink's plan for the next version; new outputs get the plan, dropped ones a final version.
 //! A panic restarts the task in place (see `heal`): numbering goes on, after a discontinuity.
-//! Owns naming, numbering and the wall-clock mapping; never touches a sink directly.
+//! Owns naming, numbering and the wall-clock mapping; never touches a sink directly. An fMP4
+//! playlist remuxes each segment first (`fmp4_stage`) and queues a new init segment to every
+//! sink before the first segment naming it; a sink added later gets the current init after its
+//! plan. Masters get the cut MPEG-TS segment (their CODECS are read from it; BANDWIDTH then
+//! counts TS bytes, a little above the fragments').
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
@@ -16,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::fmp4_stage::{Converted, Fmp4Stage};
 use super::heal::{NodeTask, Restart};
 use super::links::{
     MasterInput, PlaylistId, PlaylistInput, PlaylistSettings, SinkCommand, SinkQueue,
@@ -94,6 +99,9 @@ pub struct PlaylistTask {
     planned: bool,
     /// Nothing numbered yet in this incarnation (a master's variant may start at any number).
     fresh: bool,
+    /// The remuxer of an fMP4 playlist, and its current init segment.
+    fmp4: Option<Fmp4Stage>,
+    init: Option<(String, Arc<Vec<u8>>)>,
 }
 
 impl PlaylistTask {
@@ -107,8 +115,11 @@ impl PlaylistTask {
             outputs,
             status,
         } = start;
+        let fmp4 = (settings.init_name.clone()).map(|init_name| Fmp4Stage::new(&name, init_name));
         Self {
             fresh: predecessor.is_none(),
+            fmp4,
+            init: None,
             name,
             settings,
             predecessor,
@@ -138,6 +149,16 @@ impl PlaylistTask {
         next
     }
 
+    /// The current init segment, for a sink.
+    fn init_command(&self) -> SinkCommand {
+        let (key, data) = self.init.clone().unwrap_or_default();
+        SinkCommand::Init {
+            playlist: Arc::clone(&self.name),
+            key,
+            data,
+        }
+    }
+
     fn plan(&self, next_sequence: u64) -> SinkCommand {
         SinkCommand::Plan {
             playlist: Arc::clone(&self.name),
@@ -152,7 +173,15 @@ impl PlaylistTask {
     /// task and in the store) before anything is published under it, and the sinks and
     /// masters are given it at once, with nothing to wait for in between: a panic never
     /// leaves them numbering apart from the task.
-    async fn publish(&mut self, segment: Arc<Segment>, clock: &mut WallClock) {
+    /// Whether it was published (an fMP4 playlist skips a segment it cannot remux).
+    async fn publish(&mut self, cut_segment: Arc<Segment>, clock: &mut WallClock) -> bool {
+        let (segment, init) = match &mut self.fmp4 {
+            None => (Arc::clone(&cut_segment), None),
+            Some(stage) => match stage.convert(&cut_segment, &self.store, &self.status).await {
+                Some(Converted { init, segment }) => (segment, init),
+                None => return false,
+            },
+        };
         let cut = Instant::now();
         let own_next = self.next_sequence().await;
         let mut sequence = own_next;
@@ -185,6 +214,12 @@ impl PlaylistTask {
                 queue.send(self.plan(sequence));
             }
         }
+        if let Some(init) = init {
+            self.init = Some(init);
+            for queue in self.outputs.values() {
+                queue.send(self.init_command());
+            }
+        }
         let wall_clock = clock.start_of(&segment);
         tracing::debug!(playlist = %self.name, %key, duration = segment.duration(), "segment cut");
         for queue in self.outputs.values() {
@@ -201,11 +236,12 @@ impl PlaylistTask {
                 master.send(MasterInput::Segment {
                     variant: *variant,
                     sequence,
-                    segment: Arc::clone(&segment),
+                    segment: Arc::clone(&cut_segment),
                     wall_clock,
                 });
             }
         }
+        true
     }
 }
 
@@ -233,8 +269,7 @@ impl NodeTask for PlaylistTask {
                         marked.discontinuity = true;
                         segment = Arc::new(marked);
                     }
-                    self.publish(segment, &mut clock).await;
-                    if !live {
+                    if self.publish(segment, &mut clock).await && !live {
                         live = true;
                         self.status.set(NodeState::Live);
                     }
@@ -294,6 +329,9 @@ impl PlaylistTask {
                     .is_some_and(|old| old.same_queue(queue))
                 {
                     queue.send(self.plan(next));
+                    if self.init.is_some() {
+                        queue.send(self.init_command());
+                    }
                     tracing::info!(playlist = %self.name, %sink, "now published there too");
                 }
             }

@@ -1,15 +1,31 @@
 //! Sequence numbers that survive restarts: one small file per playlist under `state_dir`, so a
-//! restarted daemon never reuses a segment name (a CDN may cache the old one forever).
+//! restarted daemon never reuses a segment name (a CDN may cache the old one forever). An fMP4
+//! playlist also keeps its last init segment's number and checksum there (`NAME.init`), so a
+//! restart names the same init the same and a changed one anew, never overwriting an init
+//! that listed segments still need.
 //!
 //! Owns the files under `state_dir/playlists/`; nothing else.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The last init segment a playlist stored: its number `n` and the CRC-32 of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitMark {
+    /// Its number in `init_name`.
+    pub n: u64,
+    /// CRC-32 of its bytes.
+    pub crc: u32,
+}
 
 /// Where a playlist's next sequence number is kept; `None` keeps it in memory only.
 #[derive(Debug, Clone)]
 pub struct SequenceStore {
     file: Option<PathBuf>,
+    /// The last init, shared by the store's clones (a restarted playlist task gets its
+    /// predecessor's store).
+    init: Arc<Mutex<Option<InitMark>>>,
 }
 
 impl SequenceStore {
@@ -19,7 +35,41 @@ impl SequenceStore {
             let safe = super::safe_file_name(name);
             dir.join("playlists").join(format!("{safe}.next"))
         });
-        Self { file }
+        Self {
+            file,
+            init: Arc::default(),
+        }
+    }
+
+    /// The last init segment stored (in memory, else from its file).
+    pub async fn load_init(&self) -> Option<InitMark> {
+        if let Some(mark) = *self.init.lock().unwrap_or_else(PoisonError::into_inner) {
+            return Some(mark);
+        }
+        let file = self.file.as_ref()?.with_extension("init");
+        let text = tokio::fs::read_to_string(&file).await.ok()?;
+        let (n, crc) = text.trim().split_once(' ')?;
+        let mark = InitMark {
+            n: n.parse().ok()?,
+            crc: u32::from_str_radix(crc, 16).ok()?,
+        };
+        *self.init.lock().unwrap_or_else(PoisonError::into_inner) = Some(mark);
+        Some(mark)
+    }
+
+    /// Records the init segment just handed to the sinks.
+    pub async fn save_init(&self, mark: InitMark) -> io::Result<()> {
+        *self.init.lock().unwrap_or_else(PoisonError::into_inner) = Some(mark);
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if let Some(dir) = file.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let file = file.with_extension("init");
+        let temp = file.with_extension("init.tmp");
+        tokio::fs::write(&temp, format!("{} {:08x}\n", mark.n, mark.crc)).await?;
+        tokio::fs::rename(&temp, file).await
     }
 
     /// The next sequence number to use: the stored one, or 1.
@@ -69,5 +119,22 @@ mod tests {
             42
         );
         assert_eq!(SequenceStore::new(None, "x").load().await, 1);
+    }
+
+    #[tokio::test]
+    async fn the_last_init_survives_a_new_store_and_is_shared_by_clones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(store.load_init().await, None);
+        let mark = InitMark {
+            n: 3,
+            crc: 0xdead_beef,
+        };
+        store.save_init(mark).await.unwrap();
+        let again = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(again.load_init().await, Some(mark));
+        let memory = SequenceStore::new(None, "cam");
+        memory.clone().save_init(mark).await.unwrap();
+        assert_eq!(memory.load_init().await, Some(mark));
     }
 }

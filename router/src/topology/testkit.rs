@@ -60,6 +60,12 @@ const FIRST_PTS: u64 = 126_000;
 /// PAT/PMT before it and a PCR on it, each picture one TS packet: about 2 kB a second, so that
 /// a thousand feeds cost little.
 pub(super) fn tiny_stream(seconds: u64) -> Vec<u8> {
+    tiny_stream_changing(seconds, u64::MAX)
+}
+
+/// [`tiny_stream`] whose SPS changes (another profile) from second `change_at` on: a new
+/// codec configuration.
+pub(super) fn tiny_stream_changing(seconds: u64, change_at: u64) -> Vec<u8> {
     let mut counters = BTreeMap::new();
     let mut out = Vec::new();
     for n in 0..seconds * 10 {
@@ -75,7 +81,8 @@ pub(super) fn tiny_stream(seconds: u64) -> Vec<u8> {
         let pts = FIRST_PTS + n * PICTURE_TICKS;
         let mut es = vec![0, 0, 0, 1, 0x09, 0xf0];
         if key {
-            es.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x64, 0, 0x1e, 0, 0, 0, 1, 0x68, 0xee]);
+            let profile = if n / 10 >= change_at { 0x4d } else { 0x64 };
+            es.extend_from_slice(&[0, 0, 0, 1, 0x67, profile, 0, 0x1e, 0, 0, 0, 1, 0x68, 0xee]);
         }
         es.extend_from_slice(&[0, 0, 1, if key { 0x65 } else { 0x41 }, 0x88]);
         es.extend((0..24).map(|i| i as u8 + 2));
@@ -123,6 +130,10 @@ fn packet(
 pub(super) struct MemorySink {
     objects: Mutex<BTreeMap<String, Vec<u8>>>,
     down: AtomicBool,
+    /// Each object's Content-Type as stored.
+    types: Mutex<BTreeMap<String, String>>,
+    /// Playlist versions that named (EXT-X-MAP) an init segment not stored at the time.
+    missing_maps: Mutex<Vec<String>>,
 }
 
 impl MemorySink {
@@ -132,6 +143,17 @@ impl MemorySink {
         objects
             .get(key)
             .map(|body| String::from_utf8_lossy(body).into_owned())
+    }
+
+    /// Object `key`'s Content-Type as last stored.
+    pub(super) fn content_type(&self, key: &str) -> Option<String> {
+        self.types.lock().unwrap().get(key).cloned()
+    }
+
+    /// Every `PLAYLIST: INIT` where a playlist version was stored naming an init segment
+    /// that was not stored then.
+    pub(super) fn missing_maps(&self) -> Vec<String> {
+        self.missing_maps.lock().unwrap().clone()
     }
 
     /// The keys it holds.
@@ -158,16 +180,48 @@ impl MemorySink {
 }
 
 impl Sink for MemorySink {
-    fn put(&self, key: &str, body: &[u8], _meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
+    fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
         self.refuse(key)?;
         let mut objects = self.objects.lock().unwrap();
+        if key.ends_with(".m3u8") {
+            let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
+            for line in String::from_utf8_lossy(body).lines() {
+                let Some(uri) = line.strip_prefix("#EXT-X-MAP:URI=\"") else {
+                    continue;
+                };
+                let uri = uri.trim_end_matches('"');
+                let init = match dir {
+                    "" => uri.to_owned(),
+                    dir => format!("{dir}/{uri}"),
+                };
+                if !objects.contains_key(&init) {
+                    self.missing_maps
+                        .lock()
+                        .unwrap()
+                        .push(format!("{key}: {init}"));
+                }
+            }
+        }
         objects.insert(key.to_owned(), body.to_vec());
+        let types = &mut self.types.lock().unwrap();
+        types.insert(key.to_owned(), meta.content_type.to_owned());
         Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<(), SinkError> {
         self.refuse(key)?;
-        self.objects.lock().unwrap().remove(key);
+        let mut objects = self.objects.lock().unwrap();
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let map = format!("#EXT-X-MAP:URI=\"{name}\"");
+        for (playlist, text) in objects.iter().filter(|(k, _)| k.ends_with(".m3u8")) {
+            if String::from_utf8_lossy(text).contains(&map) {
+                self.missing_maps
+                    .lock()
+                    .unwrap()
+                    .push(format!("{playlist}: {key} deleted"));
+            }
+        }
+        objects.remove(key);
         Ok(())
     }
 }

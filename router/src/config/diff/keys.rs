@@ -234,8 +234,8 @@ impl ChangedKeys for PlaylistNode {
 /// Live keys only shape the text each sink renders and what it deletes (`endlist_on_stop` is
 /// only read when the daemon stops; the `dvr` and `archive` views are the publishing plan's,
 /// compared key by key); they apply to the next playlist version. The others are
-/// the playlist's timeline (`input`) or where its objects live at every sink (`name`,
-/// `segment_name`): the playlist restarts. See the `diff` module doc.
+/// the playlist's timeline (`input`) or what and where its objects are at every sink (`name`,
+/// `segment_name`, `segment_format`, `init_name`): the playlist restarts. See the `diff` module doc.
 impl KeyEffects for PlaylistNode {
     fn key_changes(&self, new: &Self) -> KeyChanges {
         let PlaylistNode {
@@ -251,9 +251,14 @@ impl KeyEffects for PlaylistNode {
             endlist_on_stop,
             dvr,
             archive,
+            segment_format,
+            init_name,
         } = self;
         let mut keys = KeyChanges::default();
         keys.restart("input", input, &new.input);
+        // What the segments are and where their init segments live at every sink.
+        keys.restart("segment_format", segment_format, &new.segment_format);
+        keys.restart("init_name", init_name, &new.init_name);
         keys.restart("name", file_name, &new.file_name);
         keys.restart("segment_name", segment_name, &new.segment_name);
         keys.live("window", window, &new.window);

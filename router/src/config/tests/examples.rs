@@ -78,6 +78,7 @@ fn every_example_file_is_tested() {
         names,
         [
             "conf.d",
+            "fmp4.toml",
             "ladder.toml",
             "many-feeds.toml",
             "quickstart.toml",
@@ -123,6 +124,20 @@ fn quickstart_plays_the_sample_clip_into_a_local_directory() {
         graph.router.state_dir,
         Some(dir.join("../target/quickstart/state"))
     );
+}
+
+#[test]
+fn fmp4_publishes_the_clip_as_fmp4_fragments_after_init_segments() {
+    let graph = load_example("fmp4.toml");
+    let playlist = &graph.playlists["clip"];
+    assert_eq!(
+        playlist.segment_format,
+        crate::playlist::SegmentFormat::Fmp4
+    );
+    assert_eq!(playlist.init_name, "clip-init-{n}.mp4");
+    assert_eq!(segment_file(&playlist.segment_name, 7), "clip-00007.m4s");
+    assert!(playlist.repeat_ts_headers);
+    assert_eq!(graph.sinks["web"].inputs, ["clip"]);
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod masters;
 mod plugins;
 mod remote_places;
 mod render;
+mod segment_format;
 mod sinks;
 mod srt;
 mod templates;

@@ -84,6 +84,18 @@ pub enum Record {
         /// Wall-clock time of its first sample.
         wall_clock: SystemTime,
     },
+    /// Store an fMP4 init segment (its bytes are in the segment file of the record's id); the
+    /// playlist's next segments name it.
+    Init {
+        /// The playlist node.
+        playlist: String,
+        /// Object key.
+        key: String,
+        /// Bytes in the file.
+        len: u64,
+        /// CRC-32 of the bytes.
+        crc: u32,
+    },
     /// Publish a master playlist version.
     Master {
         /// Object key.

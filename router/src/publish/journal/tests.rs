@@ -15,6 +15,7 @@ fn settings() -> PlanSettings {
         dvr: None,
         archive: None,
         playlist_key: "live/index.m3u8".into(),
+        segment_format: Default::default(),
         segment_name: SegmentNamePattern::parse("live/s-{seq:03}.ts").unwrap(),
         base_url: None,
         first_sequence: 1,

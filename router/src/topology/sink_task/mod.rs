@@ -18,8 +18,9 @@
 //! next try of one being retried) uses the new instance and settings, so the queue and spool
 //! are kept. When the sink now stores somewhere else, every plan forgets the segments it listed
 //! (they are not there) and segments already stored are deleted, when due, where they are.
-//! Playlists come and go with [`SinkCommand::Plan`] and [`SinkCommand::End`]. Owns the sink
-//! instance's use and the plans.
+//! Playlists come and go with [`SinkCommand::Plan`] and [`SinkCommand::End`]; an fMP4
+//! playlist's init segments come with [`SinkCommand::Init`] before their segments (see `inits`).
+//! Owns the sink instance's use and the plans.
 //!
 //! Who owns what: the playlist stage (the playlist task, `crate::playlist`) names, numbers and
 //! dates each segment once, for every sink, and owns the window's rules (`MediaPlaylist`:
@@ -35,9 +36,12 @@
 
 mod archive_masters;
 mod expiry;
+mod inits;
+mod journal_open;
 mod perform;
 #[cfg(test)]
 mod resume_tests;
+mod store;
 #[cfg(test)]
 mod tests;
 
@@ -54,13 +58,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
 use super::links::{PlaylistId, SinkCommand, SinkInbox};
-use crate::publish::journal::{Completion, Journal, PlanChange, Recovered};
-use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist, put_segment};
-use crate::segmenter::Segment;
+use crate::publish::journal::{Completion, PlanChange, Recovered};
+use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist};
 use crate::status::{NodeState, NodeStatus};
 use archive_masters::ArchiveMasters;
 use expiry::Expiring;
+use inits::Inits;
+use journal_open::open_journal;
 use perform::{Pin, SinkReport, perform};
+use store::Stored;
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
 const MASTER_CACHE_CONTROL: &str = "max-age=10";
@@ -173,35 +179,6 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
     tracing::info!(sink = %name, "sink stopped");
 }
 
-/// The sink's journal and what it held; without a usable journal the sink works from memory.
-/// A sink started again by a reload waits for the one before to let go of the journal: at most
-/// its drain time and a margin.
-async fn open_journal(
-    name: &str,
-    place: &JournalPlace,
-    drain: Duration,
-) -> (Option<Arc<Journal>>, Recovered) {
-    let (dir, durable) = (place.dir.clone(), place.durable);
-    let wait = drain + Duration::from_secs(3);
-    let opened = blocking(move || Journal::open_waiting(&dir, durable, wait)).await;
-    match opened {
-        Ok((journal, recovered)) => {
-            let segments = recovered.queued_segments();
-            if !recovered.queue.is_empty() || !recovered.deletions.is_empty() {
-                tracing::info!(sink = %name, segments, items = recovered.queue.len(), deletions = recovered.deletions.len(), playlists = recovered.plans.len(), "resuming from the journal");
-            }
-            if recovered.skipped > 0 {
-                tracing::warn!(sink = %name, skipped = recovered.skipped, "journal entries that could not be read were skipped");
-            }
-            (Some(Arc::new(journal)), recovered)
-        }
-        Err(error) => {
-            tracing::error!(sink = %name, %error, "journal unusable: unsent items are held in memory only");
-            (None, Recovered::default())
-        }
-    }
-}
-
 struct Worker<'a> {
     report: SinkReport,
     depth: DepthGauges,
@@ -220,16 +197,8 @@ struct Worker<'a> {
     masters_to_move: bool,
     /// The archive masters published and not yet deleted.
     archive_masters: ArchiveMasters,
-}
-
-/// How a segment fared at the sink.
-enum Stored {
-    /// It is stored: list it.
-    Yes,
-    /// It was refused for good: list it as a gap.
-    Refused,
-    /// The sink does not publish its playlist.
-    NotPublished,
+    /// The fMP4 init segments of its playlists.
+    inits: Inits,
 }
 
 impl<'a> Worker<'a> {
@@ -282,6 +251,7 @@ impl<'a> Worker<'a> {
             masters: recovered.masters,
             masters_to_move: false,
             archive_masters: ArchiveMasters::new(recovered.archive_masters),
+            inits: Inits::default(),
         }
     }
 
@@ -319,7 +289,11 @@ impl<'a> Worker<'a> {
                     wall_clock,
                     cut,
                 }) => {
-                    let stored = self.store_segment(&playlist, &key, &segment).await;
+                    self.restore_init(&playlist).await;
+                    let stored = match self.inits.is_missing(&playlist) {
+                        true => Stored::Refused,
+                        false => self.store_segment(&playlist, &key, &segment).await,
+                    };
                     let depth = self.backlog.depth();
                     if depth.spooled_bytes > 0
                         && last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL
@@ -360,6 +334,18 @@ impl<'a> Worker<'a> {
                     done.deletions = self.carry_out(operations, None).await;
                     changed = Some(playlist);
                 }
+                WorkItem::Command(SinkCommand::Init {
+                    playlist,
+                    key,
+                    data,
+                }) => {
+                    self.store_init(&playlist, key, data).await;
+                    changed = Some(playlist);
+                }
+                WorkItem::InitLost { playlist, key } => {
+                    self.init_lost(&playlist, key);
+                    changed = Some(playlist);
+                }
                 WorkItem::Command(SinkCommand::Master { key, text }) => {
                     self.masters.insert(key.clone(), text.clone());
                     self.put_master(key.clone(), text.clone()).await;
@@ -379,6 +365,7 @@ impl<'a> Worker<'a> {
                     };
                     done.deletions = self.carry_out(operations, None).await;
                     if forget {
+                        self.inits.forget(&playlist);
                         self.plans.remove(&playlist);
                         self.persisted.remove(&playlist);
                         done.forget = Some(playlist.to_string());
@@ -428,35 +415,9 @@ impl<'a> Worker<'a> {
                 plan.rebase();
             }
             self.masters_to_move = !self.masters.is_empty();
+            self.inits.moved();
             tracing::info!(sink = %self.name, playlists = self.plans.len(), "sink moved: its playlists start again with the next segment stored there");
         }
-    }
-
-    /// Stores a segment, retrying temporary failures for as long as it takes.
-    async fn store_segment(
-        &mut self,
-        playlist: &PlaylistId,
-        key: &str,
-        segment: &Arc<Segment>,
-    ) -> Stored {
-        if !self.plans.contains_key(playlist) {
-            return Stored::NotPublished;
-        }
-        let (target, data) = (key.to_owned(), Arc::clone(segment));
-        let stored = self
-            .perform(key, Pin::Any, move |sink, headers| {
-                put_segment(sink, &target, &data.data, headers)
-            })
-            .await;
-        let Some(destination) = stored else {
-            return Stored::Refused;
-        };
-        tracing::debug!(sink = %self.name, %key, "segment stored");
-        // Stored by a sink a reload put in place during the tries: list it there.
-        if self.destination != Some(destination) {
-            self.follow_destination();
-        }
-        Stored::Yes
     }
 
     /// Carries out a plan's operations; returns the deletions scheduled, with when they are due.

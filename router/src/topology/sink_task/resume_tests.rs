@@ -9,6 +9,8 @@ use super::tests::{TestSink, plan_settings, quick_sink};
 use super::*;
 use crate::config::model::NodeId;
 use crate::playlist::PlanSettings;
+use crate::publish::journal::Journal;
+use crate::segmenter::Segment;
 use crate::status::NodeBoard;
 use crate::topology::links::sink_queue;
 

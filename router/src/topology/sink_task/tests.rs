@@ -14,6 +14,7 @@ use crate::status::NodeBoard;
 use super::*;
 use crate::playlist::SegmentNamePattern;
 use crate::playlist::{PlanSettings, PlaylistConfig};
+use crate::segmenter::Segment;
 use crate::topology::links::sink_queue;
 
 /// A sink whose segment stores wait while it is held (a slow sink, released by the test),
@@ -95,6 +96,7 @@ pub(super) fn plan_settings() -> PlanSettings {
         dvr: None,
         archive: None,
         playlist_key: "index.m3u8".into(),
+        segment_format: Default::default(),
         segment_name: SegmentNamePattern::with_prefix("s"),
         base_url: None,
         first_sequence: 1,
