@@ -171,3 +171,63 @@ pub fn ffmpeg_decoded(source: &Path, kind: &str) -> Vec<u8> {
     );
     output.stdout
 }
+
+/// What GStreamer showed of a live playlist in the time it was given.
+#[derive(Debug)]
+pub struct LivePlay {
+    /// Video frames rendered (fpsdisplaysink's count, frames on time at the clock).
+    pub rendered: u64,
+    /// Video frames dropped (late).
+    pub dropped: u64,
+    /// What gst-launch printed.
+    pub log: String,
+}
+
+/// Plays a live `url` for `length` at real-time pace (clock sync on, as a viewer's player
+/// does), then stops it. Fails the test if GStreamer stops by itself or reports an ERROR.
+pub fn play_live(url: &str, length: Duration, scratch: &Path) -> LivePlay {
+    require_gstreamer();
+    let log_path = scratch.join("gst-live.log");
+    let log_file = std::fs::File::create(&log_path).expect("create the gst-launch log");
+    let mut child = Command::new("gst-launch-1.0")
+        .args([
+            "-v",
+            "playbin3",
+            &format!("uri={url}"),
+            "video-sink=fpsdisplaysink video-sink=fakesink text-overlay=false",
+            "audio-sink=fakesink",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log handle"))
+        .stderr(log_file)
+        .spawn()
+        .expect("gst-launch-1.0 starts");
+    let deadline = Instant::now() + length;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("wait for gst-launch") {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("GStreamer stopped playing the live {url} by itself ({status}):\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        !log.contains("ERROR"),
+        "GStreamer reported an error playing {url}:\n{log}"
+    );
+    // The last "last-message = rendered: N, dropped: M, …" line holds the totals.
+    let counts = log.lines().rev().find_map(|line| {
+        let rest = &line[line.find("rendered: ")? + "rendered: ".len()..];
+        let (rendered, rest) = rest.split_once(", dropped: ")?;
+        let dropped: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some((rendered.parse().ok()?, dropped.parse().ok()?))
+    });
+    let (rendered, dropped) = counts.unwrap_or((0, 0));
+    LivePlay {
+        rendered,
+        dropped,
+        log,
+    }
+}
