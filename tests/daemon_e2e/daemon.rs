@@ -293,6 +293,16 @@ pub fn http_get(url: &str) -> Response {
     http_request("GET", url)
 }
 
+/// Waits up to `timeout` until `url` serves a playlist ending in `#EXT-X-ENDLIST` (a feed's
+/// final version, e.g. in a bucket); returns the response.
+pub fn wait_for_final_playlist(url: &str, timeout: Duration) -> Response {
+    wait_until("the final playlist in the bucket", timeout, || {
+        let (status, _, body) = http_get(url);
+        status.contains("200") && String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n")
+    });
+    http_get(url)
+}
+
 /// An HTTP request without body: (status line, headers lowercased, body).
 pub fn http_request(method: &str, url: &str) -> Response {
     try_http_request(method, url).unwrap_or_else(|e| panic!("{method} {url}: {e}"))

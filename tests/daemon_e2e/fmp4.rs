@@ -6,16 +6,18 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::m3u8::Playlist;
 use crate::common::{ff, gst, router};
-use crate::daemon::{Daemon, http_get, http_request, tail, wait_until, write_config};
+use crate::daemon::{
+    Daemon, http_request, tail, wait_for_final_playlist, wait_until, write_config,
+};
 use crate::remote_sinks::header;
 use crate::servers;
-use crate::watch_page::{require_browser_tools, workspace};
+use crate::watch_page::{play_with_hls_js, require_browser_tools, workspace};
 
 /// A feed `clip` of the sample clip (2 s segments) as fMP4, `looped` or once, and `sinks`.
 fn fmp4_feed(looped: bool, window: usize, sinks: &str) -> String {
@@ -136,15 +138,7 @@ acl = "public-read"
     let config = write_config(dir.path(), "s3.toml", &fmp4_feed(false, 0, &sink));
     let daemon = Daemon::start(&config);
     let playlist_url = format!("{base}/live/f/index.m3u8");
-    wait_until(
-        "the final playlist in the bucket",
-        Duration::from_secs(40),
-        || {
-            let (status, _, body) = http_get(&playlist_url);
-            status.contains("200") && String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n")
-        },
-    );
-    let (_, headers, body) = http_get(&playlist_url);
+    let (_, headers, body) = wait_for_final_playlist(&playlist_url, Duration::from_secs(40));
     assert_eq!(
         header(&headers, "content-type"),
         Some("application/vnd.apple.mpegurl")
@@ -226,25 +220,7 @@ fn hls_js_plays_a_live_fmp4_feed_and_switches_between_fmp4_variants() {
         {"name": "live", "url": format!("{base}index.m3u8"), "vod": false},
         {"name": "master", "url": format!("{base}ab.m3u8"), "vod": false, "switch": true},
     ]);
-    let hls_js = browser_dir.join("node_modules/hls.js/dist/hls.min.js");
-    let began = Instant::now();
-    let output = Command::new("node")
-        .arg(browser_dir.join("play_hls.mjs"))
-        .arg(&hls_js)
-        .arg(spec.to_string())
-        .output()
-        .expect("run node");
-    let report = String::from_utf8_lossy(&output.stdout);
-    let context = format!(
-        "play_hls.mjs ({:?}, {:.1} s):\n{report}\n{}\nmaster:\n{master}\ndaemon logs:\n{}",
-        output.status,
-        began.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&output.stderr),
-        tail(&daemon.logs(), 40)
-    );
-    assert!(output.status.success(), "{context}");
-    let result: Value = serde_json::from_str(&report).expect("a JSON report");
-    assert_eq!(result["ok"], true, "{context}");
+    let (result, context) = play_with_hls_js(&spec, &daemon);
     let switch = &result["playlists"][1]["switch"];
     assert_ne!(switch["from"], switch["to"], "{context}");
     assert!(

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::common::m3u8::Playlist;
 use crate::common::{ff, router};
-use crate::daemon::{Daemon, http_get, http_request, wait_until, write_config};
+use crate::daemon::{
+    Daemon, http_get, http_request, wait_for_final_playlist, wait_until, write_config,
+};
 use crate::inputs::assert_numbering_goes_on;
 use crate::proxy::Proxy;
 use crate::servers;
@@ -76,15 +78,7 @@ acl = "public-read"
         ],
     );
     let playlist_url = format!("{base}/live/stream0001/index.m3u8");
-    wait_until(
-        "the final playlist in the bucket",
-        Duration::from_secs(20),
-        || {
-            let (status, _, body) = http_get(&playlist_url);
-            status.contains("200") && String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n")
-        },
-    );
-    let (_, headers, body) = http_get(&playlist_url);
+    let (_, headers, body) = wait_for_final_playlist(&playlist_url, Duration::from_secs(20));
     assert_eq!(
         header(&headers, "content-type"),
         Some("application/vnd.apple.mpegurl")

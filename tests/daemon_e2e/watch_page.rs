@@ -48,6 +48,34 @@ pub(crate) fn require_browser_tools(browser_dir: &Path) {
     );
 }
 
+/// Runs `tests/browser/play_hls.mjs` (hls.js in Chromium) on `spec` (its JSON list of
+/// playlists); asserts it ran and reported `ok`; returns its report and a context for messages
+/// (the report, its stderr and `daemon`'s last logs).
+pub(crate) fn play_with_hls_js(spec: &Value, daemon: &Daemon) -> (Value, String) {
+    let browser_dir = workspace().join("tests/browser");
+    require_browser_tools(&browser_dir);
+    let hls_js = browser_dir.join("node_modules/hls.js/dist/hls.min.js");
+    let began = Instant::now();
+    let output = Command::new("node")
+        .arg(browser_dir.join("play_hls.mjs"))
+        .arg(&hls_js)
+        .arg(spec.to_string())
+        .output()
+        .expect("run node");
+    let report = String::from_utf8_lossy(&output.stdout);
+    let context = format!(
+        "play_hls.mjs ({:?}, {:.1} s):\n{report}\n{}\ndaemon logs:\n{}",
+        output.status,
+        began.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&output.stderr),
+        crate::daemon::tail(&daemon.logs(), 40)
+    );
+    assert!(output.status.success(), "{context}");
+    let result: Value = serde_json::from_str(&report).expect("a JSON report");
+    assert_eq!(result["ok"], true, "{context}");
+    (result, context)
+}
+
 /// `configs/quickstart.toml` with its relative paths made absolute (the clip in the sources,
 /// state and output in `dir`), so that it runs from a temporary directory beside other tests.
 fn quickstart_in(dir: &Path) -> PathBuf {

@@ -291,6 +291,14 @@ impl Backlog {
         self.lock().memory_bytes
     }
 
+    /// The bytes of record `id` (a segment or an init segment) from the journal's files.
+    async fn read_payload(&self, id: u64, len: u64, crc: u32) -> Result<Vec<u8>, String> {
+        match self.journal.clone() {
+            Some(journal) => blocking(move || journal.read_segment(id, len, crc)).await,
+            None => Err("no journal".to_owned()),
+        }
+    }
+
     /// The work of an entry; a segment only on disk comes back into memory (a lost one is a
     /// gap).
     async fn read_back(&self, entry: Entry) -> Work {
@@ -311,10 +319,7 @@ impl Backlog {
                 len,
                 crc,
             } => {
-                let read = match self.journal.clone() {
-                    Some(journal) => blocking(move || journal.read_segment(id, len, crc)).await,
-                    None => Err("no journal".to_owned()),
-                };
+                let read = self.read_payload(id, len, crc).await;
                 match read {
                     Ok(data) => WorkItem::Command(SinkCommand::Segment {
                         playlist: Arc::from(playlist),
@@ -340,10 +345,7 @@ impl Backlog {
                 len,
                 crc,
             } => {
-                let read = match self.journal.clone() {
-                    Some(journal) => blocking(move || journal.read_segment(id, len, crc)).await,
-                    None => Err("no journal".to_owned()),
-                };
+                let read = self.read_payload(id, len, crc).await;
                 let playlist = Arc::from(playlist);
                 match read {
                     Ok(data) => WorkItem::Command(SinkCommand::Init {

@@ -5,16 +5,15 @@
 //! and the DVR view as a live playlist of 18–24 s. Archives are kept here for minutes, so
 //! the one played is not deleted under the player.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::store::Folder;
 use super::{DVR, archives, config, is_finished, local_sink};
 use crate::common::m3u8::Playlist;
 use crate::daemon::{Daemon, wait_until, write_config};
-use crate::watch_page::{require_browser_tools, workspace};
+use crate::watch_page::{play_with_hls_js, require_browser_tools, workspace};
 
 #[test]
 fn a_finished_archive_and_the_dvr_view_play_in_chromium_with_hls_js() {
@@ -56,25 +55,7 @@ fn a_finished_archive_and_the_dvr_view_play_in_chromium_with_hls_js() {
         {"name": "archive", "url": format!("{base}{}", archive.key), "vod": true, "duration": duration},
         {"name": "dvr", "url": format!("{base}{DVR}"), "vod": false},
     ]);
-    let hls_js = browser_dir.join("node_modules/hls.js/dist/hls.min.js");
-    let began = Instant::now();
-    let output = Command::new("node")
-        .arg(browser_dir.join("play_hls.mjs"))
-        .arg(&hls_js)
-        .arg(spec.to_string())
-        .output()
-        .expect("run node");
-    let report = String::from_utf8_lossy(&output.stdout);
-    let context = format!(
-        "play_hls.mjs ({:?}, {:.1} s):\n{report}\n{}\ndaemon logs:\n{}",
-        output.status,
-        began.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&output.stderr),
-        crate::daemon::tail(&daemon.logs(), 40)
-    );
-    assert!(output.status.success(), "{context}");
-    let result: Value = serde_json::from_str(&report).expect("a JSON report");
-    assert_eq!(result["ok"], true, "{context}");
+    let (result, context) = play_with_hls_js(&spec, &daemon);
     let [archive_seen, dvr_seen] = [&result["playlists"][0], &result["playlists"][1]];
     for seen in [archive_seen, dvr_seen] {
         assert!(
