@@ -446,4 +446,4 @@ pub(super) fn cache_control_of(playlist: &MediaPlaylist) -> String {
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -4,37 +4,17 @@
 
 use std::time::SystemTime;
 
+use super::plan::tests::{segment, settings as ts_settings};
 use super::plan::{Operation, PlaylistPlan};
-use crate::playlist::{PlanSettings, PlaylistConfig, SegmentFormat, SegmentNamePattern};
-use crate::segmenter::Segment;
+use crate::playlist::{PlanSettings, SegmentFormat, SegmentNamePattern};
 
+/// The TS plan tests' settings, as fMP4 from sequence number 1.
 fn settings(window: usize) -> PlanSettings {
     PlanSettings {
-        dvr: None,
-        archive: None,
-        playlist_key: "live/index.m3u8".into(),
         segment_format: SegmentFormat::Fmp4,
         segment_name: SegmentNamePattern::parse("live/s-{seq:03}.m4s").unwrap(),
-        base_url: None,
         first_sequence: 1,
-        delete_expired: true,
-        program_date_time: false,
-        playlist: PlaylistConfig {
-            max_duration: None,
-            window,
-            target_duration: 2.0,
-            independent_segments: true,
-        },
-    }
-}
-
-fn segment() -> Segment {
-    Segment {
-        data: Vec::new(),
-        start_pts: 0,
-        duration_ticks: 180_000,
-        discontinuity: false,
-        independent: true,
+        ..ts_settings(window, None)
     }
 }
 

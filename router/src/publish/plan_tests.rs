@@ -3,7 +3,7 @@
 use super::*;
 use crate::playlist::{PlaylistConfig, SegmentNamePattern};
 
-fn settings(window: usize, base_url: Option<&str>) -> PlanSettings {
+pub(crate) fn settings(window: usize, base_url: Option<&str>) -> PlanSettings {
     PlanSettings {
         dvr: None,
         archive: None,
@@ -23,7 +23,7 @@ fn settings(window: usize, base_url: Option<&str>) -> PlanSettings {
     }
 }
 
-fn segment() -> Segment {
+pub(crate) fn segment() -> Segment {
     Segment {
         data: Vec::new(),
         start_pts: 0,
