@@ -1,16 +1,14 @@
 //! Demux: one TS segment's bytes → the PES packets (timestamps and elementary-stream bytes) of
 //! each H.264 and AAC stream of its first program.
 //!
-//! Owns PES reassembly only. Framing, PAT/PMT and continuity checking are
-//! [`super::super::stream_info`]'s (the same code that measures a segment for the master
+//! Owns PES reassembly only. Framing, PAT/PMT and the packet loop with its continuity checking
+//! are [`super::super::stream_info`]'s (the same code that measures a segment for the master
 //! playlist), PES headers are [`super::super::pes`]'s. A PES cut by lost packets is dropped.
-
-use mpeg2ts_reader::packet::Packet;
 
 use super::super::codec::Codec;
 use super::super::pes::parse_pes_start;
 use super::super::psi::ElementaryStream;
-use super::super::stream_info::{Continuity, Step, find_pmt, frame};
+use super::super::stream_info::{Probe, find_pmt, frame, route};
 use super::Fmp4Error;
 
 /// One whole PES packet of a stream.
@@ -61,16 +59,9 @@ struct Gather {
     last_len: usize,
 }
 
-impl Gather {
-    fn new(stream: ElementaryStream) -> Self {
-        Self {
-            out: StreamPes {
-                stream,
-                pes: Vec::new(),
-            },
-            current: None,
-            last_len: 0,
-        }
+impl Probe for Gather {
+    fn pid(&self) -> u16 {
+        self.out.stream.pid
     }
 
     fn push(&mut self, payload: &[u8], unit_start: bool) {
@@ -82,6 +73,23 @@ impl Gather {
             self.current = Some(bytes);
         } else if let Some(current) = &mut self.current {
             current.extend_from_slice(payload);
+        }
+    }
+
+    fn lost(&mut self) {
+        self.current = None;
+    }
+}
+
+impl Gather {
+    fn new(stream: ElementaryStream) -> Self {
+        Self {
+            out: StreamPes {
+                stream,
+                pes: Vec::new(),
+            },
+            current: None,
+            last_len: 0,
         }
     }
 
@@ -123,30 +131,10 @@ pub fn demux(ts: &[u8]) -> Result<Demuxed, Fmp4Error> {
     if video.is_none() && audio.is_none() {
         return Err(Fmp4Error::NoSupportedStream);
     }
-    let mut continuity = Continuity::default();
-    for packet in packets.iter() {
-        let Some(packet) = Packet::try_new(packet) else {
-            continue;
-        };
-        if packet.transport_error_indicator() {
-            continue;
-        }
-        let pid = u16::from(packet.pid());
-        let Some(payload) = packet.payload() else {
-            continue;
-        };
-        let gather = match (&mut video, &mut audio) {
-            (Some(v), _) if v.out.stream.pid == pid => v,
-            (_, Some(a)) if a.out.stream.pid == pid => a,
-            _ => continue,
-        };
-        match continuity.check(pid, packet.continuity_counter().count()) {
-            Step::Duplicate => continue,
-            Step::Gap => gather.current = None,
-            Step::Next => {}
-        }
-        gather.push(payload, packet.payload_unit_start_indicator());
-    }
+    let mut probes: Vec<&mut dyn Probe> = Vec::with_capacity(2);
+    probes.extend(video.as_mut().map(|v| v as &mut dyn Probe));
+    probes.extend(audio.as_mut().map(|a| a as &mut dyn Probe));
+    route(&packets, &mut probes);
     Ok(Demuxed {
         video: video.map(Gather::finish),
         audio: audio.map(Gather::finish),
