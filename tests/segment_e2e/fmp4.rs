@@ -288,13 +288,14 @@ fn pts_wrap_keeps_frames_and_timing() {
 fn codecs_without_fmp4_support_fail_clearly() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let run = router::segment(
-        &router::data("hevc_ac3.ts"),
+        &router::data("mpeg2_mp2.ts"),
         dir.path(),
         &["--format", "fmp4"],
     );
     run.assert_failure();
     assert!(
-        run.stderr.contains("cannot write fMP4") && run.stderr.contains("H.264 or AAC"),
+        run.stderr.contains("cannot write fMP4")
+            && run.stderr.contains("MPEG-2 video is not supported in fMP4"),
         "stderr: {}",
         run.stderr
     );

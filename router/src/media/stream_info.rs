@@ -43,6 +43,7 @@ use super::framing::{SYNC_BYTE, TsFramer};
 use super::psi::{ElementaryStream, PAT_PID, Pmt, SectionAssembler, parse_pat, parse_pmt};
 use super::{PACKET_SIZE, TsPacket};
 use audio::AudioProbe;
+pub(crate) use hevc::read_sps as read_hevc_sps;
 pub(crate) use route::{Probe, route};
 use video::VideoProbe;
 

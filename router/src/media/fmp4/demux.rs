@@ -1,15 +1,29 @@
 //! Demux: one TS segment's bytes → the PES packets (timestamps and elementary-stream bytes) of
-//! each H.264 and AAC stream of its first program.
+//! the video stream (H.264 or HEVC) and the first audio stream fMP4 carries (AAC, AC-3, E-AC-3,
+//! MPEG audio) of its first program. A program whose first video stream is another codec
+//! (MPEG-1/2 video) is refused rather than remuxed without its picture.
 //!
 //! Owns PES reassembly only. Framing, PAT/PMT and the packet loop with its continuity checking
 //! are [`super::super::stream_info`]'s (the same code that measures a segment for the master
 //! playlist), PES headers are [`super::super::pes`]'s. A PES cut by lost packets is dropped.
 
-use super::super::codec::Codec;
+use super::super::codec::{Codec, StreamKind};
 use super::super::pes::parse_pes_start;
 use super::super::psi::ElementaryStream;
 use super::super::stream_info::{Probe, find_pmt, frame, route};
 use super::Fmp4Error;
+
+/// Video codecs fMP4 carries here.
+pub const VIDEO_CODECS: [Codec; 2] = [Codec::H264, Codec::Hevc];
+/// Audio codecs fMP4 carries here (AAC in LATM is not one of them).
+pub const AUDIO_CODECS: [Codec; 4] = [Codec::Aac, Codec::Ac3, Codec::Eac3, Codec::MpegAudio];
+
+fn video_name(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Mpeg1Video => "MPEG-1",
+        _ => "MPEG-2",
+    }
+}
 
 /// One whole PES packet of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +55,13 @@ pub struct StreamPes {
     pub pes: Vec<Pes>,
 }
 
-/// The program's streams this remuxer carries: the first H.264 stream and the first AAC
-/// (ADTS) stream, in that order. Other streams are left out.
+/// The program's streams this remuxer carries: the first video stream and the first audio
+/// stream of [`AUDIO_CODECS`], in that order. Other streams are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Demuxed {
-    /// The H.264 stream, if the PMT lists one.
+    /// The H.264 or HEVC stream, if the PMT lists one.
     pub video: Option<StreamPes>,
-    /// The AAC stream, if the PMT lists one.
+    /// The audio stream, if the PMT lists one.
     pub audio: Option<StreamPes>,
 }
 
@@ -118,16 +132,25 @@ impl Gather {
     }
 }
 
-/// Splits a TS segment into the PES packets of its H.264 and AAC streams.
+/// Splits a TS segment into the PES packets of its video and audio streams.
 pub fn demux(ts: &[u8]) -> Result<Demuxed, Fmp4Error> {
     let packets = frame(ts);
     if packets.is_empty() {
         return Err(Fmp4Error::NotTransportStream);
     }
     let pmt = find_pmt(&packets).map_err(Fmp4Error::Program)?;
-    let pick = |codec: Codec| pmt.streams.iter().find(|s| s.codec == codec).copied();
-    let mut video = pick(Codec::H264).map(Gather::new);
-    let mut audio = pick(Codec::Aac).map(Gather::new);
+    let video = pmt
+        .streams
+        .iter()
+        .find(|s| s.codec.kind() == StreamKind::Video);
+    let mut video = match video {
+        Some(s) if VIDEO_CODECS.contains(&s.codec) => Some(Gather::new(*s)),
+        Some(s) => return Err(Fmp4Error::UnsupportedVideo(video_name(s.codec))),
+        None => None,
+    };
+    let mut audio = (pmt.streams.iter())
+        .find(|s| AUDIO_CODECS.contains(&s.codec))
+        .map(|s| Gather::new(*s));
     if video.is_none() && audio.is_none() {
         return Err(Fmp4Error::NoSupportedStream);
     }
