@@ -158,14 +158,22 @@ fn config(first: &Frame) -> TrackConfig {
     }
 }
 
-/// Splits a PES payload into samples; stops at the first bytes that are not a whole sync
-/// frame.
-pub fn frames(mut data: &[u8]) -> Parsed {
+/// Splits a PES payload into samples. Bytes that do not start a whole sync frame are skipped
+/// up to the next one (as ffmpeg's AC-3 parser resynchronises after lost packets).
+pub fn frames(data: &[u8]) -> Parsed {
     let mut out = Parsed::default();
     let mut blocks = 0u8;
-    while let Ok(Some(frame)) = header(data) {
-        let Some(bytes) = data.get(..frame.len) else {
-            break;
+    let mut at = 0;
+    while at < data.len() {
+        let rest = &data[at..];
+        let whole = header(rest)
+            .ok()
+            .flatten()
+            .filter(|f| f.len >= 6)
+            .and_then(|f| Some((f, rest.get(..f.len)?)));
+        let Some((frame, bytes)) = whole else {
+            at += 1;
+            continue;
         };
         if out.config.is_none() {
             out.config = Some(config(&frame));
@@ -182,7 +190,7 @@ pub fn frames(mut data: &[u8]) -> Parsed {
         if frame.primary {
             blocks = blocks.saturating_add(frame.blocks);
         }
-        data = &data[frame.len..];
+        at += frame.len;
     }
     out
 }
@@ -206,7 +214,7 @@ mod tests {
     fn ac3_frames_and_dac3() {
         let mut pes = ac3_frame();
         pes.extend(ac3_frame());
-        pes.extend_from_slice(&[0x0b, 0x77, 0]); // a cut frame ends the list
+        pes.extend_from_slice(&[0x0b, 0x77, 0]); // a cut frame is skipped
         let parsed = frames(&pes);
         assert_eq!(parsed.frames.len(), 2);
         assert_eq!(parsed.frames[0].len(), 768);

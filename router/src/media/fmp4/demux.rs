@@ -5,7 +5,8 @@
 //!
 //! Owns PES reassembly only. Framing, PAT/PMT and the packet loop with its continuity checking
 //! are [`super::super::stream_info`]'s (the same code that measures a segment for the master
-//! playlist), PES headers are [`super::super::pes`]'s. A PES cut by lost packets is dropped.
+//! playlist), PES headers are [`super::super::pes`]'s. A PES that lost packets is kept, holes and all
+//! (see [`Gather::lost`]).
 
 use super::super::codec::{Codec, StreamKind};
 use super::super::pes::parse_pes_start;
@@ -78,6 +79,9 @@ impl Probe for Gather {
         self.out.stream.pid
     }
 
+    /// Gathers a PES; one whose header gives its length ends there: bytes past it, up to the
+    /// next PES start, are dropped, as ffmpeg's TS demuxer drops them (they are the rest of a
+    /// PES whose first packet was lost, and cannot be timed).
     fn push(&mut self, payload: &[u8], unit_start: bool) {
         if unit_start {
             self.close();
@@ -88,11 +92,24 @@ impl Probe for Gather {
         } else if let Some(current) = &mut self.current {
             current.extend_from_slice(payload);
         }
+        let whole = self.current.as_ref().and_then(|pes| {
+            let declared = usize::from(u16::from_be_bytes([*pes.get(4)?, *pes.get(5)?]));
+            (declared > 0 && pes.len() >= declared + 6).then_some(declared + 6)
+        });
+        if let Some(len) = whole {
+            if let Some(pes) = &mut self.current {
+                pes.truncate(len);
+            }
+            self.close();
+        }
     }
 
-    fn lost(&mut self) {
-        self.current = None;
-    }
+    /// Packets were lost: the PES in progress is kept and goes on with the next payloads, as
+    /// ffmpeg's TS demuxer does (it marks such a packet corrupt and still decodes it). The
+    /// decoder then conceals what it can, and the fMP4 output decodes to the same frames as the
+    /// TS segments do; dropping the PES instead would lose the reference pictures the frames
+    /// after it need (checked on tests/data/loss.ts).
+    fn lost(&mut self) {}
 }
 
 impl Gather {

@@ -89,12 +89,21 @@ fn header(bytes: &[u8]) -> std::io::Result<Option<Frame>> {
     }))
 }
 
-/// Splits a PES payload into frames; stops at the first bytes that are not a whole frame.
-pub fn frames(mut data: &[u8]) -> Parsed {
+/// Splits a PES payload into frames. Bytes that do not start a whole frame are skipped up to
+/// the next one (as ffmpeg's MPEG audio parser resynchronises after lost packets).
+pub fn frames(data: &[u8]) -> Parsed {
     let mut out = Parsed::default();
-    while let Ok(Some(frame)) = header(data) {
-        let Some(bytes) = data.get(..frame.len) else {
-            break;
+    let mut at = 0;
+    while at < data.len() {
+        let rest = &data[at..];
+        let whole = header(rest)
+            .ok()
+            .flatten()
+            .filter(|f| f.len >= 4)
+            .and_then(|f| Some((f, rest.get(..f.len)?)));
+        let Some((frame, bytes)) = whole else {
+            at += 1;
+            continue;
         };
         if out.config.is_none() {
             let (object_type, sample_rate, channels, frame_samples) = frame.config;
@@ -106,7 +115,7 @@ pub fn frames(mut data: &[u8]) -> Parsed {
             });
         }
         out.frames.push(bytes.to_vec());
-        data = &data[frame.len..];
+        at += frame.len;
     }
     out
 }
