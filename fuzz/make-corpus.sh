@@ -40,7 +40,7 @@ if [ -x "$router" ] && command -v ffmpeg >/dev/null; then
         [ "${#segments[@]}" -gt 0 ] || continue
         cp "${segments[0]}" "corpus/fmp4_remux/$name.segment"
         if [ "${#segments[@]}" -eq 2 ]; then
-            { cat "${segments[0]}"; printf '\xff\xff\xff\xff'; cat "${segments[1]}"; } \
+            { cat "${segments[0]}"; printf -- '--cut--'; cat "${segments[1]}"; } \
                 > "corpus/fmp4_remux/$name.two-segments"
         fi
     done
