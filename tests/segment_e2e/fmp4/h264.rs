@@ -195,7 +195,9 @@ fn codecs_without_fmp4_support_fail_clearly() {
     run.assert_failure();
     assert!(
         run.stderr.contains("cannot write fMP4")
-            && run.stderr.contains("MPEG-2 video is not supported in fMP4"),
+            && run
+                .stderr
+                .contains("video must be H.264 or HEVC (not MPEG-1/2 video)"),
         "stderr: {}",
         run.stderr
     );

@@ -19,13 +19,6 @@ pub const VIDEO_CODECS: [Codec; 2] = [Codec::H264, Codec::Hevc];
 /// Audio codecs fMP4 carries here (AAC in LATM is not one of them).
 pub const AUDIO_CODECS: [Codec; 4] = [Codec::Aac, Codec::Ac3, Codec::Eac3, Codec::MpegAudio];
 
-fn video_name(codec: Codec) -> &'static str {
-    match codec {
-        Codec::Mpeg1Video => "MPEG-1",
-        _ => "MPEG-2",
-    }
-}
-
 /// One whole PES packet of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pes {
@@ -162,7 +155,7 @@ pub fn demux(ts: &[u8]) -> Result<Demuxed, Fmp4Error> {
         .find(|s| s.codec.kind() == StreamKind::Video);
     let mut video = match video {
         Some(s) if VIDEO_CODECS.contains(&s.codec) => Some(Gather::new(*s)),
-        Some(s) => return Err(Fmp4Error::UnsupportedVideo(video_name(s.codec))),
+        Some(_) => return Err(Fmp4Error::NoSupportedStream),
         None => None,
     };
     let mut audio = (pmt.streams.iter())

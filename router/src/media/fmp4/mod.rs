@@ -12,8 +12,8 @@
 //! durations, composition offsets across segments), [`boxes`] and [`entries`] (the boxes,
 //! written by mp4-atom). Pure: bytes in, bytes out, no I/O.
 //!
-//! Not yet: MPEG-1/2 video (refused), AAC in LATM, E-AC-3 dependent substreams in `dec3`,
-//! parameter-set changes within one segment.
+//! Not yet: MPEG-1/2 video (refused), AAC in LATM, E-AC-3 dependent substreams in `dec3`. A
+//! segment holds one video configuration (the segmenter cuts where new parameter sets come).
 
 pub mod aac;
 pub mod ac3;
@@ -41,15 +41,13 @@ pub enum Fmp4Error {
     /// No usable PAT/PMT.
     #[error("no program: {0}")]
     Program(#[source] StreamInfoError),
-    /// No stream of the program is one fMP4 carries here.
+    /// No stream of the program is one fMP4 carries here, or its video is a codec fMP4 does
+    /// not carry here (MPEG-1/2 video: refused rather than remuxed without its picture).
     #[error(
-        "no stream to put in fMP4: video must be H.264 or HEVC, audio AAC (ADTS), AC-3, E-AC-3 \
-         or MPEG audio; use --format ts"
+        "no stream to put in fMP4: video must be H.264 or HEVC (not MPEG-1/2 video), audio AAC \
+         (ADTS), AC-3, E-AC-3 or MPEG audio; use --format ts"
     )]
     NoSupportedStream,
-    /// The program's video is a codec not carried in fMP4 here (MPEG-1/2 video).
-    #[error("{0} video is not supported in fMP4 (H.264 and HEVC are); use --format ts")]
-    UnsupportedVideo(&'static str),
     /// The streams carried no sample, or no codec configuration.
     #[error("no {0} samples with a codec configuration in the segment")]
     NoSamples(&'static str),
@@ -68,10 +66,7 @@ impl Fmp4Error {
     /// Whether no later segment of the same input can do better (the codecs are the program's,
     /// not one segment's): the job stops rather than skipping segment after segment.
     pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            Fmp4Error::NoSupportedStream | Fmp4Error::UnsupportedVideo(_)
-        )
+        matches!(self, Fmp4Error::NoSupportedStream)
     }
 }
 

@@ -122,6 +122,7 @@ fn mpeg2_video_is_refused() {
     let error = Remuxer::new()
         .remux(&segments[0].data, false, None)
         .expect_err("MPEG-2 video");
-    assert_eq!(error, Fmp4Error::UnsupportedVideo("MPEG-2"));
+    assert_eq!(error, Fmp4Error::NoSupportedStream);
+    assert!(error.to_string().contains("not MPEG-1/2 video"));
     assert!(error.is_fatal());
 }
