@@ -20,6 +20,33 @@ for ts in "$data"/*.ts "$data"/*.bin; do
     # A PSI-carrying payload: the bytes after the first packet's 4-byte header.
     dd if="$ts" iflag=skip_bytes,count_bytes skip=4 count=184 status=none > "corpus/psi_pes/$name.first"
 done
+# fmp4_remux also gets whole cut segments (what the remuxer is really given), the first two of
+# every input one by one and joined by the target's segment marker, so that it reaches every
+# codec path: tests/data's inputs and clips made here with ffmpeg (H.264 + E-AC-3, H.264 + MP2,
+# MP3 alone), cut by `streamrouter segment` (STREAMROUTER, else the debug build).
+router=${STREAMROUTER:-../target/debug/streamrouter}
+if [ -x "$router" ] && command -v ffmpeg >/dev/null; then
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    av=(-f lavfi -i testsrc2=size=160x120:rate=25 -f lavfi -i sine=sample_rate=48000 -c:v libx264 -g 25)
+    ffmpeg -nostdin -v error -y "${av[@]}" -c:a eac3 -t 4 -f mpegts "$work/h264_eac3.ts"
+    ffmpeg -nostdin -v error -y "${av[@]}" -c:a mp2 -t 4 -f mpegts "$work/h264_mp2.ts"
+    ffmpeg -nostdin -v error -y -f lavfi -i sine=sample_rate=22050 -c:a libmp3lame -t 4 -f mpegts "$work/mp3.ts"
+    for ts in "$data"/*.ts "$work"/*.ts; do
+        name=$(basename "$ts" .ts)
+        out="$work/cut-$name"
+        "$router" segment "$ts" --out "$out" --format ts --target-duration 2 >/dev/null 2>&1 || continue
+        mapfile -t segments < <(find "$out" -name '*.ts' | sort | head -n 2)
+        [ "${#segments[@]}" -gt 0 ] || continue
+        cp "${segments[0]}" "corpus/fmp4_remux/$name.segment"
+        if [ "${#segments[@]}" -eq 2 ]; then
+            { cat "${segments[0]}"; printf -- '--cut--'; cat "${segments[1]}"; } \
+                > "corpus/fmp4_remux/$name.two-segments"
+        fi
+    done
+else
+    echo "no $router or ffmpeg: corpus/fmp4_remux has no whole segments" >&2
+fi
 cp ../configs/*.toml corpus/config/
 for conf in ../configs/conf.d/*.toml; do cp "$conf" "corpus/config/conf.d-$(basename "$conf")"; done
 printf 'bucket = "live"\nprefix = "cam/"\nregion = "eu-west-3"\n' > corpus/sink_options/s3

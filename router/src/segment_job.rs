@@ -295,7 +295,7 @@ impl Fmp4Output {
         let discontinuity = segment.discontinuity || self.broken;
         let remuxed = match self.remuxer.remux(&segment.data, discontinuity, None) {
             Ok(remuxed) => remuxed,
-            Err(source @ Fmp4Error::NoSupportedStream) => {
+            Err(source) if source.is_fatal() => {
                 return Err(JobError::Fmp4 {
                     input: self.input.clone(),
                     source,

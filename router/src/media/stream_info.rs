@@ -21,12 +21,14 @@
 //!
 //! Submodules: `video` (video probe and frame rate), `avc` (H.264 via h264-reader), `hevc`
 //! (HEVC via scuffle-h265), `mpeg_video` (MPEG-1/2 sequence header), `audio` (audio frame
-//! headers).
+//! headers), `route` (the packet loop: payloads of chosen PIDs, continuity-checked; also used by
+//! the fMP4 demuxer).
 
 mod audio;
 mod avc;
 mod hevc;
 mod mpeg_video;
+mod route;
 mod video;
 
 #[cfg(test)]
@@ -41,6 +43,8 @@ use super::framing::{SYNC_BYTE, TsFramer};
 use super::psi::{ElementaryStream, PAT_PID, Pmt, SectionAssembler, parse_pat, parse_pmt};
 use super::{PACKET_SIZE, TsPacket};
 use audio::AudioProbe;
+pub(crate) use hevc::read_sps as read_hevc_sps;
+pub(crate) use route::{Probe, route};
 use video::VideoProbe;
 
 /// What one TS segment (or any TS bytes starting with PAT/PMT) carries, as a master playlist
@@ -161,32 +165,12 @@ pub fn analyze(ts: &[u8]) -> Result<StreamInfo, StreamInfoError> {
         .map(|s| AudioProbe::new(*s))
         .collect();
 
-    let mut continuity = Continuity::default();
-    for packet in packets.iter() {
-        let Some(packet) = Packet::try_new(packet) else {
-            continue;
-        };
-        if packet.transport_error_indicator() {
-            continue;
-        }
-        let pid = u16::from(packet.pid());
-        let Some(payload) = packet.payload() else {
-            continue;
-        };
-        let probe: &mut dyn Probe = match video.as_mut().filter(|v| v.pid() == pid) {
-            Some(video) => video,
-            None => match audio.iter_mut().find(|a| a.pid() == pid) {
-                Some(audio) => audio,
-                None => continue,
-            },
-        };
-        match continuity.check(pid, packet.continuity_counter().count()) {
-            Step::Duplicate => continue,
-            Step::Gap => probe.lost(),
-            Step::Next => {}
-        }
-        probe.push(payload, packet.payload_unit_start_indicator());
+    let mut probes: Vec<&mut dyn Probe> = Vec::with_capacity(audio.len() + 1);
+    if let Some(video) = video.as_mut() {
+        probes.push(video);
     }
+    probes.extend(audio.iter_mut().map(|a| a as &mut dyn Probe));
+    route(&packets, &mut probes);
 
     let mut undescribed = Vec::new();
     let video = video.and_then(|probe| {
@@ -275,36 +259,4 @@ pub(crate) fn find_pmt(packets: &[TsPacket]) -> Result<Pmt, StreamInfoError> {
             pid: p.pmt_pid,
         },
     })
-}
-
-/// What a stream's probe is fed.
-trait Probe {
-    /// Next packet payload of the stream; `unit_start` when a PES starts in it.
-    fn push(&mut self, payload: &[u8], unit_start: bool);
-    /// Packets were lost before the next payload: drop any PES in progress.
-    fn lost(&mut self);
-}
-
-/// How a packet's continuity counter relates to the previous one of its PID.
-pub(crate) enum Step {
-    Next,
-    Duplicate,
-    Gap,
-}
-
-/// Continuity counters of packets with payload, per PID.
-#[derive(Default)]
-pub(crate) struct Continuity {
-    last: std::collections::HashMap<u16, u8>,
-}
-
-impl Continuity {
-    pub(crate) fn check(&mut self, pid: u16, counter: u8) -> Step {
-        match self.last.insert(pid, counter) {
-            None => Step::Next,
-            Some(previous) if counter == (previous + 1) & 0x0f => Step::Next,
-            Some(previous) if counter == previous => Step::Duplicate,
-            Some(_) => Step::Gap,
-        }
-    }
 }

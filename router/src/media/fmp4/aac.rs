@@ -1,6 +1,7 @@
 //! AAC in ADTS → raw AAC frames (MP4 samples) and the AudioSpecificConfig for `esds`.
 //!
-//! Owns splitting a PES payload into ADTS frames (headers read by adts-reader) and building
+//! Owns splitting a PES payload into ADTS frames (headers read by adts-reader; damaged bytes
+//! skipped to the next frame) and building
 //! the two-byte AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1) from an ADTS header.
 
 use adts_reader::AdtsHeader;
@@ -59,22 +60,25 @@ pub struct AdtsFrames {
     pub config: Option<AacConfig>,
 }
 
-/// Splits a PES payload into raw AAC frames; stops at the first bytes that are not a whole
-/// ADTS frame.
-pub fn adts_frames(mut data: &[u8]) -> AdtsFrames {
+/// Splits a PES payload into raw AAC frames. Bytes that do not start a whole ADTS frame are
+/// skipped up to the next one (as ffmpeg's ADTS parser resynchronises after lost packets).
+pub fn adts_frames(data: &[u8]) -> AdtsFrames {
     let mut out = AdtsFrames::default();
-    while !data.is_empty() {
-        let Ok(header) = AdtsHeader::from_bytes(data) else {
-            break;
-        };
-        let Ok(payload) = header.payload() else {
-            break;
+    let mut at = 0;
+    while at + 7 <= data.len() {
+        let rest = &data[at..];
+        let frame = AdtsHeader::from_bytes(rest)
+            .ok()
+            .and_then(|header| Some((header.payload().ok()?, header.frame_length())));
+        let Some((payload, len)) = frame.filter(|(_, len)| *len >= 7) else {
+            at += 1;
+            continue;
         };
         if out.config.is_none() {
-            out.config = Some(AacConfig::from_header(data));
+            out.config = Some(AacConfig::from_header(rest));
         }
         out.frames.push(payload.to_vec());
-        data = &data[usize::from(header.frame_length())..];
+        at += usize::from(len);
     }
     out
 }
@@ -112,9 +116,11 @@ mod tests {
     }
 
     #[test]
-    fn garbage_ends_the_frames() {
+    fn garbage_is_skipped_to_the_next_frame() {
         let mut pes = adts(&[9]);
         pes.extend_from_slice(&[0x12, 0x34]);
-        assert_eq!(adts_frames(&pes).frames, vec![vec![9]]);
+        pes.extend(adts(&[7, 7]));
+        pes.extend_from_slice(&[0xff, 0xf1]);
+        assert_eq!(adts_frames(&pes).frames, vec![vec![9], vec![7, 7]]);
     }
 }

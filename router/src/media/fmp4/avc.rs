@@ -12,31 +12,14 @@
 use h264_reader::nal::sps::SeqParameterSet;
 use h264_reader::nal::{Nal, RefNal};
 
+use super::boxes::TrackConfig;
+use super::video::{ParamSets, VideoUnit};
+
 /// NAL unit types this module looks at (ITU-T H.264 table 7-1).
 const NAL_IDR: u8 = 5;
 const NAL_SPS: u8 = 7;
 const NAL_PPS: u8 = 8;
 const NAL_AUD: u8 = 9;
-
-/// One access unit as an MP4 sample.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AvcSample {
-    /// Length-prefixed NAL units (access unit delimiters removed).
-    pub data: Vec<u8>,
-    /// Contains an IDR slice: a sync sample.
-    pub idr: bool,
-}
-
-/// What an access unit carried.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AvcUnit {
-    /// The sample.
-    pub sample: AvcSample,
-    /// The last SPS in the unit, if any.
-    pub sps: Option<Vec<u8>>,
-    /// The last PPS in the unit, if any.
-    pub pps: Option<Vec<u8>>,
-}
 
 /// The NAL units of an Annex B byte stream (start codes of 3 or 4 bytes), without start codes
 /// and without trailing zero bytes.
@@ -63,29 +46,35 @@ fn trim_trailing_zeros(nal: &[u8]) -> &[u8] {
     &nal[..end]
 }
 
-/// Turns one PES payload (one access unit, as TS muxers write H.264) into a sample.
-pub fn access_unit(pes_payload: &[u8]) -> AvcUnit {
-    let mut unit = AvcUnit::default();
+/// Turns one PES payload (one access unit, as TS muxers write H.264) into a sample; a sync
+/// sample when it holds an IDR slice.
+pub fn access_unit(pes_payload: &[u8]) -> VideoUnit {
+    let mut unit = VideoUnit::default();
     // Length prefixes replace start codes of 3 or 4 bytes: the payload's size plus a little.
     unit.sample.data.reserve(pes_payload.len() + 16);
     for nal in split_annex_b(pes_payload) {
         let kind = nal[0] & 0x1f;
         match kind {
-            NAL_SPS => unit.sps = Some(nal.to_vec()),
-            NAL_PPS => unit.pps = Some(nal.to_vec()),
+            NAL_SPS => unit.params.sps = Some(nal.to_vec()),
+            NAL_PPS => unit.params.pps = Some(nal.to_vec()),
             _ => {}
         }
-        match kind {
-            NAL_AUD => {}
-            _ => {
-                unit.sample.idr |= kind == NAL_IDR;
-                let len = u32::try_from(nal.len()).unwrap_or(u32::MAX);
-                unit.sample.data.extend_from_slice(&len.to_be_bytes());
-                unit.sample.data.extend_from_slice(nal);
-            }
+        if kind != NAL_AUD {
+            unit.sample.sync |= kind == NAL_IDR;
+            unit.sample.push_nal(nal);
         }
     }
     unit
+}
+
+/// The `avc1` configuration from a segment's first SPS and PPS.
+pub fn config(params: &ParamSets) -> Option<TrackConfig> {
+    let (sps, pps) = (params.sps.clone()?, params.pps.clone()?);
+    Some(TrackConfig::Avc {
+        size: sps_dimensions(&sps).unwrap_or((0, 0)),
+        sps,
+        pps,
+    })
 }
 
 /// Displayed width and height from an SPS NAL unit (header byte included).
@@ -109,9 +98,12 @@ mod tests {
             0, 0, 1, 0x41, 0x9a, // non-IDR slice
         ];
         let unit = access_unit(&pes);
-        assert_eq!(unit.sps.as_deref(), Some(&[0x67, 0x42, 0x00, 0x1e][..]));
-        assert_eq!(unit.pps.as_deref(), Some(&[0x68, 0xce][..]));
-        assert!(unit.sample.idr);
+        assert_eq!(
+            unit.params.sps.as_deref(),
+            Some(&[0x67, 0x42, 0x00, 0x1e][..])
+        );
+        assert_eq!(unit.params.pps.as_deref(), Some(&[0x68, 0xce][..]));
+        assert!(unit.sample.sync);
         assert_eq!(
             unit.sample.data,
             vec![
@@ -126,7 +118,7 @@ mod tests {
     #[test]
     fn non_idr_is_not_sync() {
         let unit = access_unit(&[0, 0, 1, 0x41, 0x9a, 0x22]);
-        assert!(!unit.sample.idr);
-        assert_eq!(unit.sps, None);
+        assert!(!unit.sample.sync);
+        assert_eq!(unit.params.sps, None);
     }
 }

@@ -1,16 +1,18 @@
 //! Boxes: the CMAF init segment (`ftyp` + `moov`) and fragments (`moof` + `mdat`), built with
 //! mp4-atom's box types and encoder.
 //!
-//! Owns the box layout only: which boxes, which fields, and the `trun` data offsets. Samples
-//! and timing come in ready from [`super::avc`], [`super::aac`] and [`super::timing`].
+//! Owns the box layout only: which boxes, which fields, and the `trun` data offsets. Sample
+//! entries are [`super::entries`]'s; samples and timing come in ready from [`super::video`],
+//! [`super::audio`] and [`super::timing`].
 
 use mp4_atom::{
-    Atom, Audio, Avc1, Avcc, Codec, Dinf, Dref, Encode, Esds, FourCC, Ftyp, Hdlr, Header, Mdat,
-    Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tfdt, Tfhd, Tkhd,
-    Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd, esds,
+    Ac3SpecificBox, Atom, Dinf, Dref, Ec3SpecificBox, Encode, FourCC, Ftyp, Hdlr, Header, Hvcc,
+    Mdat, Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tfdt, Tfhd, Tkhd,
+    Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url, Vmhd,
 };
 
-use super::Fmp4Error;
+use super::super::codec::Codec as MediaCodec;
+use super::{Fmp4Error, entries};
 
 /// `sample_flags` of a sync sample: depends on no other (ISO/IEC 14496-12 8.8.3.1).
 pub const SYNC_SAMPLE: u32 = 0x0200_0000;
@@ -31,6 +33,13 @@ pub enum TrackConfig {
         /// Width and height in pixels.
         size: (u32, u32),
     },
+    /// HEVC: the `hvcC` record (VPS, SPS, PPS inside) and the displayed size.
+    Hevc {
+        /// The decoder configuration record.
+        hvcc: Hvcc,
+        /// Width and height in pixels.
+        size: (u32, u32),
+    },
     /// AAC: the AudioSpecificConfig, sample rate and channel configuration.
     Aac {
         /// AudioSpecificConfig bytes.
@@ -40,15 +49,74 @@ pub enum TrackConfig {
         /// channel_configuration.
         channels: u8,
     },
+    /// AC-3: the `dac3` fields.
+    Ac3 {
+        /// `dac3`.
+        dac3: Ac3SpecificBox,
+        /// Sampling rate in Hz (the track's timescale).
+        sample_rate: u32,
+        /// Channels, LFE included.
+        channels: u8,
+    },
+    /// E-AC-3: the `dec3` fields.
+    Eac3 {
+        /// `dec3`.
+        dec3: Ec3SpecificBox,
+        /// Sampling rate in Hz (the track's timescale).
+        sample_rate: u32,
+        /// Channels of independent substream 0, LFE included.
+        channels: u8,
+    },
+    /// MPEG-1/2 audio (layers I–III) in `mp4a`.
+    MpegAudio {
+        /// esds objectTypeIndication (0x6B MPEG-1, 0x69 MPEG-2).
+        object_type: u8,
+        /// Sampling rate in Hz (the track's timescale).
+        sample_rate: u32,
+        /// 1 or 2.
+        channels: u8,
+        /// Samples per frame (384, 1152 or 576).
+        frame_samples: u32,
+    },
 }
 
 impl TrackConfig {
     /// The track's timescale.
     pub fn timescale(&self) -> u32 {
         match self {
-            TrackConfig::Avc { .. } => VIDEO_TIMESCALE,
-            TrackConfig::Aac { sample_rate, .. } => *sample_rate,
+            TrackConfig::Avc { .. } | TrackConfig::Hevc { .. } => VIDEO_TIMESCALE,
+            TrackConfig::Aac { sample_rate, .. }
+            | TrackConfig::Ac3 { sample_rate, .. }
+            | TrackConfig::Eac3 { sample_rate, .. }
+            | TrackConfig::MpegAudio { sample_rate, .. } => *sample_rate,
         }
+    }
+
+    /// The codec, as [`crate::media::codec`] names it.
+    pub fn codec(&self) -> MediaCodec {
+        match self {
+            TrackConfig::Avc { .. } => MediaCodec::H264,
+            TrackConfig::Hevc { .. } => MediaCodec::Hevc,
+            TrackConfig::Aac { .. } => MediaCodec::Aac,
+            TrackConfig::Ac3 { .. } => MediaCodec::Ac3,
+            TrackConfig::Eac3 { .. } => MediaCodec::Eac3,
+            TrackConfig::MpegAudio { .. } => MediaCodec::MpegAudio,
+        }
+    }
+
+    /// Samples per audio frame (each audio sample lasts this long); 0 for video.
+    pub fn frame_samples(&self) -> u32 {
+        match self {
+            TrackConfig::Avc { .. } | TrackConfig::Hevc { .. } => 0,
+            TrackConfig::Aac { .. } => super::aac::SAMPLES_PER_FRAME,
+            TrackConfig::Ac3 { .. } | TrackConfig::Eac3 { .. } => super::ac3::SAMPLES_PER_FRAME,
+            TrackConfig::MpegAudio { frame_samples, .. } => *frame_samples,
+        }
+    }
+
+    /// Whether this is a video track.
+    pub fn is_video(&self) -> bool {
+        matches!(self, TrackConfig::Avc { .. } | TrackConfig::Hevc { .. })
     }
 }
 
@@ -61,7 +129,7 @@ pub struct SampleInfo {
     pub size: u32,
     /// PTS − DTS in the track's timescale (signed: version 1 `trun`).
     pub composition_offset: i32,
-    /// A sync sample (IDR); audio samples are all sync.
+    /// A sync sample (IDR, IRAP); audio samples are all sync.
     pub sync: bool,
 }
 
@@ -134,58 +202,9 @@ pub fn init_segment(tracks: &[TrackConfig]) -> Result<Vec<u8>, Fmp4Error> {
 }
 
 fn track(track_id: u32, config: &TrackConfig) -> Result<Trak, Fmp4Error> {
-    let (handler, codec, width, height, video) = match config {
-        TrackConfig::Avc { sps, pps, size } => {
-            let avcc = Avcc::new(sps, pps).map_err(|e| Fmp4Error::Encode(e.to_string()))?;
-            let width = u16::try_from(size.0).unwrap_or(u16::MAX);
-            let height = u16::try_from(size.1).unwrap_or(u16::MAX);
-            let avc1 = Avc1 {
-                visual: Visual {
-                    data_reference_index: 1,
-                    width,
-                    height,
-                    ..Default::default()
-                },
-                avcc,
-                ..Default::default()
-            };
-            (b"vide", Codec::from(avc1), width, height, true)
-        }
-        TrackConfig::Aac {
-            asc,
-            sample_rate,
-            channels,
-        } => {
-            let mp4a = Mp4a {
-                audio: Audio {
-                    data_reference_index: 1,
-                    channel_count: u16::from(*channels),
-                    sample_size: 16,
-                    sample_rate: u16::try_from(*sample_rate).unwrap_or(0).into(),
-                },
-                esds: Esds {
-                    es_desc: esds::EsDescriptor {
-                        es_id: u16::try_from(track_id).unwrap_or(0),
-                        dec_config: esds::DecoderConfig {
-                            object_type_indication: 0x40,
-                            stream_type: 5,
-                            dec_specific: Some(esds::DecoderSpecific {
-                                profile: asc[0] >> 3,
-                                freq_index: ((asc[0] & 0x07) << 1) | (asc[1] >> 7),
-                                chan_conf: (asc[1] >> 3) & 0x0f,
-                                raw: asc.to_vec(),
-                            }),
-                            ..Default::default()
-                        },
-                        ..Default::default()
-                    },
-                },
-                btrt: None,
-                taic: None,
-            };
-            (b"soun", Codec::from(mp4a), 0, 0, false)
-        }
-    };
+    let video = config.is_video();
+    let handler = if video { b"vide" } else { b"soun" };
+    let (codec, (width, height)) = entries::sample_entry(track_id, config)?;
     Ok(Trak {
         tkhd: Tkhd {
             track_id,

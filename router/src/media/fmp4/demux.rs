@@ -1,17 +1,23 @@
 //! Demux: one TS segment's bytes → the PES packets (timestamps and elementary-stream bytes) of
-//! each H.264 and AAC stream of its first program.
+//! the video stream (H.264 or HEVC) and the first audio stream fMP4 carries (AAC, AC-3, E-AC-3,
+//! MPEG audio) of its first program. A program whose first video stream is another codec
+//! (MPEG-1/2 video) is refused rather than remuxed without its picture.
 //!
-//! Owns PES reassembly only. Framing, PAT/PMT and continuity checking are
-//! [`super::super::stream_info`]'s (the same code that measures a segment for the master
-//! playlist), PES headers are [`super::super::pes`]'s. A PES cut by lost packets is dropped.
+//! Owns PES reassembly only. Framing, PAT/PMT and the packet loop with its continuity checking
+//! are [`super::super::stream_info`]'s (the same code that measures a segment for the master
+//! playlist), PES headers are [`super::super::pes`]'s. A PES that lost packets is kept, holes and all
+//! (see [`Gather::lost`]).
 
-use mpeg2ts_reader::packet::Packet;
-
-use super::super::codec::Codec;
+use super::super::codec::{Codec, StreamKind};
 use super::super::pes::parse_pes_start;
 use super::super::psi::ElementaryStream;
-use super::super::stream_info::{Continuity, Step, find_pmt, frame};
+use super::super::stream_info::{Probe, find_pmt, frame, route};
 use super::Fmp4Error;
+
+/// Video codecs fMP4 carries here.
+pub const VIDEO_CODECS: [Codec; 2] = [Codec::H264, Codec::Hevc];
+/// Audio codecs fMP4 carries here (AAC in LATM is not one of them).
+pub const AUDIO_CODECS: [Codec; 4] = [Codec::Aac, Codec::Ac3, Codec::Eac3, Codec::MpegAudio];
 
 /// One whole PES packet of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,13 +49,13 @@ pub struct StreamPes {
     pub pes: Vec<Pes>,
 }
 
-/// The program's streams this remuxer carries: the first H.264 stream and the first AAC
-/// (ADTS) stream, in that order. Other streams are left out.
+/// The program's streams this remuxer carries: the first video stream and the first audio
+/// stream of [`AUDIO_CODECS`], in that order. Other streams are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Demuxed {
-    /// The H.264 stream, if the PMT lists one.
+    /// The H.264 or HEVC stream, if the PMT lists one.
     pub video: Option<StreamPes>,
-    /// The AAC stream, if the PMT lists one.
+    /// The audio stream, if the PMT lists one.
     pub audio: Option<StreamPes>,
 }
 
@@ -61,18 +67,14 @@ struct Gather {
     last_len: usize,
 }
 
-impl Gather {
-    fn new(stream: ElementaryStream) -> Self {
-        Self {
-            out: StreamPes {
-                stream,
-                pes: Vec::new(),
-            },
-            current: None,
-            last_len: 0,
-        }
+impl Probe for Gather {
+    fn pid(&self) -> u16 {
+        self.out.stream.pid
     }
 
+    /// Gathers a PES; one whose header gives its length ends there: bytes past it, up to the
+    /// next PES start, are dropped, as ffmpeg's TS demuxer drops them (they are the rest of a
+    /// PES whose first packet was lost, and cannot be timed).
     fn push(&mut self, payload: &[u8], unit_start: bool) {
         if unit_start {
             self.close();
@@ -82,6 +84,36 @@ impl Gather {
             self.current = Some(bytes);
         } else if let Some(current) = &mut self.current {
             current.extend_from_slice(payload);
+        }
+        let whole = self.current.as_ref().and_then(|pes| {
+            let declared = usize::from(u16::from_be_bytes([*pes.get(4)?, *pes.get(5)?]));
+            (declared > 0 && pes.len() >= declared + 6).then_some(declared + 6)
+        });
+        if let Some(len) = whole {
+            if let Some(pes) = &mut self.current {
+                pes.truncate(len);
+            }
+            self.close();
+        }
+    }
+
+    /// Packets were lost: the PES in progress is kept and goes on with the next payloads, as
+    /// ffmpeg's TS demuxer does (it marks such a packet corrupt and still decodes it). The
+    /// decoder then conceals what it can, and the fMP4 output decodes to the same frames as the
+    /// TS segments do; dropping the PES instead would lose the reference pictures the frames
+    /// after it need (checked on tests/data/loss.ts).
+    fn lost(&mut self) {}
+}
+
+impl Gather {
+    fn new(stream: ElementaryStream) -> Self {
+        Self {
+            out: StreamPes {
+                stream,
+                pes: Vec::new(),
+            },
+            current: None,
+            last_len: 0,
         }
     }
 
@@ -110,43 +142,32 @@ impl Gather {
     }
 }
 
-/// Splits a TS segment into the PES packets of its H.264 and AAC streams.
+/// Splits a TS segment into the PES packets of its video and audio streams.
 pub fn demux(ts: &[u8]) -> Result<Demuxed, Fmp4Error> {
     let packets = frame(ts);
     if packets.is_empty() {
         return Err(Fmp4Error::NotTransportStream);
     }
     let pmt = find_pmt(&packets).map_err(Fmp4Error::Program)?;
-    let pick = |codec: Codec| pmt.streams.iter().find(|s| s.codec == codec).copied();
-    let mut video = pick(Codec::H264).map(Gather::new);
-    let mut audio = pick(Codec::Aac).map(Gather::new);
+    let video = pmt
+        .streams
+        .iter()
+        .find(|s| s.codec.kind() == StreamKind::Video);
+    let mut video = match video {
+        Some(s) if VIDEO_CODECS.contains(&s.codec) => Some(Gather::new(*s)),
+        Some(_) => return Err(Fmp4Error::NoSupportedStream),
+        None => None,
+    };
+    let mut audio = (pmt.streams.iter())
+        .find(|s| AUDIO_CODECS.contains(&s.codec))
+        .map(|s| Gather::new(*s));
     if video.is_none() && audio.is_none() {
         return Err(Fmp4Error::NoSupportedStream);
     }
-    let mut continuity = Continuity::default();
-    for packet in packets.iter() {
-        let Some(packet) = Packet::try_new(packet) else {
-            continue;
-        };
-        if packet.transport_error_indicator() {
-            continue;
-        }
-        let pid = u16::from(packet.pid());
-        let Some(payload) = packet.payload() else {
-            continue;
-        };
-        let gather = match (&mut video, &mut audio) {
-            (Some(v), _) if v.out.stream.pid == pid => v,
-            (_, Some(a)) if a.out.stream.pid == pid => a,
-            _ => continue,
-        };
-        match continuity.check(pid, packet.continuity_counter().count()) {
-            Step::Duplicate => continue,
-            Step::Gap => gather.current = None,
-            Step::Next => {}
-        }
-        gather.push(payload, packet.payload_unit_start_indicator());
-    }
+    let mut probes: Vec<&mut dyn Probe> = Vec::with_capacity(2);
+    probes.extend(video.as_mut().map(|v| v as &mut dyn Probe));
+    probes.extend(audio.as_mut().map(|a| a as &mut dyn Probe));
+    route(&packets, &mut probes);
     Ok(Demuxed {
         video: video.map(Gather::finish),
         audio: audio.map(Gather::finish),

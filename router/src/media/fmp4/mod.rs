@@ -1,25 +1,33 @@
 //! fMP4 / CMAF: remuxes the MPEG-TS segments the segmenter cuts into CMAF fragments
-//! (`moof` + `mdat`) and their init segments (`ftyp` + `moov`), for H.264 video and AAC audio.
+//! (`moof` + `mdat`) and their init segments (`ftyp` + `moov`), for H.264 or HEVC video and
+//! AAC, AC-3, E-AC-3 or MPEG-1/2 audio (layers I–III).
 //!
 //! Owns the remux of one feed, segment by segment ([`Remuxer`]): which tracks there are, when
-//! the init segment changes (a new SPS, PPS or AudioSpecificConfig gives a new one, numbered
-//! `n` as in `NAME-init-{n}.mp4`), and the fragment sequence numbers. The parts: [`demux`]
-//! (TS bytes → PES, reusing the `media` modules' framing, PSI and PES code), [`avc`] (Annex B →
-//! samples, SPS/PPS), [`aac`] (ADTS → raw frames, AudioSpecificConfig), [`timing`] (decode
-//! times, durations, composition offsets across segments) and [`boxes`] (the boxes, written by
-//! mp4-atom). Pure: bytes in, bytes out, no I/O.
+//! the init segment changes (a new VPS, SPS, PPS or audio configuration gives a new one,
+//! numbered `n` as in `NAME-init-{n}.mp4`), and the fragment sequence numbers. The parts:
+//! [`demux`] (TS bytes → PES, reusing the `media` modules' framing, PSI, PES code and packet
+//! loop), [`video`] (samples and timing of either video codec) with [`avc`] and [`hevc`]
+//! (Annex B → samples, parameter sets), [`audio`] (samples and timing of any audio codec) with
+//! [`aac`], [`ac3`] and [`mpa`] (frame splitting, configurations), [`timing`] (decode times,
+//! durations, composition offsets across segments), [`boxes`] and [`entries`] (the boxes,
+//! written by mp4-atom). Pure: bytes in, bytes out, no I/O.
 //!
-//! Not yet: HEVC, AC-3/E-AC-3, MPEG audio (their sample entries exist in mp4-atom: a new
-//! [`boxes::TrackConfig`] variant and an access-unit splitter each), in-band parameter-set
-//! changes within one segment.
+//! Not yet: MPEG-1/2 video (refused), AAC in LATM, E-AC-3 dependent substreams in `dec3`. A
+//! segment holds one video configuration (the segmenter cuts where new parameter sets come).
 
 pub mod aac;
+pub mod ac3;
+pub mod audio;
 pub mod avc;
 pub mod boxes;
 pub mod demux;
+pub mod entries;
+pub mod hevc;
+pub mod mpa;
 pub mod timing;
+pub mod video;
 
-use boxes::{SampleInfo, TrackConfig, TrackRun};
+use boxes::TrackConfig;
 use timing::{AudioClock, VideoClock};
 
 use super::stream_info::StreamInfoError;
@@ -33,8 +41,12 @@ pub enum Fmp4Error {
     /// No usable PAT/PMT.
     #[error("no program: {0}")]
     Program(#[source] StreamInfoError),
-    /// Neither H.264 nor AAC in the program.
-    #[error("no H.264 or AAC stream to put in fMP4 (other codecs are not supported yet)")]
+    /// No stream of the program is one fMP4 carries here, or its video is a codec fMP4 does
+    /// not carry here (MPEG-1/2 video: refused rather than remuxed without its picture).
+    #[error(
+        "no stream to put in fMP4: video must be H.264 or HEVC (not MPEG-1/2 video), audio AAC \
+         (ADTS), AC-3, E-AC-3 or MPEG audio; use --format ts"
+    )]
     NoSupportedStream,
     /// The streams carried no sample, or no codec configuration.
     #[error("no {0} samples with a codec configuration in the segment")]
@@ -48,6 +60,14 @@ pub enum Fmp4Error {
     /// mp4-atom refused a box.
     #[error("encoding boxes: {0}")]
     Encode(String),
+}
+
+impl Fmp4Error {
+    /// Whether no later segment of the same input can do better (the codecs are the program's,
+    /// not one segment's): the job stops rather than skipping segment after segment.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Fmp4Error::NoSupportedStream)
+    }
 }
 
 /// One remuxed segment.
@@ -95,19 +115,15 @@ impl Remuxer {
         let previous = self.init.clone().unwrap_or_default();
         let mut configs = Vec::new();
         let mut runs = Vec::new();
-        if let Some(video) = &demuxed.video {
-            let old = previous
-                .iter()
-                .find(|c| matches!(c, TrackConfig::Avc { .. }));
-            let (config, run) = self.video_run(video, old, next_video_dts)?;
+        if let Some(stream) = &demuxed.video {
+            let old = previous.iter().find(|c| c.is_video());
+            let (config, run) = video::track(&mut self.video, stream, old, next_video_dts)?;
             configs.push(config);
             runs.push(run);
         }
-        if let Some(audio) = &demuxed.audio {
-            let old = previous
-                .iter()
-                .find(|c| matches!(c, TrackConfig::Aac { .. }));
-            let (config, run) = self.audio_run(audio, old)?;
+        if let Some(stream) = &demuxed.audio {
+            let old = previous.iter().find(|c| !c.is_video());
+            let (config, run) = audio::track(&mut self.audio, stream, old)?;
             configs.push(config);
             runs.push(run);
         }
@@ -129,121 +145,6 @@ impl Remuxer {
             init_index: self.init_index,
             fragment: boxes::fragment(self.sequence, &runs)?,
         })
-    }
-
-    fn video_run(
-        &mut self,
-        video: &demux::StreamPes,
-        old: Option<&TrackConfig>,
-        next_dts: Option<u64>,
-    ) -> Result<(TrackConfig, TrackRun), Fmp4Error> {
-        let mut sps = None;
-        let mut pps = None;
-        let mut stamps = Vec::new();
-        let mut samples = Vec::new();
-        for pes in &video.pes {
-            let unit = avc::access_unit(pes.data());
-            sps = sps.or(unit.sps);
-            pps = pps.or(unit.pps);
-            if !unit.sample.data.is_empty() {
-                stamps.push((pes.pts, pes.dts));
-                samples.push(unit.sample);
-            }
-        }
-        let config = match (sps, pps, old) {
-            (Some(sps), Some(pps), _) => TrackConfig::Avc {
-                size: avc::sps_dimensions(&sps).unwrap_or((0, 0)),
-                sps,
-                pps,
-            },
-            (_, _, Some(old)) => old.clone(),
-            _ => return Err(Fmp4Error::NoSamples("H.264")),
-        };
-        if samples.is_empty() {
-            return Err(Fmp4Error::NoSamples("H.264"));
-        }
-        let timing = self
-            .video
-            .time(&stamps, next_dts)
-            .ok_or(Fmp4Error::NegativeTime)?;
-        let mut run = TrackRun {
-            track_id: 0,
-            base_decode_time: timing.base,
-            samples: Vec::with_capacity(samples.len()),
-            data: Vec::with_capacity(samples.len()),
-            video: true,
-        };
-        for ((sample, duration), offset) in samples
-            .into_iter()
-            .zip(timing.durations)
-            .zip(timing.offsets)
-        {
-            run.samples.push(SampleInfo {
-                duration,
-                size: u32::try_from(sample.data.len()).map_err(|_| Fmp4Error::TooLarge)?,
-                composition_offset: offset,
-                sync: sample.idr,
-            });
-            run.data.push(sample.data);
-        }
-        Ok((config, run))
-    }
-
-    fn audio_run(
-        &mut self,
-        audio: &demux::StreamPes,
-        old: Option<&TrackConfig>,
-    ) -> Result<(TrackConfig, TrackRun), Fmp4Error> {
-        let mut config = None;
-        let mut first_pts = None;
-        let mut frames = Vec::new();
-        for pes in &audio.pes {
-            let parsed = aac::adts_frames(pes.data());
-            if parsed.frames.is_empty() {
-                continue;
-            }
-            first_pts = first_pts.or(Some(pes.pts));
-            config = config.or(parsed.config);
-            frames.extend(parsed.frames);
-        }
-        let config = match (config.and_then(|c| Some((c, c.sample_rate()?))), old) {
-            (Some((c, sample_rate)), _) => TrackConfig::Aac {
-                asc: c.audio_specific_config(),
-                sample_rate,
-                channels: c.channel_config,
-            },
-            (None, Some(old)) => old.clone(),
-            (None, None) => return Err(Fmp4Error::NoSamples("AAC")),
-        };
-        let Some(pts) = first_pts else {
-            return Err(Fmp4Error::NoSamples("AAC"));
-        };
-        let base = self
-            .audio
-            .base(
-                pts,
-                config.timescale(),
-                frames.len(),
-                aac::SAMPLES_PER_FRAME,
-            )
-            .ok_or(Fmp4Error::NegativeTime)?;
-        let mut run = TrackRun {
-            track_id: 0,
-            base_decode_time: base,
-            samples: Vec::with_capacity(frames.len()),
-            data: Vec::with_capacity(frames.len()),
-            video: false,
-        };
-        for frame in frames {
-            run.samples.push(SampleInfo {
-                duration: aac::SAMPLES_PER_FRAME,
-                size: u32::try_from(frame.len()).map_err(|_| Fmp4Error::TooLarge)?,
-                composition_offset: 0,
-                sync: true,
-            });
-            run.data.push(frame);
-        }
-        Ok((config, run))
     }
 }
 

@@ -90,3 +90,39 @@ fn not_ts_is_an_error() {
         Err(Fmp4Error::NotTransportStream)
     );
 }
+
+#[test]
+fn hevc_ac3_segments_get_hvc1_and_ac3_entries() {
+    let segments = cut("hevc_ac3.ts");
+    let out = Remuxer::new()
+        .remux(&segments[0].data, false, None)
+        .expect("remux");
+    let init = out.init.expect("an init");
+    let mut cursor = std::io::Cursor::new(&init[..]);
+    let _ftyp = <mp4_atom::Ftyp as mp4_atom::Decode>::decode(&mut cursor).expect("ftyp");
+    let moov = <mp4_atom::Moov as mp4_atom::Decode>::decode(&mut cursor).expect("moov");
+    let entries: Vec<_> = (moov.trak.iter())
+        .map(|t| t.mdia.minf.stbl.stsd.codecs[0].clone())
+        .collect();
+    let mp4_atom::Codec::Hvc1(hvc1) = &entries[0] else {
+        panic!("not hvc1: {:?}", entries[0]);
+    };
+    assert_eq!(hvc1.hvcc.general_profile_idc, 1, "Main profile");
+    assert_eq!(
+        (hvc1.hvcc.arrays.iter().map(|a| a.nal_unit_type)).collect::<Vec<_>>(),
+        vec![32, 33, 34]
+    );
+    assert_eq!((hvc1.visual.width, hvc1.visual.height), (320, 240));
+    assert!(matches!(entries[1], mp4_atom::Codec::Ac3(_)));
+}
+
+#[test]
+fn mpeg2_video_is_refused() {
+    let segments = cut("mpeg2_mp2.ts");
+    let error = Remuxer::new()
+        .remux(&segments[0].data, false, None)
+        .expect_err("MPEG-2 video");
+    assert_eq!(error, Fmp4Error::NoSupportedStream);
+    assert!(error.to_string().contains("not MPEG-1/2 video"));
+    assert!(error.is_fatal());
+}

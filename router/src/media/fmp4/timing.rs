@@ -6,7 +6,7 @@
 //! one until the next segment's first DTS when known, else as long as the one before (this
 //! segment's, or the previous segment's); composition offset = PTS − DTS (signed). Audio runs in
 //! its sample rate: the base comes from the PTS, kept continuous with the previous fragment
-//! when within a frame of it, and every AAC frame lasts 1024 samples.
+//! when within a frame of it (frame lengths per codec: [`super::audio`]).
 
 use super::super::timestamp::{Unwrapper, pts_delta};
 
@@ -86,18 +86,22 @@ impl AudioClock {
         self.next_base = None;
     }
 
-    /// `tfdt` in samples for a fragment whose first frame has raw PTS `pts`, holding `frames`
-    /// frames of `frame_samples` each at `rate` Hz. `None` when the timeline is negative.
-    pub fn base(&mut self, pts: u64, rate: u32, frames: usize, frame_samples: u32) -> Option<u64> {
+    /// `tfdt` in samples for a fragment whose first frame has raw PTS `pts`, at `rate` Hz with
+    /// frames of `frame_samples`: the previous fragment's end when within a frame of the PTS.
+    /// `None` when the timeline is negative. Call [`Self::set_end`] with the fragment's end.
+    pub fn base(&mut self, pts: u64, rate: u32, frame_samples: u32) -> Option<u64> {
         let ticks = u64::try_from(self.timeline.unwrap(pts)).ok()?;
         let measured = (u128::from(ticks) * u128::from(rate) + 45_000) / 90_000;
         let measured = u64::try_from(measured).ok()?;
-        let base = match self.next_base {
+        Some(match self.next_base {
             Some(expected) if expected.abs_diff(measured) < u64::from(frame_samples) => expected,
             _ => measured,
-        };
-        self.next_base = Some(base + frames as u64 * u64::from(frame_samples));
-        Some(base)
+        })
+    }
+
+    /// Where the fragment just built ends, in samples.
+    pub fn set_end(&mut self, end: u64) {
+        self.next_base = Some(end);
     }
 }
 
@@ -153,13 +157,14 @@ mod tests {
     fn audio_base_is_continuous_within_a_frame() {
         let mut clock = AudioClock::default();
         // 48 kHz: 1024 samples = 1920 ticks.
-        assert_eq!(clock.base(90_000, 48_000, 10, 1024), Some(48_000));
+        assert_eq!(clock.base(90_000, 48_000, 1024), Some(48_000));
+        clock.set_end(48_000 + 10_240);
         // The next PTS is 1 tick off the exact end: the exact end is kept.
         assert_eq!(
-            clock.base(90_000 + 19_201, 48_000, 10, 1024),
+            clock.base(90_000 + 19_201, 48_000, 1024),
             Some(48_000 + 10_240)
         );
         // A jump of more than a frame is followed.
-        assert_eq!(clock.base(900_000, 48_000, 1, 1024), Some(480_000));
+        assert_eq!(clock.base(900_000, 48_000, 1024), Some(480_000));
     }
 }

@@ -50,10 +50,6 @@ impl AudioProbe {
         }
     }
 
-    pub fn pid(&self) -> u16 {
-        self.stream.pid
-    }
-
     pub fn stream(&self) -> ElementaryStream {
         self.stream
     }
@@ -94,6 +90,10 @@ impl AudioProbe {
 }
 
 impl Probe for AudioProbe {
+    fn pid(&self) -> u16 {
+        self.stream.pid
+    }
+
     fn push(&mut self, payload: &[u8], unit_start: bool) {
         if self.done() {
             return;

@@ -11,7 +11,7 @@ use std::num::NonZeroUsize;
 
 use h264_reader::nal::{Nal, RefNal};
 use h264_reader::rbsp::ByteReader;
-use scuffle_h265::SpsNALUnit;
+use scuffle_h265::{SpsNALUnit, SpsRbsp};
 
 use super::video::{ParamError, VideoParams, plausible_frame_rate};
 
@@ -49,12 +49,59 @@ fn parse_guarded(nal: &RefNal<'_>) -> Result<SpsNALUnit, ParamError> {
     }
 }
 
-/// Tag, size and timing from a complete SPS NAL unit.
-pub(super) fn parse_sps(nal: &RefNal<'_>) -> Result<VideoParams, ParamError> {
+/// What an `hvcC` record (ISO/IEC 14496-15 8.3.3.1) takes from an SPS: read here for the fMP4
+/// remuxer ([`crate::media::fmp4::hevc`]) with the same parser and cropping as the master
+/// playlist's description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HevcSps {
+    /// The 12 bytes of the general profile_tier_level, as they sit in the SPS (profile space,
+    /// tier, profile_idc; compatibility flags; constraint flags; level_idc).
+    pub general_ptl: [u8; 12],
+    /// Displayed width (cropping applied).
+    pub width: u32,
+    /// Displayed height (cropping applied).
+    pub height: u32,
+    /// chroma_format_idc.
+    pub chroma_format_idc: u8,
+    /// bit_depth_luma_minus8.
+    pub bit_depth_luma_minus8: u8,
+    /// bit_depth_chroma_minus8.
+    pub bit_depth_chroma_minus8: u8,
+    /// sps_max_sub_layers_minus1.
+    pub max_sub_layers_minus1: u8,
+    /// sps_temporal_id_nesting_flag.
+    pub temporal_id_nesting: bool,
+}
+
+/// The `hvcC` facts of an SPS NAL unit (two-byte header included, emulation prevention bytes
+/// still in); `None` when it does not parse.
+pub(crate) fn read_sps(sps_nal: &[u8]) -> Option<HevcSps> {
+    let nal = RefNal::new(sps_nal, &[], true);
+    let (ptl, sps) = parse_sps_rbsp(&nal).ok()?;
+    let (width, height) = displayed_size(&sps).ok()?;
+    let mut general_ptl = [0u8; 12];
+    general_ptl.copy_from_slice(&ptl[1..]);
+    Some(HevcSps {
+        general_ptl,
+        width,
+        height,
+        chroma_format_idc: sps.chroma_format_idc,
+        bit_depth_luma_minus8: sps.bit_depth_luma_minus8,
+        bit_depth_chroma_minus8: sps.bit_depth_chroma_minus8,
+        max_sub_layers_minus1: sps.sps_max_sub_layers_minus1,
+        temporal_id_nesting: sps.sps_temporal_id_nesting_flag,
+    })
+}
+
+/// The raw bytes before the profile_tier_level's sub-layer part, and the parsed SPS.
+fn parse_sps_rbsp(nal: &RefNal<'_>) -> Result<([u8; PTL_BYTES], SpsRbsp), ParamError> {
     let mut ptl = [0u8; PTL_BYTES];
     ByteReader::skipping_bytes(nal.reader(), NAL_HEADER_BYTES).read_exact(&mut ptl)?;
-    let sps = parse_guarded(nal)?.rbsp;
+    Ok((ptl, parse_guarded(nal)?.rbsp))
+}
 
+/// Width and height after the conformance window.
+fn displayed_size(sps: &SpsRbsp) -> Result<(u32, u32), ParamError> {
     let window = &sps.conformance_window;
     let crop = |size: u64, unit: u8, a: u64, b: u64| {
         a.checked_add(b)
@@ -75,6 +122,14 @@ pub(super) fn parse_sps(nal: &RefNal<'_>) -> Result<VideoParams, ParamError> {
         window.conf_win_top_offset,
         window.conf_win_bottom_offset,
     )?;
+    Ok((width, height))
+}
+
+/// Tag, size and timing from a complete SPS NAL unit.
+pub(super) fn parse_sps(nal: &RefNal<'_>) -> Result<VideoParams, ParamError> {
+    let (ptl, sps) = parse_sps_rbsp(nal)?;
+    let (width, height) = displayed_size(&sps)?;
+
     let frame_rate = sps
         .vui_parameters
         .as_ref()

@@ -88,10 +88,6 @@ impl VideoProbe {
         }
     }
 
-    pub fn pid(&self) -> u16 {
-        self.stream.pid
-    }
-
     pub fn stream(&self) -> ElementaryStream {
         self.stream
     }
@@ -129,6 +125,10 @@ impl VideoProbe {
 }
 
 impl Probe for VideoProbe {
+    fn pid(&self) -> u16 {
+        self.stream.pid
+    }
+
     fn push(&mut self, payload: &[u8], unit_start: bool) {
         if unit_start {
             let Some(pes) = parse_pes_start(payload) else {

@@ -1,0 +1,122 @@
+//! `streamrouter segment --format fmp4`: CMAF fragments and init segments, judged by ffmpeg
+//! (decoded frames and presentation times against the source TS), ffprobe (the first frame of
+//! every fragment read after its init segment is a key frame) and ffprobe's box trace (the box
+//! structure, read by ffmpeg's mov demuxer, not by mp4-atom).
+//!
+//! This file: the helpers. `h264` (H.264 + AAC inputs, errors), `codecs` (HEVC, AC-3, E-AC-3,
+//! MPEG audio), `damaged` (the damaged inputs against the TS output of the same input).
+
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+mod codecs;
+mod damaged;
+mod h264;
+
+pub(crate) use h264::encode;
+
+/// Segments `file` from tests/data at 4 s in fMP4.
+pub(super) fn segment_fmp4(file: &str) -> Output {
+    segment_with(&router::data(file), &["--format", "fmp4"], "index.m3u8")
+}
+
+/// The MD5 of every decoded frame of stream `kind` (`v` or `a`), in presentation order
+/// (`ffmpeg -map 0:KIND -f framemd5`, hash column only: the timestamps are compared by
+/// [`presentation`]).
+pub(super) fn frame_hashes(path: &Path, kind: &str) -> Vec<String> {
+    frame_hashes_with(path, kind, &[])
+}
+
+/// [`frame_hashes`] with input options (e.g. `-c:a mp2`: the decoder to use).
+pub(super) fn frame_hashes_with(path: &Path, kind: &str, input_options: &[&str]) -> Vec<String> {
+    let output = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error"])
+        .args(input_options)
+        .arg("-i")
+        .arg(path)
+        .args(["-map", &format!("0:{kind}"), "-f", "framemd5", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        output.status.success(),
+        "ffmpeg framemd5 of {}",
+        path.display()
+    );
+    let hashes: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect();
+    assert!(
+        !hashes.is_empty(),
+        "no {kind} frames decoded from {}",
+        path.display()
+    );
+    hashes
+}
+
+/// `(pts_time, key_frame)` of every decoded frame of stream `kind`, as ffprobe reports them.
+pub(super) fn presentation(path: &Path, kind: &str) -> Vec<(String, String)> {
+    ff::probe(
+        path,
+        &[
+            "-select_streams",
+            kind,
+            "-show_entries",
+            "frame=pts_time,key_frame",
+        ],
+    )
+    .into_iter()
+    .filter(|s| s.name == "FRAME")
+    .map(|s| {
+        let get = |k: &str| s.fields.get(k).cloned().unwrap_or_default();
+        (get("pts_time"), get("key_frame"))
+    })
+    .collect()
+}
+
+/// `type:'xxxx' parent:'yyyy'` pairs of ffprobe's box trace of `path`, in file order.
+pub(super) fn box_trace(path: &Path) -> Vec<(String, String)> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "trace", "-hide_banner"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| {
+            let kind = line.split("type:'").nth(1)?.get(..4)?;
+            let parent = line.split("parent:'").nth(1)?.split('\'').next()?;
+            Some((kind.to_owned(), parent.to_owned()))
+        })
+        .collect()
+}
+
+/// The init segment the playlist's first EXT-X-MAP names, read with m3u8-rs.
+pub(super) fn first_map(out: &Output) -> String {
+    let text = router::read_text(&out.playlist_path);
+    let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).expect("a media playlist");
+    let first = parsed.segments.first().expect("a segment");
+    first
+        .map
+        .as_ref()
+        .expect("EXT-X-MAP before the first segment")
+        .uri
+        .clone()
+}
+
+/// Init segment followed by `fragment`, as a player reads them, in a file of its own.
+pub(super) fn joined(out: &Output, init: &str, fragment: &Path) -> PathBuf {
+    let mut bytes = router::read(&out.dir.path().join(init));
+    bytes.extend(router::read(fragment));
+    let name = format!(
+        "joined-{}.mp4",
+        fragment.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
+    );
+    let path = out.dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write joined file");
+    path
+}
