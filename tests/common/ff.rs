@@ -270,3 +270,39 @@ pub fn unwrap_timestamps(raw: impl IntoIterator<Item = i64>) -> Vec<i64> {
 pub fn same_timestamp(a: i64, b: i64) -> bool {
     (a - b).rem_euclid(PTS_MODULUS) == 0
 }
+
+/// The MD5 of every decoded frame of stream `kind` (`v` or `a`), in presentation order
+/// (`ffmpeg -map 0:KIND -f framemd5`, hash column only: ffmpeg's timestamp columns differ
+/// between a TS and an fMP4 HLS input of the same frames, see docs/fmp4.md).
+pub fn frame_hashes(path: &Path, kind: &str) -> Vec<String> {
+    frame_hashes_with(path, kind, &[])
+}
+
+/// [`frame_hashes`] with input options (e.g. `-c:a mp2`: the decoder to use).
+pub fn frame_hashes_with(path: &Path, kind: &str, input_options: &[&str]) -> Vec<String> {
+    let output = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error"])
+        .args(input_options)
+        .arg("-i")
+        .arg(path)
+        .args(["-map", &format!("0:{kind}"), "-f", "framemd5", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        output.status.success(),
+        "ffmpeg framemd5 of {}",
+        path.display()
+    );
+    let hashes: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect();
+    assert!(
+        !hashes.is_empty(),
+        "no {kind} frames decoded from {}",
+        path.display()
+    );
+    hashes
+}

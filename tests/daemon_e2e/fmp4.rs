@@ -5,7 +5,6 @@
 //! master of two fMP4 variants, switching between them.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -43,25 +42,6 @@ segment_format = "fmp4"
     )
 }
 
-/// The MD5 of each decoded frame of stream `stream` (`v` or `a`) of `input`, in order (the
-/// timestamps are left out: see docs/fmp4.md).
-fn frame_hashes(input: &str, stream: &str) -> Vec<String> {
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-i", input])
-        .args(["-map", &format!("0:{stream}"), "-f", "framemd5", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        output.status.success(),
-        "{input}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (String::from_utf8_lossy(&output.stdout).lines())
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.rsplit(',').next().map(|hash| hash.trim().to_owned()))
-        .collect()
-}
-
 #[test]
 fn an_fmp4_feed_to_a_local_sink_decodes_frame_for_frame_as_its_source() {
     ff::require_tools();
@@ -95,7 +75,10 @@ fn an_fmp4_feed_to_a_local_sink_decodes_frame_for_frame_as_its_source() {
     let source = router::data("h264_aac.ts").display().to_string();
     let ours = playlist_path.display().to_string();
     for stream in ["v", "a"] {
-        let (want, got) = (frame_hashes(&source, stream), frame_hashes(&ours, stream));
+        let (want, got) = (
+            ff::frame_hashes(Path::new(&source), stream),
+            ff::frame_hashes(Path::new(&ours), stream),
+        );
         assert!(want.len() > 100, "{stream}: {} frames", want.len());
         assert_eq!(got, want, "stream {stream}: decoded frames differ");
     }

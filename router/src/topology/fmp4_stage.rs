@@ -73,7 +73,7 @@ impl Fmp4Stage {
             Err(error @ Fmp4Error::NoSupportedStream) => {
                 if !std::mem::replace(&mut self.unsupported, true) {
                     let message = format!("segments cannot be written as fMP4: {error}");
-                    tracing::error!(%error, "segments cannot be written as fMP4; none is published until a segment with H.264 or AAC comes");
+                    tracing::error!(%error, "segments cannot be written as fMP4; none is published until a segment with a codec fMP4 carries here comes (H.264, HEVC, AAC, AC-3, E-AC-3, MPEG audio)");
                     status.fail(NodeState::Stalled, message);
                 }
                 self.broken = true;

@@ -21,41 +21,7 @@ pub(super) fn segment_fmp4(file: &str) -> Output {
     segment_with(&router::data(file), &["--format", "fmp4"], "index.m3u8")
 }
 
-/// The MD5 of every decoded frame of stream `kind` (`v` or `a`), in presentation order
-/// (`ffmpeg -map 0:KIND -f framemd5`, hash column only: the timestamps are compared by
-/// [`presentation`]).
-pub(super) fn frame_hashes(path: &Path, kind: &str) -> Vec<String> {
-    frame_hashes_with(path, kind, &[])
-}
-
-/// [`frame_hashes`] with input options (e.g. `-c:a mp2`: the decoder to use).
-pub(super) fn frame_hashes_with(path: &Path, kind: &str, input_options: &[&str]) -> Vec<String> {
-    let output = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error"])
-        .args(input_options)
-        .arg("-i")
-        .arg(path)
-        .args(["-map", &format!("0:{kind}"), "-f", "framemd5", "-"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        output.status.success(),
-        "ffmpeg framemd5 of {}",
-        path.display()
-    );
-    let hashes: Vec<String> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.rsplit(',').next().map(|h| h.trim().to_owned()))
-        .collect();
-    assert!(
-        !hashes.is_empty(),
-        "no {kind} frames decoded from {}",
-        path.display()
-    );
-    hashes
-}
+pub(super) use crate::common::ff::{frame_hashes, frame_hashes_with};
 
 /// `(pts_time, key_frame)` of every decoded frame of stream `kind`, as ffprobe reports them.
 pub(super) fn presentation(path: &Path, kind: &str) -> Vec<(String, String)> {
