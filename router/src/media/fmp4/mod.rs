@@ -27,7 +27,7 @@ pub mod mpa;
 pub mod timing;
 pub mod video;
 
-use boxes::TrackConfig;
+use boxes::{TrackConfig, TrackRun};
 use timing::{AudioClock, VideoClock};
 
 use super::stream_info::StreamInfoError;
@@ -90,6 +90,8 @@ pub struct Remuxer {
     init: Option<Vec<TrackConfig>>,
     init_index: u64,
     sequence: u32,
+    /// Where the last fragment's tracks end (the later one), 90 kHz, on the feed's timeline.
+    end: Option<i64>,
 }
 
 impl Remuxer {
@@ -109,8 +111,26 @@ impl Remuxer {
     ) -> Result<Remuxed, Fmp4Error> {
         let demuxed = demux::demux(ts)?;
         if discontinuity {
-            self.video.reset();
-            self.audio.reset();
+            // The new timeline goes on where the last one ended (see `timing`).
+            let first = [
+                demuxed
+                    .video
+                    .as_ref()
+                    .and_then(|v| v.pes.first())
+                    .map(|p| p.dts),
+                demuxed
+                    .audio
+                    .as_ref()
+                    .and_then(|a| a.pes.first())
+                    .map(|p| p.pts),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|raw| i64::try_from(raw).ok())
+            .min();
+            let shift = self.end.zip(first).map_or(0, |(end, first)| end - first);
+            self.video.restart(shift);
+            self.audio.restart(shift);
         }
         let previous = self.init.clone().unwrap_or_default();
         let mut configs = Vec::new();
@@ -138,6 +158,12 @@ impl Remuxer {
             }
             None => Some(boxes::init_segment(&configs)?),
         };
+        self.end = configs
+            .iter()
+            .zip(&runs)
+            .filter_map(|(config, run)| run_end(run, config.timescale()))
+            .max()
+            .or(self.end);
         self.init = Some(configs);
         self.sequence = self.sequence.wrapping_add(1);
         Ok(Remuxed {
@@ -146,6 +172,13 @@ impl Remuxer {
             fragment: boxes::fragment(self.sequence, &runs)?,
         })
     }
+}
+
+/// Where `run` ends, in 90 kHz ticks (its track runs at `timescale`).
+fn run_end(run: &TrackRun, timescale: u32) -> Option<i64> {
+    let length: u64 = run.samples.iter().map(|s| u64::from(s.duration)).sum();
+    let end = u128::from(run.base_decode_time + length) * 90_000 / u128::from(timescale.max(1));
+    i64::try_from(end).ok()
 }
 
 #[cfg(test)]

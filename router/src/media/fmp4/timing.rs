@@ -7,6 +7,12 @@
 //! segment's, or the previous segment's); composition offset = PTS − DTS (signed). Audio runs in
 //! its sample rate: the base comes from the PTS, kept continuous with the previous fragment
 //! when within a frame of it (frame lengths per codec: [`super::audio`]).
+//!
+//! After a discontinuity the source's timestamps start over (an encoder restart, a looped
+//! file), but a feed's fMP4 timeline does not go back: the new timestamps are shifted (one shift
+//! for every track, keeping them in sync) so the new timeline starts where the previous
+//! fragments ended. GStreamer's hlsdemux2 stalls on a `tfdt` that jumps back at an
+//! EXT-X-DISCONTINUITY; hls.js and ffmpeg play either.
 
 use super::super::timestamp::{Unwrapper, pts_delta};
 
@@ -29,12 +35,15 @@ pub struct VideoTiming {
 pub struct VideoClock {
     timeline: Unwrapper,
     last_duration: Option<u32>,
+    /// Added to the unwrapped timestamps (90 kHz): see the module doc.
+    shift: i64,
 }
 
 impl VideoClock {
-    /// Starts a new timeline (after a discontinuity).
-    pub fn reset(&mut self) {
+    /// Starts a new timeline (after a discontinuity), its timestamps moved by `shift` ticks.
+    pub fn restart(&mut self, shift: i64) {
         self.timeline.reset();
+        self.shift = shift;
     }
 
     /// Timing of samples with raw `(pts, dts)` in decode order; `next_dts` is the raw first
@@ -43,7 +52,7 @@ impl VideoClock {
     pub fn time(&mut self, stamps: &[(u64, u64)], next_dts: Option<u64>) -> Option<VideoTiming> {
         let dts: Vec<i64> = stamps
             .iter()
-            .map(|&(_, dts)| self.timeline.unwrap(dts))
+            .map(|&(_, dts)| self.timeline.unwrap(dts) + self.shift)
             .collect();
         let base = u64::try_from(*dts.first()?).ok()?;
         let mut durations: Vec<u32> = dts
@@ -77,20 +86,23 @@ pub struct AudioClock {
     timeline: Unwrapper,
     /// Where the previous fragment ended, in samples.
     next_base: Option<u64>,
+    /// Added to the unwrapped timestamps (90 kHz): see the module doc.
+    shift: i64,
 }
 
 impl AudioClock {
-    /// Starts a new timeline (after a discontinuity).
-    pub fn reset(&mut self) {
+    /// Starts a new timeline (after a discontinuity), its timestamps moved by `shift` ticks.
+    pub fn restart(&mut self, shift: i64) {
         self.timeline.reset();
         self.next_base = None;
+        self.shift = shift;
     }
 
     /// `tfdt` in samples for a fragment whose first frame has raw PTS `pts`, at `rate` Hz with
     /// frames of `frame_samples`: the previous fragment's end when within a frame of the PTS.
     /// `None` when the timeline is negative. Call [`Self::set_end`] with the fragment's end.
     pub fn base(&mut self, pts: u64, rate: u32, frame_samples: u32) -> Option<u64> {
-        let ticks = u64::try_from(self.timeline.unwrap(pts)).ok()?;
+        let ticks = u64::try_from(self.timeline.unwrap(pts) + self.shift).ok()?;
         let measured = (u128::from(ticks) * u128::from(rate) + 45_000) / 90_000;
         let measured = u64::try_from(measured).ok()?;
         Some(match self.next_base {
@@ -151,6 +163,19 @@ mod tests {
         let t = clock.time(&[(0, 0), (3000, 3000)], None).expect("second");
         assert_eq!(t.base, PTS_MODULO);
         assert_eq!(t.durations, vec![3000, 3000]);
+    }
+
+    #[test]
+    fn a_restart_moves_both_clocks_by_the_same_shift() {
+        let (mut video, mut audio) = (VideoClock::default(), AudioClock::default());
+        video.time(&[(900_000, 900_000)], None).expect("first");
+        // The source starts over at 0; the feed's timeline goes on at 903_000.
+        video.restart(903_000);
+        audio.restart(903_000);
+        let t = video.time(&[(3000, 0), (6000, 3000)], None).expect("after");
+        assert_eq!(t.base, 903_000);
+        // Audio PTS 0 at 48 kHz on the shifted timeline.
+        assert_eq!(audio.base(0, 48_000, 1024), Some(903_000 * 48_000 / 90_000));
     }
 
     #[test]
