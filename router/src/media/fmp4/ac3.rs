@@ -163,18 +163,8 @@ fn config(first: &Frame) -> TrackConfig {
 pub fn frames(data: &[u8]) -> Parsed {
     let mut out = Parsed::default();
     let mut blocks = 0u8;
-    let mut at = 0;
-    while at < data.len() {
-        let rest = &data[at..];
-        let whole = header(rest)
-            .ok()
-            .flatten()
-            .filter(|f| f.len >= 6)
-            .and_then(|f| Some((f, rest.get(..f.len)?)));
-        let Some((frame, bytes)) = whole else {
-            at += 1;
-            continue;
-        };
+    let parse = |rest: &[u8]| header(rest).ok().flatten().map(|f| (f, f.len));
+    for (frame, bytes) in super::audio::whole_frames(data, 6, parse) {
         if out.config.is_none() {
             out.config = Some(config(&frame));
         }
@@ -190,7 +180,6 @@ pub fn frames(data: &[u8]) -> Parsed {
         if frame.primary {
             blocks = blocks.saturating_add(frame.blocks);
         }
-        at += frame.len;
     }
     out
 }

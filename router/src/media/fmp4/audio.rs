@@ -25,6 +25,34 @@ pub struct Parsed {
     pub config: Option<TrackConfig>,
 }
 
+/// The whole frames in `data`, each with its bytes: `header` reads the header at the start of
+/// a slice and gives its frame length; bytes that do not start a whole frame of at least
+/// `min_len` bytes are skipped one at a time up to the next one (resynchronising after lost
+/// packets, as ffmpeg's audio parsers do).
+pub fn whole_frames<'a, F>(
+    data: &'a [u8],
+    min_len: usize,
+    header: impl Fn(&[u8]) -> Option<(F, usize)> + 'a,
+) -> impl Iterator<Item = (F, &'a [u8])> + 'a {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < data.len() {
+            let rest = &data[at..];
+            let whole = header(rest)
+                .filter(|&(_, len)| len >= min_len)
+                .and_then(|(frame, len)| Some((frame, rest.get(..len)?)));
+            match whole {
+                Some((frame, bytes)) => {
+                    at += bytes.len();
+                    return Some((frame, bytes));
+                }
+                None => at += 1,
+            }
+        }
+        None
+    })
+}
+
 fn parse(codec: Codec, data: &[u8]) -> Parsed {
     match codec {
         Codec::Aac => {

@@ -93,18 +93,8 @@ fn header(bytes: &[u8]) -> std::io::Result<Option<Frame>> {
 /// the next one (as ffmpeg's MPEG audio parser resynchronises after lost packets).
 pub fn frames(data: &[u8]) -> Parsed {
     let mut out = Parsed::default();
-    let mut at = 0;
-    while at < data.len() {
-        let rest = &data[at..];
-        let whole = header(rest)
-            .ok()
-            .flatten()
-            .filter(|f| f.len >= 4)
-            .and_then(|f| Some((f, rest.get(..f.len)?)));
-        let Some((frame, bytes)) = whole else {
-            at += 1;
-            continue;
-        };
+    let parse = |rest: &[u8]| header(rest).ok().flatten().map(|f| (f, f.len));
+    for (frame, bytes) in super::audio::whole_frames(data, 4, parse) {
         if out.config.is_none() {
             let (object_type, sample_rate, channels, frame_samples) = frame.config;
             out.config = Some(TrackConfig::MpegAudio {
@@ -115,7 +105,6 @@ pub fn frames(data: &[u8]) -> Parsed {
             });
         }
         out.frames.push(bytes.to_vec());
-        at += frame.len;
     }
     out
 }
