@@ -10,7 +10,9 @@
 //! in /status), and the next one starts a discontinuity; a program with no codec fMP4 can
 //! carry (e.g. MPEG-2 video) is one error at the node, not one per segment, until a segment
 //! remuxes again. The last video sample's duration is the previous one's (the next
-//! segment's first DTS is not waited for: that would hold every segment back by one).
+//! segment's first DTS is not waited for: that would hold every segment back by one). The
+//! feed's fMP4 timeline goes on across restarts and reloads: where it ends is kept in the
+//! store after every fragment, and a new stage's first fragment starts there.
 //!
 //! Owns the remuxer's use in the daemon; the remux itself is `media::fmp4`'s.
 
@@ -39,6 +41,8 @@ pub struct Fmp4Stage {
     offset: Option<u64>,
     /// A segment was skipped: the next one starts a discontinuity.
     broken: bool,
+    /// The timeline of the remuxer before this one (a restart, a reload) has been taken up.
+    resumed: bool,
     /// The program's codecs cannot be put in fMP4 (reported once).
     unsupported: bool,
     failures: u64,
@@ -54,6 +58,7 @@ impl Fmp4Stage {
             init_name,
             offset: None,
             broken: false,
+            resumed: false,
             unsupported: false,
             failures: 0,
             counter: metrics::counter!("streamrouter_fmp4_remux_failures_total", &label),
@@ -67,6 +72,11 @@ impl Fmp4Stage {
         store: &SequenceStore,
         status: &NodeStatus,
     ) -> Option<Converted> {
+        if !std::mem::replace(&mut self.resumed, true)
+            && let Some(end) = store.load_timeline().await
+        {
+            self.remuxer.continue_after(end);
+        }
         let discontinuity = segment.discontinuity || self.broken;
         let remuxed = match self.remuxer.remux(&segment.data, discontinuity, None) {
             Ok(remuxed) => remuxed,
@@ -97,6 +107,11 @@ impl Fmp4Stage {
             status.set(NodeState::Live);
         }
         self.broken = false;
+        if let Some(end) = self.remuxer.timeline_end()
+            && let Err(error) = store.save_timeline(end).await
+        {
+            tracing::warn!(%error, "cannot save where the fMP4 timeline ends");
+        }
         let mut init = None;
         if let Some(bytes) = remuxed.init {
             let crc = crc32(&bytes);

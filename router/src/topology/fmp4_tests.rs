@@ -59,6 +59,13 @@ fn assert_fmp4_sound(sink: &MemorySink, playlist: &str) {
     }
 }
 
+/// The first track's `tfdt` of a fragment.
+fn video_decode_time(fragment: &[u8]) -> u64 {
+    let mut cursor = std::io::Cursor::new(fragment);
+    let moof = <mp4_atom::Moof as mp4_atom::ReadFrom>::read_from(&mut cursor).unwrap();
+    moof.traf[0].tfdt.as_ref().unwrap().base_media_decode_time
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_init_is_stored_before_any_playlist_names_it_also_after_an_outage() {
     let running = Running::start("", CONFIG).await;
@@ -137,6 +144,12 @@ async fn a_restart_goes_on_with_the_journaled_init_and_replays_it_first() {
     assert!(!text.contains("init-1"), "{text}");
     assert!(good.keys().contains(&INIT_0.to_owned()));
     assert!(flaky.text(INIT_0).is_none());
+    // The feed's timeline goes on across the restart: every fragment's video `tfdt` is past
+    // the one before, also at the restart, where the source's timestamps start over.
+    let times: Vec<u64> = (resumed.entries.iter())
+        .map(|entry| video_decode_time(&good.bytes(&entry.uri).unwrap()))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
     flaky.set_down(false);
     until("the flaky sink caught up", || {
         let (now, there) = (good.media(PLAYLIST)?, flaky.media(PLAYLIST)?);

@@ -2,7 +2,8 @@
 //! restarted daemon never reuses a segment name (a CDN may cache the old one forever). An fMP4
 //! playlist also keeps its last init segment's number and checksum there (`NAME.init`), so a
 //! restart names the same init the same and a changed one anew, never overwriting an init
-//! that listed segments still need.
+//! that listed segments still need, and where its fMP4 timeline ends (`NAME.timeline`), so
+//! a restart goes on after it rather than back to the source's timestamps.
 //!
 //! Owns the files under `state_dir/playlists/`; nothing else.
 
@@ -26,6 +27,8 @@ pub struct SequenceStore {
     /// The last init, shared by the store's clones (a restarted playlist task gets its
     /// predecessor's store).
     init: Arc<Mutex<Option<InitMark>>>,
+    /// Where the fMP4 timeline ends (90 kHz), shared the same way.
+    timeline: Arc<Mutex<Option<i64>>>,
 }
 
 impl SequenceStore {
@@ -38,6 +41,7 @@ impl SequenceStore {
         Self {
             file,
             init: Arc::default(),
+            timeline: Arc::default(),
         }
     }
 
@@ -69,6 +73,37 @@ impl SequenceStore {
         let file = file.with_extension("init");
         let temp = file.with_extension("init.tmp");
         tokio::fs::write(&temp, format!("{} {:08x}\n", mark.n, mark.crc)).await?;
+        tokio::fs::rename(&temp, file).await
+    }
+
+    /// Where the playlist's fMP4 timeline ended (in memory, else from its file).
+    pub async fn load_timeline(&self) -> Option<i64> {
+        if let Some(end) = *self.timeline.lock().unwrap_or_else(PoisonError::into_inner) {
+            return Some(end);
+        }
+        let file = self.file.as_ref()?.with_extension("timeline");
+        let end = tokio::fs::read_to_string(&file)
+            .await
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        *self.timeline.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
+        Some(end)
+    }
+
+    /// Records where the fMP4 timeline ends after the fragment just made.
+    pub async fn save_timeline(&self, end: i64) -> io::Result<()> {
+        *self.timeline.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if let Some(dir) = file.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let file = file.with_extension("timeline");
+        let temp = file.with_extension("timeline.tmp");
+        tokio::fs::write(&temp, format!("{end}\n")).await?;
         tokio::fs::rename(&temp, file).await
     }
 
@@ -107,6 +142,19 @@ impl SequenceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_timeline_end_survives_a_new_store_and_is_shared_by_clones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(store.load_timeline().await, None);
+        store.save_timeline(1_234_567).await.unwrap();
+        let again = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(again.load_timeline().await, Some(1_234_567));
+        let memory = SequenceStore::new(None, "cam");
+        memory.clone().save_timeline(9).await.unwrap();
+        assert_eq!(memory.load_timeline().await, Some(9));
+    }
 
     #[tokio::test]
     async fn numbers_survive_a_new_store() {

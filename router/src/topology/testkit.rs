@@ -145,6 +145,11 @@ impl MemorySink {
             .map(|body| String::from_utf8_lossy(body).into_owned())
     }
 
+    /// Object `key`'s bytes, if stored.
+    pub(super) fn bytes(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(key).cloned()
+    }
+
     /// Object `key`'s Content-Type as last stored.
     pub(super) fn content_type(&self, key: &str) -> Option<String> {
         self.types.lock().unwrap().get(key).cloned()

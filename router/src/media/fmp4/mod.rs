@@ -92,12 +92,28 @@ pub struct Remuxer {
     sequence: u32,
     /// Where the last fragment's tracks end (the later one), 90 kHz, on the feed's timeline.
     end: Option<i64>,
+    /// The next segment starts a new timeline after `end` (set by [`Remuxer::continue_after`]).
+    resume: bool,
 }
 
 impl Remuxer {
     /// A remuxer that has seen nothing.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Where the feed's timeline ends after the last fragment (90 kHz), for
+    /// [`Remuxer::continue_after`] in a remuxer that takes over the feed (after a restart).
+    pub fn timeline_end(&self) -> Option<i64> {
+        self.end
+    }
+
+    /// Makes the next segment start a new timeline at `end` (a previous remuxer's
+    /// [`Remuxer::timeline_end`]), as after a discontinuity: the feed's timeline does not go
+    /// back across a restart either.
+    pub fn continue_after(&mut self, end: i64) {
+        self.end = Some(end);
+        self.resume = true;
     }
 
     /// Remuxes one TS segment (PAT/PMT first, starting at a keyframe). `discontinuity` starts
@@ -110,7 +126,7 @@ impl Remuxer {
         next_video_dts: Option<u64>,
     ) -> Result<Remuxed, Fmp4Error> {
         let demuxed = demux::demux(ts)?;
-        if discontinuity {
+        if discontinuity || std::mem::take(&mut self.resume) {
             // The new timeline goes on where the last one ended (see `timing`).
             let first = [
                 demuxed

@@ -126,3 +126,42 @@ fn mpeg2_video_is_refused() {
     assert!(error.to_string().contains("not MPEG-1/2 video"));
     assert!(error.is_fatal());
 }
+
+/// `tfdt` of each track of a fragment, in track order.
+fn decode_times(fragment: &[u8]) -> Vec<u64> {
+    let mut cursor = std::io::Cursor::new(fragment);
+    let moof = <mp4_atom::Moof as mp4_atom::ReadFrom>::read_from(&mut cursor).expect("a moof");
+    moof.traf
+        .iter()
+        .filter_map(|traf| traf.tfdt.as_ref().map(|t| t.base_media_decode_time))
+        .collect()
+}
+
+#[test]
+fn a_remuxer_taking_over_a_feed_goes_on_after_the_old_ones_timeline() {
+    let segments = cut("h264_aac.ts");
+    let mut old = Remuxer::new();
+    for segment in &segments {
+        old.remux(&segment.data, segment.discontinuity, None)
+            .expect("remux");
+    }
+    let end = old.timeline_end().expect("an end");
+    // The same input again (a restart: the source's timestamps start over).
+    let mut new = Remuxer::new();
+    new.continue_after(end);
+    let first = new.remux(&segments[0].data, false, None).expect("remux");
+    let times = decode_times(&first.fragment);
+    // Video at 90 kHz starts exactly at the end; audio (48 kHz) at the same instant or
+    // later, by its own offset from the video in the source (within a frame of audio).
+    assert_eq!(times.first().copied(), Some(u64::try_from(end).unwrap()));
+    let fresh = decode_times(
+        &Remuxer::new()
+            .remux(&segments[0].data, false, None)
+            .unwrap()
+            .fragment,
+    );
+    assert!(
+        fresh[0] < times[0],
+        "the old timeline would go back: {fresh:?} vs {times:?}"
+    );
+}
