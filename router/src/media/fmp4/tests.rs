@@ -165,3 +165,41 @@ fn a_remuxer_taking_over_a_feed_goes_on_after_the_old_ones_timeline() {
         "the old timeline would go back: {fresh:?} vs {times:?}"
     );
 }
+
+#[test]
+fn frames_lost_with_a_pes_lengthen_the_sample_before_the_gap() {
+    let segments = cut("aac_only.ts");
+    let mut stream = demux::demux(&segments[0].data)
+        .expect("demux")
+        .audio
+        .expect("an audio stream");
+    assert!(stream.pes.len() > 4, "{} PES", stream.pes.len());
+    let frames_in = |pes: &demux::Pes| aac::adts_frames(pes.data()).frames.len();
+    let (_, whole) = audio::track(&mut AudioClock::default(), &stream, None).expect("track");
+    // Lose the third PES, as a damaged input would.
+    let before: usize = stream.pes[..2].iter().map(frames_in).sum();
+    let lost = frames_in(&stream.pes.remove(2));
+    assert!(lost > 0);
+    let (_, gapped) = audio::track(&mut AudioClock::default(), &stream, None).expect("track");
+
+    let total = |run: &TrackRun| {
+        run.samples
+            .iter()
+            .map(|s| u64::from(s.duration))
+            .sum::<u64>()
+    };
+    assert_eq!(gapped.samples.len(), whole.samples.len() - lost);
+    // The frames after the gap keep their times: the track lasts as long as before.
+    assert_eq!(total(&gapped), total(&whole));
+    let frame = aac::SAMPLES_PER_FRAME;
+    let durations: Vec<u32> = gapped.samples.iter().map(|s| s.duration).collect();
+    assert_eq!(
+        durations[before - 1],
+        frame * (1 + lost as u32),
+        "{durations:?}"
+    );
+    assert!(
+        (durations.iter().enumerate()).all(|(i, &d)| i == before - 1 || d == frame),
+        "{durations:?}"
+    );
+}
