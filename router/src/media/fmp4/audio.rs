@@ -11,7 +11,7 @@
 
 use super::super::codec::Codec;
 use super::super::timestamp::pts_delta;
-use super::boxes::{SampleInfo, TrackConfig, TrackRun};
+use super::boxes::{SampleData, SampleInfo, TrackConfig, TrackRun};
 use super::demux::StreamPes;
 use super::timing::AudioClock;
 use super::{Fmp4Error, aac, ac3, mpa};
@@ -90,7 +90,7 @@ pub fn track(
     clock: &mut AudioClock,
     audio: &StreamPes,
     old: Option<&TrackConfig>,
-) -> Result<(TrackConfig, TrackRun), Fmp4Error> {
+) -> Result<(TrackConfig, TrackRun<'static>), Fmp4Error> {
     let codec = audio.stream.codec;
     let mut config = None;
     let mut pieces = Vec::new();
@@ -142,7 +142,7 @@ pub fn track(
                 composition_offset: 0,
                 sync: true,
             });
-            run.data.push(bytes);
+            run.data.push(SampleData::Bytes(bytes));
             position += u64::from(frame);
         }
     }

@@ -48,10 +48,8 @@ fn trim_trailing_zeros(nal: &[u8]) -> &[u8] {
 
 /// Turns one PES payload (one access unit, as TS muxers write H.264) into a sample; a sync
 /// sample when it holds an IDR slice.
-pub fn access_unit(pes_payload: &[u8]) -> VideoUnit {
+pub fn access_unit(pes_payload: &[u8]) -> VideoUnit<'_> {
     let mut unit = VideoUnit::default();
-    // Length prefixes replace start codes of 3 or 4 bytes: the payload's size plus a little.
-    unit.sample.data.reserve(pes_payload.len() + 16);
     for nal in split_annex_b(pes_payload) {
         let kind = nal[0] & 0x1f;
         match kind {
@@ -61,7 +59,7 @@ pub fn access_unit(pes_payload: &[u8]) -> VideoUnit {
         }
         if kind != NAL_AUD {
             unit.sample.sync |= kind == NAL_IDR;
-            unit.sample.push_nal(nal);
+            unit.sample.nals.push(nal);
         }
     }
     unit
@@ -105,7 +103,7 @@ mod tests {
         assert_eq!(unit.params.pps.as_deref(), Some(&[0x68, 0xce][..]));
         assert!(unit.sample.sync);
         assert_eq!(
-            unit.sample.data,
+            unit.sample.bytes(),
             vec![
                 0, 0, 0, 4, 0x67, 0x42, 0x00, 0x1e, // SPS, in band too
                 0, 0, 0, 2, 0x68, 0xce, // PPS

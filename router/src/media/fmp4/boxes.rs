@@ -135,24 +135,63 @@ pub struct SampleInfo {
 
 /// One track's part of a fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackRun {
+pub struct TrackRun<'a> {
     /// Track id (1-based, as in the init segment).
     pub track_id: u32,
     /// `tfdt`: decode time of the first sample, in the track's timescale.
     pub base_decode_time: u64,
     /// The samples.
     pub samples: Vec<SampleInfo>,
-    /// Each sample's bytes, in sample order (appended to the `mdat` as they are: moved in,
-    /// never concatenated first).
-    pub data: Vec<Vec<u8>>,
+    /// Each sample's bytes, in sample order (written into the `mdat` as they are, never
+    /// concatenated first).
+    pub data: Vec<SampleData<'a>>,
     /// Whether the track is video (per-sample flags and composition offsets).
     pub video: bool,
 }
 
-impl TrackRun {
+impl TrackRun<'_> {
     /// Bytes of all its samples.
     pub fn data_len(&self) -> usize {
-        self.data.iter().map(Vec::len).sum()
+        self.data.iter().map(SampleData::len).sum()
+    }
+}
+
+/// One sample's bytes: NAL units borrowed from the PES they came in, each written behind its
+/// 4-byte length (ISO/IEC 14496-15), or bytes of its own (audio frames).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SampleData<'a> {
+    /// Video: NAL units without start codes.
+    Nals(Vec<&'a [u8]>),
+    /// Audio: the sample as it is written.
+    Bytes(Vec<u8>),
+}
+
+impl SampleData<'_> {
+    /// Bytes in the `mdat`.
+    pub fn len(&self) -> usize {
+        match self {
+            SampleData::Nals(nals) => nals.iter().map(|nal| 4 + nal.len()).sum(),
+            SampleData::Bytes(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether it holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the sample as it goes into the `mdat`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            SampleData::Nals(nals) => {
+                for nal in nals {
+                    let len = u32::try_from(nal.len()).unwrap_or(u32::MAX);
+                    out.extend_from_slice(&len.to_be_bytes());
+                    out.extend_from_slice(nal);
+                }
+            }
+            SampleData::Bytes(bytes) => out.extend_from_slice(bytes),
+        }
     }
 }
 
@@ -285,7 +324,7 @@ pub fn fragment(sequence_number: u32, runs: &[TrackRun]) -> Result<Vec<u8>, Fmp4
         &mut out,
     )?;
     for sample in runs.iter().flat_map(|run| &run.data) {
-        out.extend_from_slice(sample);
+        sample.write_to(&mut out);
     }
     Ok(out)
 }

@@ -30,10 +30,8 @@ fn nal_type(nal: &[u8]) -> u8 {
 }
 
 /// Turns one PES payload (one access unit) into a sample.
-pub fn access_unit(pes_payload: &[u8]) -> VideoUnit {
+pub fn access_unit(pes_payload: &[u8]) -> VideoUnit<'_> {
     let mut unit = VideoUnit::default();
-    // Length prefixes replace start codes of 3 or 4 bytes: the payload's size plus a little.
-    unit.sample.data.reserve(pes_payload.len() + 16);
     for nal in split_annex_b(pes_payload) {
         let kind = nal_type(nal);
         match kind {
@@ -44,7 +42,7 @@ pub fn access_unit(pes_payload: &[u8]) -> VideoUnit {
         }
         if kind != NAL_AUD {
             unit.sample.sync |= IRAP.contains(&kind);
-            unit.sample.push_nal(nal);
+            unit.sample.nals.push(nal);
         }
     }
     unit
@@ -111,8 +109,9 @@ mod tests {
         assert!(unit.sample.sync);
         assert_eq!(unit.params.vps.as_deref(), Some(&[0x40, 0x01, 0x0c][..]));
         assert_eq!(unit.params.pps.as_deref(), Some(&[0x44, 0x01, 0xc0][..]));
-        assert_eq!(unit.sample.data.len(), 4 * (4 + 3));
-        assert_eq!(&unit.sample.data[..7], &[0, 0, 0, 3, 0x40, 0x01, 0x0c]);
+        let bytes = unit.sample.bytes();
+        assert_eq!(bytes.len(), 4 * (4 + 3));
+        assert_eq!(&bytes[..7], &[0, 0, 0, 3, 0x40, 0x01, 0x0c]);
     }
 
     #[test]

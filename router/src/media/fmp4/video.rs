@@ -8,26 +8,27 @@
 //! [`super::hevc`]'s.
 
 use super::super::codec::Codec;
-use super::boxes::{SampleInfo, TrackConfig, TrackRun};
+use super::boxes::{SampleData, SampleInfo, TrackConfig, TrackRun};
 use super::demux::StreamPes;
 use super::timing::VideoClock;
 use super::{Fmp4Error, avc, hevc};
 
 /// One access unit as an MP4 sample.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VideoSample {
-    /// NAL units, each behind a 4-byte length (access unit delimiters removed).
-    pub data: Vec<u8>,
+pub struct VideoSample<'a> {
+    /// Its NAL units (access unit delimiters removed), borrowed from the PES; each is written
+    /// behind a 4-byte length.
+    pub nals: Vec<&'a [u8]>,
     /// A sync sample: an IDR picture (H.264), an IRAP picture (HEVC: IDR, CRA, BLA).
     pub sync: bool,
 }
 
-impl VideoSample {
-    /// Appends one NAL unit behind its 4-byte length.
-    pub fn push_nal(&mut self, nal: &[u8]) {
-        let len = u32::try_from(nal.len()).unwrap_or(u32::MAX);
-        self.data.extend_from_slice(&len.to_be_bytes());
-        self.data.extend_from_slice(nal);
+impl VideoSample<'_> {
+    /// The sample as written in the `mdat` (4-byte lengths, then the NAL units).
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        SampleData::Nals(self.nals.clone()).write_to(&mut out);
+        out
     }
 }
 
@@ -53,9 +54,9 @@ impl ParamSets {
 
 /// What one access unit carried.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VideoUnit {
+pub struct VideoUnit<'a> {
     /// The sample.
-    pub sample: VideoSample,
+    pub sample: VideoSample<'a>,
     /// The last parameter set of each kind in the unit.
     pub params: ParamSets,
 }
@@ -70,12 +71,12 @@ fn name(codec: Codec) -> &'static str {
 
 /// The video track's configuration and samples for one segment. `old` is the previous
 /// segment's configuration of this track; `next_dts` the raw first DTS of the next segment.
-pub fn track(
+pub fn track<'a>(
     clock: &mut VideoClock,
-    video: &StreamPes,
+    video: &'a StreamPes,
     old: Option<&TrackConfig>,
     next_dts: Option<u64>,
-) -> Result<(TrackConfig, TrackRun), Fmp4Error> {
+) -> Result<(TrackConfig, TrackRun<'a>), Fmp4Error> {
     let codec = video.stream.codec;
     let mut params = ParamSets::default();
     let mut stamps = Vec::new();
@@ -86,7 +87,7 @@ pub fn track(
             _ => avc::access_unit(pes.data()),
         };
         params.fill_from(unit.params);
-        if !unit.sample.data.is_empty() {
+        if !unit.sample.nals.is_empty() {
             stamps.push((pes.pts, pes.dts));
             samples.push(unit.sample);
         }
@@ -116,13 +117,14 @@ pub fn track(
         .zip(timing.durations)
         .zip(timing.offsets)
     {
+        let data = SampleData::Nals(sample.nals);
         run.samples.push(SampleInfo {
             duration,
-            size: u32::try_from(sample.data.len()).map_err(|_| Fmp4Error::TooLarge)?,
+            size: u32::try_from(data.len()).map_err(|_| Fmp4Error::TooLarge)?,
             composition_offset: offset,
             sync: sample.sync,
         });
-        run.data.push(sample.data);
+        run.data.push(data);
     }
     Ok((config, run))
 }
