@@ -14,8 +14,7 @@ use crate::common::{ff, gst, router};
 use crate::daemon::{
     Daemon, http_request, tail, wait_for_final_playlist, wait_until, write_config,
 };
-use crate::remote_sinks::header;
-use crate::servers;
+use crate::remote_sinks::{header, s3_with_bucket};
 use crate::watch_page::{play_with_hls_js, require_browser_tools, workspace};
 
 /// A feed `clip` of the sample clip (2 s segments) as fMP4, `looped` or once, and `sinks`.
@@ -100,10 +99,7 @@ fn an_fmp4_feed_to_a_local_sink_decodes_frame_for_frame_as_its_source() {
 
 #[test]
 fn s3_gets_the_init_and_the_fragments_as_video_mp4() {
-    let server = servers::s3();
-    let base = format!("http://127.0.0.1:{}", server.port);
-    let (status, _, _) = http_request("PUT", &format!("{base}/live"));
-    assert!(status.contains("200"), "create bucket: {status}");
+    let (_server, base) = s3_with_bucket("live");
     let dir = tempfile::tempdir().unwrap();
     let sink = format!(
         r#"[sinks.cdn]

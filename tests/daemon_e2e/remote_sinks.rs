@@ -36,7 +36,7 @@ window = 0
 }
 
 /// An S3 server with one bucket, and its base URL.
-fn s3_with_bucket(bucket: &str) -> (servers::Server, String) {
+pub(crate) fn s3_with_bucket(bucket: &str) -> (servers::Server, String) {
     let server = servers::s3();
     let base = format!("http://127.0.0.1:{}", server.port);
     let (status, _, _) = http_request("PUT", &format!("{base}/{bucket}"));

@@ -244,19 +244,5 @@ pub(crate) fn encode(path: &Path, source: &str, size: &str, offset: &str) {
 
 #[test]
 fn a_resolution_change_gets_a_new_init_map_and_discontinuity() {
-    let work = tempfile::tempdir().expect("temporary directory");
-    let (a, b) = (work.path().join("a.ts"), work.path().join("b.ts"));
-    encode(&a, "testsrc2", "320x240", "0");
-    encode(&b, "testsrc", "640x360", "10");
-    let source = work.path().join("ab.ts");
-    let mut bytes = router::read(&a);
-    bytes.extend(router::read(&b));
-    std::fs::write(&source, bytes).expect("write input");
-
-    let out = segment_with(
-        &source,
-        &["--format", "fmp4", "--target-duration", "2"],
-        "index.m3u8",
-    );
-    check_resolution_change(&out, &source);
+    resolution_change_with(encode);
 }

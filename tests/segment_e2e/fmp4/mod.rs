@@ -137,3 +137,23 @@ pub(super) fn check_resolution_change(out: &Output, source: &Path) {
         assert_eq!(width.as_deref(), Some(expected), "segment {i} width");
     }
 }
+
+/// Two encodes by `encode` (320x240, then 640x360 with timestamps from 10 s) concatenated,
+/// segmented at 2 s as fMP4, then [`check_resolution_change`].
+pub(super) fn resolution_change_with(encode: fn(&Path, &str, &str, &str)) {
+    let work = tempfile::tempdir().expect("temporary directory");
+    let (a, b) = (work.path().join("a.ts"), work.path().join("b.ts"));
+    encode(&a, "testsrc2", "320x240", "0");
+    encode(&b, "testsrc", "640x360", "10");
+    let source = work.path().join("ab.ts");
+    let mut bytes = router::read(&a);
+    bytes.extend(router::read(&b));
+    std::fs::write(&source, bytes).expect("write input");
+
+    let out = segment_with(
+        &source,
+        &["--format", "fmp4", "--target-duration", "2"],
+        "index.m3u8",
+    );
+    check_resolution_change(&out, &source);
+}
