@@ -6,6 +6,7 @@
 //! only through [`streamrouter_plugin::Sink`].
 
 pub mod archive_master;
+pub mod encryption;
 pub mod journal;
 pub mod key_runs;
 pub mod plan;
