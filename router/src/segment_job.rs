@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use streamrouter_local::LocalSink;
 use streamrouter_plugin::SinkError;
 
+use crate::config::segment_format::init_key;
 use crate::media::fmp4::{Fmp4Error, Remuxer};
 use crate::media::framing::{FramingStats, TsFramer};
 use crate::playlist::{PlanSettings, PlaylistConfig, SegmentNamePattern};
@@ -58,9 +59,6 @@ pub enum SegmentFormat {
         init_name: String,
     },
 }
-
-/// Content type of fMP4 init segments and fragments.
-pub const FMP4_CONTENT_TYPE: &str = "video/mp4";
 
 /// Everything `streamrouter segment` needs.
 #[derive(Debug, Clone)]
@@ -195,10 +193,7 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
     let mut fmp4 = match &job.format {
         SegmentFormat::Ts => None,
         SegmentFormat::Fmp4 { init_name } => {
-            publisher = publisher.with_headers(ObjectHeaders {
-                segment_content_type: FMP4_CONTENT_TYPE.to_owned(),
-                ..ObjectHeaders::default()
-            });
+            publisher = publisher.with_headers(ObjectHeaders::default().for_fmp4());
             Some(Fmp4Output::new(init_name.clone(), job.input.to_string()))
         }
     };
@@ -307,20 +302,12 @@ impl Fmp4Output {
             }
         };
         if let Some(init) = &remuxed.init {
-            let key = self
-                .init_name
-                .replace("{n}", &remuxed.init_index.to_string());
+            let key = init_key(&self.init_name, remuxed.init_index);
             publisher.publish_init(&key, init)?;
         }
         self.broken = false;
-        Ok(Some(Segment {
-            data: remuxed.fragment,
-            start_pts: segment.start_pts,
-            duration_ticks: segment.duration_ticks,
-            // A new init segment after the first is a new codec configuration: a new timeline.
-            discontinuity: discontinuity || (remuxed.init_index > 0 && remuxed.init.is_some()),
-            independent: segment.independent,
-        }))
+        let discontinuity = discontinuity || remuxed.new_configuration();
+        Ok(Some(segment.remuxed_as(remuxed.fragment, discontinuity)))
     }
 
     fn skip(&mut self, error: &Fmp4Error) {

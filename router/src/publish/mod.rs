@@ -73,6 +73,20 @@ impl Default for ObjectHeaders {
     }
 }
 
+/// Content type of fMP4 init segments and fragments.
+pub const FMP4_CONTENT_TYPE: &str = "video/mp4";
+
+impl ObjectHeaders {
+    /// These headers for fMP4 objects (init segments and fragments): `video/mp4`, whatever
+    /// segment content type was configured, the rest as they are.
+    pub fn for_fmp4(&self) -> ObjectHeaders {
+        ObjectHeaders {
+            segment_content_type: FMP4_CONTENT_TYPE.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
 /// Stores a segment's bytes as planned.
 pub fn put_segment(
     sink: &dyn Sink,

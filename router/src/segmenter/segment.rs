@@ -28,6 +28,18 @@ impl Segment {
     pub fn duration(&self) -> f64 {
         ticks_to_seconds(self.duration_ticks)
     }
+
+    /// The same cut as other bytes (its fMP4 fragment), starting a new timeline when
+    /// `discontinuity`.
+    pub fn remuxed_as(&self, data: Vec<u8>, discontinuity: bool) -> Segment {
+        Segment {
+            data,
+            start_pts: self.start_pts,
+            duration_ticks: self.duration_ticks,
+            discontinuity,
+            independent: self.independent,
+        }
+    }
 }
 
 /// The segment receiving packets.

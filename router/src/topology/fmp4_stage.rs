@@ -112,6 +112,7 @@ impl Fmp4Stage {
         {
             tracing::warn!(%error, "cannot save where the fMP4 timeline ends");
         }
+        let discontinuity = discontinuity || remuxed.new_configuration();
         let mut init = None;
         if let Some(bytes) = remuxed.init {
             let crc = crc32(&bytes);
@@ -136,17 +137,9 @@ impl Fmp4Stage {
             tracing::info!(%key, "new init segment");
             init = Some((key, Arc::new(bytes)));
         }
-        // A new init after the first is a new codec configuration: a new timeline.
-        let changed = init.is_some() && remuxed.init_index > 0;
         Some(Converted {
             init,
-            segment: Arc::new(Segment {
-                data: remuxed.fragment,
-                start_pts: segment.start_pts,
-                duration_ticks: segment.duration_ticks,
-                discontinuity: discontinuity || changed,
-                independent: segment.independent,
-            }),
+            segment: Arc::new(segment.remuxed_as(remuxed.fragment, discontinuity)),
         })
     }
 }

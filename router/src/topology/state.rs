@@ -50,8 +50,7 @@ impl SequenceStore {
         if let Some(mark) = *self.init.lock().unwrap_or_else(PoisonError::into_inner) {
             return Some(mark);
         }
-        let file = self.file.as_ref()?.with_extension("init");
-        let text = tokio::fs::read_to_string(&file).await.ok()?;
+        let text = self.read_file("init").await?;
         let (n, crc) = text.trim().split_once(' ')?;
         let mark = InitMark {
             n: n.parse().ok()?,
@@ -64,16 +63,8 @@ impl SequenceStore {
     /// Records the init segment just handed to the sinks.
     pub async fn save_init(&self, mark: InitMark) -> io::Result<()> {
         *self.init.lock().unwrap_or_else(PoisonError::into_inner) = Some(mark);
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        if let Some(dir) = file.parent() {
-            tokio::fs::create_dir_all(dir).await?;
-        }
-        let file = file.with_extension("init");
-        let temp = file.with_extension("init.tmp");
-        tokio::fs::write(&temp, format!("{} {:08x}\n", mark.n, mark.crc)).await?;
-        tokio::fs::rename(&temp, file).await
+        self.write_file("init", format!("{} {:08x}\n", mark.n, mark.crc))
+            .await
     }
 
     /// Where the playlist's fMP4 timeline ended (in memory, else from its file).
@@ -81,13 +72,7 @@ impl SequenceStore {
         if let Some(end) = *self.timeline.lock().unwrap_or_else(PoisonError::into_inner) {
             return Some(end);
         }
-        let file = self.file.as_ref()?.with_extension("timeline");
-        let end = tokio::fs::read_to_string(&file)
-            .await
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
+        let end = self.read_file("timeline").await?.trim().parse().ok()?;
         *self.timeline.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
         Some(end)
     }
@@ -95,16 +80,7 @@ impl SequenceStore {
     /// Records where the fMP4 timeline ends after the fragment just made.
     pub async fn save_timeline(&self, end: i64) -> io::Result<()> {
         *self.timeline.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        if let Some(dir) = file.parent() {
-            tokio::fs::create_dir_all(dir).await?;
-        }
-        let file = file.with_extension("timeline");
-        let temp = file.with_extension("timeline.tmp");
-        tokio::fs::write(&temp, format!("{end}\n")).await?;
-        tokio::fs::rename(&temp, file).await
+        self.write_file("timeline", format!("{end}\n")).await
     }
 
     /// The next sequence number to use: the stored one, or 1.
@@ -125,16 +101,29 @@ impl SequenceStore {
         }
     }
 
-    /// Records that numbers below `next` are taken (atomically: temp file + rename).
+    /// Records that numbers below `next` are taken.
     pub async fn save(&self, next: u64) -> io::Result<()> {
+        self.write_file("next", format!("{next}\n")).await
+    }
+
+    /// The text of the playlist's state file ending in `extension`, if there is one.
+    async fn read_file(&self, extension: &str) -> Option<String> {
+        let file = self.file.as_ref()?.with_extension(extension);
+        tokio::fs::read_to_string(&file).await.ok()
+    }
+
+    /// Replaces the playlist's state file ending in `extension` with `text`, atomically (temp
+    /// file + rename); nothing without a `state_dir`.
+    async fn write_file(&self, extension: &str, text: String) -> io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
         };
         if let Some(dir) = file.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        let temp = file.with_extension("next.tmp");
-        tokio::fs::write(&temp, format!("{next}\n")).await?;
+        let file = file.with_extension(extension);
+        let temp = file.with_extension(format!("{extension}.tmp"));
+        tokio::fs::write(&temp, text).await?;
         tokio::fs::rename(&temp, file).await
     }
 }

@@ -82,6 +82,14 @@ pub struct Remuxed {
     pub fragment: Vec<u8>,
 }
 
+impl Remuxed {
+    /// Whether the fragment starts a new codec configuration (a new init after the first):
+    /// a new timeline, which the playlist marks with EXT-X-DISCONTINUITY.
+    pub fn new_configuration(&self) -> bool {
+        self.init.is_some() && self.init_index > 0
+    }
+}
+
 /// The remuxer of one feed: keeps the timelines, the current init and the fragment numbers.
 #[derive(Debug, Default)]
 pub struct Remuxer {

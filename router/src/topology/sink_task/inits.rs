@@ -16,8 +16,7 @@ use std::sync::Arc;
 use super::super::links::PlaylistId;
 use super::Worker;
 use super::perform::Pin;
-use crate::publish::{ObjectHeaders, put_segment};
-use crate::segment_job::FMP4_CONTENT_TYPE;
+use crate::publish::put_segment;
 
 /// The init segments a sink holds for its playlists.
 #[derive(Default)]
@@ -46,14 +45,6 @@ impl Inits {
         self.current.remove(playlist);
         self.missing.remove(playlist);
         self.to_restore.remove(playlist);
-    }
-}
-
-/// The headers fMP4 objects are stored with: `video/mp4`, the sink's other headers.
-pub(super) fn fmp4_headers(headers: &ObjectHeaders) -> ObjectHeaders {
-    ObjectHeaders {
-        segment_content_type: FMP4_CONTENT_TYPE.to_owned(),
-        ..headers.clone()
     }
 }
 
@@ -117,7 +108,7 @@ impl Worker<'_> {
     async fn put_init(&self, key: &str, data: &Arc<Vec<u8>>) -> Option<u64> {
         let (target, data) = (key.to_owned(), Arc::clone(data));
         self.perform(key, Pin::Any, move |sink, headers| {
-            put_segment(sink, &target, &data, &fmp4_headers(headers))
+            put_segment(sink, &target, &data, &headers.for_fmp4())
         })
         .await
     }

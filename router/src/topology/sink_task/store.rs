@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::super::links::PlaylistId;
+use super::Worker;
 use super::perform::Pin;
-use super::{Worker, inits};
 use crate::publish::{PlaylistPlan, put_segment};
 use crate::segmenter::Segment;
 
@@ -34,7 +34,7 @@ impl Worker<'_> {
         let fmp4 = self.plans.get(playlist).is_some_and(PlaylistPlan::is_fmp4);
         let stored = self
             .perform(key, Pin::Any, move |sink, headers| match fmp4 {
-                true => put_segment(sink, &target, &data.data, &inits::fmp4_headers(headers)),
+                true => put_segment(sink, &target, &data.data, &headers.for_fmp4()),
                 false => put_segment(sink, &target, &data.data, headers),
             })
             .await;
