@@ -7,6 +7,7 @@
 //! put and every delete, that each EXT-X-MAP names an object they hold.
 
 use super::testkit::{MemorySink, Running, tiny_stream_changing, until};
+use crate::media::fmp4::boxes::decode_times;
 
 /// Feed `m-feed` on the tiny stream (1 s segments) as fMP4, published by `m-good` and
 /// `m-flaky`.
@@ -59,11 +60,15 @@ fn assert_fmp4_sound(sink: &MemorySink, playlist: &str) {
     }
 }
 
-/// The first track's `tfdt` of a fragment.
-fn video_decode_time(fragment: &[u8]) -> u64 {
-    let mut cursor = std::io::Cursor::new(fragment);
-    let moof = <mp4_atom::Moof as mp4_atom::ReadFrom>::read_from(&mut cursor).unwrap();
-    moof.traf[0].tfdt.as_ref().unwrap().base_media_decode_time
+/// Waits until `flaky`, back up, lists as many segments as `good`; then both are sound.
+async fn catch_up_soundly(good: &MemorySink, flaky: &MemorySink) {
+    until("the flaky sink caught up", || {
+        let (now, there) = (good.media(PLAYLIST)?, flaky.media(PLAYLIST)?);
+        (there.entries.len() >= now.entries.len()).then_some(())
+    })
+    .await;
+    assert_fmp4_sound(good, PLAYLIST);
+    assert_fmp4_sound(flaky, PLAYLIST);
 }
 
 #[tokio::test(start_paused = true)]
@@ -82,13 +87,7 @@ async fn the_init_is_stored_before_any_playlist_names_it_also_after_an_outage() 
     running.segments("m-good", PLAYLIST, before + 6).await;
     flaky.set_down(false);
     let good = running.sink("m-good");
-    until("the flaky sink caught up", || {
-        let (now, there) = (good.media(PLAYLIST)?, flaky.media(PLAYLIST)?);
-        (there.entries.len() >= now.entries.len()).then_some(())
-    })
-    .await;
-    assert_fmp4_sound(&good, PLAYLIST);
-    assert_fmp4_sound(&flaky, PLAYLIST);
+    catch_up_soundly(&good, &flaky).await;
     let keys = good.keys();
     assert!(keys.iter().all(|k| !k.ends_with(".ts")), "{keys:?}");
     running.stop().await;
@@ -147,17 +146,11 @@ async fn a_restart_goes_on_with_the_journaled_init_and_replays_it_first() {
     // The feed's timeline goes on across the restart: every fragment's video `tfdt` is past
     // the one before, also at the restart, where the source's timestamps start over.
     let times: Vec<u64> = (resumed.entries.iter())
-        .map(|entry| video_decode_time(&good.bytes(&entry.uri).unwrap()))
+        .map(|entry| decode_times(&good.bytes(&entry.uri).unwrap())[0])
         .collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
     flaky.set_down(false);
-    until("the flaky sink caught up", || {
-        let (now, there) = (good.media(PLAYLIST)?, flaky.media(PLAYLIST)?);
-        (there.entries.len() >= now.entries.len()).then_some(())
-    })
-    .await;
-    assert_fmp4_sound(&good, PLAYLIST);
-    assert_fmp4_sound(&flaky, PLAYLIST);
+    catch_up_soundly(&good, &flaky).await;
     let listed = flaky.media(PLAYLIST).unwrap();
     assert_eq!(
         listed.entries.first().map(|e| e.sequence),

@@ -375,3 +375,21 @@ pub(crate) fn top_level_kinds(bytes: &[u8]) -> Vec<FourCC> {
     }
     kinds
 }
+
+/// `tfdt` of each track of a fragment (`moof` first), in track order (for tests).
+#[cfg(test)]
+pub(crate) fn decode_times(fragment: &[u8]) -> Vec<u64> {
+    let mut cursor = std::io::Cursor::new(fragment);
+    let moof = <Moof as mp4_atom::ReadFrom>::read_from(&mut cursor).expect("a moof");
+    (moof.traf.iter())
+        .filter_map(|traf| traf.tfdt.as_ref().map(|t| t.base_media_decode_time))
+        .collect()
+}
+
+/// The `moov` of an init segment (`ftyp` first) (for tests).
+#[cfg(test)]
+pub(crate) fn init_moov(init: &[u8]) -> Moov {
+    let mut cursor = std::io::Cursor::new(init);
+    let _ftyp = <Ftyp as mp4_atom::Decode>::decode(&mut cursor).expect("ftyp");
+    <Moov as mp4_atom::Decode>::decode(&mut cursor).expect("moov")
+}

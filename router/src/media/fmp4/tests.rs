@@ -59,9 +59,7 @@ fn aac_only_has_one_audio_track() {
         .remux(&segments[0].data, false, None)
         .expect("remux");
     let init = out.init.expect("an init");
-    let mut cursor = std::io::Cursor::new(&init[..]);
-    let _ftyp = <mp4_atom::Ftyp as mp4_atom::Decode>::decode(&mut cursor).expect("ftyp");
-    let moov = <mp4_atom::Moov as mp4_atom::Decode>::decode(&mut cursor).expect("moov");
+    let moov = boxes::init_moov(&init);
     assert_eq!(moov.trak.len(), 1);
     assert_eq!(
         moov.trak[0].mdia.hdlr.handler,
@@ -98,9 +96,7 @@ fn hevc_ac3_segments_get_hvc1_and_ac3_entries() {
         .remux(&segments[0].data, false, None)
         .expect("remux");
     let init = out.init.expect("an init");
-    let mut cursor = std::io::Cursor::new(&init[..]);
-    let _ftyp = <mp4_atom::Ftyp as mp4_atom::Decode>::decode(&mut cursor).expect("ftyp");
-    let moov = <mp4_atom::Moov as mp4_atom::Decode>::decode(&mut cursor).expect("moov");
+    let moov = boxes::init_moov(&init);
     let entries: Vec<_> = (moov.trak.iter())
         .map(|t| t.mdia.minf.stbl.stsd.codecs[0].clone())
         .collect();
@@ -127,16 +123,6 @@ fn mpeg2_video_is_refused() {
     assert!(error.is_fatal());
 }
 
-/// `tfdt` of each track of a fragment, in track order.
-fn decode_times(fragment: &[u8]) -> Vec<u64> {
-    let mut cursor = std::io::Cursor::new(fragment);
-    let moof = <mp4_atom::Moof as mp4_atom::ReadFrom>::read_from(&mut cursor).expect("a moof");
-    moof.traf
-        .iter()
-        .filter_map(|traf| traf.tfdt.as_ref().map(|t| t.base_media_decode_time))
-        .collect()
-}
-
 #[test]
 fn a_remuxer_taking_over_a_feed_goes_on_after_the_old_ones_timeline() {
     let segments = cut("h264_aac.ts");
@@ -150,11 +136,11 @@ fn a_remuxer_taking_over_a_feed_goes_on_after_the_old_ones_timeline() {
     let mut new = Remuxer::new();
     new.continue_after(end);
     let first = new.remux(&segments[0].data, false, None).expect("remux");
-    let times = decode_times(&first.fragment);
+    let times = boxes::decode_times(&first.fragment);
     // Video at 90 kHz starts exactly at the end; audio (48 kHz) at the same instant or
     // later, by its own offset from the video in the source (within a frame of audio).
     assert_eq!(times.first().copied(), Some(u64::try_from(end).unwrap()));
-    let fresh = decode_times(
+    let fresh = boxes::decode_times(
         &Remuxer::new()
             .remux(&segments[0].data, false, None)
             .unwrap()
