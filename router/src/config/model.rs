@@ -16,6 +16,7 @@ mod id;
 
 pub use crate::playlist::views::{ArchiveNamePattern, ArchiveView, DvrView};
 pub use crate::playlist::{SegmentFormat, SegmentNamePattern};
+pub use crate::publish::key_naming::KeyPattern;
 pub use crate::source::{
     CommandError, ExecCommand, HttpUrl, HttpUrlError, KeyLength, MulticastError, PassphraseLength,
     SrtMode, SrtPassphrase, SrtSource, UdpSource,
@@ -192,6 +193,33 @@ pub struct PlaylistNode {
     /// `init_name`: the init segments' name pattern with `{n}` (default `NAME-init-{n}.mp4`);
     /// only used with `segment_format = "fmp4"`.
     pub init_name: String,
+    /// `[playlists.NAME.encryption]`: segments encrypted (none: in the clear).
+    pub encryption: Option<PlaylistEncryption>,
+}
+
+/// `[playlists.NAME.encryption]`: every segment encrypted whole, its key stored (at the key
+/// sink, or at the playlist's own sinks) before any playlist naming it is published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaylistEncryption {
+    /// `method`: only `AES-128` (whole segment, CBC, PKCS#7) for now.
+    pub method: EncryptionMethod,
+    /// `rotate_every`: a new key every N segments; 0 keeps one key (default 0).
+    pub rotate_every: u64,
+    /// `key_name`: the key objects' names, with `{key}` or `{key:0N}` (default
+    /// `NAME-{key:04}.key`), a relative path in the sink that stores them.
+    pub key_name: KeyPattern,
+    /// `key_uri`: the URI written in `#EXT-X-KEY`, `{key}` its number (required with
+    /// `key_sink`); `None`: the key object's name, relative to the playlist like segments.
+    pub key_uri: Option<KeyPattern>,
+    /// `key_sink`: the sink that stores the keys; `None`: the playlist's own sinks.
+    pub key_sink: Option<String>,
+}
+
+/// `method` of `[playlists.NAME.encryption]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncryptionMethod {
+    /// `AES-128`: RFC 8216 §4.3.2.4, the whole segment with AES-128-CBC and PKCS#7 padding.
+    Aes128,
 }
 
 /// `[sinks.NAME]`.

@@ -200,6 +200,7 @@ pub(super) fn build_playlist(
             archive,
             segment_format: format,
             init_name,
+            encryption: None,
         }),
         ok,
         inputs,

@@ -8,6 +8,7 @@
 pub mod archive_master;
 pub mod encryption;
 pub mod journal;
+pub mod key_naming;
 pub mod key_runs;
 pub mod plan;
 mod plan_inits;

@@ -253,12 +253,15 @@ impl KeyEffects for PlaylistNode {
             archive,
             segment_format,
             init_name,
+            encryption,
         } = self;
         let mut keys = KeyChanges::default();
         keys.restart("input", input, &new.input);
         // What the segments are and where their init segments live at every sink.
         keys.restart("segment_format", segment_format, &new.segment_format);
         keys.restart("init_name", init_name, &new.init_name);
+        // Which key seals the next segment and where keys are stored.
+        keys.restart("encryption", encryption, &new.encryption);
         keys.restart("name", file_name, &new.file_name);
         keys.restart("segment_name", segment_name, &new.segment_name);
         keys.live("window", window, &new.window);
