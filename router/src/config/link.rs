@@ -65,6 +65,7 @@ pub(super) fn link(
     graph_checks::check_single_stdin(&declared.sources, diagnostics);
     graph_checks::check_srt_ports(&declared.sources, diagnostics);
     graph_checks::check_sink_collisions(&declared, diagnostics);
+    super::encryption::check_key_sinks(&declared, diagnostics);
     playlist_views::check_durations(&declared, diagnostics);
     graph_checks::warn_unused(&declared, &read, diagnostics);
     if diagnostics.error_count() > 0 {

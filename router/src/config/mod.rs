@@ -24,6 +24,7 @@ mod backend;
 mod compile;
 mod diagnostics;
 pub mod diff;
+mod encryption;
 mod env_vars;
 mod feeds;
 mod fields;

@@ -181,6 +181,7 @@ pub(super) fn build_playlist(
     let program_date_time = fields.boolean("program_date_time", true);
     let endlist_on_stop = fields.boolean("endlist_on_stop", true);
     let (dvr, archive) = playlist_views::build_views(decl, &mut fields, &file_name);
+    let encryption = super::encryption::build_encryption(decl, &mut fields);
     let ok = fields.ok();
     fields.finish("a playlist");
     let inputs: Vec<Located<String>> = input.iter().map(owned).collect();
@@ -200,7 +201,7 @@ pub(super) fn build_playlist(
             archive,
             segment_format: format,
             init_name,
-            encryption: None,
+            encryption,
         }),
         ok,
         inputs,

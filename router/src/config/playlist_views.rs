@@ -41,7 +41,7 @@ pub(super) fn build_views(
 }
 
 /// A `${VAR}` left unresolved anywhere in the table (already reported) silences all of it.
-fn muted_keys(decl: &NodeDecl, key: &str, table: &Table) -> Vec<String> {
+pub(super) fn muted_keys(decl: &NodeDecl, key: &str, table: &Table) -> Vec<String> {
     if decl.unresolved.iter().any(|unresolved| unresolved == key) {
         table
             .entries
@@ -54,7 +54,7 @@ fn muted_keys(decl: &NodeDecl, key: &str, table: &Table) -> Vec<String> {
 }
 
 /// The fields of the view table `key` (`playlists.NAME.KEY.…` in findings).
-fn view_fields<'a>(
+pub(super) fn view_fields<'a>(
     decl: &'a NodeDecl,
     parent: &'a mut Fields<'_>,
     key: &str,

@@ -33,10 +33,7 @@ pub(super) fn build_sink(
     } else {
         fields.strings("inputs").unwrap_or_default()
     };
-    if inputs.is_empty() && fields.pos_of("inputs") != header && fields.ok() {
-        let pos = fields.pos_of("inputs");
-        fields.error(pos, "inputs", "must list at least one playlist or master");
-    }
+    // An empty list is judged after `link`: a key sink needs no playlist of its own.
     let inputs: Vec<Located<String>> = inputs.iter().map(owned).collect();
     let none = |inputs| Built {
         node: None,

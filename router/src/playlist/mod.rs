@@ -102,6 +102,10 @@ pub struct PlaylistEntry {
     /// URI of the init segment (EXT-X-MAP) of an fMP4 segment; `None` for MPEG-TS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map: Option<String>,
+    /// Its whole `#EXT-X-KEY:…` line (METHOD, URI, explicit IV) when it is encrypted; `None`:
+    /// in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Longest total duration of any playlist version that listed this segment.
     longest_listing: f64,
 }
@@ -117,6 +121,7 @@ impl PlaylistEntry {
             program_date_time: None,
             gap: false,
             map: None,
+            key: None,
             longest_listing: 0.0,
         }
     }
@@ -131,6 +136,13 @@ impl PlaylistEntry {
     /// (what its deletion must wait for, RFC 8216 §6.2.2).
     pub fn listed_for_at_least(mut self, seconds: f64) -> Self {
         self.longest_listing = self.longest_listing.max(seconds);
+        self
+    }
+
+    /// The same entry, encrypted: `tag` is its `#EXT-X-KEY:…` line (see
+    /// [`crate::publish::encryption::key_tag`]).
+    pub fn with_key(mut self, tag: String) -> Self {
+        self.key = Some(tag);
         self
     }
 

@@ -15,6 +15,9 @@ use std::fmt::Write;
 
 use super::{MediaPlaylist, PlaylistEntry};
 
+/// The key line of an entry in the clear after encrypted ones.
+pub const KEY_METHOD_NONE: &str = "#EXT-X-KEY:METHOD=NONE";
+
 /// Room for the longest header and end tag (tags plus up to 20-digit numbers).
 const HEADER_CAPACITY: usize = 256;
 
@@ -50,10 +53,10 @@ pub(super) fn render_from_scratch(playlist: &MediaPlaylist) -> String {
         playlist.entries().any(|entry| entry.gap),
         playlist.entries().any(|entry| entry.map.is_some()),
     );
-    let mut previous_map = None;
+    let mut previous: Option<&PlaylistEntry> = None;
     for entry in playlist.entries() {
-        write_entry(&mut text, entry, previous_map);
-        previous_map = entry.map.as_deref();
+        write_entry(&mut text, entry, previous);
+        previous = Some(entry);
     }
     write_end(&mut text, playlist);
     text
@@ -92,9 +95,11 @@ fn write_header(text: &mut String, playlist: &MediaPlaylist, has_gap: bool, has_
     }
 }
 
-/// An entry's lines: its init segment (when another than `previous_map`'s), discontinuity,
-/// date-time and gap tags, EXTINF and URI.
-fn write_entry(text: &mut String, entry: &PlaylistEntry, previous_map: Option<&str>) {
+/// An entry's lines: its init segment (when another than `previous`'s), discontinuity, its
+/// key line (every encrypted entry has its own `#EXT-X-KEY`, for its own IV), date-time and
+/// gap tags, EXTINF and URI.
+fn write_entry(text: &mut String, entry: &PlaylistEntry, previous: Option<&PlaylistEntry>) {
+    let previous_map = previous.and_then(|p| p.map.as_deref());
     if let Some(map) = entry
         .map
         .as_deref()
@@ -104,6 +109,10 @@ fn write_entry(text: &mut String, entry: &PlaylistEntry, previous_map: Option<&s
     }
     if entry.discontinuity {
         text.push_str("#EXT-X-DISCONTINUITY\n");
+    }
+    if let Some(tag) = &entry.key {
+        text.push_str(tag);
+        text.push('\n');
     }
     if let Some(time) = entry.program_date_time {
         let _ = writeln!(
@@ -160,11 +169,19 @@ impl Listing {
         listing
     }
 
-    /// Lists an entry after the others.
-    pub(super) fn push_back(&mut self, entry: PlaylistEntry) {
+    /// Lists an entry after the others. An entry in the clear after an encrypted one says so
+    /// (`#EXT-X-KEY:METHOD=NONE`: a key tag holds until the next one, RFC 8216 §4.3.2.4).
+    pub(super) fn push_back(&mut self, mut entry: PlaylistEntry) {
+        if entry.key.is_none()
+            && let Some(tag) = self.entries.back().and_then(|e| e.key.as_deref())
+            && tag != KEY_METHOD_NONE
+        {
+            entry.key = Some(KEY_METHOD_NONE.to_owned());
+        }
         let before = self.text.len();
-        let previous_map = self.entries.back().and_then(|e| e.map.as_deref());
-        write_entry(&mut self.text, &entry, previous_map);
+        let previous = self.entries.back();
+        let previous_map = previous.and_then(|e| e.map.as_deref());
+        write_entry(&mut self.text, &entry, previous);
         self.lengths.push_back(self.text.len() - before);
         self.gaps += usize::from(entry.gap);
         self.maps += usize::from(entry.map.is_some());

@@ -316,3 +316,46 @@ fn init_segments_are_mapped_where_they_change_and_before_the_first_entry() {
     assert!(ts.render().contains("#EXT-X-VERSION:3\n"));
     assert!(!ts.render().contains("EXT-X-MAP"));
 }
+
+#[test]
+fn encrypted_entries_carry_their_own_key_line_and_clear_ones_after_them_say_none() {
+    use crate::publish::encryption::{iv_for, key_tag};
+    let mut playlist = live(3);
+    let sealed = |seq: u64, key: u64| {
+        let tag = key_tag(&format!("https://k.example.com/{key:04}.key"), &iv_for(seq));
+        entry(seq, 4.0, false).with_key(tag)
+    };
+    playlist.push(sealed(1, 0));
+    playlist.push(sealed(2, 1));
+    playlist.push(entry(3, 4.0, true));
+    let text = playlist.render();
+    assert!(
+        text.contains(
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"https://k.example.com/0000.key\",\
+             IV=0x00000000000000000000000000000001\n#EXT-X-PROGRAM-DATE-TIME"
+        ) || text.contains(
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"https://k.example.com/0000.key\",\
+             IV=0x00000000000000000000000000000001\n#EXTINF:4.000,\nsegment-00001.ts\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("0001.key\",IV=0x00000000000000000000000000000002\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#EXT-X-DISCONTINUITY\n#EXT-X-KEY:METHOD=NONE\n#EXTINF:4.000,\nsegment-00003.ts"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("#EXT-X-KEY").count(), 3, "{text}");
+    assert_eq!(text, playlist.render_from_scratch());
+    // The encrypted ones leave the window: the clear one alone needs no key line in front,
+    // and what was kept rendered still equals a rendering from scratch.
+    playlist.push(entry(4, 4.0, false));
+    playlist.push(entry(5, 4.0, false));
+    let text = playlist.render();
+    assert_eq!(text, playlist.render_from_scratch());
+    assert!(!text.contains("AES-128"), "{text}");
+}

@@ -14,7 +14,9 @@ pub enum KeyPatternError {
     #[error("has a `{{key` that is not closed with `}}`")]
     Unclosed,
     /// `{key…}` with something else than nothing or `:0N`.
-    #[error("has `{{key{spec}}}`; write `{{key}}` or `{{key:0N}}` with N from 1 to {MAX_KEY_WIDTH}")]
+    #[error(
+        "has `{{key{spec}}}`; write `{{key}}` or `{{key:0N}}` with N from 1 to {MAX_KEY_WIDTH}"
+    )]
     Spec {
         /// What follows `{key` up to `}`.
         spec: String,

@@ -5,6 +5,7 @@ mod archive_masters;
 mod backends;
 mod diff;
 mod diff_masters;
+mod encryption;
 mod env_vars;
 mod errors;
 mod examples;
