@@ -1,13 +1,14 @@
 //! A playlist's `[playlists.NAME.encryption]` table (issue 18): `method`, `rotate_every`,
 //! `key_name`, `key_uri`, `key_sink`, `key_source` in, [`PlaylistEncryption`] out. Owns these
 //! keys, their defaults and the checks that need only the playlist (an unknown method, a
-//! `key_uri` without `{key}` while keys rotate, `key_sink` without `key_uri`); whether
-//! `key_sink` names a declared sink is `graph_checks`' (it needs every sink).
+//! `key_uri` without `{key}` while keys rotate, `key_sink` without `key_uri`), and, after
+//! `link` (they need every sink), that `key_sink` names a declared sink and that a sink with
+//! `inputs = []` is some playlist's key sink.
 
 use super::diagnostics::Diagnostics;
 use super::fields::{Fields, Located};
-use super::link::Declared;
-use super::model::{EncryptionMethod, KeyPattern, PlaylistEncryption, Severity};
+use super::link::{Declared, Placed};
+use super::model::{EncryptionMethod, KeyPattern, PlaylistEncryption, PlaylistNode, Severity};
 use super::nodes::{NodeDecl, checked_relative};
 use super::playlist_views::{muted_keys, view_fields, view_pos};
 
@@ -121,13 +122,16 @@ fn pattern(
 
 /// Every `key_sink` names a declared sink, and a sink with `inputs = []` is one.
 pub(super) fn check_key_sinks(declared: &Declared, diagnostics: &mut Diagnostics) {
-    let key_sinks: Vec<&str> = (declared.playlists.iter())
-        .filter_map(|placed| placed.built.node.as_ref()?.encryption.as_ref())
-        .filter_map(|encryption| encryption.key_sink.as_deref())
+    let key_sinks: Vec<(&Placed<PlaylistNode>, &str)> = (declared.playlists.iter())
+        .filter_map(|placed| {
+            let encryption = placed.built.node.as_ref()?.encryption.as_ref()?;
+            Some((placed, encryption.key_sink.as_deref()?))
+        })
         .collect();
     for placed in &declared.sinks {
         let empty = placed.built.node.is_some() && placed.built.inputs.is_empty();
-        if empty && placed.built.ok && !key_sinks.contains(&placed.decl.name.as_str()) {
+        let named = (key_sinks.iter()).any(|(_, sink)| *sink == placed.decl.name);
+        if empty && placed.built.ok && !named {
             let pos = placed.decl.key_pos("inputs");
             let message = "must list at least one playlist or master (only a playlist's \
                            `encryption.key_sink` may have none)";
@@ -143,13 +147,7 @@ pub(super) fn check_key_sinks(declared: &Declared, diagnostics: &mut Diagnostics
     let sinks: Vec<&str> = (declared.sinks.iter())
         .map(|placed| placed.decl.name.as_str())
         .collect();
-    for placed in &declared.playlists {
-        let Some(key_sink) = (placed.built.node.as_ref())
-            .and_then(|node| node.encryption.as_ref())
-            .and_then(|encryption| encryption.key_sink.as_deref())
-        else {
-            continue;
-        };
+    for &(placed, key_sink) in &key_sinks {
         if sinks.contains(&key_sink) {
             continue;
         }

@@ -16,7 +16,7 @@ use std::fmt::Write;
 use super::{MediaPlaylist, PlaylistEntry};
 
 /// The key line of an entry in the clear after encrypted ones.
-pub const KEY_METHOD_NONE: &str = "#EXT-X-KEY:METHOD=NONE";
+const KEY_METHOD_NONE: &str = "#EXT-X-KEY:METHOD=NONE";
 
 /// Room for the longest header and end tag (tags plus up to 20-digit numbers).
 const HEADER_CAPACITY: usize = 256;
@@ -53,10 +53,10 @@ pub(super) fn render_from_scratch(playlist: &MediaPlaylist) -> String {
         playlist.entries().any(|entry| entry.gap),
         playlist.entries().any(|entry| entry.map.is_some()),
     );
-    let mut previous: Option<&PlaylistEntry> = None;
+    let mut previous_map = None;
     for entry in playlist.entries() {
-        write_entry(&mut text, entry, previous);
-        previous = Some(entry);
+        write_entry(&mut text, entry, previous_map);
+        previous_map = entry.map.as_deref();
     }
     write_end(&mut text, playlist);
     text
@@ -95,11 +95,10 @@ fn write_header(text: &mut String, playlist: &MediaPlaylist, has_gap: bool, has_
     }
 }
 
-/// An entry's lines: its init segment (when another than `previous`'s), discontinuity, its
-/// key line (every encrypted entry has its own `#EXT-X-KEY`, for its own IV), date-time and
-/// gap tags, EXTINF and URI.
-fn write_entry(text: &mut String, entry: &PlaylistEntry, previous: Option<&PlaylistEntry>) {
-    let previous_map = previous.and_then(|p| p.map.as_deref());
+/// An entry's lines: its init segment (when another than `previous_map`'s), discontinuity,
+/// its key line (every encrypted entry has its own `#EXT-X-KEY`, for its own IV), date-time
+/// and gap tags, EXTINF and URI.
+fn write_entry(text: &mut String, entry: &PlaylistEntry, previous_map: Option<&str>) {
     if let Some(map) = entry
         .map
         .as_deref()
@@ -179,9 +178,8 @@ impl Listing {
             entry.key = Some(KEY_METHOD_NONE.to_owned());
         }
         let before = self.text.len();
-        let previous = self.entries.back();
-        let previous_map = previous.and_then(|e| e.map.as_deref());
-        write_entry(&mut self.text, &entry, previous);
+        let previous_map = self.entries.back().and_then(|e| e.map.as_deref());
+        write_entry(&mut self.text, &entry, previous_map);
         self.lengths.push_back(self.text.len() - before);
         self.gaps += usize::from(entry.gap);
         self.maps += usize::from(entry.map.is_some());
