@@ -13,10 +13,7 @@ use std::collections::VecDeque;
 use std::collections::vec_deque;
 use std::fmt::Write;
 
-use super::{MediaPlaylist, PlaylistEntry};
-
-/// The key line of an entry in the clear after encrypted ones.
-const KEY_METHOD_NONE: &str = "#EXT-X-KEY:METHOD=NONE";
+use super::{EntryKey, MediaPlaylist, PlaylistEntry};
 
 /// Room for the longest header and end tag (tags plus up to 20-digit numbers).
 const HEADER_CAPACITY: usize = 256;
@@ -109,9 +106,16 @@ fn write_entry(text: &mut String, entry: &PlaylistEntry, previous_map: Option<&s
     if entry.discontinuity {
         text.push_str("#EXT-X-DISCONTINUITY\n");
     }
-    if let Some(tag) = &entry.key {
-        text.push_str(tag);
-        text.push('\n');
+    match &entry.key {
+        Some(EntryKey::Aes128 { uri, iv, .. }) => {
+            let _ = write!(text, "#EXT-X-KEY:METHOD=AES-128,URI=\"{uri}\",IV=0x");
+            for byte in iv {
+                let _ = write!(text, "{byte:02X}");
+            }
+            text.push('\n');
+        }
+        Some(EntryKey::None) => text.push_str("#EXT-X-KEY:METHOD=NONE\n"),
+        None => {}
     }
     if let Some(time) = entry.program_date_time {
         let _ = writeln!(
@@ -172,10 +176,9 @@ impl Listing {
     /// (`#EXT-X-KEY:METHOD=NONE`: a key tag holds until the next one, RFC 8216 §4.3.2.4).
     pub(super) fn push_back(&mut self, mut entry: PlaylistEntry) {
         if entry.key.is_none()
-            && let Some(tag) = self.entries.back().and_then(|e| e.key.as_deref())
-            && tag != KEY_METHOD_NONE
+            && let Some(EntryKey::Aes128 { .. }) = self.entries.back().and_then(|e| e.key.as_ref())
         {
-            entry.key = Some(KEY_METHOD_NONE.to_owned());
+            entry.key = Some(EntryKey::None);
         }
         let before = self.text.len();
         let previous_map = self.entries.back().and_then(|e| e.map.as_deref());

@@ -319,11 +319,11 @@ fn init_segments_are_mapped_where_they_change_and_before_the_first_entry() {
 
 #[test]
 fn encrypted_entries_carry_their_own_key_line_and_clear_ones_after_them_say_none() {
-    use crate::publish::encryption::{iv_for, key_tag};
+    use crate::publish::encryption::iv_for;
     let mut playlist = live(3);
     let sealed = |seq: u64, key: u64| {
-        let tag = key_tag(&format!("https://k.example.com/{key:04}.key"), &iv_for(seq));
-        entry(seq, 4.0, false).with_key(tag)
+        let uri = format!("https://k.example.com/{key:04}.key");
+        entry(seq, 4.0, false).with_key(uri, iv_for(seq), None)
     };
     playlist.push(sealed(1, 0));
     playlist.push(sealed(2, 1));

@@ -14,6 +14,9 @@ pub mod plan;
 mod plan_inits;
 #[cfg(test)]
 mod plan_inits_tests;
+mod plan_keys;
+#[cfg(test)]
+mod plan_keys_tests;
 mod plan_views;
 pub mod views;
 
@@ -24,7 +27,7 @@ use streamrouter_plugin::{
 };
 
 pub use plan::{Operation, PlaylistPlan, SEGMENT_CACHE_CONTROL};
-pub use plan_inits::InitRun;
+pub use plan_inits::ObjectRun;
 
 use crate::playlist::{MediaPlaylist, PlanSettings};
 use crate::segmenter::Segment;
