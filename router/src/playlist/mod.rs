@@ -106,6 +106,10 @@ pub struct PlaylistEntry {
     /// in the clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<EntryKey>,
+    /// Its EXT-X-MAP follows an encrypted entry: `#EXT-X-KEY:METHOD=NONE` comes first, so that
+    /// players do not take the init segment (stored in the clear) as encrypted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub map_after_key: bool,
     /// Longest total duration of any playlist version that listed this segment.
     longest_listing: f64,
 }
@@ -141,6 +145,7 @@ impl PlaylistEntry {
             gap: false,
             map: None,
             key: None,
+            map_after_key: false,
             longest_listing: 0.0,
         }
     }
