@@ -19,7 +19,7 @@ fn sealed(number: u64, sequence: u64, beside: bool) -> Segment {
             key_number: number,
             iv: iv_for(sequence),
             key_uri: (!beside).then(|| format!("https://keys.example.com/{number}.key")),
-            key_object: beside.then(|| KeyObject {
+            key_object: beside.then_some(KeyObject {
                 name,
                 bytes: [number as u8; 16],
             }),

@@ -23,6 +23,8 @@ mod archive_master_tests;
 mod backlog;
 mod backlog_records;
 mod encrypt_stage;
+#[cfg(test)]
+mod encryption_tests;
 #[cfg(any(test, debug_assertions))]
 mod fault;
 mod fmp4_stage;
