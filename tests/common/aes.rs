@@ -59,5 +59,5 @@ pub fn openssl_decrypt(data: &[u8], key: &[u8], iv_hex: &str) -> Vec<u8> {
 
 /// Whether `data` reads as MPEG-TS: 188-byte packets, each starting with the sync byte.
 pub fn is_transport_stream(data: &[u8]) -> bool {
-    !data.is_empty() && data.len() % 188 == 0 && data.chunks(188).all(|p| p[0] == 0x47)
+    !data.is_empty() && data.len().is_multiple_of(188) && data.chunks(188).all(|p| p[0] == 0x47)
 }
