@@ -17,7 +17,7 @@
 #      ffmpeg -v error -i IN -c copy -bsf:a aac_adtstoasc -f hls -hls_time 4
 #             -hls_list_size 0 -hls_segment_type fmp4 DIR/index.m3u8
 #      streamrouter segment IN --out DIR --target-duration 4 --encrypt --rotate-every 3
-#      ffmpeg ... -f hls ... -hls_enc 1 DIR/index.m3u8   (AES-128, one random key)
+#      ffmpeg ... -f hls ... -hls_enc 1 -hls_enc_key K DIR/index.m3u8   (AES-128, one key)
 #      cp IN DIR/copy.ts
 #      dd if=IN of=DIR/copy.ts bs=256k   (the read()+write() floor; cp copies in-kernel)
 #    and prints median/min/max wall time, throughput and peak RSS, plus the
@@ -137,6 +137,8 @@ RESULTS=$BENCH_DIR/results.txt
 mkdir -p "$OUT"
 : >"$RESULTS"
 
+AES_KEY_HEX=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+
 # command NAME DIR -> sets CMD (array) for that benchmark, writing into DIR
 command_for() {
     case $1 in
@@ -150,8 +152,11 @@ command_for() {
                            -hls_time 4 -hls_list_size 0 -hls_segment_type fmp4 "$2/index.m3u8") ;;
         streamrouter-aes) CMD=("$STREAMROUTER" segment "$IN" --out "$2" --target-duration 4
                            --encrypt --rotate-every 3) ;;
+        # Debian's ffmpeg cannot make a key itself ("Cannot generate a strong random key"):
+        # it is given one (one key for the whole output).
         ffmpeg-hls-aes) CMD=(ffmpeg -nostdin -v error -i "$IN" -c copy -f hls -hls_time 4
-                           -hls_list_size 0 -hls_enc 1 "$2/index.m3u8") ;;
+                           -hls_list_size 0 -hls_enc 1 -hls_enc_key "$AES_KEY_HEX"
+                           "$2/index.m3u8") ;;
         cp)           CMD=(cp "$IN" "$2/copy.ts") ;;
         # dd is the floor of any program that reads and writes through user space: cp itself
         # copies inside the kernel (copy_file_range) and never sees the bytes.
