@@ -2,8 +2,8 @@
 //! `key_name`, `key_uri`, `key_sink`, `key_source` in, [`PlaylistEncryption`] out. Owns these
 //! keys, their defaults and the checks that need only the playlist (an unknown method, a
 //! `key_uri` without `{key}` while keys rotate, `key_sink` without `key_uri`), and, after
-//! `link` (they need every sink), that `key_sink` names a declared sink and that a sink with
-//! `inputs = []` is some playlist's key sink.
+//! `link` (they need every sink), that `key_sink` names a declared sink (and a warning for a
+//! sink with `inputs = []` that is no playlist's key sink).
 
 use super::diagnostics::Diagnostics;
 use super::fields::{Fields, Located};
@@ -114,7 +114,8 @@ fn pattern(
     Some(parsed)
 }
 
-/// Every `key_sink` names a declared sink, and a sink with `inputs = []` is one.
+/// Every `key_sink` names a declared sink; a sink with `inputs = []` that is none is warned
+/// about.
 pub(super) fn check_key_sinks(declared: &Declared, diagnostics: &mut Diagnostics) {
     let key_sinks: Vec<(&Placed<PlaylistNode>, &str)> = (declared.playlists.iter())
         .filter_map(|placed| {
@@ -127,11 +128,13 @@ pub(super) fn check_key_sinks(declared: &Declared, diagnostics: &mut Diagnostics
         let named = (key_sinks.iter()).any(|(_, sink)| *sink == placed.decl.name);
         if empty && placed.built.ok && !named {
             let pos = placed.decl.key_pos("inputs");
-            let message = "must list at least one playlist or master (only a playlist's \
-                           `encryption.key_sink` may have none)";
+            let message = "publishes nothing: no playlist or master, and no playlist's \
+                           `encryption.key_sink` names it (it still runs, and `serve` still \
+                           serves it: e.g. the keys of entries still listed after encryption \
+                           was turned off)";
             placed.decl.report(
                 diagnostics,
-                Severity::Error,
+                Severity::Warning,
                 pos,
                 "inputs",
                 message.to_owned(),

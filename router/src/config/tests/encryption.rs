@@ -121,19 +121,22 @@ fn one_key_for_life_may_have_a_fixed_uri() {
 }
 
 #[test]
-fn a_sink_without_playlists_must_be_a_key_sink() {
+fn a_sink_without_playlists_that_is_no_key_sink_is_warned_about_and_kept() {
+    // E.g. the key sink left after encryption was turned off: the keys of the entries still
+    // listed must stay served.
     let text =
         format!("{CHAIN}\n[sinks.spare]\ntype = \"local\"\ninputs = []\npath = \"/srv/x\"\n");
     let loaded = compile(&text);
-    let errors = errors_at(&loaded);
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    let (line, key, message) = errors[0];
-    assert_eq!(
-        (line, key),
-        (line_of(&text, "inputs = []"), "sinks.spare.inputs")
-    );
-    assert!(
-        message.contains("must list at least one playlist"),
-        "{message}"
-    );
+    assert_eq!(errors_at(&loaded), []);
+    let graph = loaded.graph.as_ref().expect("a graph");
+    assert!(graph.sinks["spare"].inputs.is_empty());
+    let warnings: Vec<String> = (loaded.diagnostics.iter())
+        .filter(|d| d.severity == crate::config::model::Severity::Warning)
+        .map(|d| d.to_string())
+        .collect();
+    let line = line_of(&text, "inputs = []");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains(&format!(":{line}:")), "{warnings:?}");
+    assert!(warnings[0].contains("sinks.spare.inputs"), "{warnings:?}");
+    assert!(warnings[0].contains("publishes nothing"), "{warnings:?}");
 }
