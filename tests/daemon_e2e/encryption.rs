@@ -1,0 +1,804 @@
+//! AES-128 segment encryption in the daemon (`[playlists.NAME.encryption]`, issue 18), proved
+//! from the outside: what a player and an attacker find at the sinks. Every published segment
+//! is ciphertext (no MPEG-TS sync bytes) that `openssl enc -d -aes-128-cbc` turns back into
+//! whole TS packets with the 16-byte key the playlist's `#EXT-X-KEY` names and the IV it gives
+//! (the media sequence number); keys rotate every `rotate_every` segments, are stored only at
+//! the key sink (never next to the segments), and go on numbering after a restart without
+//! reusing a number. ffmpeg over the daemon's HTTP server decodes exactly the source's frames,
+//! hls.js in Chromium plays a live feed whose key changes at every segment, keys and segments
+//! go to two S3 buckets, and `check` names an undeclared key sink at its file, line and key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::m3u8::Playlist;
+use crate::common::router::streamrouter;
+use crate::common::{ff, router, ts};
+use crate::daemon::{
+    Daemon, http_get, http_request, strip_ansi, tail, wait_for_final_playlist, write_config,
+};
+use crate::remote_sinks::s3_with_bucket;
+use crate::servers::free_tcp_port;
+use crate::watch_page::{play_with_hls_js, require_browser_tools, workspace};
+
+/// The AES block size: ciphertext is a whole number of blocks.
+const BLOCK: usize = 16;
+
+/// `[router]` with the built-in HTTP server on 127.0.0.1:`port` and `state_dir = state`.
+fn router_table(port: u16, state: &Path) -> String {
+    format!(
+        "[router]\nserve = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n\n",
+        state.display()
+    )
+}
+
+/// Feed `cam` of the TS file `source` (paced in real time or read at once, looped or not), cut
+/// every 2 s into playlist `index.m3u8` of `window` entries (segments
+/// `cam-NNNNN.ts`), encrypted with a new key every `rotate_every` segments, keys named
+/// `cam-NNNN.key` at `key_uri_base` + name and stored at the key sink `key_sink`.
+fn encrypted_feed(
+    source: &Path,
+    (realtime, looped): (bool, bool),
+    window: usize,
+    rotate_every: usize,
+    key_uri_base: &str,
+    key_sink: &str,
+) -> String {
+    format!(
+        r#"[sources.cam]
+type = "file"
+path = "{source}"
+realtime = {realtime}
+loop = {looped}
+
+[segmenters.cam]
+input = "cam"
+target_duration = 2
+
+[playlists.cam]
+input = "cam"
+name = "index.m3u8"
+window = {window}
+
+[playlists.cam.encryption]
+method = "AES-128"
+rotate_every = {rotate_every}
+key_name = "cam-{{key:04}}.key"
+key_uri = "{key_uri_base}cam-{{key:04}}.key"
+key_sink = "{key_sink}"
+
+"#,
+        source = source.display()
+    )
+}
+
+/// The public local sink `web` of playlist `cam` at `web`, and the key sink `keys` (no
+/// playlist of its own) at `keys`.
+fn local_sinks(web: &Path, keys: &Path) -> String {
+    format!(
+        "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n\n\
+         [sinks.keys]\ntype = \"local\"\ninputs = []\npath = \"{}\"\n",
+        web.display(),
+        keys.display()
+    )
+}
+
+/// Where players fetch the keys of the local key sink `keys` from the daemon at `port`.
+fn served_keys(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/keys/")
+}
+
+/// The sample clip `copies` times back to back in one TS file in `dir` (ffmpeg's concat
+/// demuxer, stream copy: continuous timestamps, an IDR every 2 s), for a feed longer than the
+/// 12 s clip whose frames are still known exactly.
+fn clip_times(dir: &Path, copies: usize) -> PathBuf {
+    let clip = router::data("h264_aac.ts");
+    let list = dir.join("copies.txt");
+    let lines = format!("file '{}'\n", clip.display()).repeat(copies);
+    std::fs::write(&list, lines).unwrap();
+    let path = dir.join(format!("clip-x{copies}.ts"));
+    let output = Command::new("ffmpeg")
+        .args([
+            "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
+        ])
+        .arg(&list)
+        .args(["-map", "0", "-c", "copy", "-f", "mpegts"])
+        .arg(&path)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        output.status.success(),
+        "concatenating the clip: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    path
+}
+
+/// One entry of an encrypted media playlist, as m3u8-rs reads it.
+#[derive(Debug, Clone, PartialEq)]
+struct Sealed {
+    /// Its media sequence number.
+    seq: u64,
+    /// The segment's URI.
+    uri: String,
+    /// The URI of its key (`#EXT-X-KEY` `URI`).
+    key_uri: String,
+    /// Its IV, 32 lowercase hex digits without `0x`.
+    iv: String,
+}
+
+/// The entries of `text`, each checked to carry its own `#EXT-X-KEY:METHOD=AES-128` with a
+/// URI and an explicit IV equal to its media sequence number (big-endian, 128 bits), and to be
+/// named after that number (`cam-NNNNN.ts`).
+fn sealed_entries(text: &str) -> Vec<Sealed> {
+    let playlist = Playlist::parse(text);
+    let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes())
+        .unwrap_or_else(|e| panic!("not a media playlist ({e:?}):\n{text}"));
+    let first = playlist.media_sequence.unwrap_or(0);
+    assert!(!parsed.segments.is_empty(), "no entries:\n{text}");
+    (parsed.segments.iter().zip(first..))
+        .map(|(segment, seq)| {
+            let what = format!("entry {seq} ({})", segment.uri);
+            // m3u8-rs gives a segment the key tag right before it, and no other.
+            let key = (segment.key.as_ref())
+                .unwrap_or_else(|| panic!("{what} has no #EXT-X-KEY of its own:\n{text}"));
+            assert_eq!(
+                key.method,
+                m3u8_rs::KeyMethod::AES128,
+                "{what}: {key:?}\n{text}"
+            );
+            let key_uri = (key.uri.clone()).unwrap_or_else(|| panic!("{what}: no URI in {key:?}"));
+            let iv = (key.iv.as_deref())
+                .and_then(|iv| iv.strip_prefix("0x").or_else(|| iv.strip_prefix("0X")))
+                .unwrap_or_else(|| panic!("{what}: no IV=0x… in {key:?}\n{text}"));
+            assert!(
+                iv.len() == 32 && iv.chars().all(|c| c.is_ascii_hexdigit()),
+                "{what}: the IV is not 32 hex digits: {iv}"
+            );
+            let iv = iv.to_ascii_lowercase();
+            assert_eq!(
+                iv,
+                format!("{seq:032x}"),
+                "{what}: the IV is not the media sequence number\n{text}"
+            );
+            assert_eq!(
+                segment.uri,
+                format!("cam-{seq:05}.ts"),
+                "{what}: not named after its media sequence number\n{text}"
+            );
+            Sealed {
+                seq,
+                uri: segment.uri.clone(),
+                key_uri,
+                iv,
+            }
+        })
+        .collect()
+}
+
+/// The key number in `key_uri` (`BASEcam-NNNN.key`).
+fn key_number(key_uri: &str, base: &str) -> u64 {
+    (key_uri.strip_prefix(base))
+        .and_then(|name| name.strip_prefix("cam-")?.strip_suffix(".key"))
+        .filter(|digits| digits.len() == 4)
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("key URI {key_uri} is not {base}cam-NNNN.key"))
+}
+
+/// The key object's name at the key sink for key URI `key_uri` under `base`.
+fn key_name(key_uri: &str, base: &str) -> String {
+    format!("cam-{:04}.key", key_number(key_uri, base))
+}
+
+/// Runs of consecutive entries sharing a key: (key number, entries).
+fn key_runs<'a>(entries: &'a [Sealed], base: &str) -> Vec<(u64, Vec<&'a Sealed>)> {
+    let mut runs: Vec<(u64, Vec<&Sealed>)> = Vec::new();
+    for entry in entries {
+        let number = key_number(&entry.key_uri, base);
+        match runs.last_mut() {
+            Some((last, run)) if *last == number => run.push(entry),
+            _ => runs.push((number, vec![entry])),
+        }
+    }
+    runs
+}
+
+/// Keys of one uninterrupted run rotate every `every` segments: each key is used by exactly
+/// `every` consecutive entries (the last one by at most that many), each next key has the next
+/// number, and no key comes back.
+fn assert_rotation(entries: &[Sealed], every: usize, base: &str, context: &str) {
+    let runs = key_runs(entries, base);
+    let numbers: Vec<u64> = runs.iter().map(|(number, _)| *number).collect();
+    for (i, (number, run)) in runs.iter().enumerate() {
+        let seqs: Vec<u64> = run.iter().map(|entry| entry.seq).collect();
+        let last = i + 1 == runs.len();
+        assert!(
+            run.len() == every || (last && run.len() < every),
+            "key {number} encrypts segments {seqs:?}, not {every} in a row (keys in order: \
+             {numbers:?})\n{context}"
+        );
+    }
+    assert!(
+        numbers.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "key numbers do not go up one by one: {numbers:?}\n{context}"
+    );
+}
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `ciphertext` decrypted by `openssl enc -d -aes-128-cbc -K KEY -iv IV` (PKCS#7 padding
+/// checked and removed by openssl); panics with openssl's message if it refuses.
+fn openssl_decrypt(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<u8> {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), ciphertext).unwrap();
+    let output = Command::new("openssl")
+        .args([
+            "enc",
+            "-d",
+            "-aes-128-cbc",
+            "-K",
+            &hex(key),
+            "-iv",
+            iv,
+            "-in",
+        ])
+        .arg(file.path())
+        .output()
+        .expect("run openssl (apt-get install openssl)");
+    assert!(
+        output.status.success(),
+        "openssl cannot decrypt {what} with key {} and IV {iv}: {}",
+        hex(key),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Checks that `ciphertext` (segment `what`) is not readable as MPEG-TS and that it decrypts,
+/// with `key` and IV `iv`, to whole TS packets starting with the PAT; returns the plaintext.
+fn assert_sealed_ts(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<u8> {
+    assert!(
+        !ciphertext.is_empty() && ciphertext.len().is_multiple_of(BLOCK),
+        "{what}: {} bytes is not a whole number of AES blocks",
+        ciphertext.len()
+    );
+    // A TS file has 0x47 every 188 bytes; ciphertext has it at 1 in 256 of those places.
+    let places = ciphertext.len().div_ceil(ts::PACKET_SIZE);
+    let syncs = (ciphertext.chunks(ts::PACKET_SIZE))
+        .filter(|chunk| chunk[0] == 0x47)
+        .count();
+    assert!(
+        syncs * 10 < places,
+        "{what} is readable as MPEG-TS: {syncs} of {places} packet starts are sync bytes"
+    );
+    let plain = openssl_decrypt(ciphertext, key, iv, what);
+    assert_eq!(
+        ciphertext.len(),
+        (plain.len() / BLOCK + 1) * BLOCK,
+        "{what}: PKCS#7 pads 1 to 16 bytes"
+    );
+    let packets = ts::packets(&plain);
+    assert_eq!(
+        packets[0].pid(),
+        ts::PAT_PID,
+        "{what}: the decrypted segment does not start with the PAT"
+    );
+    plain
+}
+
+/// Every file under `dir`, as paths relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, found);
+            } else {
+                let relative = path.strip_prefix(root).unwrap();
+                found.push(relative.display().to_string());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, dir, &mut found);
+    found.sort();
+    found
+}
+
+/// Checks that the key sink's directory holds key objects only (`cam-NNNN.key`, 16 bytes each,
+/// all different) and at least every key `entries` name; returns them by number.
+fn keys_at(keys: &Path, entries: &[Sealed], base: &str) -> BTreeMap<u64, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    for name in files_under(keys) {
+        let number = key_number(&format!("{base}{name}"), base);
+        let bytes = router::read(&keys.join(&name));
+        assert_eq!(
+            bytes.len(),
+            16,
+            "key {name} has {} bytes, not 16",
+            bytes.len()
+        );
+        found.insert(number, bytes);
+    }
+    for entry in entries {
+        let number = key_number(&entry.key_uri, base);
+        assert!(
+            found.contains_key(&number),
+            "entry {} names key {}, which is not in {} (it holds {:?})",
+            entry.seq,
+            entry.key_uri,
+            keys.display(),
+            found.keys().collect::<Vec<_>>()
+        );
+    }
+    let distinct: BTreeSet<&Vec<u8>> = found.values().collect();
+    assert_eq!(
+        distinct.len(),
+        found.len(),
+        "two key numbers hold the same key"
+    );
+    found
+}
+
+/// Waits until `check` holds while the daemon runs; panics with `what` and the daemon's last
+/// logs when it exits first (a refused config) or after `timeout`.
+fn wait_running(
+    daemon: &mut Daemon,
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(
+            daemon.is_running(),
+            "the daemon exited while waiting for {what}; logs:\n{}",
+            tail(&strip_ansi(&daemon.logs()), 30)
+        );
+        assert!(
+            Instant::now() < deadline,
+            "timed out ({timeout:?}) waiting for {what}; daemon logs (tail):\n{}",
+            tail(&strip_ansi(&daemon.logs()), 30)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The sealed entries of the playlist file `path`, if it exists and lists any.
+fn listed(path: &Path) -> Vec<Sealed> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.contains("#EXTINF") => sealed_entries(&text),
+        _ => Vec::new(),
+    }
+}
+
+/// How many different keys `entries` name.
+fn distinct_keys(entries: &[Sealed]) -> usize {
+    (entries.iter().map(|entry| &entry.key_uri))
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+/// ffmpeg's decode of `url` (`-v error`) without its complaints about timestamps going back at
+/// a discontinuity (the null muxer's "non monotonically increasing dts"); panics if ffmpeg
+/// fails or prints anything else.
+fn assert_decodes_across_discontinuities(url: &str) {
+    match ff::decode(Path::new(url)) {
+        Ok(messages) => {
+            let errors: Vec<&str> = (messages.lines())
+                .filter(|line| !line.contains("non monotonically increasing dts to muxer"))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "ffmpeg decodes {url} with errors:\n{}",
+                errors.join("\n")
+            );
+        }
+        Err(failure) => panic!("ffmpeg cannot decode {url}: {failure}"),
+    }
+}
+
+#[test]
+fn encrypted_segments_decode_frame_for_frame_over_http_with_keys_from_the_key_sink() {
+    ff::require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    // 36 s: 18 segments of 2 s, 6 keys of 3 segments.
+    let source = clip_times(dir.path(), 3);
+    let port = free_tcp_port();
+    let base = served_keys(port);
+    let (web, keys) = (dir.path().join("web"), dir.path().join("keys"));
+    let text = router_table(port, &dir.path().join("state"))
+        + &encrypted_feed(&source, (false, false), 0, 3, &base, "keys")
+        + &local_sinks(&web, &keys);
+    let config = write_config(dir.path(), "encrypted.toml", &text);
+    let mut daemon = Daemon::start(&config);
+    let playlist_path = web.join("index.m3u8");
+    wait_running(
+        &mut daemon,
+        "the final playlist",
+        Duration::from_secs(60),
+        || std::fs::read_to_string(&playlist_path).is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n")),
+    );
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let playlist = Playlist::parse(&text);
+    assert!(
+        (playlist.total_duration() - 36.0).abs() < 0.5,
+        "36 s listed?\n{text}"
+    );
+    let entries = sealed_entries(&text);
+    assert!(entries.len() >= 10, "{} segments:\n{text}", entries.len());
+    assert_eq!(
+        key_number(&entries[0].key_uri, &base),
+        0,
+        "the first key of a new playlist is number 0\n{text}"
+    );
+    assert_rotation(&entries, 3, &base, &text);
+    assert!(distinct_keys(&entries) >= 4, "{text}");
+
+    // The keys are at the key sink, and nothing but the playlist and its segments is public.
+    let key_bytes = keys_at(&keys, &entries, &base);
+    let mut public: Vec<String> = entries.iter().map(|entry| entry.uri.clone()).collect();
+    public.push("index.m3u8".to_owned());
+    public.sort();
+    let at_web = files_under(&web);
+    assert!(
+        at_web.iter().all(|name| !name.ends_with(".key")),
+        "a key in the public sink: {at_web:?}"
+    );
+    assert_eq!(
+        at_web, public,
+        "the public sink holds other files than the playlist and its segments"
+    );
+    // The daemon serves each key under /keys/ (what EXT-X-KEY names), never under /web/.
+    for (number, bytes) in &key_bytes {
+        let name = format!("cam-{number:04}.key");
+        let (status, _, body) = http_get(&format!("{base}{name}"));
+        assert!(status.contains("200"), "{base}{name}: {status}");
+        assert_eq!(&body, bytes, "{base}{name} is not the stored key");
+        let (status, _, _) = http_get(&format!("http://127.0.0.1:{port}/web/{name}"));
+        assert!(!status.contains("200"), "/web/{name}: {status}");
+    }
+
+    // Each segment is ciphertext that openssl turns back into TS with its key and IV.
+    for entry in &entries {
+        let key = &key_bytes[&key_number(&entry.key_uri, &base)];
+        let ciphertext = router::read(&web.join(&entry.uri));
+        assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
+    }
+
+    // A player over HTTP decodes exactly the source's frames.
+    let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
+    for stream in ["v", "a"] {
+        let want = ff::frame_hashes(&source, stream);
+        let got = ff::frame_hashes(Path::new(&url), stream);
+        assert!(want.len() > 300, "{stream}: {} frames", want.len());
+        assert_eq!(got, want, "stream {stream}: decoded frames differ");
+    }
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{logs}");
+}
+
+/// hls.js, in Chromium, fetches a new key at every segment of a live feed (`rotate_every = 1`)
+/// from the key sink while it plays past two segment boundaries, hence two key changes.
+#[test]
+fn hls_js_plays_a_live_encrypted_feed_whose_key_changes_at_every_segment() {
+    require_browser_tools(&workspace().join("tests/browser"));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let base = served_keys(port);
+    let (web, keys) = (dir.path().join("web"), dir.path().join("keys"));
+    let text = router_table(port, &dir.path().join("state"))
+        + &encrypted_feed(
+            &router::data("h264_aac.ts"),
+            (true, true),
+            6,
+            1,
+            &base,
+            "keys",
+        )
+        + &local_sinks(&web, &keys);
+    let config = write_config(dir.path(), "live.toml", &text);
+    let mut daemon = Daemon::start(&config);
+    let playlist_path = web.join("index.m3u8");
+    wait_running(
+        &mut daemon,
+        "three segments listed, each with its own key",
+        Duration::from_secs(30),
+        || {
+            let entries = listed(&playlist_path);
+            entries.len() >= 3 && distinct_keys(&entries) == entries.len()
+        },
+    );
+    let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
+    let spec = json!([{"name": "encrypted live", "url": url, "vod": false}]);
+    let (result, context) = play_with_hls_js(&spec, &daemon);
+    assert!(
+        result["playlists"][0]["playback"]["played"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 4.5,
+        "{context}"
+    );
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let entries = sealed_entries(&text);
+    assert_rotation(&entries, 1, &base, &text);
+    keys_at(&keys, &entries, &base);
+    assert!(daemon.is_running(), "{}", daemon.logs());
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{logs}");
+}
+
+#[test]
+fn a_restart_mid_stream_continues_the_key_rotation_and_old_segments_still_decrypt() {
+    ff::require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    // 24 s paced in real time: stopped about 10 s in, then played whole by the second run, which
+    // ends the feed (#EXT-X-ENDLIST) while the daemon still serves it.
+    let source = clip_times(dir.path(), 2);
+    let port = free_tcp_port();
+    let base = served_keys(port);
+    let (web, keys) = (dir.path().join("web"), dir.path().join("keys"));
+    let text = router_table(port, &dir.path().join("state"))
+        + &encrypted_feed(&source, (true, false), 40, 2, &base, "keys")
+        + &local_sinks(&web, &keys);
+    let config = write_config(dir.path(), "restart.toml", &text);
+    let playlist_path = web.join("index.m3u8");
+
+    let mut daemon = Daemon::start(&config);
+    wait_running(
+        &mut daemon,
+        "three keys listed",
+        Duration::from_secs(40),
+        || distinct_keys(&listed(&playlist_path)) >= 3,
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{logs}");
+    let before_text = std::fs::read_to_string(&playlist_path).unwrap();
+    let before = sealed_entries(&before_text);
+    assert!(
+        before.len() < 12,
+        "not stopped mid-stream: the 24 s feed was over\n{before_text}"
+    );
+    assert_eq!(key_number(&before[0].key_uri, &base), 0, "{before_text}");
+    assert_rotation(&before, 2, &base, &before_text);
+    let keys_before = keys_at(&keys, &before, &base);
+    let last_old = before.last().unwrap().seq;
+    let newest_old_key = (before.iter())
+        .map(|entry| key_number(&entry.key_uri, &base))
+        .max()
+        .unwrap();
+    for entry in &before {
+        let key = &keys_before[&key_number(&entry.key_uri, &base)];
+        let ciphertext = router::read(&web.join(&entry.uri));
+        assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
+    }
+
+    let mut daemon = Daemon::start(&config);
+    wait_running(
+        &mut daemon,
+        "the restarted feed's final playlist",
+        Duration::from_secs(60),
+        || {
+            std::fs::read_to_string(&playlist_path).is_ok_and(|t| {
+                t.ends_with("#EXT-X-ENDLIST\n")
+                    && t.contains(&format!("cam-{:05}.ts", last_old + 1))
+            })
+        },
+    );
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let context = format!("before the restart:\n{before_text}\nafter it:\n{text}");
+    let entries = sealed_entries(&text);
+    let (old, new): (Vec<Sealed>, Vec<Sealed>) =
+        (entries.iter().cloned()).partition(|entry| entry.seq <= last_old);
+    // The old entries are listed as they were, with the keys and IVs they were encrypted with.
+    assert_eq!(old, before, "{context}");
+    let first_new = Playlist::parse(&text).entries[old.len()].clone();
+    assert!(first_new.discontinuity, "{context}");
+    assert!(new.len() >= 10, "{} new segments\n{context}", new.len());
+    // New keys only, numbered on: never a number used before the restart.
+    let new_numbers: Vec<u64> = (new.iter())
+        .map(|entry| key_number(&entry.key_uri, &base))
+        .collect();
+    assert!(
+        new_numbers.iter().all(|number| *number > newest_old_key),
+        "keys after the restart {new_numbers:?}, before it up to {newest_old_key}\n{context}"
+    );
+    assert_rotation(&new, 2, &base, &context);
+    let keys_after = keys_at(&keys, &entries, &base);
+    for (number, bytes) in &keys_before {
+        assert_eq!(
+            keys_after.get(number),
+            Some(bytes),
+            "key {number} changed across the restart"
+        );
+    }
+    // Every segment, old and new, decrypts with its own key; the new run's segments hold
+    // exactly the source's frames.
+    let mut new_plain = Vec::new();
+    for entry in &entries {
+        let key = &keys_after[&key_number(&entry.key_uri, &base)];
+        let ciphertext = router::read(&web.join(&entry.uri));
+        let plain = assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
+        if entry.seq > last_old {
+            new_plain.extend(plain);
+        }
+    }
+    let joined = dir.path().join("after-restart.ts");
+    std::fs::write(&joined, new_plain).unwrap();
+    for stream in ["v", "a"] {
+        assert_eq!(
+            ff::frame_hashes(&joined, stream),
+            ff::frame_hashes(&source, stream),
+            "stream {stream}: the segments after the restart decrypt to other frames"
+        );
+    }
+    // A player decodes the whole playlist, across the restart, over HTTP.
+    assert_decodes_across_discontinuities(&format!("http://127.0.0.1:{port}/web/index.m3u8"));
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{logs}");
+}
+
+/// The object keys of bucket `bucket` at `base` (ListObjectsV2, one page: the tests store far
+/// fewer than 1000).
+fn bucket_keys(base: &str, bucket: &str) -> Vec<String> {
+    let (status, _, body) = http_request("GET", &format!("{base}/{bucket}?list-type=2"));
+    assert!(status.contains("200"), "listing {bucket}: {status}");
+    let xml = String::from_utf8(body).unwrap();
+    assert!(
+        !xml.contains("<IsTruncated>true</IsTruncated>"),
+        "{bucket}: more than one page"
+    );
+    let mut keys: Vec<String> = (xml.split("<Key>").skip(1))
+        .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// An S3 sink `name` of `inputs` to bucket `bucket` on the S3 server at `base`.
+fn s3_sink(name: &str, inputs: &str, bucket: &str, base: &str) -> String {
+    format!(
+        r#"[sinks.{name}]
+type = "s3"
+inputs = {inputs}
+bucket = "{bucket}"
+region = "us-east-1"
+endpoint = "{base}"
+access_key_id = "testing"
+secret_access_key = "testing"
+acl = "public-read"
+
+"#
+    )
+}
+
+#[test]
+fn keys_go_to_their_own_s3_bucket_while_segments_go_to_another() {
+    ff::require_tools();
+    let (_server, base) = s3_with_bucket("media");
+    let (status, _, _) = http_request("PUT", &format!("{base}/keys"));
+    assert!(status.contains("200"), "create bucket keys: {status}");
+    let dir = tempfile::tempdir().unwrap();
+    let key_base = format!("{base}/keys/");
+    let source = router::data("h264_aac.ts");
+    let text = format!(
+        "[router]\nstate_dir = \"{}\"\n\n",
+        dir.path().join("state").display()
+    ) + &encrypted_feed(&source, (false, false), 0, 2, &key_base, "keys")
+        + &s3_sink("cdn", "[\"cam\"]", "media", &base)
+        + &s3_sink("keys", "[]", "keys", &base);
+    let config = write_config(dir.path(), "s3.toml", &text);
+    let daemon = Daemon::start(&config);
+    let playlist_url = format!("{base}/media/index.m3u8");
+    let (_, _, body) = wait_for_final_playlist(&playlist_url, Duration::from_secs(40));
+    let text = String::from_utf8(body).unwrap();
+    let entries = sealed_entries(&text);
+    assert_eq!(entries.len(), 6, "{text}");
+    assert_rotation(&entries, 2, &key_base, &text);
+    assert_eq!(distinct_keys(&entries), 3, "{text}");
+
+    // The keys bucket holds the key objects and nothing else; the media bucket no key.
+    let in_keys = bucket_keys(&base, "keys");
+    let in_media = bucket_keys(&base, "media");
+    let named: Vec<String> = (entries.iter())
+        .map(|entry| key_name(&entry.key_uri, &key_base))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(
+        named.iter().all(|name| in_keys.contains(name)),
+        "keys named {named:?}, keys bucket holds {in_keys:?}"
+    );
+    assert!(
+        in_keys.iter().all(|name| name.ends_with(".key")),
+        "the keys bucket holds other objects: {in_keys:?}"
+    );
+    assert!(
+        in_media.iter().all(|name| !name.ends_with(".key")),
+        "a key in the media bucket: {in_media:?}"
+    );
+    let mut public: Vec<String> = entries.iter().map(|entry| entry.uri.clone()).collect();
+    public.push("index.m3u8".to_owned());
+    public.sort();
+    assert_eq!(in_media, public, "the media bucket holds other objects");
+
+    let mut key_bytes = BTreeMap::new();
+    for name in &in_keys {
+        let (status, _, body) = http_get(&format!("{key_base}{name}"));
+        assert!(status.contains("200"), "{name}: {status}");
+        assert_eq!(body.len(), 16, "key {name} has {} bytes", body.len());
+        key_bytes.insert(name.clone(), body);
+    }
+    for entry in &entries {
+        let (status, _, ciphertext) = http_get(&format!("{base}/media/{}", entry.uri));
+        assert!(status.contains("200"), "{}: {status}", entry.uri);
+        let key = &key_bytes[&key_name(&entry.key_uri, &key_base)];
+        assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
+    }
+    // A player reads the segments from one bucket and the keys from the other.
+    for stream in ["v", "a"] {
+        assert_eq!(
+            ff::frame_hashes(Path::new(&playlist_url), stream),
+            ff::frame_hashes(&source, stream),
+            "stream {stream}: decoded frames differ"
+        );
+    }
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{logs}");
+}
+
+#[test]
+fn check_accepts_an_encrypted_playlist_and_names_an_undeclared_key_sink_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = encrypted_feed(
+        &router::data("h264_aac.ts"),
+        (false, false),
+        0,
+        3,
+        "https://keys.example.com/cam/",
+        "keys",
+    ) + &local_sinks(&dir.path().join("web"), &dir.path().join("keys"));
+    let config = write_config(dir.path(), "good.toml", &good);
+    let run = streamrouter(&["check", config.to_str().unwrap()]);
+    run.assert_success();
+
+    let broken = good.replace("key_sink = \"keys\"", "key_sink = \"vault\"");
+    let config = write_config(dir.path(), "broken.toml", &broken);
+    let run = streamrouter(&["check", config.to_str().unwrap()]);
+    run.assert_failure();
+    let line = 1 + broken
+        .lines()
+        .position(|line| line == "key_sink = \"vault\"")
+        .unwrap();
+    let at = format!("{}:{line}:", config.display());
+    let reported = (run.stderr.lines()).find(|text| text.contains(&at));
+    assert!(
+        reported.is_some_and(|text| {
+            text.contains("error")
+                && text.contains("playlists.cam.encryption.key_sink")
+                && text.contains("vault")
+        }),
+        "no error at {at} naming playlists.cam.encryption.key_sink and `vault`:\n{}",
+        run.stderr
+    );
+    // `keys` now has no playlist and is nobody's key sink: refused too, at its `inputs`.
+    let line = 1 + broken
+        .lines()
+        .position(|line| line == "inputs = []")
+        .unwrap();
+    let at = format!("{}:{line}:", config.display());
+    assert!(
+        (run.stderr.lines()).any(|text| text.contains(&at) && text.contains("sinks.keys.inputs")),
+        "no error at {at} naming sinks.keys.inputs:\n{}",
+        run.stderr
+    );
+}
