@@ -19,7 +19,7 @@ use crate::common::m3u8::Playlist;
 use crate::common::router::streamrouter;
 use crate::common::{ff, router, ts};
 use crate::daemon::{
-    Daemon, http_get, http_request, strip_ansi, tail, wait_for_final_playlist, write_config,
+    Daemon, http_get, http_request, strip_ansi, tail, try_http_request, write_config,
 };
 use crate::remote_sinks::s3_with_bucket;
 use crate::servers::free_tcp_port;
@@ -697,9 +697,19 @@ fn keys_go_to_their_own_s3_bucket_while_segments_go_to_another() {
         + &s3_sink("cdn", "[\"cam\"]", "media", &base)
         + &s3_sink("keys", "[]", "keys", &base);
     let config = write_config(dir.path(), "s3.toml", &text);
-    let daemon = Daemon::start(&config);
+    let mut daemon = Daemon::start(&config);
     let playlist_url = format!("{base}/media/index.m3u8");
-    let (_, _, body) = wait_for_final_playlist(&playlist_url, Duration::from_secs(40));
+    wait_running(
+        &mut daemon,
+        "the final playlist in the media bucket",
+        Duration::from_secs(40),
+        || {
+            try_http_request("GET", &playlist_url).is_ok_and(|(status, _, body)| {
+                status.contains("200") && body.ends_with(b"#EXT-X-ENDLIST\n")
+            })
+        },
+    );
+    let (_, _, body) = http_get(&playlist_url);
     let text = String::from_utf8(body).unwrap();
     let entries = sealed_entries(&text);
     assert_eq!(entries.len(), 6, "{text}");
