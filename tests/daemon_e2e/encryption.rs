@@ -315,10 +315,15 @@ fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// Checks that the key sink's directory holds key objects only (`cam-NNNN.key`, 16 bytes each,
-/// all different) and at least every key `entries` name; returns them by number.
+/// all different; hidden temporary files aside) and at least every key `entries` name; returns
+/// them by number.
 fn keys_at(keys: &Path, entries: &[Sealed], base: &str) -> BTreeMap<u64, Vec<u8>> {
     let mut found = BTreeMap::new();
-    for name in files_under(keys) {
+    // A hidden name is a key being written (stored under a temporary name, then renamed).
+    let stored = files_under(keys)
+        .into_iter()
+        .filter(|name| !name.starts_with('.'));
+    for name in stored {
         let number = key_number(&format!("{base}{name}"), base);
         let bytes = router::read(&keys.join(&name));
         assert_eq!(
@@ -482,6 +487,67 @@ fn encrypted_segments_decode_frame_for_frame_over_http_with_keys_from_the_key_si
         let got = ff::frame_hashes(Path::new(&url), stream);
         assert!(want.len() > 300, "{stream}: {} frames", want.len());
         assert_eq!(got, want, "stream {stream}: decoded frames differ");
+    }
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{logs}");
+}
+
+/// Without `key_sink` (and `key_uri`), each key is stored with the segments at the playlist's
+/// own sink and named relative to the playlist; players still decode every frame.
+#[test]
+fn without_a_key_sink_the_keys_are_stored_beside_the_segments_and_named_relative_to_the_playlist() {
+    ff::require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let web = dir.path().join("web");
+    let source = router::data("h264_aac.ts");
+    let feed = encrypted_feed(&source, (false, false), 0, 2, "", "keys");
+    let feed = (feed.lines())
+        .filter(|line| !line.starts_with("key_uri") && !line.starts_with("key_sink"))
+        .map(|line| format!("{line}\n"))
+        .collect::<String>();
+    let text = router_table(port, &dir.path().join("state"))
+        + &feed
+        + &format!(
+            "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
+            web.display()
+        );
+    let config = write_config(dir.path(), "beside.toml", &text);
+    let mut daemon = Daemon::start(&config);
+    let playlist_path = web.join("index.m3u8");
+    wait_running(
+        &mut daemon,
+        "the final playlist",
+        Duration::from_secs(40),
+        || std::fs::read_to_string(&playlist_path).is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n")),
+    );
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let entries = sealed_entries(&text);
+    assert_eq!(entries.len(), 6, "{text}");
+    // `cam-NNNN.key`, relative: the key object's name.
+    assert_rotation(&entries, 2, "", &text);
+    let mut expected: BTreeSet<String> = (entries.iter())
+        .flat_map(|entry| [entry.uri.clone(), entry.key_uri.clone()])
+        .collect();
+    expected.insert("index.m3u8".to_owned());
+    let stored: BTreeSet<String> = files_under(&web).into_iter().collect();
+    assert_eq!(
+        stored, expected,
+        "the sink holds other files than the playlist, its segments and keys"
+    );
+    for entry in &entries {
+        let key = router::read(&web.join(&entry.key_uri));
+        assert_eq!(key.len(), 16, "{}: {} bytes", entry.key_uri, key.len());
+        let ciphertext = router::read(&web.join(&entry.uri));
+        assert_sealed_ts(&ciphertext, &key, &entry.iv, &entry.uri);
+    }
+    let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
+    for stream in ["v", "a"] {
+        assert_eq!(
+            ff::frame_hashes(Path::new(&url), stream),
+            ff::frame_hashes(&source, stream),
+            "stream {stream}: decoded frames differ"
+        );
     }
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{logs}");
