@@ -102,12 +102,35 @@ pub struct PlaylistEntry {
     /// URI of the init segment (EXT-X-MAP) of an fMP4 segment; `None` for MPEG-TS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map: Option<String>,
-    /// Its whole `#EXT-X-KEY:…` line (METHOD, URI, explicit IV) when it is encrypted; `None`:
+    /// Its `#EXT-X-KEY` when it is encrypted (or in the clear after encrypted ones); `None`:
     /// in the clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub key: Option<EntryKey>,
+    /// Its EXT-X-MAP follows an encrypted entry: `#EXT-X-KEY:METHOD=NONE` comes first, so that
+    /// players do not take the init segment (stored in the clear) as encrypted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub map_after_key: bool,
     /// Longest total duration of any playlist version that listed this segment.
     longest_listing: f64,
+}
+
+/// An entry's `#EXT-X-KEY` (RFC 8216 §4.3.2.4): every encrypted entry has its own, for its
+/// own IV.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum EntryKey {
+    /// `METHOD=AES-128` with the key at `uri` and an explicit IV.
+    Aes128 {
+        /// Where players fetch the key.
+        uri: String,
+        /// The segment's IV.
+        iv: [u8; 16],
+        /// The key object `uri` names relative to the playlist (stored beside the segments):
+        /// each view names it from where it is stored. `None`: `uri` is written as is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        object: Option<String>,
+    },
+    /// `METHOD=NONE`: in the clear after encrypted entries (a key tag holds until the next).
+    None,
 }
 
 impl PlaylistEntry {
@@ -122,6 +145,7 @@ impl PlaylistEntry {
             gap: false,
             map: None,
             key: None,
+            map_after_key: false,
             longest_listing: 0.0,
         }
     }
@@ -139,10 +163,10 @@ impl PlaylistEntry {
         self
     }
 
-    /// The same entry, encrypted: `tag` is its `#EXT-X-KEY:…` line (see
-    /// [`crate::publish::encryption::key_tag`]).
-    pub fn with_key(mut self, tag: String) -> Self {
-        self.key = Some(tag);
+    /// The same entry, encrypted with the key at `uri` and `iv` (AES-128); `object` is the key
+    /// object `uri` names relative to the playlist, if it does.
+    pub fn with_key(mut self, uri: String, iv: [u8; 16], object: Option<String>) -> Self {
+        self.key = Some(EntryKey::Aes128 { uri, iv, object });
         self
     }
 

@@ -13,10 +13,7 @@ use std::collections::VecDeque;
 use std::collections::vec_deque;
 use std::fmt::Write;
 
-use super::{MediaPlaylist, PlaylistEntry};
-
-/// The key line of an entry in the clear after encrypted ones.
-const KEY_METHOD_NONE: &str = "#EXT-X-KEY:METHOD=NONE";
+use super::{EntryKey, MediaPlaylist, PlaylistEntry};
 
 /// Room for the longest header and end tag (tags plus up to 20-digit numbers).
 const HEADER_CAPACITY: usize = 256;
@@ -104,14 +101,24 @@ fn write_entry(text: &mut String, entry: &PlaylistEntry, previous_map: Option<&s
         .as_deref()
         .filter(|&map| Some(map) != previous_map)
     {
+        if entry.map_after_key {
+            text.push_str("#EXT-X-KEY:METHOD=NONE\n");
+        }
         write_map(text, map);
     }
     if entry.discontinuity {
         text.push_str("#EXT-X-DISCONTINUITY\n");
     }
-    if let Some(tag) = &entry.key {
-        text.push_str(tag);
-        text.push('\n');
+    match &entry.key {
+        Some(EntryKey::Aes128 { uri, iv, .. }) => {
+            let _ = write!(text, "#EXT-X-KEY:METHOD=AES-128,URI=\"{uri}\",IV=0x");
+            for byte in iv {
+                let _ = write!(text, "{byte:02X}");
+            }
+            text.push('\n');
+        }
+        Some(EntryKey::None) => text.push_str("#EXT-X-KEY:METHOD=NONE\n"),
+        None => {}
     }
     if let Some(time) = entry.program_date_time {
         let _ = writeln!(
@@ -169,16 +176,18 @@ impl Listing {
     }
 
     /// Lists an entry after the others. An entry in the clear after an encrypted one says so
-    /// (`#EXT-X-KEY:METHOD=NONE`: a key tag holds until the next one, RFC 8216 §4.3.2.4).
+    /// (`#EXT-X-KEY:METHOD=NONE`: a key tag holds until the next one, RFC 8216 §4.3.2.4), and
+    /// so does a new init segment (EXT-X-MAP) after one: init segments are stored in the clear.
     pub(super) fn push_back(&mut self, mut entry: PlaylistEntry) {
-        if entry.key.is_none()
-            && let Some(tag) = self.entries.back().and_then(|e| e.key.as_deref())
-            && tag != KEY_METHOD_NONE
-        {
-            entry.key = Some(KEY_METHOD_NONE.to_owned());
+        let previous = self.entries.back();
+        let after_key = previous.is_some_and(|e| matches!(e.key, Some(EntryKey::Aes128 { .. })));
+        let previous_map = previous.and_then(|e| e.map.as_deref());
+        if after_key && entry.key.is_none() {
+            entry.key = Some(EntryKey::None);
         }
+        entry.map_after_key =
+            after_key && entry.map.is_some() && entry.map.as_deref() != previous_map;
         let before = self.text.len();
-        let previous_map = self.entries.back().and_then(|e| e.map.as_deref());
         write_entry(&mut self.text, &entry, previous_map);
         self.lengths.push_back(self.text.len() - before);
         self.gaps += usize::from(entry.gap);

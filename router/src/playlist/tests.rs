@@ -319,11 +319,11 @@ fn init_segments_are_mapped_where_they_change_and_before_the_first_entry() {
 
 #[test]
 fn encrypted_entries_carry_their_own_key_line_and_clear_ones_after_them_say_none() {
-    use crate::publish::encryption::{iv_for, key_tag};
+    use crate::publish::encryption::iv_for;
     let mut playlist = live(3);
     let sealed = |seq: u64, key: u64| {
-        let tag = key_tag(&format!("https://k.example.com/{key:04}.key"), &iv_for(seq));
-        entry(seq, 4.0, false).with_key(tag)
+        let uri = format!("https://k.example.com/{key:04}.key");
+        entry(seq, 4.0, false).with_key(uri, iv_for(seq), None)
     };
     playlist.push(sealed(1, 0));
     playlist.push(sealed(2, 1));
@@ -355,4 +355,41 @@ fn encrypted_entries_carry_their_own_key_line_and_clear_ones_after_them_say_none
     let text = playlist.render();
     assert_eq!(text, playlist.render_from_scratch());
     assert!(!text.contains("AES-128"), "{text}");
+}
+
+#[test]
+fn a_new_init_segment_after_encrypted_entries_is_declared_in_the_clear() {
+    use crate::publish::encryption::iv_for;
+    let mut playlist = live(4);
+    let sealed = |seq: u64, map: &str| {
+        let uri = format!("keys/{seq}.key");
+        let mut listed = entry(seq, 4.0, false).with_key(uri, iv_for(seq), None);
+        listed.map = Some(map.to_owned());
+        listed
+    };
+    playlist.push(sealed(1, "init-0.mp4"));
+    playlist.push(sealed(2, "init-0.mp4"));
+    playlist.push(sealed(3, "init-1.mp4"));
+    let text = playlist.render();
+    // The first map comes before any key; the second is preceded by METHOD=NONE, then the
+    // entry's own key applies to its segment.
+    assert!(
+        text.contains(
+            "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init-0.mp4\"\n#EXT-X-KEY:METHOD=AES-128"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "segment-00002.ts\n#EXT-X-KEY:METHOD=NONE\n#EXT-X-MAP:URI=\"init-1.mp4\"\n\
+             #EXT-X-KEY:METHOD=AES-128,URI=\"keys/3.key\""
+        ),
+        "{text}"
+    );
+    assert_eq!(text, playlist.render_from_scratch());
+    // Its predecessors leave: what was kept rendered still equals a rendering from scratch.
+    for seq in 4..8 {
+        playlist.push(sealed(seq, "init-1.mp4"));
+        assert_eq!(playlist.render(), playlist.render_from_scratch());
+    }
 }

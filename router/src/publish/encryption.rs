@@ -1,6 +1,6 @@
 //! HLS `METHOD=AES-128` (RFC 8216 §4.3.2.4, §5.2): a whole segment encrypted with AES-128-CBC
 //! and PKCS#7 padding, its key a fresh 16-byte random value from the OS, its IV written in the
-//! playlist's `#EXT-X-KEY`; and the rotation rule that says which key a segment gets.
+//! playlist's `#EXT-X-KEY`. Which key a segment gets is the playlist's encryption stage's.
 //!
 //! Pure apart from reading the OS's random source for a new key: no files, no sinks, no
 //! playlist state (which key objects exist and where they are stored belongs to the sink
@@ -65,65 +65,6 @@ impl SegmentKey {
 /// written explicitly anyway (`IV=0x…`), so players need not derive it.
 pub fn iv_for(sequence: u64) -> [u8; 16] {
     u128::from(sequence).to_be_bytes()
-}
-
-/// The `#EXT-X-KEY` line for a segment encrypted with the key at `uri` and `iv`.
-pub fn key_tag(uri: &str, iv: &[u8; 16]) -> String {
-    let hex: String = iv.iter().map(|b| format!("{b:02X}")).collect();
-    format!("#EXT-X-KEY:METHOD=AES-128,URI=\"{uri}\",IV=0x{hex}")
-}
-
-/// Which key each segment gets: a new key every `rotate_every` segments (0: one key for the
-/// playlist's life), numbered on from the last key used before (a restart goes on).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rotation {
-    rotate_every: u64,
-    /// The key in use and the segments it has encrypted, once a segment was encrypted.
-    current: Option<(u64, u64)>,
-    /// The number the next new key gets.
-    next_number: u64,
-}
-
-/// What [`Rotation::next_segment`] decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyChoice {
-    /// Encrypt with the key in use, numbered so.
-    Same(u64),
-    /// Make (and store, before any playlist names it) a new key with this number.
-    New(u64),
-}
-
-impl Rotation {
-    /// A rotation whose first new key is numbered `next_number` (0 for a new playlist; after a
-    /// restart, one past the last key ever made, so no number is reused).
-    pub fn new(rotate_every: u64, next_number: u64) -> Self {
-        Self {
-            rotate_every,
-            current: None,
-            next_number,
-        }
-    }
-
-    /// The key for the next segment.
-    pub fn next_segment(&mut self) -> KeyChoice {
-        match self.current {
-            Some((number, used)) if self.rotate_every == 0 || used < self.rotate_every => {
-                self.current = Some((number, used + 1));
-                KeyChoice::Same(number)
-            }
-            _ => {
-                let number = self.next_number;
-                self.next_number += 1;
-                self.current = Some((number, 1));
-                KeyChoice::New(number)
-            }
-        }
-    }
-
-    /// The number the next new key will get (to keep across restarts).
-    pub fn next_number(&self) -> u64 {
-        self.next_number
-    }
 }
 
 #[cfg(test)]
@@ -191,37 +132,9 @@ mod tests {
     }
 
     #[test]
-    fn the_iv_is_the_sequence_number_and_the_tag_names_it() {
+    fn the_iv_is_the_sequence_number_big_endian() {
         let iv = iv_for(0x1234);
         assert_eq!(&iv[..14], &[0; 14]);
         assert_eq!(&iv[14..], &[0x12, 0x34]);
-        assert_eq!(
-            key_tag("https://keys.example.com/cam/0003.key", &iv),
-            "#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example.com/cam/0003.key\",\
-             IV=0x00000000000000000000000000001234"
-        );
-    }
-
-    #[test]
-    fn a_new_key_every_n_segments_numbered_on_after_a_restart() {
-        let mut rotation = Rotation::new(3, 0);
-        let choices: Vec<KeyChoice> = (0..7).map(|_| rotation.next_segment()).collect();
-        use KeyChoice::{New, Same};
-        assert_eq!(
-            choices,
-            [New(0), Same(0), Same(0), New(1), Same(1), Same(1), New(2)]
-        );
-        // A restart goes on from the next number: the first segment gets a new key, key 3.
-        let mut restarted = Rotation::new(3, rotation.next_number());
-        assert_eq!(restarted.next_segment(), New(3));
-    }
-
-    #[test]
-    fn rotate_every_zero_keeps_one_key() {
-        let mut rotation = Rotation::new(0, 5);
-        assert_eq!(rotation.next_segment(), KeyChoice::New(5));
-        for _ in 0..100 {
-            assert_eq!(rotation.next_segment(), KeyChoice::Same(5));
-        }
     }
 }

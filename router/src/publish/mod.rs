@@ -14,6 +14,9 @@ pub mod plan;
 mod plan_inits;
 #[cfg(test)]
 mod plan_inits_tests;
+mod plan_keys;
+#[cfg(test)]
+mod plan_keys_tests;
 mod plan_views;
 pub mod views;
 
@@ -24,7 +27,7 @@ use streamrouter_plugin::{
 };
 
 pub use plan::{Operation, PlaylistPlan, SEGMENT_CACHE_CONTROL};
-pub use plan_inits::InitRun;
+pub use plan_inits::ObjectRun;
 
 use crate::playlist::{MediaPlaylist, PlanSettings};
 use crate::segmenter::Segment;
@@ -86,6 +89,20 @@ impl ObjectHeaders {
             ..self.clone()
         }
     }
+}
+
+/// Content type of AES-128 key files (16 raw bytes).
+pub const KEY_CONTENT_TYPE: &str = "application/octet-stream";
+/// A key file never changes; shared caches must not keep it.
+pub const KEY_CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
+
+/// Stores an AES-128 key file (its 16 bytes, raw: what players fetch from the key URI).
+pub fn put_key(sink: &dyn Sink, name: &str, bytes: &[u8; 16]) -> Result<(), SinkError> {
+    let meta = ObjectMeta {
+        content_type: KEY_CONTENT_TYPE,
+        cache_control: Some(KEY_CACHE_CONTROL),
+    };
+    sink.put(name, bytes, &meta)
 }
 
 /// Stores a segment's bytes as planned.

@@ -13,11 +13,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use super::plan_inits::InitRun;
+use super::plan_inits::ObjectRun;
 use super::views::{Archives, Dvr, ViewsSnapshot};
 use crate::playlist::master::relative_uri;
 use crate::playlist::{MediaPlaylist, PlanSettings, PlaylistEntry, PlaylistSnapshot};
-use crate::segmenter::Segment;
+use crate::segmenter::{Segment, SegmentEncryption};
 
 /// Segments never change once written.
 pub const SEGMENT_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -70,7 +70,10 @@ pub struct PlaylistPlan {
     /// Key of the init segment (fMP4) the next segments need, named in their EXT-X-MAP.
     pub(super) init_key: Option<String>,
     /// The init segments entries name, oldest first (see `plan_inits.rs`).
-    pub(super) inits: VecDeque<InitRun>,
+    pub(super) inits: VecDeque<ObjectRun>,
+    /// The key files stored beside the segments that entries name, oldest first (see
+    /// `plan_keys.rs`).
+    pub(super) key_objects: VecDeque<ObjectRun>,
 }
 
 /// A segment some view lists.
@@ -102,6 +105,7 @@ impl PlaylistPlan {
             archives,
             init_key: None,
             inits: VecDeque::new(),
+            key_objects: VecDeque::new(),
         }
     }
 
@@ -125,6 +129,7 @@ impl PlaylistPlan {
             views: self.views_header(),
             init_key: self.init_key.clone(),
             inits: self.inits.iter().cloned().collect(),
+            key_objects: self.key_objects.iter().cloned().collect(),
         }
     }
 
@@ -158,6 +163,7 @@ impl PlaylistPlan {
             views,
             init_key,
             inits,
+            key_objects,
         } = snapshot;
         if keys.len() != playlist.entries.len() {
             return None;
@@ -182,6 +188,7 @@ impl PlaylistPlan {
             archives: None,
             init_key,
             inits: inits.into(),
+            key_objects: key_objects.into(),
         };
         plan.restore_views(playlist, views, &entries, &keys);
         plan.cache_control = cache_control_of(&plan.playlist);
@@ -238,6 +245,7 @@ impl PlaylistPlan {
             archives.finished.clear();
         }
         self.rebase_inits();
+        self.rebase_key_objects();
     }
 
     /// Whether the playlist has ended (its final version has EXT-X-ENDLIST).
@@ -310,7 +318,10 @@ impl PlaylistPlan {
             discontinuity,
             gap,
             wall_clock,
+            // A gap is not fetched: it names no key.
+            encryption: segment.encryption.as_ref().filter(|_| !gap),
         };
+        self.note_key_object(&entry);
         let outcome = self
             .playlist
             .push(self.entry_for(&self.settings.playlist_key, &entry));
@@ -346,7 +357,7 @@ impl PlaylistPlan {
         if let Some(init) = &self.init_key {
             listed = listed.with_map(self.uri_for(view_key, init));
         }
-        listed
+        self.with_key_for(view_key, entry, listed)
     }
 
     /// How the playlist stored under `view_key` names the segment stored under `key`: after
@@ -405,6 +416,8 @@ pub(super) struct NewEntry<'a> {
     pub(super) discontinuity: bool,
     pub(super) gap: bool,
     pub(super) wall_clock: SystemTime,
+    /// How it is encrypted (`None` for a gap: never fetched).
+    pub(super) encryption: Option<&'a SegmentEncryption>,
 }
 
 /// Stores `playlist` under `key`.
@@ -436,7 +449,11 @@ pub struct PlanSnapshot {
     pub init_key: Option<String>,
     /// The init segments the listed entries name (see `plan_inits.rs`).
     #[serde(default)]
-    pub inits: Vec<InitRun>,
+    pub inits: Vec<ObjectRun>,
+    /// The key files stored beside the segments that the listed entries name (see
+    /// `plan_keys.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_objects: Vec<ObjectRun>,
 }
 
 /// A player must not cache a live playlist longer than half a target duration.

@@ -8,15 +8,17 @@
 //! Runs are kept in the plan's snapshot, so a restarted sink still knows what each listed
 //! entry needs. Pure, like the rest of the plan.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::plan::{Operation, PlaylistPlan};
 use crate::playlist::{PlaylistEntry, SegmentFormat};
 
-/// The init segment the segments from `first_sequence` on need (`None`: MPEG-TS, no init).
+/// The object the segments from `first_sequence` on need beside them: an init segment (`None`:
+/// MPEG-TS, no init) or a key file (`None`: in the clear, or the key is stored elsewhere).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct InitRun {
-    /// Object key of the init segment.
+pub struct ObjectRun {
+    /// Its object key.
     pub key: Option<String>,
     /// The first segment planned after it.
     pub first_sequence: u64,
@@ -41,16 +43,7 @@ impl PlaylistPlan {
     }
 
     fn start_run(&mut self, key: Option<String>) {
-        if self.inits.back().is_some_and(|run| run.key == key) {
-            return;
-        }
-        if key.is_none() && self.inits.is_empty() {
-            return;
-        }
-        self.inits.push_back(InitRun {
-            key,
-            first_sequence: self.next_sequence,
-        });
+        start_run(&mut self.inits, key, self.next_sequence);
     }
 
     /// After new settings: MPEG-TS segments name no init.
@@ -69,48 +62,87 @@ impl PlaylistPlan {
 
     /// The key of the init segment segment `sequence` names, when the runs know it.
     pub(super) fn init_for(&self, sequence: u64) -> Option<&str> {
-        (self.inits.iter().rev())
-            .find(|run| run.first_sequence <= sequence)
-            .and_then(|run| run.key.as_deref())
+        object_for(&self.inits, sequence)
     }
 
-    /// `entry` as listed in the view stored under `view_key`: its EXT-X-MAP named from there.
+    /// `entry` as listed in the view stored under `view_key`: its EXT-X-MAP (and a key stored
+    /// beside it) named from there.
     pub(super) fn mapped_for(&self, view_key: &str, mut entry: PlaylistEntry) -> PlaylistEntry {
         if entry.map.is_some()
             && let Some(init) = self.init_for(entry.sequence)
         {
             entry.map = Some(self.uri_for(view_key, init));
         }
+        self.key_mapped_for(view_key, &mut entry);
         entry
     }
 
     /// Expires the inits no entry names any more, each kept `keep_for` (at least as long as
     /// the last segment that needed it) — never the current one.
     pub(super) fn expire_inits(&mut self, oldest_named: u64, keep_for: Duration) -> Vec<Operation> {
-        let mut operations = Vec::new();
-        while self.inits.len() > 1 && self.inits[1].first_sequence <= oldest_named {
-            let Some(gone) = self.inits.pop_front() else {
-                break;
-            };
-            let Some(key) = gone.key else { continue };
-            let named = self.init_key.as_deref() == Some(key.as_str())
-                || self
-                    .inits
-                    .iter()
-                    .any(|run| run.key.as_deref() == Some(key.as_str()));
-            if named || !self.settings.delete_expired {
-                continue;
-            }
-            tracing::debug!(%key, "init segment no longer named: expired");
-            operations.push(Operation::Expire { key, keep_for });
+        let gone = expire_runs(&mut self.inits, self.init_key.as_deref(), oldest_named);
+        if !self.settings.delete_expired {
+            return Vec::new();
         }
-        // Only MPEG-TS is planned now and no entry names the last init.
-        if let [last] = self.inits.make_contiguous()
-            && last.key.is_none()
-            && last.first_sequence <= oldest_named
-        {
-            self.inits.clear();
-        }
-        operations
+        (gone.into_iter())
+            .map(|key| {
+                tracing::debug!(%key, "init segment no longer named: expired");
+                Operation::Expire { key, keep_for }
+            })
+            .collect()
     }
+}
+
+/// `runs` go on with `key` from the segment numbered `first_sequence` (nothing changes when the
+/// last run has it; a run of nothing needs no start).
+pub(super) fn start_run(runs: &mut VecDeque<ObjectRun>, key: Option<String>, first_sequence: u64) {
+    if runs.back().is_some_and(|run| run.key == key) {
+        return;
+    }
+    if key.is_none() && runs.is_empty() {
+        return;
+    }
+    runs.push_back(ObjectRun {
+        key,
+        first_sequence,
+    });
+}
+
+/// The object `runs` give segment `sequence`, when they know it.
+pub(super) fn object_for(runs: &VecDeque<ObjectRun>, sequence: u64) -> Option<&str> {
+    (runs.iter().rev())
+        .find(|run| run.first_sequence <= sequence)
+        .and_then(|run| run.key.as_deref())
+}
+
+/// Drops the runs that end before `oldest_named` (the oldest entry any view names); returns
+/// the objects of those that no entry names any more — never `current`, nor one a later run
+/// names again.
+pub(super) fn expire_runs(
+    runs: &mut VecDeque<ObjectRun>,
+    current: Option<&str>,
+    oldest_named: u64,
+) -> Vec<String> {
+    let mut gone_keys = Vec::new();
+    while runs.len() > 1 && runs[1].first_sequence <= oldest_named {
+        let Some(gone) = runs.pop_front() else {
+            break;
+        };
+        let Some(key) = gone.key else { continue };
+        let named = current == Some(key.as_str())
+            || runs
+                .iter()
+                .any(|run| run.key.as_deref() == Some(key.as_str()));
+        if !named {
+            gone_keys.push(key);
+        }
+    }
+    // Only segments without the object are planned now and no entry names the last one.
+    if let [last] = runs.make_contiguous()
+        && last.key.is_none()
+        && last.first_sequence <= oldest_named
+    {
+        runs.clear();
+    }
+    gone_keys
 }

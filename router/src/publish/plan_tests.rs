@@ -30,6 +30,7 @@ pub(crate) fn segment() -> Segment {
         duration_ticks: 180_000,
         discontinuity: false,
         independent: true,
+        encryption: None,
     }
 }
 

@@ -103,6 +103,7 @@ impl PlaylistPlan {
         let target = self.playlist.target_duration() as f64;
         let keep_for = Duration::from_secs_f64(keep_for.max(target));
         operations.extend(self.expire_inits(self.oldest_named(), keep_for));
+        operations.extend(self.expire_key_objects(self.oldest_named(), keep_for));
         operations
     }
 
@@ -149,6 +150,7 @@ impl PlaylistPlan {
             }
         }
         operations.extend(self.expire_inits(self.oldest_named(), target));
+        operations.extend(self.expire_key_objects(self.oldest_named(), target));
         operations
     }
 

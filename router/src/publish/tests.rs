@@ -41,6 +41,7 @@ fn segment(seconds: f64) -> Segment {
         duration_ticks: (seconds * 90_000.0) as i64,
         discontinuity: false,
         independent: true,
+        encryption: None,
     }
 }
 

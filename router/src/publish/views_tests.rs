@@ -46,6 +46,7 @@ fn segment(discontinuity: bool) -> Segment {
         duration_ticks: 180_000,
         discontinuity,
         independent: true,
+        encryption: None,
     }
 }
 

@@ -21,7 +21,7 @@ mod state;
 mod tables;
 
 pub use grid::{AUDIO_GRID_SLACK, GridPhase};
-pub use segment::Segment;
+pub use segment::{KeyObject, Segment, SegmentEncryption};
 
 use crate::media::codec::Codec;
 use crate::media::keyframe::Decision;

@@ -21,6 +21,43 @@ pub struct Segment {
     pub discontinuity: bool,
     /// Starts with PAT, PMT and a random access point, so it decodes alone.
     pub independent: bool,
+    /// How its bytes are encrypted; `None`: in the clear. The segmenter always cuts in the
+    /// clear; the playlist stage encrypts.
+    pub encryption: Option<SegmentEncryption>,
+}
+
+/// How a segment's bytes are encrypted (HLS `METHOD=AES-128`): what its playlist entry's
+/// `#EXT-X-KEY` says and which key object must be stored before a playlist names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentEncryption {
+    /// The key's number (`{key}` in `key_name` and `key_uri`).
+    pub key_number: u64,
+    /// The AES-128-CBC IV, written explicitly in `#EXT-X-KEY`.
+    pub iv: [u8; 16],
+    /// The URI players fetch the key from, written as is; `None`: the key object's, relative to
+    /// each playlist that lists the segment (it is stored beside the segments).
+    pub key_uri: Option<String>,
+    /// The key object every sink of the playlist stores before the first segment needing it;
+    /// `None` when a key sink holds the key (stored there before the segment was handed on).
+    pub key_object: Option<KeyObject>,
+}
+
+/// A key file: its object name and its 16 bytes (which `Debug` never shows).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyObject {
+    /// Object key.
+    pub name: String,
+    /// The key, raw: what players fetch.
+    pub bytes: [u8; 16],
+}
+
+impl std::fmt::Debug for KeyObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyObject")
+            .field("name", &self.name)
+            .field("bytes", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Segment {
@@ -38,6 +75,7 @@ impl Segment {
             duration_ticks: self.duration_ticks,
             discontinuity,
             independent: self.independent,
+            encryption: None,
         }
     }
 }
@@ -78,6 +116,7 @@ impl OpenSegment {
             start_pts: self.start_pts,
             discontinuity: self.discontinuity,
             independent: self.independent,
+            encryption: None,
         }
     }
 }

@@ -210,6 +210,13 @@ impl Topology {
             .collect()
     }
 
+    /// The queue of the sink storing `playlist`'s keys, if it has a `key_sink`.
+    fn key_sink_of(&self, graph: &Graph, playlist: &str) -> Option<SinkQueue> {
+        let node = graph.playlists.get(playlist)?;
+        let key_sink = node.encryption.as_ref()?.key_sink.as_ref()?;
+        Some(self.sinks.get(key_sink)?.queue.clone())
+    }
+
     /// Step 3: playlists.
     async fn apply_playlists(
         &mut self,
@@ -265,6 +272,7 @@ impl Topology {
                 predecessor,
                 store: store.clone(),
                 outputs,
+                key_sink: self.key_sink_of(new, name),
                 status: status.clone(),
             };
             let playlist = PlaylistTask::new(start, receiver);

@@ -445,7 +445,9 @@ async fn journaled(
     backlog: &Backlog,
     limits: &BacklogLimits,
 ) -> Queued {
-    let record = record_of(&command);
+    let Some(record) = record_of(&command) else {
+        return Queued::Held(command);
+    };
     let (data, over_budget) = match &command {
         SinkCommand::Segment { segment, .. } => {
             let len = segment.data.len() as u64;

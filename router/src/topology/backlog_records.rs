@@ -26,9 +26,9 @@ impl JournalBytes {
     }
 }
 
-/// The journal record of a command.
-pub(super) fn record_of(command: &SinkCommand) -> Record {
-    match command {
+/// The journal record of a command; `None` for one never journaled (a key for a key sink).
+pub(super) fn record_of(command: &SinkCommand) -> Option<Record> {
+    let record = match command {
         SinkCommand::Plan { playlist, settings } => Record::Plan {
             playlist: playlist.to_string(),
             settings: settings.clone(),
@@ -71,5 +71,7 @@ pub(super) fn record_of(command: &SinkCommand) -> Record {
             endlist: *endlist,
             forget: *forget,
         },
-    }
+        SinkCommand::Key(_) => return None,
+    };
+    Some(record)
 }

@@ -39,7 +39,7 @@ const INIT_0: &str = "m-feed-init-0.mp4";
 /// Every listed fragment and the init are stored, as `video/mp4`, and no version of a
 /// playlist ever named an init that was not there.
 fn assert_fmp4_sound(sink: &MemorySink, playlist: &str) {
-    assert_eq!(sink.missing_maps(), Vec::<String>::new());
+    assert_eq!(sink.missing_objects(), Vec::<String>::new());
     let text = sink.text(playlist).unwrap();
     assert!(text.contains("#EXT-X-VERSION:7"), "{text}");
     let media = sink.media(playlist).unwrap();

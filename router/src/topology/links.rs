@@ -75,6 +75,8 @@ pub struct PlaylistSettings {
     /// fMP4 segments: the init segments' name pattern (`init_name`, with `{n}`); `None`:
     /// MPEG-TS.
     pub init_name: Option<String>,
+    /// AES-128 encryption of its segments (`[playlists.NAME.encryption]`).
+    pub encryption: Option<crate::config::model::PlaylistEncryption>,
 }
 
 /// A variant's ties to its masters.
@@ -161,6 +163,10 @@ pub enum SinkCommand {
         /// Its bytes (shared with the other sinks of the playlist).
         data: Arc<Vec<u8>>,
     },
+    /// Store an AES-128 key file at this sink (a playlist's `key_sink`) and say whether it
+    /// was stored: the playlist encrypts with the key only then. Never journaled (a restarted
+    /// playlist makes a new key).
+    Key(KeyDelivery),
     /// Publish a master playlist version (after the variant playlists it lists, which were
     /// queued before it).
     Master {
@@ -181,6 +187,28 @@ pub enum SinkCommand {
         /// Drop the plan afterwards (the playlist left this sink for good).
         forget: bool,
     },
+}
+
+/// A key file for a key sink, and who waits for it to be stored.
+pub struct KeyDelivery {
+    /// The playlist whose key it is.
+    pub playlist: PlaylistId,
+    /// Object key of the key file.
+    pub name: String,
+    /// The key, raw (never in `Debug`).
+    pub bytes: [u8; 16],
+    /// Told whether it was stored (false: refused for good).
+    pub stored: tokio::sync::oneshot::Sender<bool>,
+}
+
+impl std::fmt::Debug for KeyDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyDelivery")
+            .field("playlist", &self.playlist)
+            .field("name", &self.name)
+            .field("bytes", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The sending side of a sink's queue: never waits.

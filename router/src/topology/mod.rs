@@ -22,6 +22,9 @@ mod apply_plan_tests;
 mod archive_master_tests;
 mod backlog;
 mod backlog_records;
+mod encrypt_stage;
+#[cfg(test)]
+mod encryption_tests;
 #[cfg(any(test, debug_assertions))]
 mod fault;
 mod fmp4_stage;
@@ -307,6 +310,7 @@ fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSetti
         renditions: None,
         init_name: (node.segment_format == crate::playlist::SegmentFormat::Fmp4)
             .then(|| node.init_name.clone()),
+        encryption: node.encryption.clone(),
     }
 }
 

@@ -9,7 +9,9 @@
 //! Owns naming, numbering and the wall-clock mapping; never touches a sink directly. An fMP4
 //! playlist remuxes each segment first (`fmp4_stage`) and queues a new init segment to every
 //! sink before the first segment naming it; a sink added later gets the current init after its
-//! plan. Masters get the cut MPEG-TS segment (their CODECS are read from it; BANDWIDTH then
+//! plan. An encrypted playlist encrypts each segment (after the fMP4 stage) with the key its
+//! `encrypt_stage` gives, and publishes nothing it could not encrypt. Masters get the cut
+//! MPEG-TS segment (their CODECS are read from it; BANDWIDTH then
 //! counts TS bytes, a little above the fragments').
 
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::encrypt_stage::EncryptStage;
 use super::fmp4_stage::{Converted, Fmp4Stage};
 use super::heal::{NodeTask, Restart};
 use super::links::{
@@ -77,6 +80,8 @@ pub struct PlaylistStart {
     pub store: SequenceStore,
     /// The sinks publishing it.
     pub outputs: BTreeMap<String, SinkQueue>,
+    /// The sink storing its keys (`key_sink`), when it is encrypted and has one.
+    pub key_sink: Option<SinkQueue>,
     /// Its entry on the status board.
     pub status: NodeStatus,
 }
@@ -102,6 +107,8 @@ pub struct PlaylistTask {
     /// The remuxer of an fMP4 playlist, and its current init segment.
     fmp4: Option<Fmp4Stage>,
     init: Option<(String, Arc<Vec<u8>>)>,
+    /// The encryption of an encrypted playlist.
+    encrypt: Option<EncryptStage>,
 }
 
 impl PlaylistTask {
@@ -113,10 +120,14 @@ impl PlaylistTask {
             predecessor,
             store,
             outputs,
+            key_sink,
             status,
         } = start;
         let fmp4 = (settings.init_name.clone()).map(|init_name| Fmp4Stage::new(&name, init_name));
+        let encrypt = (settings.encryption.clone())
+            .map(|encryption| EncryptStage::new(Arc::clone(&name), encryption, key_sink));
         Self {
+            encrypt,
             fresh: predecessor.is_none(),
             fmp4,
             init: None,
@@ -182,6 +193,13 @@ impl PlaylistTask {
                 None => return false,
             },
         };
+        let key = match &mut self.encrypt {
+            Some(stage) => match stage.next_key(&self.store, &self.status).await {
+                Some(key) => Some(key),
+                None => return false,
+            },
+            None => None,
+        };
         let cut = Instant::now();
         let own_next = self.next_sequence().await;
         let mut sequence = own_next;
@@ -201,6 +219,10 @@ impl PlaylistTask {
                 .unwrap_or_else(PoisonError::into_inner)
                 .number(at);
         }
+        let segment = match (&self.encrypt, &key) {
+            (Some(stage), Some(key)) => Arc::new(stage.seal(&segment, key, sequence)),
+            _ => segment,
+        };
         let key = self.settings.plan.segment_name.render(sequence);
         // Taken numbers are recorded before anything is published under them.
         if let Err(error) = self.store.save(sequence + 1).await {
@@ -256,6 +278,9 @@ impl NodeTask for PlaylistTask {
         let resumed = self.predecessor.is_some();
         // Nothing is done before the predecessor has ended.
         self.next_sequence().await;
+        if let Some(stage) = &mut self.encrypt {
+            stage.prepare(&self.store, &self.status).await;
+        }
         let mut discontinuity = resumed || restart.is_some();
         if restart.is_some() {
             tracing::info!(playlist = %self.name, "restarted after a panic: the next segment starts a discontinuity");

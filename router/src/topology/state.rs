@@ -3,7 +3,10 @@
 //! playlist also keeps its last init segment's number and checksum there (`NAME.init`), so a
 //! restart names the same init the same and a changed one anew, never overwriting an init
 //! that listed segments still need, and where its fMP4 timeline ends (`NAME.timeline`), so
-//! a restart goes on after it rather than back to the source's timestamps.
+//! a restart goes on after it rather than back to the source's timestamps. An encrypted
+//! playlist keeps the number its next AES-128 key gets (`NAME.keys`), taken before the key is
+//! made, so a restart never reuses a key number (the keys themselves are in the sinks'
+//! journals and at the sinks that store them).
 //!
 //! Owns the files under `state_dir/playlists/`; nothing else.
 
@@ -29,6 +32,8 @@ pub struct SequenceStore {
     init: Arc<Mutex<Option<InitMark>>>,
     /// Where the fMP4 timeline ends (90 kHz), shared the same way.
     timeline: Arc<Mutex<Option<i64>>>,
+    /// The number the next key gets, shared the same way.
+    next_key: Arc<Mutex<Option<u64>>>,
 }
 
 impl SequenceStore {
@@ -42,6 +47,7 @@ impl SequenceStore {
             file,
             init: Arc::default(),
             timeline: Arc::default(),
+            next_key: Arc::default(),
         }
     }
 
@@ -81,6 +87,24 @@ impl SequenceStore {
     pub async fn save_timeline(&self, end: i64) -> io::Result<()> {
         *self.timeline.lock().unwrap_or_else(PoisonError::into_inner) = Some(end);
         self.write_file("timeline", format!("{end}\n")).await
+    }
+
+    /// Takes the next key number (in memory, else from its file; 0 for a playlist that never
+    /// had a key): it is recorded as taken before it is returned, so no restart reuses it.
+    pub async fn take_key_number(&self) -> io::Result<u64> {
+        let known = *self.next_key.lock().unwrap_or_else(PoisonError::into_inner);
+        let number = match known {
+            Some(number) => number,
+            None => match self.read_file("keys").await {
+                Some(text) => text.trim().parse().map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidData, "unreadable key number state")
+                })?,
+                None => 0,
+            },
+        };
+        self.write_file("keys", format!("{}\n", number + 1)).await?;
+        *self.next_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(number + 1);
+        Ok(number)
     }
 
     /// The next sequence number to use: the stored one, or 1.
@@ -131,6 +155,23 @@ impl SequenceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn key_numbers_are_taken_once_across_new_stores_and_clones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(store.take_key_number().await.unwrap(), 0);
+        assert_eq!(store.clone().take_key_number().await.unwrap(), 1);
+        assert_eq!(store.take_key_number().await.unwrap(), 2);
+        let restarted = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(restarted.take_key_number().await.unwrap(), 3);
+        std::fs::write(dir.path().join("playlists/cam.keys"), "garbage").unwrap();
+        let damaged = SequenceStore::new(Some(dir.path()), "cam");
+        assert!(damaged.take_key_number().await.is_err());
+        let memory = SequenceStore::new(None, "cam");
+        assert_eq!(memory.take_key_number().await.unwrap(), 0);
+        assert_eq!(memory.take_key_number().await.unwrap(), 1);
+    }
 
     #[tokio::test]
     async fn the_timeline_end_survives_a_new_store_and_is_shared_by_clones() {

@@ -133,7 +133,7 @@ pub(super) struct MemorySink {
     /// Each object's Content-Type as stored.
     types: Mutex<BTreeMap<String, String>>,
     /// Playlist versions that named (EXT-X-MAP) an init segment not stored at the time.
-    missing_maps: Mutex<Vec<String>>,
+    missing_objects: Mutex<Vec<String>>,
 }
 
 impl MemorySink {
@@ -155,10 +155,11 @@ impl MemorySink {
         self.types.lock().unwrap().get(key).cloned()
     }
 
-    /// Every `PLAYLIST: INIT` where a playlist version was stored naming an init segment
-    /// that was not stored then.
-    pub(super) fn missing_maps(&self) -> Vec<String> {
-        self.missing_maps.lock().unwrap().clone()
+    /// Every `PLAYLIST: OBJECT` where a playlist version was stored naming an init segment or
+    /// a key file that was not stored then (or `PLAYLIST: OBJECT deleted` when it went while
+    /// named).
+    pub(super) fn missing_objects(&self) -> Vec<String> {
+        self.missing_objects.lock().unwrap().clone()
     }
 
     /// The keys it holds.
@@ -191,16 +192,15 @@ impl Sink for MemorySink {
         if key.ends_with(".m3u8") {
             let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
             for line in String::from_utf8_lossy(body).lines() {
-                let Some(uri) = line.strip_prefix("#EXT-X-MAP:URI=\"") else {
+                let Some(uri) = named_object(line) else {
                     continue;
                 };
-                let uri = uri.trim_end_matches('"');
                 let init = match dir {
                     "" => uri.to_owned(),
                     dir => format!("{dir}/{uri}"),
                 };
                 if !objects.contains_key(&init) {
-                    self.missing_maps
+                    self.missing_objects
                         .lock()
                         .unwrap()
                         .push(format!("{key}: {init}"));
@@ -217,10 +217,12 @@ impl Sink for MemorySink {
         self.refuse(key)?;
         let mut objects = self.objects.lock().unwrap();
         let name = key.rsplit('/').next().unwrap_or(key);
-        let map = format!("#EXT-X-MAP:URI=\"{name}\"");
         for (playlist, text) in objects.iter().filter(|(k, _)| k.ends_with(".m3u8")) {
-            if String::from_utf8_lossy(text).contains(&map) {
-                self.missing_maps
+            let text = String::from_utf8_lossy(text);
+            if (text.lines().filter_map(named_object))
+                .any(|uri| uri.rsplit('/').next() == Some(name))
+            {
+                self.missing_objects
                     .lock()
                     .unwrap()
                     .push(format!("{playlist}: {key} deleted"));
@@ -229,6 +231,15 @@ impl Sink for MemorySink {
         objects.remove(key);
         Ok(())
     }
+}
+
+/// The object a playlist line names beside the segments, relative to the playlist: an init
+/// segment (EXT-X-MAP) or a key file (EXT-X-KEY with a relative URI).
+fn named_object(line: &str) -> Option<&str> {
+    let rest = (line.strip_prefix("#EXT-X-MAP:URI=\""))
+        .or_else(|| line.strip_prefix("#EXT-X-KEY:METHOD=AES-128,URI=\""))?;
+    let uri = rest.split('"').next()?;
+    (!uri.contains("://")).then_some(uri)
 }
 
 /// The tasks of a running feed (source, segmenter, playlist named alike): the same ids after a

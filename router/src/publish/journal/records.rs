@@ -9,10 +9,10 @@ use std::time::SystemTime;
 use super::super::archive_master::{ArchiveMasterRecord, ArchiveMasterVersion};
 use super::super::plan::{PlanSnapshot, PlaylistPlan};
 use crate::playlist::{PlanSettings, PlaylistEntry};
-use crate::segmenter::Segment;
+use crate::segmenter::{Segment, SegmentEncryption};
 
 /// The timing and flags of a segment, without its bytes.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentInfo {
     /// PTS of its first sample (90 kHz).
     pub start_pts: i64,
@@ -22,6 +22,10 @@ pub struct SegmentInfo {
     pub discontinuity: bool,
     /// Starts with headers and a keyframe.
     pub independent: bool,
+    /// How its bytes are encrypted (with the key object to store first, when the sinks store
+    /// keys): the journal is under `state_dir`, where keys live anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<SegmentEncryption>,
 }
 
 impl SegmentInfo {
@@ -32,6 +36,7 @@ impl SegmentInfo {
             duration_ticks: segment.duration_ticks,
             discontinuity: segment.discontinuity,
             independent: segment.independent,
+            encryption: segment.encryption.clone(),
         }
     }
 
@@ -43,6 +48,7 @@ impl SegmentInfo {
             duration_ticks: self.duration_ticks,
             discontinuity: self.discontinuity,
             independent: self.independent,
+            encryption: self.encryption,
         }
     }
 }

@@ -39,6 +39,7 @@ fn segment_record(key: &str, data: &[u8]) -> Record {
             duration_ticks: 180_000,
             discontinuity: false,
             independent: true,
+            encryption: None,
         },
         wall_clock: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         len: data.len() as u64,
@@ -77,6 +78,7 @@ fn segment() -> Segment {
         duration_ticks: 180_000,
         discontinuity: false,
         independent: true,
+        encryption: None,
     }
     .with_data(Vec::new())
 }

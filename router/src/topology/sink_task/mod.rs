@@ -38,6 +38,7 @@ mod archive_masters;
 mod expiry;
 mod inits;
 mod journal_open;
+mod keys;
 mod perform;
 #[cfg(test)]
 mod resume_tests;
@@ -65,6 +66,7 @@ use archive_masters::ArchiveMasters;
 use expiry::Expiring;
 use inits::Inits;
 use journal_open::open_journal;
+use keys::StoredKeys;
 use perform::{Pin, SinkReport, perform};
 use store::Stored;
 
@@ -199,6 +201,8 @@ struct Worker<'a> {
     archive_masters: ArchiveMasters,
     /// The fMP4 init segments of its playlists.
     inits: Inits,
+    /// The key files its playlists' segments need, stored here.
+    keys: StoredKeys,
 }
 
 impl<'a> Worker<'a> {
@@ -252,6 +256,7 @@ impl<'a> Worker<'a> {
             masters_to_move: false,
             archive_masters: ArchiveMasters::new(recovered.archive_masters),
             inits: Inits::default(),
+            keys: StoredKeys::default(),
         }
     }
 
@@ -292,7 +297,7 @@ impl<'a> Worker<'a> {
                     self.restore_init(&playlist).await;
                     let stored = match self.inits.is_missing(&playlist) {
                         true => Stored::Refused,
-                        false => self.store_segment(&playlist, &key, &segment).await,
+                        false => self.store_sealed(&playlist, &key, &segment).await,
                     };
                     let depth = self.backlog.depth();
                     if depth.spooled_bytes > 0
@@ -346,6 +351,9 @@ impl<'a> Worker<'a> {
                     self.init_lost(&playlist, key);
                     changed = Some(playlist);
                 }
+                WorkItem::Command(SinkCommand::Key(delivery)) => {
+                    self.store_delivered_key(delivery).await
+                }
                 WorkItem::Command(SinkCommand::Master { key, text }) => {
                     self.masters.insert(key.clone(), text.clone());
                     self.put_master(key.clone(), text.clone()).await;
@@ -366,6 +374,7 @@ impl<'a> Worker<'a> {
                     done.deletions = self.carry_out(operations, None).await;
                     if forget {
                         self.inits.forget(&playlist);
+                        self.keys.forget(&playlist);
                         self.plans.remove(&playlist);
                         self.persisted.remove(&playlist);
                         done.forget = Some(playlist.to_string());

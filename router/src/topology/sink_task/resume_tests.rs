@@ -73,6 +73,7 @@ async fn run_once(
                 duration_ticks: 180_000,
                 discontinuity: false,
                 independent: true,
+                encryption: None,
             }),
             wall_clock: SystemTime::UNIX_EPOCH,
             cut: Instant::now(),

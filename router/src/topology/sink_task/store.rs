@@ -1,10 +1,12 @@
-//! Storing one segment at a sink: as `video/mp4` for an fMP4 playlist, retried while it fails
-//! temporarily, and how it fared (stored, refused for good, not published here).
+//! Storing one segment at a sink: after its key file when the sink stores the playlist's keys,
+//! as `video/mp4` for an fMP4 playlist, retried while it fails temporarily, and how it fared
+//! (stored, refused for good, not published here).
 
 use std::sync::Arc;
 
 use super::super::links::PlaylistId;
 use super::Worker;
+use super::keys::KeyReady;
 use super::perform::Pin;
 use crate::publish::{PlaylistPlan, put_segment};
 use crate::segmenter::Segment;
@@ -20,6 +22,24 @@ pub(super) enum Stored {
 }
 
 impl Worker<'_> {
+    /// Stores a segment after the key it needs (see `keys`): a segment whose key is not beside
+    /// it is listed as a gap.
+    pub(super) async fn store_sealed(
+        &mut self,
+        playlist: &PlaylistId,
+        key: &str,
+        segment: &Arc<Segment>,
+    ) -> Stored {
+        let ready = self.ready_key(playlist, segment).await;
+        if matches!(ready, KeyReady::Refused) {
+            return Stored::Refused;
+        }
+        match self.store_segment(playlist, key, segment).await {
+            Stored::Yes if !self.key_beside(playlist, &ready) => Stored::Refused,
+            stored => stored,
+        }
+    }
+
     /// Stores a segment, retrying temporary failures for as long as it takes.
     pub(super) async fn store_segment(
         &mut self,

@@ -118,6 +118,7 @@ fn segment(fill: u8) -> Arc<Segment> {
         duration_ticks: 180_000,
         discontinuity: false,
         independent: true,
+        encryption: None,
     })
 }
 

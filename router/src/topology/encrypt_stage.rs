@@ -1,0 +1,236 @@
+//! A playlist node's encryption stage (`[playlists.NAME.encryption]`): every numbered segment
+//! (MPEG-TS, or the fMP4 fragment) is encrypted whole with AES-128-CBC, its IV the media
+//! sequence number, with a new key every `rotate_every` segments.
+//!
+//! Keys are 16 random bytes from the OS, numbered from the playlist's key counter in its
+//! [`SequenceStore`] (taken before the key is made: a restart never reuses a number; it starts
+//! with a new key). Where a key goes:
+//! - no `key_sink`: with each segment, as its key object, which every sink of the playlist
+//!   stores before the first segment needing it (and journals with the segment);
+//! - a `key_sink`: to that sink first ([`SinkCommand::Key`]); a key is used only once the key
+//!   sink said it stored it. The next key is sent as soon as the current one is in use, so a
+//!   rotation normally finds it stored; if it is not yet, the current key goes on. The first
+//!   key is waited for (the segments queue up behind it); a key refused for good is replaced
+//!   by a new one, and a segment is never published in the clear.
+//!
+//! Owns the keys in use; never logs a key's bytes. Knows nothing of sinks beyond the key
+//! sink's queue.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::sync::oneshot::error::TryRecvError;
+
+use super::links::{KeyDelivery, PlaylistId, SinkCommand, SinkQueue};
+use super::state::SequenceStore;
+use crate::config::model::PlaylistEncryption;
+use crate::publish::encryption::{SegmentKey, iv_for};
+use crate::segmenter::{KeyObject, Segment, SegmentEncryption};
+use crate::status::{NodeState, NodeStatus};
+
+/// The key in use and how many segments it encrypted.
+struct KeyInUse {
+    key: SegmentKey,
+    used: u64,
+}
+
+/// A key sent to the key sink, not yet known to be stored.
+struct KeySent {
+    key: SegmentKey,
+    stored: oneshot::Receiver<bool>,
+}
+
+/// The encryption side of one playlist node.
+pub struct EncryptStage {
+    playlist: PlaylistId,
+    settings: PlaylistEncryption,
+    key_sink: Option<SinkQueue>,
+    current: Option<KeyInUse>,
+    /// With a key sink: the next key, sent there.
+    next: Option<KeySent>,
+    /// With a key sink: the next key, stored there.
+    ready: Option<SegmentKey>,
+    /// A warning about the key sink is out (not repeated per segment).
+    warned: bool,
+}
+
+impl EncryptStage {
+    /// The stage of `playlist`, its keys stored at `key_sink` (the playlist's own sinks when
+    /// `None`).
+    pub fn new(
+        playlist: PlaylistId,
+        settings: PlaylistEncryption,
+        key_sink: Option<SinkQueue>,
+    ) -> Self {
+        Self {
+            playlist,
+            settings,
+            key_sink,
+            current: None,
+            next: None,
+            ready: None,
+            warned: false,
+        }
+    }
+
+    /// With a key sink, sends the first key at once (before the first segment is cut).
+    pub async fn prepare(&mut self, store: &SequenceStore, status: &NodeStatus) {
+        if self.key_sink.is_some() && self.next.is_none() && self.ready.is_none() {
+            self.send_next(store, status).await;
+        }
+    }
+
+    /// `segment`, numbered `sequence`, encrypted with `key` (from [`Self::next_key`]).
+    pub fn seal(&self, segment: &Segment, key: &SegmentKey, sequence: u64) -> Segment {
+        let iv = iv_for(sequence);
+        let number = key.number;
+        let key_object = self.key_sink.is_none().then(|| KeyObject {
+            name: self.settings.key_name.render(number),
+            bytes: *key.bytes(),
+        });
+        Segment {
+            data: key.encrypt(&segment.data, &iv),
+            encryption: Some(SegmentEncryption {
+                key_number: number,
+                iv,
+                key_uri: (self.settings.key_uri.as_ref()).map(|uri| uri.render(number)),
+                key_object,
+            }),
+            ..segment.clone()
+        }
+    }
+
+    /// The key the next segment is encrypted with, rotating when due; `None` when no key can
+    /// be used yet (a key sink has not stored one): the segment is not published.
+    pub async fn next_key(
+        &mut self,
+        store: &SequenceStore,
+        status: &NodeStatus,
+    ) -> Option<SegmentKey> {
+        let every = self.settings.rotate_every;
+        let due = match &self.current {
+            None => true,
+            Some(in_use) => every > 0 && in_use.used >= every,
+        };
+        if due && let Some(key) = self.new_key(store, status).await {
+            self.current = Some(KeyInUse { key, used: 0 });
+            if self.key_sink.is_some() && every > 0 {
+                self.send_next(store, status).await;
+            }
+        }
+        let in_use = self.current.as_mut()?;
+        in_use.used += 1;
+        Some(in_use.key.clone())
+    }
+
+    /// A key to rotate to: a fresh one without a key sink; else the next one once the key sink
+    /// stored it (`None` until then).
+    async fn new_key(&mut self, store: &SequenceStore, status: &NodeStatus) -> Option<SegmentKey> {
+        if self.key_sink.is_none() {
+            return make_key(&self.playlist, store, status).await;
+        }
+        // Without a key in use, the first one is waited for (the segments queue up behind it).
+        let wait = self.current.is_none();
+        self.poll_next(wait, store, status).await;
+        match self.ready.take() {
+            Some(key) => {
+                self.warned = false;
+                Some(key)
+            }
+            None => {
+                if !std::mem::replace(&mut self.warned, true) {
+                    match &self.current {
+                        Some(_) => {
+                            tracing::warn!(playlist = %self.playlist, "the key sink has not stored the next key yet: the current key goes on")
+                        }
+                        None => {
+                            tracing::warn!(playlist = %self.playlist, "the key sink has not stored a key yet: segments are not published until it does")
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Whether the key sent to the key sink was stored (waiting for the answer if `wait`): it
+    /// becomes the next key; refused, a new one is sent.
+    async fn poll_next(&mut self, wait: bool, store: &SequenceStore, status: &NodeStatus) {
+        let Some(sent) = &mut self.next else {
+            return;
+        };
+        let answer = match wait {
+            true => (&mut sent.stored).await.map_err(|_| TryRecvError::Closed),
+            false => sent.stored.try_recv(),
+        };
+        match answer {
+            Ok(true) => {
+                self.ready = self.next.take().map(|sent| sent.key);
+            }
+            Ok(false) | Err(TryRecvError::Closed) => {
+                self.next = None;
+                let state = match self.current {
+                    Some(_) => NodeState::Live,
+                    None => NodeState::Stalled,
+                };
+                status.fail(
+                    state,
+                    "the key sink did not store a key; another is sent".into(),
+                );
+                self.send_next(store, status).await;
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+
+    /// Makes the next key and sends it to the key sink.
+    async fn send_next(&mut self, store: &SequenceStore, status: &NodeStatus) {
+        let Some(queue) = &self.key_sink else {
+            return;
+        };
+        let Some(key) = make_key(&self.playlist, store, status).await else {
+            return;
+        };
+        let (stored, receiver) = oneshot::channel();
+        queue.send(SinkCommand::Key(KeyDelivery {
+            playlist: Arc::clone(&self.playlist),
+            name: self.settings.key_name.render(key.number),
+            bytes: *key.bytes(),
+            stored,
+        }));
+        self.next = Some(KeySent {
+            key,
+            stored: receiver,
+        });
+    }
+}
+
+/// A new key, its number taken from the store first.
+async fn make_key(
+    playlist: &PlaylistId,
+    store: &SequenceStore,
+    status: &NodeStatus,
+) -> Option<SegmentKey> {
+    let number = match store.take_key_number().await {
+        Ok(number) => number,
+        Err(error) => {
+            tracing::error!(%playlist, %error, "cannot record the key counter: no new key (segments are not published in the clear)");
+            status.fail(
+                NodeState::Stalled,
+                format!("cannot record the key counter: {error}"),
+            );
+            return None;
+        }
+    };
+    match SegmentKey::random(number) {
+        Ok(key) => {
+            tracing::info!(%playlist, key = number, "new key");
+            Some(key)
+        }
+        Err(error) => {
+            tracing::error!(%playlist, %error, "no new key");
+            status.fail(NodeState::Stalled, error.to_string());
+            None
+        }
+    }
+}
