@@ -21,6 +21,7 @@ use crate::common::{ff, router, ts};
 use crate::daemon::{
     Daemon, http_get, http_request, strip_ansi, tail, try_http_request, write_config,
 };
+use crate::durable::crash;
 use crate::remote_sinks::s3_with_bucket;
 use crate::servers::free_tcp_port;
 use crate::watch_page::{play_with_hls_js, require_browser_tools, workspace};
@@ -416,13 +417,15 @@ fn assert_decodes_across_discontinuities(url: &str) {
 fn encrypted_segments_decode_frame_for_frame_over_http_with_keys_from_the_key_sink() {
     ff::require_tools();
     let dir = tempfile::tempdir().unwrap();
-    // 36 s: 18 segments of 2 s, 6 keys of 3 segments.
+    // 36 s paced in real time (a key is used only once the key sink stored it, so a feed read
+    // at once may keep a key longer while the next one is on its way): 18 segments of 2 s, 6
+    // keys of 3 segments.
     let source = clip_times(dir.path(), 3);
     let port = free_tcp_port();
     let base = served_keys(port);
     let (web, keys) = (dir.path().join("web"), dir.path().join("keys"));
     let text = router_table(port, &dir.path().join("state"))
-        + &encrypted_feed(&source, (false, false), 0, 3, &base, "keys")
+        + &encrypted_feed(&source, (true, false), 0, 3, &base, "keys")
         + &local_sinks(&web, &keys);
     let config = write_config(dir.path(), "encrypted.toml", &text);
     let mut daemon = Daemon::start(&config);
@@ -430,7 +433,7 @@ fn encrypted_segments_decode_frame_for_frame_over_http_with_keys_from_the_key_si
     wait_running(
         &mut daemon,
         "the final playlist",
-        Duration::from_secs(60),
+        Duration::from_secs(75),
         || std::fs::read_to_string(&playlist_path).is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n")),
     );
     let text = std::fs::read_to_string(&playlist_path).unwrap();
@@ -603,12 +606,76 @@ fn hls_js_plays_a_live_encrypted_feed_whose_key_changes_at_every_segment() {
     assert!(status.success(), "{logs}");
 }
 
+/// What the sinks held after a run of the daemon: its playlist and every key stored.
+struct Held {
+    text: String,
+    entries: Vec<Sealed>,
+    keys: BTreeMap<u64, Vec<u8>>,
+}
+
+/// Checks the playlist `text` of a run that followed `before` (a stop or a crash): the old
+/// entries are listed as they were (segment, key URI, IV); the run's own entries, after the
+/// first `#EXT-X-DISCONTINUITY` that follows them (a segment journaled but not yet listed at a
+/// crash comes before it, with its old key), use new key numbers only, above every number listed
+/// before, rotating every 2 segments; no stored key changed; every segment decrypts with the
+/// key it names. Returns what the sinks hold now and the run's own entries.
+fn check_restart(
+    before: &Held,
+    text: String,
+    (web, keys, base): (&Path, &Path, &str),
+) -> (Held, Vec<Sealed>) {
+    let context = format!("before the restart:\n{}\nafter it:\n{text}", before.text);
+    let entries = sealed_entries(&text);
+    assert!(
+        entries.starts_with(&before.entries),
+        "the old entries are not listed as they were\n{context}"
+    );
+    let flags = Playlist::parse(&text).entries;
+    let start = (before.entries.len()..entries.len())
+        .find(|&i| flags[i].discontinuity)
+        .unwrap_or_else(|| panic!("no #EXT-X-DISCONTINUITY after the old entries\n{context}"));
+    let run = entries[start..].to_vec();
+    let newest_before = (entries[..start].iter())
+        .map(|entry| key_number(&entry.key_uri, base))
+        .max()
+        .unwrap();
+    let numbers: Vec<u64> = (run.iter())
+        .map(|entry| key_number(&entry.key_uri, base))
+        .collect();
+    assert!(
+        numbers.iter().all(|number| *number > newest_before),
+        "keys after the restart {numbers:?}, before it up to {newest_before}\n{context}"
+    );
+    assert_rotation(&run, 2, base, &context);
+    let stored = keys_at(keys, &entries, base);
+    for (number, bytes) in &before.keys {
+        assert_eq!(
+            stored.get(number),
+            Some(bytes),
+            "key {number} changed across the restart"
+        );
+    }
+    for entry in &entries {
+        let key = &stored[&key_number(&entry.key_uri, base)];
+        let ciphertext = router::read(&web.join(&entry.uri));
+        assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
+    }
+    let held = Held {
+        text,
+        entries,
+        keys: stored,
+    };
+    (held, run)
+}
+
+/// Stopped (SIGTERM), crashed (SIGKILL) and started again mid-stream, the feed goes on with new
+/// key numbers each time, and everything listed before still decrypts with its own key.
 #[test]
 fn a_restart_mid_stream_continues_the_key_rotation_and_old_segments_still_decrypt() {
     ff::require_tools();
     let dir = tempfile::tempdir().unwrap();
-    // 24 s paced in real time: stopped about 10 s in, then played whole by the second run, which
-    // ends the feed (#EXT-X-ENDLIST) while the daemon still serves it.
+    // 24 s paced in real time (12 segments): the first two runs end about 10 s in, the third
+    // plays it whole and ends the feed (#EXT-X-ENDLIST) while the daemon still serves it.
     let source = clip_times(dir.path(), 2);
     let port = free_tcp_port();
     let base = served_keys(port);
@@ -618,36 +685,62 @@ fn a_restart_mid_stream_continues_the_key_rotation_and_old_segments_still_decryp
         + &local_sinks(&web, &keys);
     let config = write_config(dir.path(), "restart.toml", &text);
     let playlist_path = web.join("index.m3u8");
+    let sinks = (web.as_path(), keys.as_path(), base.as_str());
+    let keys_above = |newest: Option<u64>| {
+        (listed(&playlist_path).iter())
+            .map(|entry| key_number(&entry.key_uri, &base))
+            .filter(|number| newest.is_none_or(|newest| *number > newest))
+            .collect::<BTreeSet<u64>>()
+            .len()
+    };
 
+    // A stop mid-stream.
     let mut daemon = Daemon::start(&config);
     wait_running(
         &mut daemon,
         "three keys listed",
         Duration::from_secs(40),
-        || distinct_keys(&listed(&playlist_path)) >= 3,
+        || keys_above(None) >= 3,
     );
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{logs}");
-    let before_text = std::fs::read_to_string(&playlist_path).unwrap();
-    let before = sealed_entries(&before_text);
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let entries = sealed_entries(&text);
     assert!(
-        before.len() < 12,
-        "not stopped mid-stream: the 24 s feed was over\n{before_text}"
+        entries.len() < 12,
+        "not stopped mid-stream: the feed was over\n{text}"
     );
-    assert_eq!(key_number(&before[0].key_uri, &base), 0, "{before_text}");
-    assert_rotation(&before, 2, &base, &before_text);
-    let keys_before = keys_at(&keys, &before, &base);
-    let last_old = before.last().unwrap().seq;
-    let newest_old_key = (before.iter())
-        .map(|entry| key_number(&entry.key_uri, &base))
-        .max()
-        .unwrap();
-    for entry in &before {
-        let key = &keys_before[&key_number(&entry.key_uri, &base)];
+    assert_eq!(key_number(&entries[0].key_uri, &base), 0, "{text}");
+    assert_rotation(&entries, 2, &base, &text);
+    let stored = keys_at(&keys, &entries, &base);
+    for entry in &entries {
+        let key = &stored[&key_number(&entry.key_uri, &base)];
         let ciphertext = router::read(&web.join(&entry.uri));
         assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
     }
+    let held = Held {
+        text,
+        entries,
+        keys: stored,
+    };
 
+    // A crash mid-stream, once the second run has listed three keys of its own.
+    let newest = held.keys.keys().last().copied();
+    let mut daemon = Daemon::start(&config);
+    wait_running(
+        &mut daemon,
+        "three new keys listed",
+        Duration::from_secs(40),
+        || keys_above(newest) >= 3,
+    );
+    crash(&mut daemon);
+    drop(daemon);
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let (held, run) = check_restart(&held, text, sinks);
+    assert!(run.len() < 12, "not crashed mid-stream\n{}", held.text);
+
+    // The whole file, after the crash.
+    let last = held.entries.last().unwrap().seq;
     let mut daemon = Daemon::start(&config);
     wait_running(
         &mut daemon,
@@ -655,59 +748,30 @@ fn a_restart_mid_stream_continues_the_key_rotation_and_old_segments_still_decryp
         Duration::from_secs(60),
         || {
             std::fs::read_to_string(&playlist_path).is_ok_and(|t| {
-                t.ends_with("#EXT-X-ENDLIST\n")
-                    && t.contains(&format!("cam-{:05}.ts", last_old + 1))
+                t.ends_with("#EXT-X-ENDLIST\n") && t.contains(&format!("cam-{:05}.ts", last + 1))
             })
         },
     );
     let text = std::fs::read_to_string(&playlist_path).unwrap();
-    let context = format!("before the restart:\n{before_text}\nafter it:\n{text}");
-    let entries = sealed_entries(&text);
-    let (old, new): (Vec<Sealed>, Vec<Sealed>) =
-        (entries.iter().cloned()).partition(|entry| entry.seq <= last_old);
-    // The old entries are listed as they were, with the keys and IVs they were encrypted with.
-    assert_eq!(old, before, "{context}");
-    let first_new = Playlist::parse(&text).entries[old.len()].clone();
-    assert!(first_new.discontinuity, "{context}");
-    assert!(new.len() >= 10, "{} new segments\n{context}", new.len());
-    // New keys only, numbered on: never a number used before the restart.
-    let new_numbers: Vec<u64> = (new.iter())
-        .map(|entry| key_number(&entry.key_uri, &base))
-        .collect();
-    assert!(
-        new_numbers.iter().all(|number| *number > newest_old_key),
-        "keys after the restart {new_numbers:?}, before it up to {newest_old_key}\n{context}"
-    );
-    assert_rotation(&new, 2, &base, &context);
-    let keys_after = keys_at(&keys, &entries, &base);
-    for (number, bytes) in &keys_before {
-        assert_eq!(
-            keys_after.get(number),
-            Some(bytes),
-            "key {number} changed across the restart"
-        );
-    }
-    // Every segment, old and new, decrypts with its own key; the new run's segments hold
-    // exactly the source's frames.
-    let mut new_plain = Vec::new();
-    for entry in &entries {
-        let key = &keys_after[&key_number(&entry.key_uri, &base)];
+    let (held, run) = check_restart(&held, text, sinks);
+    // The last run's segments hold exactly the source's frames.
+    let mut plain = Vec::new();
+    for entry in &run {
+        let key = &held.keys[&key_number(&entry.key_uri, &base)];
         let ciphertext = router::read(&web.join(&entry.uri));
-        let plain = assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
-        if entry.seq > last_old {
-            new_plain.extend(plain);
-        }
+        plain.extend(assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri));
     }
-    let joined = dir.path().join("after-restart.ts");
-    std::fs::write(&joined, new_plain).unwrap();
+    let joined = dir.path().join("last-run.ts");
+    std::fs::write(&joined, plain).unwrap();
     for stream in ["v", "a"] {
         assert_eq!(
             ff::frame_hashes(&joined, stream),
             ff::frame_hashes(&source, stream),
-            "stream {stream}: the segments after the restart decrypt to other frames"
+            "stream {stream}: the last run's segments decrypt to other frames\n{}",
+            held.text
         );
     }
-    // A player decodes the whole playlist, across the restart, over HTTP.
+    // A player decodes the whole playlist, across the stop and the crash, over HTTP.
     assert_decodes_across_discontinuities(&format!("http://127.0.0.1:{port}/web/index.m3u8"));
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{logs}");
@@ -756,10 +820,11 @@ fn keys_go_to_their_own_s3_bucket_while_segments_go_to_another() {
     let dir = tempfile::tempdir().unwrap();
     let key_base = format!("{base}/keys/");
     let source = router::data("h264_aac.ts");
+    // Paced in real time, so that each next key is stored in the bucket before it is due.
     let text = format!(
         "[router]\nstate_dir = \"{}\"\n\n",
         dir.path().join("state").display()
-    ) + &encrypted_feed(&source, (false, false), 0, 2, &key_base, "keys")
+    ) + &encrypted_feed(&source, (true, false), 0, 2, &key_base, "keys")
         + &s3_sink("cdn", "[\"cam\"]", "media", &base)
         + &s3_sink("keys", "[]", "keys", &base);
     let config = write_config(dir.path(), "s3.toml", &text);
