@@ -20,6 +20,8 @@ use crate::config::segment_format::init_key;
 use crate::media::fmp4::{Fmp4Error, Remuxer};
 use crate::media::framing::{FramingStats, TsFramer};
 use crate::playlist::{PlanSettings, PlaylistConfig, SegmentNamePattern};
+use crate::publish::encryption::{EncryptionError, Sealer, SegmentKey};
+use crate::publish::key_naming::KeyPattern;
 use crate::publish::{ObjectHeaders, PublishError, PublishStats, Publisher};
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig, SegmenterStats};
 
@@ -81,6 +83,19 @@ pub struct SegmentJob {
     pub progress: bool,
     /// MPEG-TS or fMP4 segments.
     pub format: SegmentFormat,
+    /// AES-128 encryption, keys stored beside the segments.
+    pub encryption: Option<JobEncryption>,
+}
+
+/// How a job encrypts its segments (AES-128, keys written to the output directory).
+#[derive(Debug, Clone)]
+pub struct JobEncryption {
+    /// A new key every N segments; 0 keeps one key.
+    pub rotate_every: u64,
+    /// Key file names, with `{key}` (the key's number, from 0).
+    pub key_name: KeyPattern,
+    /// The URI written in `#EXT-X-KEY`; `None`: the key file's name, relative to the playlist.
+    pub key_uri: Option<KeyPattern>,
 }
 
 /// What a finished job did.
@@ -149,6 +164,9 @@ pub enum JobError {
     /// Publishing failed.
     #[error(transparent)]
     Publish(#[from] PublishError),
+    /// No key could be made for an encrypted segment.
+    #[error("{0}")]
+    Key(#[from] EncryptionError),
     /// The program's codecs cannot be put in fMP4 (yet).
     #[error("{input}: cannot write fMP4")]
     Fmp4 {
@@ -197,6 +215,15 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
             Some(Fmp4Output::new(init_name.clone(), job.input.to_string()))
         }
     };
+    let mut sealer = (job.encryption.clone()).map(|encryption| JobSealer {
+        sealer: Sealer::new(
+            encryption.rotate_every,
+            encryption.key_name,
+            encryption.key_uri,
+            true,
+        ),
+        next_number: 0,
+    });
     let mut framer = TsFramer::new();
     let mut segmenter = Segmenter::new(job.segmenter.clone());
     let progress = Progress::new(job.progress);
@@ -225,12 +252,20 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
                 bytes,
             });
         }
-        publish_all(&mut publisher, &mut segments, &mut segmenter, fmp4.as_mut())?;
+        let outputs = Outputs {
+            fmp4: fmp4.as_mut(),
+            sealer: sealer.as_mut(),
+        };
+        publish_all(&mut publisher, &mut segments, &mut segmenter, outputs)?;
         progress.update(bytes, publisher.stats());
     }
     framer.finish(|packet| segmenter.push(packet, &mut segments));
     segmenter.finish(&mut segments);
-    publish_all(&mut publisher, &mut segments, &mut segmenter, fmp4.as_mut())?;
+    let outputs = Outputs {
+        fmp4: fmp4.as_mut(),
+        sealer: sealer.as_mut(),
+    };
+    publish_all(&mut publisher, &mut segments, &mut segmenter, outputs)?;
     progress.finish();
 
     if framer.stats().packets == 0 {
@@ -317,20 +352,54 @@ impl Fmp4Output {
     }
 }
 
+/// A job's encryption: the sealer and the next key's number.
+struct JobSealer {
+    sealer: Sealer,
+    next_number: u64,
+}
+
+impl JobSealer {
+    /// `segment`, numbered `sequence`, encrypted (with a new key when due).
+    fn seal(&mut self, segment: &Segment, sequence: u64) -> Result<Segment, JobError> {
+        if self.sealer.wants_key() {
+            self.sealer.use_key(SegmentKey::random(self.next_number)?);
+            self.next_number += 1;
+        }
+        let sealed = self.sealer.seal(segment, sequence);
+        Ok(sealed.ok_or(EncryptionError::NoKey)?)
+    }
+}
+
+/// What a job does to a cut segment before publishing it.
+struct Outputs<'a> {
+    fmp4: Option<&'a mut Fmp4Output>,
+    sealer: Option<&'a mut JobSealer>,
+}
+
 fn publish_all(
     publisher: &mut Publisher<LocalSink>,
     segments: &mut Vec<Segment>,
     segmenter: &mut Segmenter,
-    mut fmp4: Option<&mut Fmp4Output>,
+    mut outputs: Outputs<'_>,
 ) -> Result<(), JobError> {
     let now = Instant::now();
     for segment in segments.drain(..) {
-        match fmp4.as_deref_mut() {
-            None => publisher.publish(&segment, now)?,
-            Some(fmp4) => {
-                if let Some(fragment) = fmp4.convert(publisher, &segment)? {
-                    publisher.publish(&fragment, now)?;
+        let fragment = match outputs.fmp4.as_deref_mut() {
+            None => None,
+            Some(fmp4) => match fmp4.convert(publisher, &segment)? {
+                Some(fragment) => Some(fragment),
+                None => {
+                    segmenter.recycle(segment.data);
+                    continue;
                 }
+            },
+        };
+        let cut = fragment.as_ref().unwrap_or(&segment);
+        match outputs.sealer.as_deref_mut() {
+            None => publisher.publish(cut, now)?,
+            Some(sealer) => {
+                let sealed = sealer.seal(cut, publisher.next_sequence())?;
+                publisher.publish(&sealed, now)?;
             }
         }
         segmenter.recycle(segment.data);

@@ -3,6 +3,7 @@
 //! Each test crate uses part of them; the rest is dead code there.
 #![allow(dead_code)]
 
+pub mod aes;
 pub mod ff;
 pub mod gst;
 pub mod m3u8;

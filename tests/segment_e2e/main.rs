@@ -13,6 +13,7 @@ mod common;
 mod support;
 
 mod damaged;
+mod encryption;
 mod errors;
 mod fmp4;
 mod good_inputs;

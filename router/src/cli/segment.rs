@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use streamrouter::playlist::SegmentNamePattern;
-use streamrouter::segment_job::{self, Input, JobReport, SegmentFormat, SegmentJob};
+use streamrouter::publish::key_naming::KeyPattern;
+use streamrouter::segment_job::{self, Input, JobEncryption, JobReport, SegmentFormat, SegmentJob};
 use streamrouter::segmenter::SegmenterConfig;
 
 #[derive(Debug, clap::Args)]
@@ -36,6 +37,17 @@ pub struct SegmentArgs {
     /// with init segments PREFIX-init-0.mp4, -1.mp4, … (a new one per codec configuration).
     #[arg(long, value_enum, default_value_t = FormatArg::Ts)]
     format: FormatArg,
+    /// Encrypt every segment with AES-128 (HLS METHOD=AES-128), the keys written beside them as
+    /// PREFIX-0000.key, PREFIX-0001.key, …
+    #[arg(long)]
+    encrypt: bool,
+    /// With --encrypt: a new key every N segments (0, the default: one key).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "encrypt")]
+    rotate_every: u64,
+    /// With --encrypt: the key URI written in #EXT-X-KEY, {key} (or {key:0N}) the key's
+    /// number; default: the key file's name, relative to the playlist.
+    #[arg(long, value_name = "URI", requires = "encrypt")]
+    key_uri: Option<String>,
 }
 
 /// `--format` values.
@@ -79,6 +91,7 @@ pub fn segment(args: SegmentArgs) -> anyhow::Result<()> {
     }
     check_file_name("--playlist", &args.playlist)?;
     check_file_name("--name", &args.prefix)?;
+    let encryption = encryption(&args)?;
     let job = SegmentJob {
         input,
         out_dir: args.out,
@@ -104,6 +117,7 @@ pub fn segment(args: SegmentArgs) -> anyhow::Result<()> {
                 init_name: format!("{}-init-{{n}}.mp4", args.prefix),
             },
         },
+        encryption,
     };
     let span = tracing::info_span!("segment", input = %job.input);
     let _entered = span.enter();
@@ -117,6 +131,29 @@ pub fn segment(args: SegmentArgs) -> anyhow::Result<()> {
         "done"
     );
     Ok(())
+}
+
+/// `--encrypt`, `--rotate-every` and `--key-uri` as a job's encryption.
+fn encryption(args: &SegmentArgs) -> anyhow::Result<Option<JobEncryption>> {
+    if !args.encrypt {
+        return Ok(None);
+    }
+    let key_name =
+        KeyPattern::parse(&format!("{}-{{key:04}}.key", args.prefix)).context("--name")?;
+    let key_uri = match &args.key_uri {
+        Some(uri) => Some(KeyPattern::parse(uri).context("--key-uri")?),
+        None => None,
+    };
+    if args.rotate_every > 0 && key_uri.as_ref().is_some_and(|uri| !uri.has_number()) {
+        bail!(
+            "--key-uri needs {{key}} when keys rotate (--rotate-every > 0): each key has its own URI"
+        );
+    }
+    Ok(Some(JobEncryption {
+        rotate_every: args.rotate_every,
+        key_name,
+        key_uri,
+    }))
 }
 
 fn check_file_name(flag: &str, name: &str) -> anyhow::Result<()> {

@@ -1,12 +1,18 @@
 //! HLS `METHOD=AES-128` (RFC 8216 §4.3.2.4, §5.2): a whole segment encrypted with AES-128-CBC
 //! and PKCS#7 padding, its key a fresh 16-byte random value from the OS, its IV written in the
-//! playlist's `#EXT-X-KEY`. Which key a segment gets is the playlist's encryption stage's.
+//! playlist's `#EXT-X-KEY`.
+//!
+//! [`Sealer`] applies the rotation rule (a new key every N segments) and makes the encrypted
+//! segment with what its playlist entry and sinks need to know.
 //!
 //! Pure apart from reading the OS's random source for a new key: no files, no sinks, no
 //! playlist state (which key objects exist and where they are stored belongs to the sink
 //! tasks and the journal). A key's bytes never appear in `Debug` output or errors.
 
 use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+
+use super::key_naming::KeyPattern;
+use crate::segmenter::{KeyObject, Segment, SegmentEncryption};
 
 type Aes128CbcEnc = cbc::Encryptor<aes::Aes128>;
 
@@ -16,6 +22,9 @@ pub enum EncryptionError {
     /// The OS's random source failed.
     #[error("no random bytes from the OS for a new key: {0}")]
     Random(String),
+    /// A segment was to be encrypted before any key was given.
+    #[error("no key in use to encrypt a segment with")]
+    NoKey,
 }
 
 /// One content key: its number (`{key}` in `key_name` and `key_uri`) and its 16 bytes.
@@ -65,6 +74,84 @@ impl SegmentKey {
 /// written explicitly anyway (`IV=0x…`), so players need not derive it.
 pub fn iv_for(sequence: u64) -> [u8; 16] {
     u128::from(sequence).to_be_bytes()
+}
+
+/// How a playlist's segments are encrypted: a new key every `rotate_every` segments (0: one
+/// key), the key objects named by `key_name`, `#EXT-X-KEY` naming `key_uri` when set (else the
+/// key object, relative to each playlist); `beside` when the key object goes with each
+/// segment to the sinks that store the segments (no key sink).
+#[derive(Debug, Clone)]
+pub struct Sealer {
+    rotate_every: u64,
+    key_name: KeyPattern,
+    key_uri: Option<KeyPattern>,
+    beside: bool,
+    /// The key in use and how many segments it encrypted.
+    current: Option<(SegmentKey, u64)>,
+}
+
+impl Sealer {
+    /// A sealer with no key yet.
+    pub fn new(
+        rotate_every: u64,
+        key_name: KeyPattern,
+        key_uri: Option<KeyPattern>,
+        beside: bool,
+    ) -> Self {
+        Self {
+            rotate_every,
+            key_name,
+            key_uri,
+            beside,
+            current: None,
+        }
+    }
+
+    /// Whether the next segment wants a new key (none yet, or the current one encrypted
+    /// `rotate_every` segments).
+    pub fn wants_key(&self) -> bool {
+        match &self.current {
+            None => true,
+            Some((_, used)) => self.rotate_every > 0 && *used >= self.rotate_every,
+        }
+    }
+
+    /// Whether keys rotate.
+    pub fn rotates(&self) -> bool {
+        self.rotate_every > 0
+    }
+
+    /// Encrypts the next segments with `key`.
+    pub fn use_key(&mut self, key: SegmentKey) {
+        self.current = Some((key, 0));
+    }
+
+    /// The object name of key `number`.
+    pub fn key_name(&self, number: u64) -> String {
+        self.key_name.render(number)
+    }
+
+    /// `segment`, numbered `sequence`, encrypted with the key in use (its IV the sequence
+    /// number); `None` without a key.
+    pub fn seal(&mut self, segment: &Segment, sequence: u64) -> Option<Segment> {
+        let (key, used) = self.current.as_mut()?;
+        *used += 1;
+        let iv = iv_for(sequence);
+        let number = key.number;
+        Some(Segment {
+            data: key.encrypt(&segment.data, &iv),
+            encryption: Some(SegmentEncryption {
+                key_number: number,
+                iv,
+                key_uri: (self.key_uri.as_ref()).map(|uri| uri.render(number)),
+                key_object: self.beside.then(|| KeyObject {
+                    name: self.key_name.render(number),
+                    bytes: key.bytes,
+                }),
+            }),
+            ..segment.clone()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +223,44 @@ mod tests {
         let iv = iv_for(0x1234);
         assert_eq!(&iv[..14], &[0; 14]);
         assert_eq!(&iv[14..], &[0x12, 0x34]);
+    }
+
+    #[test]
+    fn the_sealer_wants_a_new_key_every_n_segments_and_names_it() {
+        let name = KeyPattern::parse("k/{key:03}.key").unwrap();
+        let mut sealer = Sealer::new(2, name, None, true);
+        assert!(sealer.wants_key());
+        let segment = crate::publish::plan::tests::segment();
+        assert!(sealer.seal(&segment, 1).is_none(), "no key yet");
+        sealer.use_key(SegmentKey::random(7).unwrap());
+        let mut wanted = Vec::new();
+        for sequence in 1..=4 {
+            let sealed = sealer.seal(&segment, sequence).unwrap();
+            let encryption = sealed.encryption.unwrap();
+            assert_eq!(encryption.iv, iv_for(sequence));
+            assert_eq!(encryption.key_number, 7);
+            assert_eq!(encryption.key_object.unwrap().name, "k/007.key");
+            assert_eq!(
+                sealed.data.len(),
+                16,
+                "an empty segment is one padding block"
+            );
+            wanted.push(sealer.wants_key());
+        }
+        assert_eq!(wanted, [false, true, true, true]);
+        let one = KeyPattern::parse("k/{key}.key").unwrap();
+        let uri = KeyPattern::parse("https://k.example.com/{key}").unwrap();
+        let mut for_life = Sealer::new(0, one, Some(uri), false);
+        for_life.use_key(SegmentKey::random(0).unwrap());
+        for sequence in 0..100 {
+            let sealed = for_life.seal(&segment, sequence).unwrap();
+            let encryption = sealed.encryption.unwrap();
+            assert_eq!(
+                encryption.key_uri.as_deref(),
+                Some("https://k.example.com/0")
+            );
+            assert!(encryption.key_object.is_none());
+            assert!(!for_life.wants_key());
+        }
     }
 }

@@ -146,6 +146,8 @@ pub struct Publisher<S: Sink> {
     expiring: Vec<(Instant, String)>,
     stats: PublishStats,
     headers: ObjectHeaders,
+    /// The key file last stored (encrypted segments carry theirs).
+    stored_key: Option<String>,
 }
 
 impl<S: Sink> Publisher<S> {
@@ -157,6 +159,7 @@ impl<S: Sink> Publisher<S> {
             expiring: Vec::new(),
             stats: PublishStats::default(),
             headers: ObjectHeaders::default(),
+            stored_key: None,
         }
     }
 
@@ -185,9 +188,21 @@ impl<S: Sink> Publisher<S> {
         self.plan.playlist()
     }
 
-    /// Stores a segment, then the playlist version that lists it; schedules the deletion of the
-    /// segments that left the window.
+    /// The media sequence number the next segment gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.plan.next_sequence()
+    }
+
+    /// Stores a segment (after the key file it needs, when it is encrypted and that is not
+    /// stored yet), then the playlist version that lists it; schedules the deletion of the
+    /// segments (and keys) that left the window.
     pub fn publish(&mut self, segment: &Segment, now: Instant) -> Result<(), PublishError> {
+        if let Some(object) = (segment.encryption.as_ref()).and_then(|e| e.key_object.as_ref())
+            && self.stored_key.as_deref() != Some(object.name.as_str())
+        {
+            put_key(&self.sink, &object.name, &object.bytes)?;
+            self.stored_key = Some(object.name.clone());
+        }
         for operation in self.plan.add(segment, SystemTime::now()) {
             match operation {
                 Operation::PutSegment { key } => {

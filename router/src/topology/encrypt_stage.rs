@@ -24,15 +24,9 @@ use tokio::sync::oneshot::error::TryRecvError;
 use super::links::{KeyDelivery, PlaylistId, SinkCommand, SinkQueue};
 use super::state::SequenceStore;
 use crate::config::model::PlaylistEncryption;
-use crate::publish::encryption::{SegmentKey, iv_for};
-use crate::segmenter::{KeyObject, Segment, SegmentEncryption};
+use crate::publish::encryption::{Sealer, SegmentKey};
+use crate::segmenter::Segment;
 use crate::status::{NodeState, NodeStatus};
-
-/// The key in use and how many segments it encrypted.
-struct KeyInUse {
-    key: SegmentKey,
-    used: u64,
-}
 
 /// A key sent to the key sink, not yet known to be stored.
 struct KeySent {
@@ -43,13 +37,14 @@ struct KeySent {
 /// The encryption side of one playlist node.
 pub struct EncryptStage {
     playlist: PlaylistId,
-    settings: PlaylistEncryption,
+    sealer: Sealer,
     key_sink: Option<SinkQueue>,
-    current: Option<KeyInUse>,
+    /// A key is in use.
+    keyed: bool,
     /// With a key sink: the next key, sent there.
     next: Option<KeySent>,
     /// With a key sink: the next key, stored there.
-    ready: Option<SegmentKey>,
+    stored_next: Option<SegmentKey>,
     /// A warning about the key sink is out (not repeated per segment).
     warned: bool,
 }
@@ -62,65 +57,48 @@ impl EncryptStage {
         settings: PlaylistEncryption,
         key_sink: Option<SinkQueue>,
     ) -> Self {
+        let sealer = Sealer::new(
+            settings.rotate_every,
+            settings.key_name,
+            settings.key_uri,
+            key_sink.is_none(),
+        );
         Self {
             playlist,
-            settings,
+            sealer,
             key_sink,
-            current: None,
+            keyed: false,
             next: None,
-            ready: None,
+            stored_next: None,
             warned: false,
         }
     }
 
     /// With a key sink, sends the first key at once (before the first segment is cut).
     pub async fn prepare(&mut self, store: &SequenceStore, status: &NodeStatus) {
-        if self.key_sink.is_some() && self.next.is_none() && self.ready.is_none() {
+        if self.key_sink.is_some() && self.next.is_none() && self.stored_next.is_none() {
             self.send_next(store, status).await;
         }
     }
 
-    /// `segment`, numbered `sequence`, encrypted with `key` (from [`Self::next_key`]).
-    pub fn seal(&self, segment: &Segment, key: &SegmentKey, sequence: u64) -> Segment {
-        let iv = iv_for(sequence);
-        let number = key.number;
-        let key_object = self.key_sink.is_none().then(|| KeyObject {
-            name: self.settings.key_name.render(number),
-            bytes: *key.bytes(),
-        });
-        Segment {
-            data: key.encrypt(&segment.data, &iv),
-            encryption: Some(SegmentEncryption {
-                key_number: number,
-                iv,
-                key_uri: (self.settings.key_uri.as_ref()).map(|uri| uri.render(number)),
-                key_object,
-            }),
-            ..segment.clone()
-        }
+    /// `segment`, numbered `sequence`, encrypted; `None` when no key can be used yet (a key
+    /// sink has not stored one): it is not published. Call [`Self::ready`] first.
+    pub fn seal(&mut self, segment: &Segment, sequence: u64) -> Option<Segment> {
+        self.sealer.seal(segment, sequence)
     }
 
-    /// The key the next segment is encrypted with, rotating when due; `None` when no key can
-    /// be used yet (a key sink has not stored one): the segment is not published.
-    pub async fn next_key(
-        &mut self,
-        store: &SequenceStore,
-        status: &NodeStatus,
-    ) -> Option<SegmentKey> {
-        let every = self.settings.rotate_every;
-        let due = match &self.current {
-            None => true,
-            Some(in_use) => every > 0 && in_use.used >= every,
-        };
-        if due && let Some(key) = self.new_key(store, status).await {
-            self.current = Some(KeyInUse { key, used: 0 });
-            if self.key_sink.is_some() && every > 0 {
+    /// Makes sure the next segment has its key, rotating when due; whether it has one.
+    pub async fn ready(&mut self, store: &SequenceStore, status: &NodeStatus) -> bool {
+        if self.sealer.wants_key()
+            && let Some(key) = self.new_key(store, status).await
+        {
+            self.sealer.use_key(key);
+            self.keyed = true;
+            if self.key_sink.is_some() && self.sealer.rotates() {
                 self.send_next(store, status).await;
             }
         }
-        let in_use = self.current.as_mut()?;
-        in_use.used += 1;
-        Some(in_use.key.clone())
+        self.keyed
     }
 
     /// A key to rotate to: a fresh one without a key sink; else the next one once the key sink
@@ -130,20 +108,20 @@ impl EncryptStage {
             return make_key(&self.playlist, store, status).await;
         }
         // Without a key in use, the first one is waited for (the segments queue up behind it).
-        let wait = self.current.is_none();
+        let wait = !self.keyed;
         self.poll_next(wait, store, status).await;
-        match self.ready.take() {
+        match self.stored_next.take() {
             Some(key) => {
                 self.warned = false;
                 Some(key)
             }
             None => {
                 if !std::mem::replace(&mut self.warned, true) {
-                    match &self.current {
-                        Some(_) => {
+                    match self.keyed {
+                        true => {
                             tracing::warn!(playlist = %self.playlist, "the key sink has not stored the next key yet: the current key goes on")
                         }
-                        None => {
+                        false => {
                             tracing::warn!(playlist = %self.playlist, "the key sink has not stored a key yet: segments are not published until it does")
                         }
                     }
@@ -165,13 +143,13 @@ impl EncryptStage {
         };
         match answer {
             Ok(true) => {
-                self.ready = self.next.take().map(|sent| sent.key);
+                self.stored_next = self.next.take().map(|sent| sent.key);
             }
             Ok(false) | Err(TryRecvError::Closed) => {
                 self.next = None;
-                let state = match self.current {
-                    Some(_) => NodeState::Live,
-                    None => NodeState::Stalled,
+                let state = match self.keyed {
+                    true => NodeState::Live,
+                    false => NodeState::Stalled,
                 };
                 status.fail(
                     state,
@@ -194,7 +172,7 @@ impl EncryptStage {
         let (stored, receiver) = oneshot::channel();
         queue.send(SinkCommand::Key(KeyDelivery {
             playlist: Arc::clone(&self.playlist),
-            name: self.settings.key_name.render(key.number),
+            name: self.sealer.key_name(key.number),
             bytes: *key.bytes(),
             stored,
         }));

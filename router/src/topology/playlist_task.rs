@@ -193,13 +193,11 @@ impl PlaylistTask {
                 None => return false,
             },
         };
-        let key = match &mut self.encrypt {
-            Some(stage) => match stage.next_key(&self.store, &self.status).await {
-                Some(key) => Some(key),
-                None => return false,
-            },
-            None => None,
-        };
+        if let Some(stage) = &mut self.encrypt
+            && !stage.ready(&self.store, &self.status).await
+        {
+            return false;
+        }
         let cut = Instant::now();
         let own_next = self.next_sequence().await;
         let mut sequence = own_next;
@@ -219,9 +217,12 @@ impl PlaylistTask {
                 .unwrap_or_else(PoisonError::into_inner)
                 .number(at);
         }
-        let segment = match (&self.encrypt, &key) {
-            (Some(stage), Some(key)) => Arc::new(stage.seal(&segment, key, sequence)),
-            _ => segment,
+        let segment = match &mut self.encrypt {
+            Some(stage) => match stage.seal(&segment, sequence) {
+                Some(sealed) => Arc::new(sealed),
+                None => return false,
+            },
+            None => segment,
         };
         let key = self.settings.plan.segment_name.render(sequence);
         // Taken numbers are recorded before anything is published under them.
