@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::common::m3u8::Playlist;
 use crate::common::router::streamrouter;
-use crate::common::{ff, router, ts};
+use crate::common::{aes, ff, router, ts};
 use crate::daemon::{
     Daemon, http_get, http_request, strip_ansi, tail, try_http_request, write_config,
 };
@@ -229,37 +229,9 @@ fn assert_rotation(entries: &[Sealed], every: usize, base: &str, context: &str) 
     );
 }
 
-/// Lowercase hex of `bytes`.
+/// Lowercase hex of `bytes` (for messages).
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// `ciphertext` decrypted by `openssl enc -d -aes-128-cbc -K KEY -iv IV` (PKCS#7 padding
-/// checked and removed by openssl); panics with openssl's message if it refuses.
-fn openssl_decrypt(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<u8> {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), ciphertext).unwrap();
-    let output = Command::new("openssl")
-        .args([
-            "enc",
-            "-d",
-            "-aes-128-cbc",
-            "-K",
-            &hex(key),
-            "-iv",
-            iv,
-            "-in",
-        ])
-        .arg(file.path())
-        .output()
-        .expect("run openssl (apt-get install openssl)");
-    assert!(
-        output.status.success(),
-        "openssl cannot decrypt {what} with key {} and IV {iv}: {}",
-        hex(key),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
 }
 
 /// Checks that `ciphertext` (segment `what`) is not readable as MPEG-TS and that it decrypts,
@@ -279,7 +251,14 @@ fn assert_sealed_ts(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<
         syncs * 10 < places,
         "{what} is readable as MPEG-TS: {syncs} of {places} packet starts are sync bytes"
     );
-    let plain = openssl_decrypt(ciphertext, key, iv, what);
+    // `openssl enc -d -aes-128-cbc -K KEY -iv IV`, which checks and removes the PKCS#7 padding.
+    let decrypted = std::panic::catch_unwind(|| aes::openssl_decrypt(ciphertext, key, iv));
+    let plain = decrypted.unwrap_or_else(|_| {
+        panic!(
+            "openssl cannot decrypt {what} with key {} and IV {iv}",
+            hex(key)
+        )
+    });
     assert_eq!(
         ciphertext.len(),
         (plain.len() / BLOCK + 1) * BLOCK,
