@@ -134,7 +134,7 @@ struct Sealed {
 
 /// The entries of `text`, each checked to carry its own `#EXT-X-KEY:METHOD=AES-128` with a
 /// URI and an explicit IV equal to its media sequence number (big-endian, 128 bits), and to be
-/// named after that number (`cam-NNNNN.ts`).
+/// named after that number (`cam-NNNNN.ts`, or `.m4s` for fMP4).
 fn sealed_entries(text: &str) -> Vec<Sealed> {
     let playlist = Playlist::parse(text);
     let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes())
@@ -166,9 +166,10 @@ fn sealed_entries(text: &str) -> Vec<Sealed> {
                 format!("{seq:032x}"),
                 "{what}: the IV is not the media sequence number\n{text}"
             );
-            assert_eq!(
-                segment.uri,
-                format!("cam-{seq:05}.ts"),
+            assert!(
+                [".ts", ".m4s"]
+                    .iter()
+                    .any(|extension| segment.uri == format!("cam-{seq:05}{extension}")),
                 "{what}: not named after its media sequence number\n{text}"
             );
             Sealed {
@@ -234,24 +235,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Checks that `ciphertext` (segment `what`) is not readable as MPEG-TS and that it decrypts,
-/// with `key` and IV `iv`, to whole TS packets starting with the PAT; returns the plaintext.
-fn assert_sealed_ts(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<u8> {
+/// `ciphertext` (segment `what`, a whole number of AES blocks) decrypted with `key` and IV
+/// `iv` by `openssl enc -d -aes-128-cbc`, which checks and removes the PKCS#7 padding.
+fn decrypt(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<u8> {
     assert!(
         !ciphertext.is_empty() && ciphertext.len().is_multiple_of(BLOCK),
         "{what}: {} bytes is not a whole number of AES blocks",
         ciphertext.len()
     );
-    // A TS file has 0x47 every 188 bytes; ciphertext has it at 1 in 256 of those places.
-    let places = ciphertext.len().div_ceil(ts::PACKET_SIZE);
-    let syncs = (ciphertext.chunks(ts::PACKET_SIZE))
-        .filter(|chunk| chunk[0] == 0x47)
-        .count();
-    assert!(
-        syncs * 10 < places,
-        "{what} is readable as MPEG-TS: {syncs} of {places} packet starts are sync bytes"
-    );
-    // `openssl enc -d -aes-128-cbc -K KEY -iv IV`, which checks and removes the PKCS#7 padding.
     let decrypted = std::panic::catch_unwind(|| aes::openssl_decrypt(ciphertext, key, iv));
     let plain = decrypted.unwrap_or_else(|_| {
         panic!(
@@ -264,6 +255,22 @@ fn assert_sealed_ts(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<
         (plain.len() / BLOCK + 1) * BLOCK,
         "{what}: PKCS#7 pads 1 to 16 bytes"
     );
+    plain
+}
+
+/// Checks that `ciphertext` (segment `what`) is not readable as MPEG-TS and that it decrypts,
+/// with `key` and IV `iv`, to whole TS packets starting with the PAT; returns the plaintext.
+fn assert_sealed_ts(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<u8> {
+    // A TS file has 0x47 every 188 bytes; ciphertext has it at 1 in 256 of those places.
+    let places = ciphertext.len().div_ceil(ts::PACKET_SIZE);
+    let syncs = (ciphertext.chunks(ts::PACKET_SIZE))
+        .filter(|chunk| chunk[0] == 0x47)
+        .count();
+    assert!(
+        syncs * 10 < places,
+        "{what} is readable as MPEG-TS: {syncs} of {places} packet starts are sync bytes"
+    );
+    let plain = decrypt(ciphertext, key, iv, what);
     let packets = ts::packets(&plain);
     assert_eq!(
         packets[0].pid(),
@@ -271,6 +278,11 @@ fn assert_sealed_ts(ciphertext: &[u8], key: &[u8], iv: &str, what: &str) -> Vec<
         "{what}: the decrypted segment does not start with the PAT"
     );
     plain
+}
+
+/// The type of the first ISO BMFF box of `bytes` (`ftyp`, `moof`…), if it has 8 bytes.
+fn first_box(bytes: &[u8]) -> Option<&[u8]> {
+    bytes.get(4..8)
 }
 
 /// Every file under `dir`, as paths relative to it, sorted.
@@ -495,7 +507,7 @@ fn without_a_key_sink_the_keys_are_stored_beside_the_segments_and_named_relative
             web.display()
         );
     let config = write_config(dir.path(), "beside.toml", &text);
-    let mut daemon = Daemon::start(&config);
+    let mut daemon = Daemon::start_with_env(&config, &[("RUST_LOG", "trace")]);
     let playlist_path = web.join("index.m3u8");
     wait_running(
         &mut daemon,
@@ -522,6 +534,101 @@ fn without_a_key_sink_the_keys_are_stored_beside_the_segments_and_named_relative
         assert_eq!(key.len(), 16, "{}: {} bytes", entry.key_uri, key.len());
         let ciphertext = router::read(&web.join(&entry.uri));
         assert_sealed_ts(&ciphertext, &key, &entry.iv, &entry.uri);
+    }
+    let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
+    for stream in ["v", "a"] {
+        assert_eq!(
+            ff::frame_hashes(Path::new(&url), stream),
+            ff::frame_hashes(&source, stream),
+            "stream {stream}: decoded frames differ"
+        );
+    }
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{}", tail(&logs, 40));
+    // No key reaches the logs, even at trace level: not in hex, nor as a byte list.
+    assert!(
+        strip_ansi(&logs).contains(" TRACE "),
+        "no trace-level line logged"
+    );
+    for entry in &entries {
+        let key = router::read(&web.join(&entry.key_uri));
+        let list = format!("{key:?}");
+        let compact = list.replace(' ', "");
+        for shown in [hex(&key), hex(&key).to_uppercase(), list, compact] {
+            assert!(
+                !logs.contains(&shown),
+                "key {} is in the logs as {shown}",
+                entry.key_uri
+            );
+        }
+    }
+}
+
+/// fMP4: each fragment is encrypted whole, while the init segment (`#EXT-X-MAP`, declared
+/// before any key) stays in the clear; ffmpeg over HTTP decodes exactly the source's frames.
+#[test]
+fn an_encrypted_fmp4_feed_keeps_its_init_in_the_clear_and_decodes_frame_for_frame() {
+    ff::require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let web = dir.path().join("web");
+    let source = router::data("h264_aac.ts");
+    let feed = encrypted_feed(&source, (false, false), 0, 2, "", "keys")
+        .replace("window = 0\n", "window = 0\nsegment_format = \"fmp4\"\n");
+    let feed = (feed.lines())
+        .filter(|line| !line.starts_with("key_uri") && !line.starts_with("key_sink"))
+        .map(|line| format!("{line}\n"))
+        .collect::<String>();
+    let text = router_table(port, &dir.path().join("state"))
+        + &feed
+        + &format!(
+            "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
+            web.display()
+        );
+    let config = write_config(dir.path(), "fmp4.toml", &text);
+    let mut daemon = Daemon::start(&config);
+    let playlist_path = web.join("index.m3u8");
+    wait_running(
+        &mut daemon,
+        "the final playlist",
+        Duration::from_secs(40),
+        || std::fs::read_to_string(&playlist_path).is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n")),
+    );
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let map = "#EXT-X-MAP:URI=\"cam-init-0.mp4\"\n";
+    let (map_at, key_at) = (text.find(map), text.find("#EXT-X-KEY:"));
+    assert!(
+        map_at.is_some() && map_at < key_at,
+        "the init is not declared before the first key (a key before EXT-X-MAP applies to \
+         the init too, RFC 8216 §4.3.2.4):\n{text}"
+    );
+    let entries = sealed_entries(&text);
+    assert_eq!(entries.len(), 6, "{text}");
+    assert_rotation(&entries, 2, "", &text);
+    let init = router::read(&web.join("cam-init-0.mp4"));
+    assert_eq!(
+        first_box(&init),
+        Some(&b"ftyp"[..]),
+        "the init is not clear"
+    );
+    for entry in &entries {
+        let key = router::read(&web.join(&entry.key_uri));
+        assert_eq!(key.len(), 16, "{}: {} bytes", entry.key_uri, key.len());
+        let ciphertext = router::read(&web.join(&entry.uri));
+        let kind = first_box(&ciphertext);
+        assert!(
+            kind != Some(&b"moof"[..]) && kind != Some(&b"styp"[..]),
+            "{} is readable as a fragment",
+            entry.uri
+        );
+        let plain = decrypt(&ciphertext, &key, &entry.iv, &entry.uri);
+        let kind = first_box(&plain);
+        assert!(
+            kind == Some(&b"moof"[..]) || kind == Some(&b"styp"[..]),
+            "{} does not decrypt to a fragment: {:?}",
+            entry.uri,
+            kind.map(String::from_utf8_lossy)
+        );
     }
     let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
     for stream in ["v", "a"] {
