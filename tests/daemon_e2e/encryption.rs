@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::m3u8::Playlist;
+use crate::common::m3u8::{self, Playlist};
 use crate::common::router::streamrouter;
 use crate::common::{aes, ff, router, ts};
 use crate::daemon::{
     Daemon, http_get, http_request, strip_ansi, tail, try_http_request, write_config,
 };
 use crate::durable::crash;
+use crate::reload::save_atomically;
 use crate::remote_sinks::s3_with_bucket;
 use crate::servers::free_tcp_port;
 use crate::watch_page::{play_with_hls_js, require_browser_tools, workspace};
@@ -136,6 +137,18 @@ struct Sealed {
 /// URI and an explicit IV equal to its media sequence number (big-endian, 128 bits), and to be
 /// named after that number (`cam-NNNNN.ts`, or `.m4s` for fMP4).
 fn sealed_entries(text: &str) -> Vec<Sealed> {
+    (keyed_entries(text).into_iter())
+        .map(|(seq, uri, key)| {
+            let key = key.unwrap_or_else(|| panic!("{uri} has no #EXT-X-KEY of its own:\n{text}"));
+            sealed(seq, &uri, &key, text)
+        })
+        .collect()
+}
+
+/// Every entry of `text` (checked by [`Playlist::parse`] first) with its media sequence
+/// number, URI and the `#EXT-X-KEY` tag right before it, if any (m3u8-rs gives a segment that
+/// tag and no other; `METHOD=NONE`, which it cannot read, is taken from its unknown tags).
+fn keyed_entries(text: &str) -> Vec<(u64, String, Option<m3u8_rs::Key>)> {
     let playlist = Playlist::parse(text);
     let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes())
         .unwrap_or_else(|e| panic!("not a media playlist ({e:?}):\n{text}"));
@@ -143,43 +156,53 @@ fn sealed_entries(text: &str) -> Vec<Sealed> {
     assert!(!parsed.segments.is_empty(), "no entries:\n{text}");
     (parsed.segments.iter().zip(first..))
         .map(|(segment, seq)| {
-            let what = format!("entry {seq} ({})", segment.uri);
-            // m3u8-rs gives a segment the key tag right before it, and no other.
-            let key = (segment.key.as_ref())
-                .unwrap_or_else(|| panic!("{what} has no #EXT-X-KEY of its own:\n{text}"));
-            assert_eq!(
-                key.method,
-                m3u8_rs::KeyMethod::AES128,
-                "{what}: {key:?}\n{text}"
-            );
-            let key_uri = (key.uri.clone()).unwrap_or_else(|| panic!("{what}: no URI in {key:?}"));
-            let iv = (key.iv.as_deref())
-                .and_then(|iv| iv.strip_prefix("0x").or_else(|| iv.strip_prefix("0X")))
-                .unwrap_or_else(|| panic!("{what}: no IV=0x… in {key:?}\n{text}"));
-            assert!(
-                iv.len() == 32 && iv.chars().all(|c| c.is_ascii_hexdigit()),
-                "{what}: the IV is not 32 hex digits: {iv}"
-            );
-            let iv = iv.to_ascii_lowercase();
-            assert_eq!(
-                iv,
-                format!("{seq:032x}"),
-                "{what}: the IV is not the media sequence number\n{text}"
-            );
-            assert!(
-                [".ts", ".m4s"]
-                    .iter()
-                    .any(|extension| segment.uri == format!("cam-{seq:05}{extension}")),
-                "{what}: not named after its media sequence number\n{text}"
-            );
-            Sealed {
-                seq,
-                uri: segment.uri.clone(),
-                key_uri,
-                iv,
-            }
+            let none = (segment.unknown_tags.iter()).any(m3u8::is_key_method_none);
+            let key = segment.key.clone().or_else(|| {
+                none.then(|| m3u8_rs::Key {
+                    method: m3u8_rs::KeyMethod::None,
+                    ..m3u8_rs::Key::default()
+                })
+            });
+            (seq, segment.uri.clone(), key)
         })
         .collect()
+}
+
+/// Entry `seq` (`uri`) of `text` encrypted with `key`, checked: `METHOD=AES-128`, a URI, an
+/// explicit IV that is its media sequence number, and a name after that number.
+fn sealed(seq: u64, uri: &str, key: &m3u8_rs::Key, text: &str) -> Sealed {
+    let what = format!("entry {seq} ({uri})");
+    assert_eq!(
+        key.method,
+        m3u8_rs::KeyMethod::AES128,
+        "{what}: {key:?}\n{text}"
+    );
+    let key_uri = (key.uri.clone()).unwrap_or_else(|| panic!("{what}: no URI in {key:?}"));
+    let iv = (key.iv.as_deref())
+        .and_then(|iv| iv.strip_prefix("0x").or_else(|| iv.strip_prefix("0X")))
+        .unwrap_or_else(|| panic!("{what}: no IV=0x… in {key:?}\n{text}"));
+    assert!(
+        iv.len() == 32 && iv.chars().all(|c| c.is_ascii_hexdigit()),
+        "{what}: the IV is not 32 hex digits: {iv}"
+    );
+    let iv = iv.to_ascii_lowercase();
+    assert_eq!(
+        iv,
+        format!("{seq:032x}"),
+        "{what}: the IV is not the media sequence number\n{text}"
+    );
+    assert!(
+        [".ts", ".m4s"]
+            .iter()
+            .any(|extension| uri == format!("cam-{seq:05}{extension}")),
+        "{what}: not named after its media sequence number\n{text}"
+    );
+    Sealed {
+        seq,
+        uri: uri.to_owned(),
+        key_uri,
+        iv,
+    }
 }
 
 /// The key number in `key_uri` (`BASEcam-NNNN.key`).
@@ -385,6 +408,25 @@ fn distinct_keys(entries: &[Sealed]) -> usize {
         .len()
 }
 
+/// Checks that `got` (a TS file or a playlist) decodes, stream by stream (video, audio), to
+/// exactly the frames of `source` (ffmpeg `framemd5`); the message says how many frames each
+/// has and where they first differ.
+fn assert_same_frames(got: &Path, source: &Path, what: &str) {
+    for stream in ["v", "a"] {
+        let want = ff::frame_hashes(source, stream);
+        let found = ff::frame_hashes(got, stream);
+        assert!(want.len() > 100, "{stream}: {} frames", want.len());
+        let first_difference = (want.iter().zip(&found)).position(|(a, b)| a != b);
+        assert!(
+            found == want,
+            "{what}: stream {stream} decodes to {} frames, the source to {}; first different \
+             frame: {first_difference:?}",
+            found.len(),
+            want.len()
+        );
+    }
+}
+
 /// ffmpeg's decode of `url` (`-v error`) without its complaints about timestamps going back at
 /// a discontinuity (the null muxer's "non monotonically increasing dts"); panics if ffmpeg
 /// fails or prints anything else.
@@ -476,12 +518,7 @@ fn encrypted_segments_decode_frame_for_frame_over_http_with_keys_from_the_key_si
 
     // A player over HTTP decodes exactly the source's frames.
     let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
-    for stream in ["v", "a"] {
-        let want = ff::frame_hashes(&source, stream);
-        let got = ff::frame_hashes(Path::new(&url), stream);
-        assert!(want.len() > 300, "{stream}: {} frames", want.len());
-        assert_eq!(got, want, "stream {stream}: decoded frames differ");
-    }
+    assert_same_frames(Path::new(&url), &source, "the playlist over HTTP");
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{logs}");
 }
@@ -536,13 +573,7 @@ fn without_a_key_sink_the_keys_are_stored_beside_the_segments_and_named_relative
         assert_sealed_ts(&ciphertext, &key, &entry.iv, &entry.uri);
     }
     let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
-    for stream in ["v", "a"] {
-        assert_eq!(
-            ff::frame_hashes(Path::new(&url), stream),
-            ff::frame_hashes(&source, stream),
-            "stream {stream}: decoded frames differ"
-        );
-    }
+    assert_same_frames(Path::new(&url), &source, "the playlist over HTTP");
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{}", tail(&logs, 40));
     // No key reaches the logs, even at trace level: not in hex, nor as a byte list.
@@ -631,13 +662,7 @@ fn an_encrypted_fmp4_feed_keeps_its_init_in_the_clear_and_decodes_frame_for_fram
         );
     }
     let url = format!("http://127.0.0.1:{port}/web/index.m3u8");
-    for stream in ["v", "a"] {
-        assert_eq!(
-            ff::frame_hashes(Path::new(&url), stream),
-            ff::frame_hashes(&source, stream),
-            "stream {stream}: decoded frames differ"
-        );
-    }
+    assert_same_frames(Path::new(&url), &source, "the playlist over HTTP");
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{logs}");
 }
@@ -849,14 +874,7 @@ fn a_restart_mid_stream_continues_the_key_rotation_and_old_segments_still_decryp
     }
     let joined = dir.path().join("last-run.ts");
     std::fs::write(&joined, plain).unwrap();
-    for stream in ["v", "a"] {
-        assert_eq!(
-            ff::frame_hashes(&joined, stream),
-            ff::frame_hashes(&source, stream),
-            "stream {stream}: the last run's segments decrypt to other frames\n{}",
-            held.text
-        );
-    }
+    assert_same_frames(&joined, &source, "the last run's segments, decrypted");
     // A player decodes the whole playlist, across the stop and the crash, over HTTP.
     assert_decodes_across_discontinuities(&format!("http://127.0.0.1:{port}/web/index.m3u8"));
     let (status, logs) = daemon.stop(Duration::from_secs(15));
@@ -972,13 +990,11 @@ fn keys_go_to_their_own_s3_bucket_while_segments_go_to_another() {
         assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
     }
     // A player reads the segments from one bucket and the keys from the other.
-    for stream in ["v", "a"] {
-        assert_eq!(
-            ff::frame_hashes(Path::new(&playlist_url), stream),
-            ff::frame_hashes(&source, stream),
-            "stream {stream}: decoded frames differ"
-        );
-    }
+    assert_same_frames(
+        Path::new(&playlist_url),
+        &source,
+        "the playlist from the media bucket, keys from the keys bucket",
+    );
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{logs}");
 }
@@ -1028,4 +1044,212 @@ fn check_accepts_an_encrypted_playlist_and_names_an_undeclared_key_sink_at_its_l
         "no error at {at} naming sinks.keys.inputs:\n{}",
         run.stderr
     );
+}
+
+/// A reload that adds `[playlists.cam.encryption]` (and its key sink) to a running clear feed,
+/// then one that removes it: the playlist goes clear, encrypted from key 0 after an
+/// `#EXT-X-DISCONTINUITY`, then clear again after `#EXT-X-KEY:METHOD=NONE` and a
+/// discontinuity, never mixed; the source and segmenter run on, so ffmpeg over HTTP still
+/// decodes exactly the source's frames.
+#[test]
+fn a_reload_adds_then_removes_encryption_and_no_frame_is_lost() {
+    ff::require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    // 36 s paced in real time: ended (#EXT-X-ENDLIST) well after both reloads.
+    let source = clip_times(dir.path(), 3);
+    let port = free_tcp_port();
+    let base = served_keys(port);
+    let (web, keys) = (dir.path().join("web"), dir.path().join("keys"));
+    let router = router_table(port, &dir.path().join("state"));
+    let sealed_feed = encrypted_feed(&source, (true, false), 0, 3, &base, "keys");
+    let clear_feed = &sealed_feed[..sealed_feed.find("[playlists.cam.encryption]").unwrap()];
+    let clear = format!(
+        "{router}{clear_feed}[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
+        web.display()
+    );
+    let encrypted = router.clone() + &sealed_feed + &local_sinks(&web, &keys);
+    let config = write_config(dir.path(), "reload.toml", &clear);
+    let playlist_path = web.join("index.m3u8");
+    let phases = || match std::fs::read_to_string(&playlist_path) {
+        Ok(text) if text.contains("#EXTINF") => keyed_entries(&text),
+        _ => Vec::new(),
+    };
+    let is_sealed = |key: &Option<m3u8_rs::Key>| {
+        key.as_ref()
+            .is_some_and(|key| key.method == m3u8_rs::KeyMethod::AES128)
+    };
+
+    let mut daemon = Daemon::start(&config);
+    wait_running(
+        &mut daemon,
+        "two clear segments",
+        Duration::from_secs(30),
+        || phases().len() >= 2,
+    );
+    save_atomically(&config, &encrypted);
+    wait_running(
+        &mut daemon,
+        "three encrypted segments after the reload",
+        Duration::from_secs(30),
+        || {
+            (phases().iter())
+                .filter(|(_, _, key)| is_sealed(key))
+                .count()
+                >= 3
+        },
+    );
+    save_atomically(&config, &clear);
+    wait_running(
+        &mut daemon,
+        "two clear segments after the second reload",
+        Duration::from_secs(30),
+        || {
+            let entries = phases();
+            let last_sealed = entries.iter().rposition(|(_, _, key)| is_sealed(key));
+            last_sealed.is_some_and(|at| entries.len() - at > 2)
+        },
+    );
+    wait_running(
+        &mut daemon,
+        "the final playlist",
+        Duration::from_secs(60),
+        || std::fs::read_to_string(&playlist_path).is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n")),
+    );
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let logs = strip_ansi(&daemon.logs());
+    let context = format!("{text}\nreloads:\n{}", {
+        let lines: Vec<&str> = (logs.lines())
+            .filter(|line| line.contains("config reloaded") || line.contains("reload refused"))
+            .collect();
+        lines.join("\n")
+    });
+    let entries = keyed_entries(&text);
+    let flags = Playlist::parse(&text).entries;
+    // clear, then encrypted, then clear: nothing else.
+    let first_sealed = (entries.iter().position(|(_, _, key)| is_sealed(key)))
+        .unwrap_or_else(|| panic!("nothing encrypted\n{context}"));
+    let after = first_sealed
+        + (entries[first_sealed..].iter())
+            .position(|(_, _, key)| !is_sealed(key))
+            .unwrap_or_else(|| panic!("not clear again after the second reload\n{context}"));
+    assert!(
+        entries[..first_sealed]
+            .iter()
+            .all(|(_, _, key)| key.is_none()),
+        "a key tag before the first reload\n{context}"
+    );
+    assert!(
+        entries[after + 1..].iter().all(|(_, _, key)| key.is_none()),
+        "a key tag after the second reload's METHOD=NONE\n{context}"
+    );
+    let none = entries[after].2.as_ref().map(|key| &key.method);
+    assert_eq!(
+        none,
+        Some(&m3u8_rs::KeyMethod::None),
+        "the first clear entry after encrypted ones has no METHOD=NONE\n{context}"
+    );
+    assert!(
+        flags[first_sealed].discontinuity && flags[after].discontinuity,
+        "no discontinuity where encryption starts or stops\n{context}"
+    );
+    let sealed_run: Vec<Sealed> = (entries[first_sealed..after].iter())
+        .map(|(seq, uri, key)| sealed(*seq, uri, key.as_ref().unwrap(), &text))
+        .collect();
+    assert_eq!(key_number(&sealed_run[0].key_uri, &base), 0, "{context}");
+    assert_rotation(&sealed_run, 3, &base, &context);
+    let stored = keys_at(&keys, &sealed_run, &base);
+    let mut media = Vec::new();
+    for (at, (_, uri, _)) in entries.iter().enumerate() {
+        let bytes = router::read(&web.join(uri));
+        if (first_sealed..after).contains(&at) {
+            let entry = &sealed_run[at - first_sealed];
+            let key = &stored[&key_number(&entry.key_uri, &base)];
+            media.extend(assert_sealed_ts(&bytes, key, &entry.iv, uri));
+        } else {
+            // Whole TS packets: in the clear, as listed.
+            ts::packets(&bytes);
+            media.extend(bytes);
+        }
+    }
+    // Read from the sink's directory, with the keys from the key sink's: a player over HTTP
+    // cannot fetch the keys any more once the reload removed the key sink (see
+    // `keys_still_listed_are_still_served_after_a_reload_removes_their_key_sink`).
+    let joined = dir.path().join("all.ts");
+    std::fs::write(&joined, media).unwrap();
+    assert_same_frames(
+        &joined,
+        &source,
+        "every listed segment, decrypted, in order",
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{}", tail(&logs, 40));
+}
+
+/// A reload that turns encryption off must also remove the key sink (`check` refuses a sink
+/// with `inputs = []` that is no playlist's key sink), but the playlist still lists the
+/// encrypted entries, whose `#EXT-X-KEY` names keys at `/keys/` on the daemon's own server:
+/// those keys must stay fetchable as long as an entry names them, or players cannot decrypt
+/// what the playlist still offers.
+#[test]
+fn keys_still_listed_are_still_served_after_a_reload_removes_their_key_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let base = served_keys(port);
+    let (web, keys) = (dir.path().join("web"), dir.path().join("keys"));
+    let router = router_table(port, &dir.path().join("state"));
+    let sealed_feed = encrypted_feed(
+        &router::data("h264_aac.ts"),
+        (true, true),
+        0,
+        1,
+        &base,
+        "keys",
+    );
+    let clear_feed = &sealed_feed[..sealed_feed.find("[playlists.cam.encryption]").unwrap()];
+    let clear = format!(
+        "{router}{clear_feed}[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
+        web.display()
+    );
+    let encrypted = router.clone() + &sealed_feed + &local_sinks(&web, &keys);
+    let config = write_config(dir.path(), "off.toml", &encrypted);
+    let playlist_path = web.join("index.m3u8");
+    let entries = || match std::fs::read_to_string(&playlist_path) {
+        Ok(text) if text.contains("#EXTINF") => keyed_entries(&text),
+        _ => Vec::new(),
+    };
+    let mut daemon = Daemon::start(&config);
+    wait_running(
+        &mut daemon,
+        "two encrypted segments",
+        Duration::from_secs(30),
+        || entries().len() >= 2,
+    );
+    save_atomically(&config, &clear);
+    wait_running(
+        &mut daemon,
+        "a clear segment after the reload",
+        Duration::from_secs(30),
+        || {
+            entries().last().is_some_and(|(_, _, key)| {
+                key.as_ref()
+                    .is_none_or(|key| key.method == m3u8_rs::KeyMethod::None)
+            })
+        },
+    );
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let named: BTreeSet<String> = (keyed_entries(&text).into_iter())
+        .filter_map(|(_, _, key)| key?.uri)
+        .collect();
+    assert!(!named.is_empty(), "{text}");
+    for uri in &named {
+        let stored = router::read(&keys.join(key_name(uri, &base)));
+        let (status, _, body) = http_get(uri);
+        assert!(
+            status.contains("200") && body == stored,
+            "{uri} (stored at {}) is listed but served as {status}\n{text}",
+            keys.display()
+        );
+    }
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{}", tail(&logs, 40));
 }
