@@ -22,6 +22,7 @@ use crate::daemon::{
     Daemon, http_get, http_request, strip_ansi, tail, try_http_request, write_config,
 };
 use crate::durable::crash;
+use crate::proxy::Proxy;
 use crate::reload::save_atomically;
 use crate::remote_sinks::s3_with_bucket;
 use crate::servers::free_tcp_port;
@@ -1252,4 +1253,81 @@ fn keys_still_listed_are_still_served_after_a_reload_removes_their_key_sink() {
     }
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{}", tail(&logs, 40));
+}
+
+/// The key sink (an S3 bucket behind a proxy) is down when the daemon starts: nothing reaches
+/// the public sink while the first key cannot be stored, never a segment in the clear; once
+/// the bucket is back, the feed is published encrypted from key 0 and decrypts.
+#[test]
+fn nothing_is_published_until_the_key_sink_stores_the_first_key() {
+    let (server, base) = s3_with_bucket("keys");
+    let proxy = Proxy::start(server.port);
+    proxy.set_down(true);
+    let dir = tempfile::tempdir().unwrap();
+    let key_base = format!("{base}/keys/");
+    let web = dir.path().join("web");
+    let text = format!(
+        "[router]\nstate_dir = \"{}\"\n\n",
+        dir.path().join("state").display()
+    ) + &encrypted_feed(
+        &router::data("h264_aac.ts"),
+        (true, true),
+        0,
+        2,
+        &key_base,
+        "keys",
+    ) + &format!(
+        "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n\n",
+        web.display()
+    ) + &s3_sink(
+        "keys",
+        "[]",
+        "keys",
+        &format!("http://127.0.0.1:{}", proxy.port),
+    );
+    let config = write_config(dir.path(), "down.toml", &text);
+    let mut daemon = Daemon::start(&config);
+    // 8 s of media (four segments cut) while the key sink is down: nothing at the public sink.
+    let down_until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < down_until {
+        let published = if web.exists() {
+            files_under(&web)
+        } else {
+            Vec::new()
+        };
+        assert!(
+            published.iter().all(|name| name.starts_with('.')),
+            "published while the key sink is down: {published:?}"
+        );
+        assert!(daemon.is_running(), "{}", daemon.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.set_down(false);
+    let playlist_path = web.join("index.m3u8");
+    wait_running(
+        &mut daemon,
+        "four segments listed once the key sink is back",
+        Duration::from_secs(60),
+        || listed(&playlist_path).len() >= 4,
+    );
+    let (status, logs) = daemon.stop(Duration::from_secs(15));
+    assert!(status.success(), "{}", tail(&logs, 40));
+    let text = std::fs::read_to_string(&playlist_path).unwrap();
+    let entries = sealed_entries(&text);
+    assert_eq!(key_number(&entries[0].key_uri, &key_base), 0, "{text}");
+    // Every segment file at the public sink, listed or not, is encrypted with a listed key.
+    let ivs: BTreeMap<&str, &Sealed> = (entries.iter())
+        .map(|entry| (entry.uri.as_str(), entry))
+        .collect();
+    for name in files_under(&web) {
+        if name == "index.m3u8" {
+            continue;
+        }
+        let entry = ivs
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("{name} at the public sink is not listed\n{text}"));
+        let (status, _, key) = http_get(&entry.key_uri);
+        assert!(status.contains("200"), "{}: {status}", entry.key_uri);
+        assert_sealed_ts(&router::read(&web.join(&name)), &key, &entry.iv, &name);
+    }
 }
