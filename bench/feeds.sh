@@ -15,6 +15,8 @@
 #   BENCH_DIR       scratch dir (default target/bench)
 #   FEEDS_SECONDS   replay length per N (default 120)
 #   FEEDS_BASE_PORT first UDP port (default 41000)
+#   FEEDS_ENCRYPT   1 = every playlist AES-128 encrypted (a new key every 3 segments); run
+#                   once with and once without to compare CPU
 # Needs: ffmpeg (to make the clip once), cargo, python3. Shared pieces: bench/lib.sh, bench/outcome.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -32,11 +32,15 @@ build_release() {
 # and its own AES passphrase (bench-f000i-secret), all on 127.0.0.1:BASE_PORT
 # (SRT_PORTS=shared, the default) or each on BASE_PORT+i (SRT_PORTS=each), with the SRT
 # latency SRT_LATENCY_MS (default 120). LISTEN: the operator's server port (/metrics), none
-# if empty.
+# if empty. FEEDS_ENCRYPT=1 in the environment: every playlist AES-128 encrypted, a new key
+# every 3 segments, stored beside its segments.
 write_feeds_config() {
     python3 - "$@" <<'PY'
-import sys
+import os, sys
 kind, n, base, run = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+encryption = ""
+if os.environ.get("FEEDS_ENCRYPT") == "1":
+    encryption = ', encryption = { rotate_every = 3, key_name = "{{feed}}/k-{key:04}.key" }'
 listen = sys.argv[5] if len(sys.argv) > 5 else ""
 shared = (sys.argv[6] if len(sys.argv) > 6 else "shared") == "shared"
 latency = sys.argv[7] if len(sys.argv) > 7 else "120"
@@ -55,7 +59,7 @@ else:
 print(f'''[templates.{kind}]
 sources.in = {{ {source} }}
 segmenters.seg = {{ input = "in", target_duration = 4 }}
-playlists.hls = {{ input = "seg", name = "{{{{feed}}}}/index.m3u8", segment_name = "{{{{feed}}}}/s-{{seq:05}}.ts", window = 6 }}
+playlists.hls = {{ input = "seg", name = "{{{{feed}}}}/index.m3u8", segment_name = "{{{{feed}}}}/s-{{seq:05}}.ts", window = 6{encryption} }}
 sinks.web = {{ type = "local", inputs = ["hls"], path = "{run}/out" }}''')
 PY
 }

@@ -16,16 +16,21 @@
 #      streamrouter segment IN --out DIR --target-duration 4 --format fmp4
 #      ffmpeg -v error -i IN -c copy -bsf:a aac_adtstoasc -f hls -hls_time 4
 #             -hls_list_size 0 -hls_segment_type fmp4 DIR/index.m3u8
+#      streamrouter segment IN --out DIR --target-duration 4 --encrypt --rotate-every 3
+#      ffmpeg ... -f hls ... -hls_enc 1 -hls_enc_key K DIR/index.m3u8   (AES-128, one key)
 #      cp IN DIR/copy.ts
 #      dd if=IN of=DIR/copy.ts bs=256k   (the read()+write() floor; cp copies in-kernel)
 #    and prints median/min/max wall time, throughput and peak RSS, plus the
-#    ratios ffmpeg/streamrouter (speed-up, for TS and for fMP4) and streamrouter/cp.
+#    ratios ffmpeg/streamrouter (speed-up, for TS, fMP4 and AES-128), streamrouter/cp and
+#    the cost of encryption (AES-128 / clear, ours and ffmpeg's).
 #
 # Environment:
 #   BENCH_DIR     cache + scratch directory     (default: target/bench)
 #   BENCH_RUNS    timed runs per command        (default: 5)
 #   STREAMROUTER  streamrouter binary/command   (default: target/release/streamrouter)
 #   BENCH_BUILD   1 = run cargo build even if the default binary exists
+#   BENCH_ONLY    the commands to time, space-separated (default: all of them; e.g.
+#                 "streamrouter streamrouter-aes ffmpeg-hls ffmpeg-hls-aes" for encryption)
 #   BENCH_KEEP_OUTPUT  1 = keep the last run's output dirs in $BENCH_DIR/out
 #                 (default: removed at the end; the logs are kept)
 #
@@ -122,11 +127,17 @@ print(f"{wall:.6f} {rss} {cpu:.6f}")
 sys.exit(0 if code == 0 else 1)
 '
 
-NAMES=(streamrouter ffmpeg-hls streamrouter-fmp4 ffmpeg-fmp4 cp dd)
+ALL_NAMES=(streamrouter ffmpeg-hls streamrouter-fmp4 ffmpeg-fmp4 streamrouter-aes ffmpeg-hls-aes cp dd)
+read -r -a NAMES <<<"${BENCH_ONLY:-${ALL_NAMES[*]}}"
+for name in "${NAMES[@]}"; do
+    [[ " ${ALL_NAMES[*]} " == *" $name "* ]] || die "BENCH_ONLY: unknown command '$name' (known: ${ALL_NAMES[*]})"
+done
 OUT=$BENCH_DIR/out
 RESULTS=$BENCH_DIR/results.txt
 mkdir -p "$OUT"
 : >"$RESULTS"
+
+AES_KEY_HEX=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 
 # command NAME DIR -> sets CMD (array) for that benchmark, writing into DIR
 command_for() {
@@ -139,6 +150,13 @@ command_for() {
         # ffmpeg's mp4 muxer wants raw AAC: with -c copy it refuses ADTS without the filter.
         ffmpeg-fmp4)  CMD=(ffmpeg -nostdin -v error -i "$IN" -c copy -bsf:a aac_adtstoasc -f hls
                            -hls_time 4 -hls_list_size 0 -hls_segment_type fmp4 "$2/index.m3u8") ;;
+        streamrouter-aes) CMD=("$STREAMROUTER" segment "$IN" --out "$2" --target-duration 4
+                           --encrypt --rotate-every 3) ;;
+        # Debian's ffmpeg cannot make a key itself ("Cannot generate a strong random key"):
+        # it is given one (one key for the whole output).
+        ffmpeg-hls-aes) CMD=(ffmpeg -nostdin -v error -i "$IN" -c copy -f hls -hls_time 4
+                           -hls_list_size 0 -hls_enc 1 -hls_enc_key "$AES_KEY_HEX"
+                           "$2/index.m3u8") ;;
         cp)           CMD=(cp "$IN" "$2/copy.ts") ;;
         # dd is the floor of any program that reads and writes through user space: cp itself
         # copies inside the kernel (copy_file_range) and never sees the bytes.
@@ -173,9 +191,9 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 # sanity check of the last outputs (informational only)
-sr_files=$(find "$OUT/streamrouter" -type f | wc -l)
-ff_segs=$(find "$OUT/ffmpeg-hls" -name '*.ts' | wc -l)
-say "last outputs: streamrouter wrote $sr_files files, ffmpeg wrote $ff_segs segments"
+for name in "${NAMES[@]}"; do
+    say "last output of $name: $(find "$OUT/$name" -type f | wc -l) files"
+done
 if [[ ${BENCH_KEEP_OUTPUT:-0} == 1 ]]; then
     say "outputs of the last run kept in $OUT"
 else
@@ -198,20 +216,32 @@ mb = in_bytes / 1e6
 print()
 print(f"input {mb:.1f} MB, {runs} runs each, warm page cache")
 print(f"{'command':<18} {'median s':>9} {'min s':>8} {'max s':>8} {'MB/s':>8} {'peak RSS MB':>12} {'CPU s':>7}")
-for n in ("streamrouter", "ffmpeg-hls", "streamrouter-fmp4", "ffmpeg-fmp4", "cp", "dd"):
+for n in ("streamrouter", "ffmpeg-hls", "streamrouter-fmp4", "ffmpeg-fmp4", "streamrouter-aes",
+          "ffmpeg-hls-aes", "cp", "dd"):
+    if n not in walls:
+        continue
     w = walls[n]
     print(f"{n:<18} {med[n]:9.3f} {min(w):8.3f} {max(w):8.3f} {mb / med[n]:8.0f} {rss[n] / 1024:12.1f} {cpu[n]:7.3f}")
 print()
-sr = med["streamrouter"]
-print(f"speed-up ffmpeg/streamrouter : {med['ffmpeg-hls'] / sr:.2f}x wall, "
-      f"{cpu['ffmpeg-hls'] / cpu['streamrouter']:.2f}x CPU")
-print(f"streamrouter/cp              : {sr / med['cp']:.2f}x")
-print(f"streamrouter/dd (read+write) : {sr / med['dd']:.2f}x")
-print(f"streamrouter peak RSS        : {rss['streamrouter'] / 1024:.1f} MB")
-fm = med["streamrouter-fmp4"]
-print(f"fMP4 speed-up ffmpeg/ours    : {med['ffmpeg-fmp4'] / fm:.2f}x wall, "
-      f"{cpu['ffmpeg-fmp4'] / cpu['streamrouter-fmp4']:.2f}x CPU")
-print(f"fMP4/TS (ours)               : {fm / sr:.2f}x wall, "
-      f"{cpu['streamrouter-fmp4'] / cpu['streamrouter']:.2f}x CPU")
-print(f"fMP4 peak RSS ours / ffmpeg  : {rss['streamrouter-fmp4'] / 1024:.1f} / {rss['ffmpeg-fmp4'] / 1024:.1f} MB")
+
+def ratio(label, a, b, with_cpu=True):
+    """a/b of the median wall times (and CPU), when both were timed."""
+    if a in med and b in med:
+        text = f"{label:<29}: {med[a] / med[b]:.2f}x wall"
+        if with_cpu:
+            text += f", {cpu[a] / cpu[b]:.2f}x CPU"
+        print(text)
+
+ratio("speed-up ffmpeg/streamrouter", "ffmpeg-hls", "streamrouter")
+ratio("streamrouter/cp", "streamrouter", "cp", with_cpu=False)
+ratio("streamrouter/dd (read+write)", "streamrouter", "dd", with_cpu=False)
+if "streamrouter" in rss:
+    print(f"streamrouter peak RSS        : {rss['streamrouter'] / 1024:.1f} MB")
+ratio("fMP4 speed-up ffmpeg/ours", "ffmpeg-fmp4", "streamrouter-fmp4")
+ratio("fMP4/TS (ours)", "streamrouter-fmp4", "streamrouter")
+if "streamrouter-fmp4" in rss and "ffmpeg-fmp4" in rss:
+    print(f"fMP4 peak RSS ours / ffmpeg  : {rss['streamrouter-fmp4'] / 1024:.1f} / {rss['ffmpeg-fmp4'] / 1024:.1f} MB")
+ratio("AES-128/clear (ours)", "streamrouter-aes", "streamrouter")
+ratio("AES-128/clear (ffmpeg)", "ffmpeg-hls-aes", "ffmpeg-hls")
+ratio("AES speed-up ffmpeg/ours", "ffmpeg-hls-aes", "streamrouter-aes")
 EOF

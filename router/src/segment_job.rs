@@ -359,14 +359,17 @@ struct JobSealer {
 }
 
 impl JobSealer {
-    /// `segment`, numbered `sequence`, encrypted (with a new key when due).
-    fn seal(&mut self, segment: &Segment, sequence: u64) -> Result<Segment, JobError> {
+    /// `segment`, numbered `sequence`, encrypted in place (with a new key when due).
+    fn seal(&mut self, segment: Segment, sequence: u64) -> Result<Segment, JobError> {
         if self.sealer.wants_key() {
             self.sealer.use_key(SegmentKey::random(self.next_number)?);
             self.next_number += 1;
         }
-        let sealed = self.sealer.seal(segment, sequence);
-        Ok(sealed.ok_or(EncryptionError::NoKey)?)
+        let sealing = self
+            .sealer
+            .sealing(sequence)
+            .ok_or(EncryptionError::NoKey)?;
+        Ok(sealing.apply(segment))
     }
 }
 
@@ -394,15 +397,22 @@ fn publish_all(
                 }
             },
         };
-        let cut = fragment.as_ref().unwrap_or(&segment);
-        match outputs.sealer.as_deref_mut() {
-            None => publisher.publish(cut, now)?,
-            Some(sealer) => {
-                let sealed = sealer.seal(cut, publisher.next_sequence())?;
-                publisher.publish(&sealed, now)?;
+        let Some(sealer) = outputs.sealer.as_deref_mut() else {
+            publisher.publish(fragment.as_ref().unwrap_or(&segment), now)?;
+            segmenter.recycle(segment.data);
+            continue;
+        };
+        // Encrypted in place: the cut's buffer (or the fragment's) becomes the ciphertext.
+        let sequence = publisher.next_sequence();
+        let sealed = match fragment {
+            Some(fragment) => {
+                segmenter.recycle(segment.data);
+                sealer.seal(fragment, sequence)?
             }
-        }
-        segmenter.recycle(segment.data);
+            None => sealer.seal(segment, sequence)?,
+        };
+        publisher.publish(&sealed, now)?;
+        segmenter.recycle(sealed.data);
     }
     publisher.delete_due(Instant::now())?;
     Ok(())

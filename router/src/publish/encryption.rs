@@ -62,10 +62,24 @@ impl SegmentKey {
         &self.bytes
     }
 
-    /// Encrypts a whole segment: AES-128-CBC with `iv`, PKCS#7 padding (the output is 1 to 16
-    /// bytes longer than the input, a multiple of 16).
-    pub fn encrypt(&self, segment: &[u8], iv: &[u8; 16]) -> Vec<u8> {
-        Aes128CbcEnc::new(&self.bytes.into(), iv.into()).encrypt_padded_vec_mut::<Pkcs7>(segment)
+    /// Encrypts a whole segment in place: AES-128-CBC with `iv`, PKCS#7 padding (the output is
+    /// 1 to 16 bytes longer than the input, a multiple of 16; no second buffer).
+    pub fn encrypt(&self, mut segment: Vec<u8>, iv: &[u8; 16]) -> Vec<u8> {
+        let len = segment.len();
+        segment.resize((len / 16 + 1) * 16, 0);
+        let cipher = Aes128CbcEnc::new(&self.bytes.into(), iv.into());
+        match cipher.encrypt_padded_mut::<Pkcs7>(&mut segment, len) {
+            Ok(sealed) => {
+                let sealed_len = sealed.len();
+                segment.truncate(sealed_len);
+                segment
+            }
+            // Not reached: the buffer has room for the padding. Encrypt into a new one then.
+            Err(_) => {
+                let cipher = Aes128CbcEnc::new(&self.bytes.into(), iv.into());
+                cipher.encrypt_padded_vec_mut::<Pkcs7>(&segment[..len])
+            }
+        }
     }
 }
 
@@ -131,26 +145,46 @@ impl Sealer {
         self.key_name.render(number)
     }
 
-    /// `segment`, numbered `sequence`, encrypted with the key in use (its IV the sequence
-    /// number); `None` without a key.
-    pub fn seal(&mut self, segment: &Segment, sequence: u64) -> Option<Segment> {
+    /// How the segment numbered `sequence` is encrypted, with the key in use (its IV the
+    /// sequence number); `None` without a key. The encryption itself ([`Sealing::apply`]) may
+    /// run elsewhere (it costs about a millisecond per megabyte).
+    pub fn sealing(&mut self, sequence: u64) -> Option<Sealing> {
         let (key, used) = self.current.as_mut()?;
         *used += 1;
         let iv = iv_for(sequence);
         let number = key.number;
-        Some(Segment {
-            data: key.encrypt(&segment.data, &iv),
-            encryption: Some(SegmentEncryption {
-                key_number: number,
-                iv,
-                key_uri: (self.key_uri.as_ref()).map(|uri| uri.render(number)),
-                key_object: self.beside.then(|| KeyObject {
-                    name: self.key_name.render(number),
-                    bytes: key.bytes,
-                }),
+        let encryption = SegmentEncryption {
+            key_number: number,
+            iv,
+            key_uri: (self.key_uri.as_ref()).map(|uri| uri.render(number)),
+            key_object: self.beside.then(|| KeyObject {
+                name: self.key_name.render(number),
+                bytes: key.bytes,
             }),
-            ..segment.clone()
+        };
+        Some(Sealing {
+            key: key.clone(),
+            encryption,
         })
+    }
+}
+
+/// One segment's encryption, decided (key, IV, what its entry says), not yet done.
+#[derive(Debug, Clone)]
+pub struct Sealing {
+    key: SegmentKey,
+    encryption: SegmentEncryption,
+}
+
+impl Sealing {
+    /// `segment` encrypted, in place.
+    pub fn apply(self, segment: Segment) -> Segment {
+        let Sealing { key, encryption } = self;
+        Segment {
+            data: key.encrypt(segment.data, &encryption.iv),
+            encryption: Some(encryption),
+            ..segment
+        }
     }
 }
 
@@ -192,7 +226,7 @@ mod tests {
         for len in [0usize, 1, 15, 16, 17, 188, 188 * 7, 100_003] {
             let segment: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let iv = iv_for(len as u64);
-            let sealed = key.encrypt(&segment, &iv);
+            let sealed = key.encrypt(segment.clone(), &iv);
             assert_eq!(sealed.len(), (len / 16 + 1) * 16, "PKCS#7 pads 1..16 bytes");
             if len > 0 {
                 assert_ne!(&sealed[..len.min(16)], &segment[..len.min(16)]);
@@ -231,11 +265,11 @@ mod tests {
         let mut sealer = Sealer::new(2, name, None, true);
         assert!(sealer.wants_key());
         let segment = crate::publish::plan::tests::segment();
-        assert!(sealer.seal(&segment, 1).is_none(), "no key yet");
+        assert!(sealer.sealing(1).is_none(), "no key yet");
         sealer.use_key(SegmentKey::random(7).unwrap());
         let mut wanted = Vec::new();
         for sequence in 1..=4 {
-            let sealed = sealer.seal(&segment, sequence).unwrap();
+            let sealed = sealer.sealing(sequence).unwrap().apply(segment.clone());
             let encryption = sealed.encryption.unwrap();
             assert_eq!(encryption.iv, iv_for(sequence));
             assert_eq!(encryption.key_number, 7);
@@ -253,7 +287,7 @@ mod tests {
         let mut for_life = Sealer::new(0, one, Some(uri), false);
         for_life.use_key(SegmentKey::random(0).unwrap());
         for sequence in 0..100 {
-            let sealed = for_life.seal(&segment, sequence).unwrap();
+            let sealed = for_life.sealing(sequence).unwrap().apply(segment.clone());
             let encryption = sealed.encryption.unwrap();
             assert_eq!(
                 encryption.key_uri.as_deref(),

@@ -81,10 +81,23 @@ impl EncryptStage {
         }
     }
 
-    /// `segment`, numbered `sequence`, encrypted; `None` when no key can be used yet (a key
-    /// sink has not stored one): it is not published. Call [`Self::ready`] first.
-    pub fn seal(&mut self, segment: &Segment, sequence: u64) -> Option<Segment> {
-        self.sealer.seal(segment, sequence)
+    /// `segment`, numbered `sequence`, encrypted (on the blocking pool: a few milliseconds for
+    /// a large segment, which must not hold up the other feeds' tasks); `None` when no key can
+    /// be used yet (call [`Self::ready`] first): it is not published.
+    pub async fn seal(&mut self, segment: Arc<Segment>, sequence: u64) -> Option<Segment> {
+        let sealing = self.sealer.sealing(sequence)?;
+        let sealed = tokio::task::spawn_blocking(move || {
+            // The cut's own buffer when nothing else holds it (no master reads it).
+            let segment = Arc::try_unwrap(segment).unwrap_or_else(|shared| Segment::clone(&shared));
+            sealing.apply(segment)
+        });
+        match sealed.await {
+            Ok(sealed) => Some(sealed),
+            Err(error) => {
+                tracing::error!(playlist = %self.playlist, %error, "encryption failed: the segment is not published");
+                None
+            }
+        }
     }
 
     /// Makes sure the next segment has its key, rotating when due; whether it has one.

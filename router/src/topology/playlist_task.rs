@@ -186,8 +186,11 @@ impl PlaylistTask {
     /// leaves them numbering apart from the task.
     /// Whether it was published (an fMP4 playlist skips a segment it cannot remux).
     async fn publish(&mut self, cut_segment: Arc<Segment>, clock: &mut WallClock) -> bool {
+        // Masters read the cut; otherwise the playlist's stage may take its buffer (encryption
+        // in place).
+        let for_masters = (self.settings.renditions.as_ref()).map(|_| Arc::clone(&cut_segment));
         let (segment, init) = match &mut self.fmp4 {
-            None => (Arc::clone(&cut_segment), None),
+            None => (cut_segment, None),
             Some(stage) => match stage.convert(&cut_segment, &self.store, &self.status).await {
                 Some(Converted { init, segment }) => (segment, init),
                 None => return false,
@@ -218,7 +221,7 @@ impl PlaylistTask {
                 .number(at);
         }
         let segment = match &mut self.encrypt {
-            Some(stage) => match stage.seal(&segment, sequence) {
+            Some(stage) => match stage.seal(segment, sequence).await {
                 Some(sealed) => Arc::new(sealed),
                 None => return false,
             },
@@ -254,12 +257,12 @@ impl PlaylistTask {
                 cut,
             });
         }
-        if let Some(link) = &self.settings.renditions {
+        if let (Some(link), Some(cut_segment)) = (&self.settings.renditions, &for_masters) {
             for (master, variant) in &link.masters {
                 master.send(MasterInput::Segment {
                     variant: *variant,
                     sequence,
-                    segment: Arc::clone(&cut_segment),
+                    segment: Arc::clone(cut_segment),
                     wall_clock,
                 });
             }

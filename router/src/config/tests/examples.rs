@@ -78,6 +78,7 @@ fn every_example_file_is_tested() {
         names,
         [
             "conf.d",
+            "encrypted.toml",
             "fmp4.toml",
             "ladder.toml",
             "many-feeds.toml",
@@ -138,6 +139,22 @@ fn fmp4_publishes_the_clip_as_fmp4_fragments_after_init_segments() {
     assert_eq!(segment_file(&playlist.segment_name, 7), "clip-00007.m4s");
     assert!(playlist.repeat_ts_headers);
     assert_eq!(graph.sinks["web"].inputs, ["clip"]);
+}
+
+#[test]
+fn encrypted_keeps_its_keys_in_their_own_sink() {
+    let graph = load_example("encrypted.toml");
+    let encryption = graph.playlists["clip"].encryption.as_ref().unwrap();
+    assert_eq!(encryption.rotate_every, 3);
+    assert_eq!(encryption.key_sink.as_deref(), Some("keys"));
+    assert_eq!(encryption.key_name.render(5), "clip-0005.key");
+    let uri = encryption.key_uri.as_ref().unwrap().render(5);
+    // Served by the built-in server, which serves sink NAME under /NAME/.
+    let serve = graph.router.serve.unwrap();
+    assert_eq!(uri, format!("http://{serve}/keys/clip-0005.key"));
+    assert!(graph.sinks["keys"].inputs.is_empty());
+    assert_eq!(graph.sinks["web"].inputs, ["clip"]);
+    assert!(graph.router.state_dir.is_some());
 }
 
 #[test]
