@@ -162,6 +162,13 @@ fn m3u8_rs_reads_every_tag_we_write() {
             },
         ]
     );
+    // An encrypted entry, then one in the clear again.
+    let keyed = Playlist::parse(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n\
+         #EXT-X-KEY:METHOD=AES-128,URI=\"k-0000.key\",IV=0x00000000000000000000000000000001\n\
+         #EXTINF:1.000,\nx.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-KEY:METHOD=NONE\n#EXTINF:1.000,\ny.ts\n",
+    );
+    assert_eq!(keyed.uris(), ["x.ts", "y.ts"]);
     let bare = Playlist::parse("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:1.000,\nx.ts\n");
     assert_eq!(
         (bare.media_sequence, bare.discontinuity_sequence),
