@@ -3,10 +3,13 @@
 //! is ciphertext (no MPEG-TS sync bytes) that `openssl enc -d -aes-128-cbc` turns back into
 //! whole TS packets with the 16-byte key the playlist's `#EXT-X-KEY` names and the IV it gives
 //! (the media sequence number); keys rotate every `rotate_every` segments, are stored only at
-//! the key sink (never next to the segments), and go on numbering after a restart without
-//! reusing a number. ffmpeg over the daemon's HTTP server decodes exactly the source's frames,
+//! the key sink (never next to the segments) or, without one, beside the segments, and go on
+//! numbering after a stop or a crash without reusing a number. ffmpeg over the daemon's HTTP
+//! server decodes exactly the source's frames (TS and fMP4, whose init stays in the clear),
 //! hls.js in Chromium plays a live feed whose key changes at every segment, keys and segments
-//! go to two S3 buckets, and `check` names an undeclared key sink at its file, line and key.
+//! go to two S3 buckets, nothing is published while the key sink cannot store the first key,
+//! a reload turns encryption on and off without losing a frame, no key reaches the logs, and
+//! `check` names an undeclared key sink at its file, line and key.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
