@@ -61,7 +61,7 @@ impl Playlist {
                 // m3u8-rs has no EXT-X-GAP: it keeps the tag among the segment's unknown ones.
                 let gap = segment.unknown_tags.iter().any(|tag| tag.tag == "X-GAP");
                 let others: Vec<_> = (segment.unknown_tags.iter())
-                    .filter(|tag| tag.tag != "X-GAP")
+                    .filter(|tag| tag.tag != "X-GAP" && !is_key_method_none(tag))
                     .collect();
                 assert!(others.is_empty(), "unexpected tags {others:?}:\n{text}");
                 Entry {
@@ -106,6 +106,13 @@ impl Playlist {
     pub fn uris(&self) -> Vec<&str> {
         self.entries.iter().map(|e| e.uri.as_str()).collect()
     }
+}
+
+/// Whether `tag` is `#EXT-X-KEY:METHOD=NONE` (after encrypted entries, RFC 8216 §4.3.2.4),
+/// which m3u8-rs 6.0 keeps among the unknown tags: it refuses a key without IV when the method
+/// is NONE, where the RFC forbids any other attribute.
+pub fn is_key_method_none(tag: &m3u8_rs::ExtTag) -> bool {
+    tag.tag == "X-KEY" && tag.rest.as_deref() == Some("METHOD=NONE")
 }
 
 /// An EXTINF duration m3u8-rs read as `f32`, as the decimal written: our durations have three
@@ -155,6 +162,13 @@ fn m3u8_rs_reads_every_tag_we_write() {
             },
         ]
     );
+    // An encrypted entry, then one in the clear again.
+    let keyed = Playlist::parse(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n\
+         #EXT-X-KEY:METHOD=AES-128,URI=\"k-0000.key\",IV=0x00000000000000000000000000000001\n\
+         #EXTINF:1.000,\nx.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-KEY:METHOD=NONE\n#EXTINF:1.000,\ny.ts\n",
+    );
+    assert_eq!(keyed.uris(), ["x.ts", "y.ts"]);
     let bare = Playlist::parse("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:1.000,\nx.ts\n");
     assert_eq!(
         (bare.media_sequence, bare.discontinuity_sequence),

@@ -14,6 +14,7 @@ mod archive_list;
 mod config_tools;
 mod daemon;
 mod durable;
+mod encryption;
 mod feeds;
 mod fmp4;
 mod heal;

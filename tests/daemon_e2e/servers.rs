@@ -40,7 +40,8 @@ pub fn srt_relay(udp_in: u16, srt: &str) -> Server {
     }
 }
 
-fn free_tcp_port() -> u16 {
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub(crate) fn free_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
