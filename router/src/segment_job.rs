@@ -16,11 +16,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use streamrouter_local::LocalSink;
 use streamrouter_plugin::SinkError;
 
+mod sealing;
+
+use sealing::JobSealer;
+
 use crate::config::segment_format::init_key;
 use crate::media::fmp4::{Fmp4Error, Remuxer};
 use crate::media::framing::{FramingStats, TsFramer};
 use crate::playlist::{PlanSettings, PlaylistConfig, SegmentNamePattern};
-use crate::publish::encryption::{EncryptionError, Sealer, SegmentKey};
+use crate::publish::encryption::EncryptionError;
 use crate::publish::key_naming::KeyPattern;
 use crate::publish::{ObjectHeaders, PublishError, PublishStats, Publisher};
 use crate::segmenter::{Segment, Segmenter, SegmenterConfig, SegmenterStats};
@@ -215,15 +219,7 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
             Some(Fmp4Output::new(init_name.clone(), job.input.to_string()))
         }
     };
-    let mut sealer = (job.encryption.clone()).map(|encryption| JobSealer {
-        sealer: Sealer::new(
-            encryption.rotate_every,
-            encryption.key_name,
-            encryption.key_uri,
-            true,
-        ),
-        next_number: 0,
-    });
+    let mut sealer = (job.encryption.clone()).map(JobSealer::start);
     let mut framer = TsFramer::new();
     let mut segmenter = Segmenter::new(job.segmenter.clone());
     let progress = Progress::new(job.progress);
@@ -266,6 +262,9 @@ pub fn run(job: &SegmentJob) -> Result<JobReport, JobError> {
         sealer: sealer.as_mut(),
     };
     publish_all(&mut publisher, &mut segments, &mut segmenter, outputs)?;
+    if let Some(sealer) = &mut sealer {
+        publish_sealed(&mut publisher, sealer.drain()?, &mut segmenter)?;
+    }
     progress.finish();
 
     if framer.stats().packets == 0 {
@@ -315,12 +314,14 @@ impl Fmp4Output {
         }
     }
 
-    /// Remuxes `segment`, storing a new init segment first when there is one. `None` when the
-    /// segment could not be remuxed (logged, skipped).
+    /// Remuxes `segment`, storing a new init segment first when there is one (after the
+    /// segments still being encrypted, which do not name it). `None` when the segment could not
+    /// be remuxed (logged, skipped).
     fn convert(
         &mut self,
         publisher: &mut Publisher<LocalSink>,
         segment: &Segment,
+        sealer: Option<&mut JobSealer>,
     ) -> Result<Option<Segment>, JobError> {
         let discontinuity = segment.discontinuity || self.broken;
         let remuxed = match self.remuxer.remux(&segment.data, discontinuity, None) {
@@ -337,6 +338,11 @@ impl Fmp4Output {
             }
         };
         if let Some(init) = &remuxed.init {
+            if let Some(sealer) = sealer {
+                for sealed in sealer.drain()? {
+                    publisher.publish(&sealed, Instant::now())?;
+                }
+            }
             let key = init_key(&self.init_name, remuxed.init_index);
             publisher.publish_init(&key, init)?;
         }
@@ -349,27 +355,6 @@ impl Fmp4Output {
         tracing::warn!(%error, "segment not remuxed to fMP4; skipped");
         self.broken = true;
         self.failures += 1;
-    }
-}
-
-/// A job's encryption: the sealer and the next key's number.
-struct JobSealer {
-    sealer: Sealer,
-    next_number: u64,
-}
-
-impl JobSealer {
-    /// `segment`, numbered `sequence`, encrypted in place (with a new key when due).
-    fn seal(&mut self, segment: Segment, sequence: u64) -> Result<Segment, JobError> {
-        if self.sealer.wants_key() {
-            self.sealer.use_key(SegmentKey::random(self.next_number)?);
-            self.next_number += 1;
-        }
-        let sealing = self
-            .sealer
-            .sealing(sequence)
-            .ok_or(EncryptionError::NoKey)?;
-        Ok(sealing.apply(segment))
     }
 }
 
@@ -389,7 +374,7 @@ fn publish_all(
     for segment in segments.drain(..) {
         let fragment = match outputs.fmp4.as_deref_mut() {
             None => None,
-            Some(fmp4) => match fmp4.convert(publisher, &segment)? {
+            Some(fmp4) => match fmp4.convert(publisher, &segment, outputs.sealer.as_deref_mut())? {
                 Some(fragment) => Some(fragment),
                 None => {
                     segmenter.recycle(segment.data);
@@ -402,19 +387,32 @@ fn publish_all(
             segmenter.recycle(segment.data);
             continue;
         };
-        // Encrypted in place: the cut's buffer (or the fragment's) becomes the ciphertext.
-        let sequence = publisher.next_sequence();
-        let sealed = match fragment {
+        // Encrypted in place on the sealer's thread: the cut's buffer (or the fragment's)
+        // becomes the ciphertext.
+        let to_seal = match fragment {
             Some(fragment) => {
                 segmenter.recycle(segment.data);
-                sealer.seal(fragment, sequence)?
+                fragment
             }
-            None => sealer.seal(segment, sequence)?,
+            None => segment,
         };
-        publisher.publish(&sealed, now)?;
-        segmenter.recycle(sealed.data);
+        let sealed = sealer.submit(to_seal, publisher.next_sequence())?;
+        publish_sealed(publisher, sealed, segmenter)?;
     }
     publisher.delete_due(Instant::now())?;
+    Ok(())
+}
+
+/// Publishes segments back from the sealer, in order, and recycles their buffers.
+fn publish_sealed(
+    publisher: &mut Publisher<LocalSink>,
+    sealed: Vec<Segment>,
+    segmenter: &mut Segmenter,
+) -> Result<(), JobError> {
+    for segment in sealed {
+        publisher.publish(&segment, Instant::now())?;
+        segmenter.recycle(segment.data);
+    }
     Ok(())
 }
 

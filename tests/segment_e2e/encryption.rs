@@ -106,3 +106,24 @@ fn encryption_options_that_cannot_work_are_refused() {
     run.assert_failure();
     assert!(run.stderr.contains("{key}"), "{}", run.stderr);
 }
+
+#[test]
+fn a_new_init_segment_mid_stream_is_declared_in_the_clear_between_encrypted_fragments() {
+    let work = tempfile::tempdir().unwrap();
+    let source = crate::reconfigure::resolution_change(work.path());
+    let extra = ["--format", "fmp4", "--target-duration", "1", "--encrypt"];
+    let out = segment_with(&source, &extra, "index.m3u8");
+    let text = router::read_text(&out.playlist_path);
+    // The init segments are stored in the clear: the second one follows METHOD=NONE, and the
+    // fragment after it has its own key line again.
+    assert!(
+        text.contains("#EXT-X-KEY:METHOD=NONE\n#EXT-X-MAP:URI=\"segment-init-1.mp4\"\n"),
+        "{text}"
+    );
+    let keyed = keyed_segments(&text);
+    assert_eq!(keyed.len(), out.playlist.uris().len());
+    for kind in ["v", "a"] {
+        let played = ff::frame_hashes_with(&out.playlist_path, kind, &KEY_FILES);
+        assert_eq!(played, ff::frame_hashes(&source, kind), "{kind} frames");
+    }
+}

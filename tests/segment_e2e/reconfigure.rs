@@ -8,7 +8,7 @@ use crate::support::*;
 
 /// 4 s at 320x240 then 4 s at 640x360, timestamps continuous (the second starts where the
 /// first ends), keyframes every second.
-fn resolution_change(dir: &Path) -> PathBuf {
+pub(crate) fn resolution_change(dir: &Path) -> PathBuf {
     let (a, b) = (dir.join("a.ts"), dir.join("b.ts"));
     encode(&a, "testsrc2", "320x240", "0");
     // 4.12 s: the first DTS of the second encode (B-frames: two frames before its PTS) after

@@ -25,6 +25,9 @@ pub enum EncryptionError {
     /// A segment was to be encrypted before any key was given.
     #[error("no key in use to encrypt a segment with")]
     NoKey,
+    /// The thread encrypting segments stopped.
+    #[error("the encryption thread stopped")]
+    Stopped,
 }
 
 /// One content key: its number (`{key}` in `key_name` and `key_uri`) and its 16 bytes.
