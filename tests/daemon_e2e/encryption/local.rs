@@ -3,6 +3,20 @@
 
 use super::*;
 
+/// The config of `feed` without its key sink (keys beside the segments), served on `port`,
+/// its state under `dir`, published to a local sink `web`.
+fn keys_beside(feed: &str, port: u16, dir: &Path, web: &Path) -> String {
+    let feed: String = (feed.lines())
+        .filter(|line| !line.starts_with("key_uri") && !line.starts_with("key_sink"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let sink = format!(
+        "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
+        web.display()
+    );
+    router_table(port, &dir.join("state")) + &feed + &sink
+}
+
 #[test]
 fn encrypted_segments_decode_frame_for_frame_over_http_with_keys_from_the_key_sink() {
     ff::require_tools();
@@ -90,16 +104,7 @@ fn without_a_key_sink_the_keys_are_stored_beside_the_segments_and_named_relative
     let web = dir.path().join("web");
     let source = router::data("h264_aac.ts");
     let feed = encrypted_feed(&source, (false, false), 0, 2, "", "keys");
-    let feed = (feed.lines())
-        .filter(|line| !line.starts_with("key_uri") && !line.starts_with("key_sink"))
-        .map(|line| format!("{line}\n"))
-        .collect::<String>();
-    let text = router_table(port, &dir.path().join("state"))
-        + &feed
-        + &format!(
-            "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
-            web.display()
-        );
+    let text = keys_beside(&feed, port, dir.path(), &web);
     let config = write_config(dir.path(), "beside.toml", &text);
     let mut daemon = Daemon::start_with_env(&config, &[("RUST_LOG", "trace")]);
     let playlist_path = web.join("index.m3u8");
@@ -163,16 +168,7 @@ fn an_encrypted_fmp4_feed_keeps_its_init_in_the_clear_and_decodes_frame_for_fram
     let source = router::data("h264_aac.ts");
     let feed = encrypted_feed(&source, (false, false), 0, 2, "", "keys")
         .replace("window = 0\n", "window = 0\nsegment_format = \"fmp4\"\n");
-    let feed = (feed.lines())
-        .filter(|line| !line.starts_with("key_uri") && !line.starts_with("key_sink"))
-        .map(|line| format!("{line}\n"))
-        .collect::<String>();
-    let text = router_table(port, &dir.path().join("state"))
-        + &feed
-        + &format!(
-            "[sinks.web]\ntype = \"local\"\ninputs = [\"cam\"]\npath = \"{}\"\n",
-            web.display()
-        );
+    let text = keys_beside(&feed, port, dir.path(), &web);
     let config = write_config(dir.path(), "fmp4.toml", &text);
     let mut daemon = Daemon::start(&config);
     let playlist_path = web.join("index.m3u8");

@@ -52,11 +52,7 @@ fn check_restart(
             "key {number} changed across the restart"
         );
     }
-    for entry in &entries {
-        let key = &stored[&key_number(&entry.key_uri, base)];
-        let ciphertext = router::read(&web.join(&entry.uri));
-        assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
-    }
+    assert_all_sealed(&entries, &stored, base, web);
     let held = Held {
         text,
         entries,
@@ -110,11 +106,7 @@ fn a_restart_mid_stream_continues_the_key_rotation_and_old_segments_still_decryp
     assert_eq!(key_number(&entries[0].key_uri, &base), 0, "{text}");
     assert_rotation(&entries, 2, &base, &text);
     let stored = keys_at(&keys, &entries, &base);
-    for entry in &entries {
-        let key = &stored[&key_number(&entry.key_uri, &base)];
-        let ciphertext = router::read(&web.join(&entry.uri));
-        assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
-    }
+    assert_all_sealed(&entries, &stored, &base, &web);
     let held = Held {
         text,
         entries,
@@ -165,4 +157,14 @@ fn a_restart_mid_stream_continues_the_key_rotation_and_old_segments_still_decryp
     assert_decodes_across_discontinuities(&format!("http://127.0.0.1:{port}/web/index.m3u8"));
     let (status, logs) = daemon.stop(Duration::from_secs(15));
     assert!(status.success(), "{logs}");
+}
+
+/// Every entry's segment under `web` is ciphertext that decrypts, with its key from `stored`,
+/// to whole TS packets.
+fn assert_all_sealed(entries: &[Sealed], stored: &BTreeMap<u64, Vec<u8>>, base: &str, web: &Path) {
+    for entry in entries {
+        let key = &stored[&key_number(&entry.key_uri, base)];
+        let ciphertext = router::read(&web.join(&entry.uri));
+        assert_sealed_ts(&ciphertext, key, &entry.iv, &entry.uri);
+    }
 }
