@@ -204,6 +204,27 @@ fn playlist(node: &PlaylistNode) -> Shown {
             ("dvr.duration", duration),
         ]);
     }
+    if let Some(encryption) = &node.encryption {
+        let method = match encryption.method {
+            super::model::EncryptionMethod::Aes128 => "AES-128",
+        };
+        summary.push_str(&match encryption.rotate_every {
+            0 => format!(", {method}"),
+            every => format!(", {method} (key every {every})"),
+        });
+        settings.extend([
+            ("encryption.method", method.to_owned()),
+            (
+                "encryption.rotate_every",
+                encryption.rotate_every.to_string(),
+            ),
+            ("encryption.key_name", encryption.key_name.to_string()),
+        ]);
+        let uri = encryption.key_uri.as_ref().map(ToString::to_string);
+        settings.extend(uri.map(|uri| ("encryption.key_uri", uri)));
+        let key_sink = encryption.key_sink.clone();
+        settings.extend(key_sink.map(|sink| ("encryption.key_sink", sink)));
+    }
     if let Some(archive) = &node.archive {
         let every = humantime::format_duration(archive.every).to_string();
         summary.push_str(&format!(", archive every {every}"));

@@ -284,3 +284,30 @@ path = "/srv/live"
         "{dot}"
     );
 }
+
+#[test]
+fn an_encrypted_playlist_shows_its_encryption_settings() {
+    let text = SMALL
+        .replace("window = \"{{port}}\"", "window = 6")
+        .replace(
+            "base_url = \"http://cdn/x/\"\n",
+            "base_url = \"http://cdn/x/\"\n\n[playlists.cam.encryption]\nrotate_every = 3\n\
+         key_uri = \"https://keys.example.com/{key:04}.key\"\nkey_sink = \"keys\"\n\n\
+         [sinks.keys]\ntype = \"local\"\ninputs = []\npath = \"/srv/keys\"\n",
+        );
+    let loaded = compile(&text);
+    let shown = render_text(graph(&loaded));
+    let line = (shown.lines())
+        .find(|line| line.starts_with("  playlist  cam"))
+        .unwrap();
+    assert!(
+        line.ends_with(
+            " encryption.method=AES-128 encryption.rotate_every=3 \
+             encryption.key_name=cam-{key:04}.key \
+             encryption.key_uri=https://keys.example.com/{key:04}.key encryption.key_sink=keys"
+        ),
+        "{shown}"
+    );
+    let dot = render_dot(graph(&loaded));
+    assert!(dot.contains("AES-128 (key every 3)"), "{dot}");
+}
