@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use super::plan_inits::ObjectRun;
+use super::plan_key_numbers::KeyNumberRun;
 use super::views::{Archives, Dvr, ViewsSnapshot};
 use crate::playlist::master::relative_uri;
 use crate::playlist::{MediaPlaylist, PlanSettings, PlaylistEntry, PlaylistSnapshot};
@@ -74,6 +75,11 @@ pub struct PlaylistPlan {
     /// The key files stored beside the segments that entries name, oldest first (see
     /// `plan_keys.rs`).
     pub(super) key_objects: VecDeque<ObjectRun>,
+    /// The key-sink keys entries name, oldest first, the last one planned and how long the
+    /// keys left behind are kept (see `plan_key_numbers.rs`).
+    pub(super) key_numbers: VecDeque<KeyNumberRun>,
+    pub(super) last_key_number: Option<u64>,
+    pub(super) key_hold: Duration,
 }
 
 /// A segment some view lists.
@@ -106,6 +112,9 @@ impl PlaylistPlan {
             init_key: None,
             inits: VecDeque::new(),
             key_objects: VecDeque::new(),
+            key_numbers: VecDeque::new(),
+            last_key_number: None,
+            key_hold: Duration::ZERO,
         }
     }
 
@@ -130,6 +139,9 @@ impl PlaylistPlan {
             init_key: self.init_key.clone(),
             inits: self.inits.iter().cloned().collect(),
             key_objects: self.key_objects.iter().cloned().collect(),
+            key_numbers: self.key_number_runs(),
+            last_key_number: self.last_key_number,
+            key_hold_secs: self.key_hold.as_secs_f64(),
         }
     }
 
@@ -164,6 +176,9 @@ impl PlaylistPlan {
             init_key,
             inits,
             key_objects,
+            key_numbers,
+            last_key_number,
+            key_hold_secs,
         } = snapshot;
         if keys.len() != playlist.entries.len() {
             return None;
@@ -189,6 +204,9 @@ impl PlaylistPlan {
             init_key,
             inits: inits.into(),
             key_objects: key_objects.into(),
+            key_numbers: key_numbers.into(),
+            last_key_number,
+            key_hold: Duration::try_from_secs_f64(key_hold_secs).unwrap_or_default(),
         };
         plan.restore_views(playlist, views, &entries, &keys);
         plan.cache_control = cache_control_of(&plan.playlist);
@@ -322,6 +340,7 @@ impl PlaylistPlan {
             encryption: segment.encryption.as_ref().filter(|_| !gap),
         };
         self.note_key_object(&entry);
+        self.note_key_number(&entry, segment.encryption.as_ref());
         let outcome = self
             .playlist
             .push(self.entry_for(&self.settings.playlist_key, &entry));
@@ -454,6 +473,14 @@ pub struct PlanSnapshot {
     /// `plan_keys.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_objects: Vec<ObjectRun>,
+    /// The key-sink keys the listed entries name, the last one planned and how long keys
+    /// left behind are kept (see `plan_key_numbers.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_numbers: Vec<KeyNumberRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_key_number: Option<u64>,
+    #[serde(default)]
+    pub key_hold_secs: f64,
 }
 
 /// A player must not cache a live playlist longer than half a target duration.

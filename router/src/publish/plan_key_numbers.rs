@@ -1,0 +1,108 @@
+//! The publishing plan's keys held by a key sink (`key_sink`): which key number each planned
+//! segment's `#EXT-X-KEY` names, so that the sink can say which is the oldest key any entry of
+//! any of its views (live window, time-shift view, open or finished archive) still names, or
+//! will name ([`KeyFloor`]). The playlist deletes a key at the key sink only once every sink
+//! publishing it is past that key (see `topology::key_reaper`).
+//!
+//! A number's run starts at the first segment planned with it and lasts until the next run
+//! (another key, or segments that name no key-sink key: in the clear, gaps, keys stored
+//! beside). Runs are kept in the plan's snapshot like the key objects' (`plan_keys.rs`).
+//!
+//! Why the floor also covers what the sink has not listed yet: key numbers only go up along
+//! the segments' order (each new key takes the next number of the playlist's counter, kept in
+//! `state_dir`), and every sink gets the segments in that order. A sink behind (its backlog or
+//! spool holds segments it has not listed) therefore only holds segments whose keys are at
+//! least the key of the last segment it planned; the floor is never above that one, even when
+//! that segment was a gap (which names no key). Pure, like the rest of the plan.
+
+use std::time::Duration;
+
+use super::plan::{NewEntry, PlaylistPlan};
+use crate::segmenter::SegmentEncryption;
+
+/// The key-sink key the segments from `first_sequence` on name (`None`: none).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyNumberRun {
+    /// The key's number; `None`: the segments name no key held by a key sink.
+    pub number: Option<u64>,
+    /// The first segment of the run.
+    pub first_sequence: u64,
+}
+
+/// What a sink's plan says of the keys at the key sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyFloor {
+    /// No entry of any view names a key numbered below it, and no segment the sink will list
+    /// later will (keys only go up).
+    pub oldest: u64,
+    /// How long a key must still be kept after it fell below the floor (RFC 8216 §6.2.2: the
+    /// segment's duration plus the longest playlist that listed it).
+    pub hold: Duration,
+}
+
+/// The key-sink key number `encryption` names, if any.
+fn key_sink_number(encryption: Option<&SegmentEncryption>) -> Option<u64> {
+    encryption
+        .filter(|encryption| encryption.key_object.is_none())
+        .map(|encryption| encryption.key_number)
+}
+
+impl PlaylistPlan {
+    /// Segment `entry` (of `planned`'s encryption, a gap's too) is planned: its key-sink key
+    /// starts a run when it is another one than the last.
+    pub(super) fn note_key_number(
+        &mut self,
+        entry: &NewEntry<'_>,
+        planned: Option<&SegmentEncryption>,
+    ) {
+        if let Some(number) = key_sink_number(planned) {
+            self.last_key_number = Some(number);
+        }
+        let number = key_sink_number(entry.encryption);
+        let runs = &mut self.key_numbers;
+        if runs.back().is_some_and(|run| run.number == number)
+            || (number.is_none() && runs.is_empty())
+        {
+            return;
+        }
+        runs.push_back(KeyNumberRun {
+            number,
+            first_sequence: entry.sequence,
+        });
+    }
+
+    /// Drops the runs of the segments before `oldest_named` (the oldest entry any view names);
+    /// the keys they named are to be kept `keep_for` from now.
+    pub(super) fn expire_key_numbers(&mut self, oldest_named: u64, keep_for: Duration) {
+        let runs = &mut self.key_numbers;
+        let before = runs.front().and_then(|run| run.number);
+        while runs.len() > 1 && runs[1].first_sequence <= oldest_named {
+            runs.pop_front();
+        }
+        if let [last] = runs.make_contiguous()
+            && last.number.is_none()
+            && last.first_sequence <= oldest_named
+        {
+            runs.clear();
+        }
+        if before.is_some() && runs.front().and_then(|run| run.number) != before {
+            self.key_hold = keep_for;
+        }
+    }
+
+    /// The oldest key-sink key this plan's views name or its later segments will; `None` when
+    /// it never planned a segment encrypted with a key-sink key.
+    pub fn key_floor(&self) -> Option<KeyFloor> {
+        let named = (self.key_numbers.iter()).filter_map(|run| run.number).min();
+        let oldest = [named, self.last_key_number].into_iter().flatten().min()?;
+        Some(KeyFloor {
+            oldest,
+            hold: self.key_hold,
+        })
+    }
+
+    /// The runs as kept in the snapshot.
+    pub(super) fn key_number_runs(&self) -> Vec<KeyNumberRun> {
+        self.key_numbers.iter().cloned().collect()
+    }
+}
