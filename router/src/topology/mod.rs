@@ -33,6 +33,8 @@ mod fmp4_tests;
 #[cfg(test)]
 mod graph_tests;
 mod heal;
+mod key_floors;
+mod key_reaper;
 mod links;
 mod master_task;
 #[cfg(test)]
@@ -146,6 +148,8 @@ pub struct Topology {
     destinations: u64,
     /// What tests put in place of the sinks a config names (nothing in production).
     seams: Seams,
+    /// The key-sink keys each sink's plans still name, by playlist (see `key_floors`).
+    key_floors: key_floors::KeyFloors,
 }
 
 impl Topology {
@@ -189,6 +193,7 @@ impl Topology {
             port_tasks: TaskTracker::new(),
             destinations: 0,
             seams,
+            key_floors: key_floors::KeyFloors::default(),
         };
         // From nothing, with the same router settings: every node is added.
         let diff = crate::config::diff::diff_nodes(&topology.graph, &graph);

@@ -56,6 +56,7 @@ async fn run_once(
             durable: true,
         },
         status: NodeStatus::starting(&NodeBoard::default(), NodeId::sink("cdn")),
+        key_floors: Default::default(),
     };
     let task = tokio::spawn(run_sink(start, inbox));
     let playlist: PlaylistId = Arc::from("cam");

@@ -140,6 +140,7 @@ fn start(
             durable,
         },
         status: NodeStatus::starting(&NodeBoard::default(), NodeId::sink(name)),
+        key_floors: Default::default(),
     }
 }
 
