@@ -33,6 +33,8 @@ mod fmp4_tests;
 #[cfg(test)]
 mod graph_tests;
 mod heal;
+#[cfg(test)]
+mod key_deletion_tests;
 mod key_floors;
 mod key_reaper;
 mod links;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use streamrouter_plugin::{ObjectMeta, Sink, SinkError};
@@ -134,6 +134,13 @@ pub(super) struct MemorySink {
     types: Mutex<BTreeMap<String, String>>,
     /// Playlist versions that named (EXT-X-MAP) an init segment not stored at the time.
     missing_objects: Mutex<Vec<String>>,
+    /// Where the keys its playlists name by URI are: a key sink, and the URIs' prefix.
+    key_sink: Mutex<Option<(String, Arc<MemorySink>)>>,
+    /// As a key sink: the sinks whose playlists name its keys, the URIs' prefix, when a
+    /// playlist version stored at one of them last named each key, and how long a key must
+    /// stay after that.
+    key_users: Mutex<(Vec<Weak<MemorySink>>, String, Duration)>,
+    named_at: Mutex<BTreeMap<String, Instant>>,
 }
 
 impl MemorySink {
@@ -172,6 +179,76 @@ impl MemorySink {
         self.text(key).map(|text| Media::parse(&text))
     }
 
+    /// Makes `key_sink` the store of the keys the playlists of `users` name by URIs starting
+    /// with `prefix`: every playlist version they store must name keys it holds, and it must
+    /// not delete a key one of their playlists names now, nor sooner than `hold` after a
+    /// version naming it was stored (both recorded in [`Self::missing_objects`]).
+    pub(super) fn serve_keys(
+        key_sink: &Arc<MemorySink>,
+        prefix: &str,
+        hold: Duration,
+        users: &[Arc<MemorySink>],
+    ) {
+        for user in users {
+            *user.key_sink.lock().unwrap() = Some((prefix.to_owned(), Arc::clone(key_sink)));
+        }
+        let weak = users.iter().map(Arc::downgrade).collect();
+        *key_sink.key_users.lock().unwrap() = (weak, prefix.to_owned(), hold);
+    }
+
+    /// Whether one of the playlists it holds names URI `uri` in an `#EXT-X-KEY`.
+    fn names_key(&self, uri: &str) -> Option<String> {
+        let objects = self.objects.lock().unwrap();
+        let line = format!("#EXT-X-KEY:METHOD=AES-128,URI=\"{uri}\"");
+        (objects.iter())
+            .filter(|(k, _)| k.ends_with(".m3u8"))
+            .find(|(_, text)| String::from_utf8_lossy(text).contains(&line))
+            .map(|(k, _)| k.clone())
+    }
+
+    /// Checks the keys a playlist version being stored names by URI are at the key sink.
+    fn check_keys_named(&self, playlist: &str, text: &str) {
+        let Some((prefix, keys)) = self.key_sink.lock().unwrap().clone() else {
+            return;
+        };
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("#EXT-X-KEY:METHOD=AES-128,URI=\"") else {
+                continue;
+            };
+            let Some(name) = rest.split('"').next().and_then(|u| u.strip_prefix(&prefix)) else {
+                continue;
+            };
+            if keys.bytes(name).is_none() {
+                let missing = format!("{playlist}: key {name} not at the key sink");
+                self.missing_objects.lock().unwrap().push(missing);
+            }
+            keys.named_at
+                .lock()
+                .unwrap()
+                .insert(name.to_owned(), Instant::now());
+        }
+    }
+
+    /// As a key sink: checks no user names key `key` now, nor did within the hold.
+    fn check_key_deleted(&self, key: &str) {
+        let (users, prefix, hold) = self.key_users.lock().unwrap().clone();
+        let mut problems = Vec::new();
+        for user in users.iter().filter_map(Weak::upgrade) {
+            if let Some(playlist) = user.names_key(&format!("{prefix}{key}")) {
+                problems.push(format!("{playlist}: key {key} deleted while named"));
+            }
+        }
+        if let Some(named) = self.named_at.lock().unwrap().get(key)
+            && named.elapsed() < hold
+        {
+            problems.push(format!(
+                "key {key} deleted {:?} after last named",
+                named.elapsed()
+            ));
+        }
+        self.missing_objects.lock().unwrap().extend(problems);
+    }
+
     /// Down (every call fails, temporarily) or up again.
     pub(super) fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
@@ -190,6 +267,7 @@ impl Sink for MemorySink {
         self.refuse(key)?;
         let mut objects = self.objects.lock().unwrap();
         if key.ends_with(".m3u8") {
+            self.check_keys_named(key, &String::from_utf8_lossy(body));
             let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
             for line in String::from_utf8_lossy(body).lines() {
                 let Some(uri) = named_object(line) else {
@@ -215,6 +293,8 @@ impl Sink for MemorySink {
 
     fn delete(&self, key: &str) -> Result<(), SinkError> {
         self.refuse(key)?;
+        // Before its own lock: a user's put holds the user's, then this one's.
+        self.check_key_deleted(key);
         let mut objects = self.objects.lock().unwrap();
         let name = key.rsplit('/').next().unwrap_or(key);
         for (playlist, text) in objects.iter().filter(|(k, _)| k.ends_with(".m3u8")) {

@@ -12,7 +12,9 @@ use crate::playlist::PlanSettings;
 use crate::publish::journal::Journal;
 use crate::segmenter::Segment;
 use crate::status::NodeBoard;
+use crate::topology::backlog::BacklogLimits;
 use crate::topology::links::sink_queue;
+use tokio_util::sync::CancellationToken;
 
 fn settings(window: usize) -> PlanSettings {
     let mut settings = plan_settings();

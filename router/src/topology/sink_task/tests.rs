@@ -15,7 +15,9 @@ use super::*;
 use crate::playlist::SegmentNamePattern;
 use crate::playlist::{PlanSettings, PlaylistConfig};
 use crate::segmenter::Segment;
+use crate::topology::backlog::BacklogLimits;
 use crate::topology::links::sink_queue;
+use tokio_util::sync::CancellationToken;
 
 /// A sink whose segment stores wait while it is held (a slow sink, released by the test),
 /// refuses everything (temporarily) while `down`, and remembers what it holds.
