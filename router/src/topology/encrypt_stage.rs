@@ -100,8 +100,9 @@ impl EncryptStage {
 
     /// Sink `sink` no longer publishes the playlist: the keys it may still name stay.
     pub async fn sink_left(&mut self, sink: &str, store: &SequenceStore) {
+        let in_use = self.sealer.key_number();
         if let Some(reaper) = &mut self.reaper {
-            reaper.sink_left(sink, store).await;
+            reaper.sink_left(sink, in_use, store).await;
         }
     }
 

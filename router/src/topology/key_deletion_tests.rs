@@ -176,3 +176,81 @@ async fn after_a_restart_nothing_the_sinks_name_is_deleted_and_old_keys_go_on_go
     assert_nothing_missing([&good, &flaky, &keys]);
     running.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_that_never_reported_holds_every_key_back_across_a_restart() {
+    let config = config(3, AT_KEY_SINK);
+    let running = Running::start("", &config).await;
+    let (good, flaky, keys) = sinks(&running);
+    // Down from the start: its plan lists nothing; its backlog will list every key.
+    flaky.set_down(true);
+    running.segments("e-good", PLAYLIST, 3).await;
+    let at = good
+        .media(PLAYLIST)
+        .unwrap()
+        .entries
+        .last()
+        .unwrap()
+        .sequence;
+    until("eight more segments", || lists(&good, at + 8)).await;
+    assert!(held(&keys).contains(&0), "{:?}", held(&keys));
+    let running = running.restart(&config).await;
+    let at = good
+        .media(PLAYLIST)
+        .unwrap()
+        .entries
+        .last()
+        .unwrap()
+        .sequence;
+    until("eight segments after the restart", || lists(&good, at + 8)).await;
+    let now = held(&keys);
+    let newest = *now.iter().max().unwrap();
+    assert!(newest >= 6, "{now:?}");
+    assert!((0..=newest).all(|n| now.contains(&n)), "{now:?}");
+    flaky.set_down(false);
+    until("the flaky sink caught up", || lists(&flaky, at + 10)).await;
+    until("the old keys deleted", || {
+        (!held(&keys).contains(&2)).then_some(())
+    })
+    .await;
+    assert_nothing_missing([&good, &flaky, &keys]);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_that_left_keeps_the_keys_its_final_version_names_and_later_ones_go() {
+    let config = config(3, AT_KEY_SINK);
+    let mut running = Running::start("", &config).await;
+    let (good, flaky, keys) = sinks(&running);
+    running.segments("e-flaky", PLAYLIST, 3).await;
+    let without_flaky = config.replace(
+        "path = \"/srv/flaky\"\ninputs = [\"e-feed\"]",
+        "path = \"/srv/flaky\"\ninputs = []",
+    );
+    assert_ne!(without_flaky, config);
+    running.reload(&without_flaky, &[]).await;
+    until("the flaky sink's final version", || {
+        flaky.media(PLAYLIST).filter(|m| m.endlist)
+    })
+    .await;
+    let last = named(&flaky);
+    let at = good
+        .media(PLAYLIST)
+        .unwrap()
+        .entries
+        .last()
+        .unwrap()
+        .sequence;
+    until("keys after the flaky sink's deleted", || {
+        let held = held(&keys);
+        let newest = *last.last()?;
+        let listed = good.media(PLAYLIST)?.entries.last()?.sequence;
+        (!held.contains(&(newest + 1)) && listed >= at + 6).then_some(())
+    })
+    .await;
+    let held = held(&keys);
+    assert!(last.iter().all(|n| held.contains(n)), "{held:?} {last:?}");
+    assert_nothing_missing([&good, &flaky, &keys]);
+    assert_decrypts(&flaky, |uri| keys.bytes(uri.strip_prefix(PREFIX)?));
+    running.stop().await;
+}

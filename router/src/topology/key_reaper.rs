@@ -75,12 +75,17 @@ impl KeyReaper {
     }
 
     /// Sink `sink` no longer publishes the playlist: the keys its final version may name are
-    /// kept for good.
-    pub async fn sink_left(&mut self, sink: &str, store: &SequenceStore) {
+    /// kept for good — up to `in_use`, the key of the last segments it was given (keys only
+    /// go up), or when none was used yet by this task, the last key taken.
+    pub async fn sink_left(&mut self, sink: &str, in_use: Option<u64>, store: &SequenceStore) {
         let Some(mut ledger) = self.ledger(store).await else {
             return;
         };
-        let last_key = match store.last_key_number().await {
+        let last_key = match in_use.map(|n| Ok(Some(n))) {
+            Some(known) => known,
+            None => store.last_key_number().await,
+        };
+        let last_key = match last_key {
             Ok(Some(last)) => last,
             Ok(None) => return,
             Err(error) => {
