@@ -40,6 +40,8 @@ mod key_reaper;
 mod links;
 mod master_task;
 #[cfg(test)]
+mod memory_sink;
+#[cfg(test)]
 mod outage_tests;
 mod playlist_task;
 #[cfg(test)]
