@@ -80,6 +80,7 @@ pub struct PlaylistPlan {
     pub(super) key_numbers: VecDeque<KeyNumberRun>,
     pub(super) last_key_number: Option<u64>,
     pub(super) key_hold: Duration,
+    pub(super) abandoned_keys: Vec<(u64, u64)>,
 }
 
 /// A segment some view lists.
@@ -115,6 +116,7 @@ impl PlaylistPlan {
             key_numbers: VecDeque::new(),
             last_key_number: None,
             key_hold: Duration::ZERO,
+            abandoned_keys: Vec::new(),
         }
     }
 
@@ -142,6 +144,7 @@ impl PlaylistPlan {
             key_numbers: self.key_number_runs(),
             last_key_number: self.last_key_number,
             key_hold_secs: self.key_hold.as_secs_f64(),
+            abandoned_keys: self.abandoned_keys.clone(),
         }
     }
 
@@ -179,6 +182,7 @@ impl PlaylistPlan {
             key_numbers,
             last_key_number,
             key_hold_secs,
+            abandoned_keys,
         } = snapshot;
         if keys.len() != playlist.entries.len() {
             return None;
@@ -207,6 +211,7 @@ impl PlaylistPlan {
             key_numbers: key_numbers.into(),
             last_key_number,
             key_hold: Duration::try_from_secs_f64(key_hold_secs).unwrap_or_default(),
+            abandoned_keys,
         };
         plan.restore_views(playlist, views, &entries, &keys);
         plan.cache_control = cache_control_of(&plan.playlist);
@@ -264,6 +269,7 @@ impl PlaylistPlan {
         }
         self.rebase_inits();
         self.rebase_key_objects();
+        self.abandon_key_numbers();
     }
 
     /// Whether the playlist has ended (its final version has EXT-X-ENDLIST).
@@ -481,6 +487,9 @@ pub struct PlanSnapshot {
     pub last_key_number: Option<u64>,
     #[serde(default)]
     pub key_hold_secs: f64,
+    /// Key-sink keys kept for good for where the sink stored before it moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abandoned_keys: Vec<(u64, u64)>,
 }
 
 /// A player must not cache a live playlist longer than half a target duration.

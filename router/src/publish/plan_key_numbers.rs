@@ -30,7 +30,7 @@ pub struct KeyNumberRun {
 }
 
 /// What a sink's plan says of the keys at the key sink.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyFloor {
     /// No entry of any view names a key numbered below it, and no segment the sink will list
     /// later will (keys only go up).
@@ -38,6 +38,9 @@ pub struct KeyFloor {
     /// How long a key must still be kept after it fell below the floor (RFC 8216 §6.2.2: the
     /// segment's duration plus the longest playlist that listed it).
     pub hold: Duration,
+    /// Keys kept for good, from–to inclusive: those named where the sink stored before it
+    /// moved (its playlist there stays as it was).
+    pub kept: Vec<(u64, u64)>,
 }
 
 /// The key-sink key number `encryption` names, if any.
@@ -98,7 +101,18 @@ impl PlaylistPlan {
         Some(KeyFloor {
             oldest,
             hold: self.key_hold,
+            kept: self.abandoned_keys.clone(),
         })
+    }
+
+    /// The plan now publishes elsewhere (its sink moved): the keys its playlists at the old
+    /// place name are kept for good, up to the last one planned.
+    pub(super) fn abandon_key_numbers(&mut self) {
+        if let (Some(floor), Some(last)) = (self.key_floor(), self.last_key_number)
+            && !(self.abandoned_keys.iter()).any(|(from, to)| *from <= floor.oldest && last <= *to)
+        {
+            self.abandoned_keys.push((floor.oldest, last));
+        }
     }
 
     /// The runs as kept in the snapshot.

@@ -81,3 +81,18 @@ fn gaps_never_raise_the_floor_past_the_last_key_and_it_survives_the_snapshot() {
     beside.add(&sealed, SystemTime::UNIX_EPOCH);
     assert_eq!(beside.key_floor(), None);
 }
+
+#[test]
+fn a_sink_that_moved_keeps_the_keys_its_old_place_names_for_good() {
+    let mut plan = PlaylistPlan::new(settings(3, None));
+    floors(&mut plan, 4);
+    plan.rebase();
+    let floor = plan.key_floor().unwrap();
+    assert_eq!(floor.kept, [(0, 1)]);
+    // The old listing no longer holds the floor back, and a second move keeps no more.
+    plan.add(&at_key_sink(2, 14), SystemTime::UNIX_EPOCH);
+    assert_eq!(plan.key_floor().unwrap().oldest, 2);
+    let json = serde_json::to_string(&plan.snapshot()).unwrap();
+    let restored = PlaylistPlan::restore(serde_json::from_str(&json).unwrap()).unwrap();
+    assert_eq!(restored.key_floor().unwrap().kept, [(0, 1)]);
+}

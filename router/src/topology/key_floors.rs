@@ -109,12 +109,21 @@ impl KeyLedger {
     }
 
     /// A sink that published the playlist left it with floor `floor` (`None`: it never
-    /// reported), the last key taken being `last_key`: it keeps what it may still name.
-    pub fn sink_left(&mut self, floor: Option<u64>, last_key: u64) {
-        let from = floor.unwrap_or(self.below).max(self.below);
-        let covered = (self.kept.iter()).any(|(f, t)| *f <= from && last_key <= *t);
-        if from <= last_key && !covered {
-            self.kept.push((from, last_key));
+    /// reported), the key in use being `last_key`: it keeps what it may still name, and what
+    /// it kept for where it stored before a move.
+    pub fn sink_left(&mut self, floor: Option<&KeyFloor>, last_key: u64) {
+        let from = floor.map_or(self.below, |f| f.oldest).max(self.below);
+        self.keep(from, last_key);
+        for (from, to) in floor.map(|f| f.kept.clone()).unwrap_or_default() {
+            self.keep(from.max(self.below), to);
+        }
+    }
+
+    /// Keeps `from..=to` for good (unless it is kept already).
+    fn keep(&mut self, from: u64, to: u64) {
+        let covered = (self.kept.iter()).any(|(f, t)| *f <= from && to <= *t);
+        if from <= to && !covered {
+            self.kept.push((from, to));
         }
     }
 }
@@ -141,19 +150,21 @@ pub fn due_deletions<'a>(
 ) -> Option<Deletion> {
     let mut lowest: Option<u64> = None;
     let mut hold = Duration::ZERO;
+    // What a sink kept for where it stored before a move stays too.
+    let mut moved = Vec::new();
     for sink in outputs {
         let floor = floors.get(sink)?;
         lowest = Some(lowest.map_or(floor.oldest, |l| l.min(floor.oldest)));
         hold = hold.max(floor.hold);
+        moved.extend(floor.kept.iter().copied());
     }
     let lowest = lowest?;
     let below = in_use.map_or(lowest, |in_use| in_use.min(lowest));
     if below <= ledger.below {
         return None;
     }
-    let numbers = (ledger.below..below)
-        .filter(|n| !ledger.keeps(*n))
-        .collect();
+    let kept = |n: u64| ledger.keeps(n) || moved.iter().any(|(f, t)| (*f..=*t).contains(&n));
+    let numbers = (ledger.below..below).filter(|n| !kept(*n)).collect();
     Some(Deletion {
         numbers,
         below,
@@ -169,6 +180,7 @@ mod tests {
         KeyFloor {
             oldest,
             hold: Duration::from_secs(hold),
+            kept: Vec::new(),
         }
     }
 
@@ -209,17 +221,23 @@ mod tests {
             below: 2,
             kept: Vec::new(),
         };
-        // It last named keys 4 on; key 6 was the last taken when it left.
-        ledger.sink_left(Some(4), 6);
+        // It last named keys 4 on; key 6 was in use when it left.
+        ledger.sink_left(Some(&floor(4, 0)), 6);
         // One that never reported keeps everything not yet deleted.
         ledger.sink_left(None, 3);
         assert_eq!(ledger.kept, [(4, 6), (2, 3)]);
-        ledger.sink_left(Some(5), 6);
+        ledger.sink_left(Some(&floor(5, 0)), 6);
         assert_eq!(ledger.kept.len(), 2, "already kept");
-        let floors = BTreeMap::from([("a".to_owned(), floor(10, 1))]);
+        // A sink that moved keeps what its playlist at the old place names.
+        let mut moved = floor(10, 1);
+        moved.kept = vec![(8, 8)];
+        let floors = BTreeMap::from([("a".to_owned(), moved.clone())]);
         let due = due_deletions(&sinks(&["a"]), &floors, &ledger, None).unwrap();
-        assert_eq!(due.numbers, [7, 8, 9]);
+        assert_eq!(due.numbers, [7, 9]);
         assert_eq!(due.below, 10);
+        let mut left = ledger.clone();
+        left.sink_left(Some(&moved), 12);
+        assert_eq!(left.kept, [(4, 6), (2, 3), (10, 12), (8, 8)]);
         let text = ledger.render();
         assert_eq!(KeyLedger::parse(&text), Ok(ledger));
         assert_eq!(KeyLedger::parse("below x").unwrap_err().line, 1);

@@ -94,8 +94,8 @@ impl KeyReaper {
                 u64::MAX
             }
         };
-        let floor = self.floors.of(&self.playlist).get(sink).map(|f| f.oldest);
-        ledger.sink_left(floor, last_key);
+        let floors = self.floors.of(&self.playlist);
+        ledger.sink_left(floors.get(sink), last_key);
         if self.save(store, &ledger).await {
             tracing::info!(playlist = %self.playlist, %sink, "the keys its last version names stay at the key sink");
         }
