@@ -10,7 +10,9 @@
 //! playlist remuxes each segment first (`fmp4_stage`) and queues a new init segment to every
 //! sink before the first segment naming it; a sink added later gets the current init after its
 //! plan. An encrypted playlist encrypts each segment (after the fMP4 stage) with the key its
-//! `encrypt_stage` gives, and publishes nothing it could not encrypt. Masters get the cut
+//! `encrypt_stage` gives, and publishes nothing it could not encrypt; with a key sink, after
+//! each segment and when its sinks change, it deletes there the keys no sink names any more
+//! (`key_reaper`). Masters get the cut
 //! MPEG-TS segment (their CODECS are read from it; BANDWIDTH then
 //! counts TS bytes, a little above the fragments').
 
