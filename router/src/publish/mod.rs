@@ -31,7 +31,7 @@ use streamrouter_plugin::{
 
 pub use plan::{Operation, PlaylistPlan, SEGMENT_CACHE_CONTROL};
 pub use plan_inits::ObjectRun;
-pub use plan_key_numbers::{KeyFloor, KeyNumberRun};
+pub use plan_key_numbers::{KeyFloor, KeyNumberRun, KeySinkKeys};
 
 use crate::playlist::{MediaPlaylist, PlanSettings};
 use crate::segmenter::Segment;

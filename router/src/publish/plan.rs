@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use super::plan_inits::ObjectRun;
-use super::plan_key_numbers::KeyNumberRun;
+use super::plan_key_numbers::KeySinkKeys;
 use super::views::{Archives, Dvr, ViewsSnapshot};
 use crate::playlist::master::relative_uri;
 use crate::playlist::{MediaPlaylist, PlanSettings, PlaylistEntry, PlaylistSnapshot};
@@ -75,12 +75,8 @@ pub struct PlaylistPlan {
     /// The key files stored beside the segments that entries name, oldest first (see
     /// `plan_keys.rs`).
     pub(super) key_objects: VecDeque<ObjectRun>,
-    /// The key-sink keys entries name, oldest first, the last one planned and how long the
-    /// keys left behind are kept (see `plan_key_numbers.rs`).
-    pub(super) key_numbers: VecDeque<KeyNumberRun>,
-    pub(super) last_key_number: Option<u64>,
-    pub(super) key_hold: Duration,
-    pub(super) abandoned_keys: Vec<(u64, u64)>,
+    /// The key-sink keys entries name (see `plan_key_numbers.rs`).
+    pub(super) key_sink_keys: KeySinkKeys,
 }
 
 /// A segment some view lists.
@@ -113,10 +109,7 @@ impl PlaylistPlan {
             init_key: None,
             inits: VecDeque::new(),
             key_objects: VecDeque::new(),
-            key_numbers: VecDeque::new(),
-            last_key_number: None,
-            key_hold: Duration::ZERO,
-            abandoned_keys: Vec::new(),
+            key_sink_keys: KeySinkKeys::default(),
         }
     }
 
@@ -141,10 +134,7 @@ impl PlaylistPlan {
             init_key: self.init_key.clone(),
             inits: self.inits.iter().cloned().collect(),
             key_objects: self.key_objects.iter().cloned().collect(),
-            key_numbers: self.key_number_runs(),
-            last_key_number: self.last_key_number,
-            key_hold_secs: self.key_hold.as_secs_f64(),
-            abandoned_keys: self.abandoned_keys.clone(),
+            key_sink_keys: self.key_sink_keys.clone(),
         }
     }
 
@@ -179,10 +169,7 @@ impl PlaylistPlan {
             init_key,
             inits,
             key_objects,
-            key_numbers,
-            last_key_number,
-            key_hold_secs,
-            abandoned_keys,
+            key_sink_keys,
         } = snapshot;
         if keys.len() != playlist.entries.len() {
             return None;
@@ -208,10 +195,7 @@ impl PlaylistPlan {
             init_key,
             inits: inits.into(),
             key_objects: key_objects.into(),
-            key_numbers: key_numbers.into(),
-            last_key_number,
-            key_hold: Duration::try_from_secs_f64(key_hold_secs).unwrap_or_default(),
-            abandoned_keys,
+            key_sink_keys,
         };
         plan.restore_views(playlist, views, &entries, &keys);
         plan.cache_control = cache_control_of(&plan.playlist);
@@ -479,17 +463,9 @@ pub struct PlanSnapshot {
     /// `plan_keys.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_objects: Vec<ObjectRun>,
-    /// The key-sink keys the listed entries name, the last one planned and how long keys
-    /// left behind are kept (see `plan_key_numbers.rs`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub key_numbers: Vec<KeyNumberRun>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_key_number: Option<u64>,
-    #[serde(default)]
-    pub key_hold_secs: f64,
-    /// Key-sink keys kept for good for where the sink stored before it moved.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub abandoned_keys: Vec<(u64, u64)>,
+    /// The key-sink keys the listed entries name (see `plan_key_numbers.rs`).
+    #[serde(default, skip_serializing_if = "KeySinkKeys::is_empty")]
+    pub key_sink_keys: KeySinkKeys,
 }
 
 /// A player must not cache a live playlist longer than half a target duration.

@@ -15,6 +15,7 @@
 //! least the key of the last segment it planned; the floor is never above that one, even when
 //! that segment was a gap (which names no key). Pure, like the rest of the plan.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::plan::{NewEntry, PlaylistPlan};
@@ -27,6 +28,30 @@ pub struct KeyNumberRun {
     pub number: Option<u64>,
     /// The first segment of the run.
     pub first_sequence: u64,
+}
+
+/// What a plan knows of its key-sink keys, kept in its snapshot as is.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeySinkKeys {
+    /// The keys entries name, oldest first.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    runs: VecDeque<KeyNumberRun>,
+    /// The key of the last segment planned (a gap's too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last: Option<u64>,
+    /// How long the keys left behind last are kept.
+    #[serde(default)]
+    hold: Duration,
+    /// Keys kept for good for where the sink stored before it moved, from–to inclusive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    abandoned: Vec<(u64, u64)>,
+}
+
+impl KeySinkKeys {
+    /// Whether it knows nothing (a playlist without a key sink).
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.last.is_none() && self.abandoned.is_empty()
+    }
 }
 
 /// What a sink's plan says of the keys at the key sink.
@@ -58,11 +83,12 @@ impl PlaylistPlan {
         entry: &NewEntry<'_>,
         planned: Option<&SegmentEncryption>,
     ) {
+        let keys = &mut self.key_sink_keys;
         if let Some(number) = key_sink_number(planned) {
-            self.last_key_number = Some(number);
+            keys.last = Some(number);
         }
         let number = key_sink_number(entry.encryption);
-        let runs = &mut self.key_numbers;
+        let runs = &mut keys.runs;
         if runs.back().is_some_and(|run| run.number == number)
             || (number.is_none() && runs.is_empty())
         {
@@ -77,7 +103,7 @@ impl PlaylistPlan {
     /// Drops the runs of the segments before `oldest_named` (the oldest entry any view names);
     /// the keys they named are to be kept `keep_for` from now.
     pub(super) fn expire_key_numbers(&mut self, oldest_named: u64, keep_for: Duration) {
-        let runs = &mut self.key_numbers;
+        let runs = &mut self.key_sink_keys.runs;
         let before = runs.front().and_then(|run| run.number);
         while runs.len() > 1 && runs[1].first_sequence <= oldest_named {
             runs.pop_front();
@@ -89,34 +115,32 @@ impl PlaylistPlan {
             runs.clear();
         }
         if before.is_some() && runs.front().and_then(|run| run.number) != before {
-            self.key_hold = keep_for;
+            self.key_sink_keys.hold = keep_for;
         }
     }
 
     /// The oldest key-sink key this plan's views name or its later segments will; `None` when
     /// it never planned a segment encrypted with a key-sink key.
     pub fn key_floor(&self) -> Option<KeyFloor> {
-        let named = (self.key_numbers.iter()).filter_map(|run| run.number).min();
-        let oldest = [named, self.last_key_number].into_iter().flatten().min()?;
+        let keys = &self.key_sink_keys;
+        let named = (keys.runs.iter()).filter_map(|run| run.number).min();
+        let oldest = [named, keys.last].into_iter().flatten().min()?;
         Some(KeyFloor {
             oldest,
-            hold: self.key_hold,
-            kept: self.abandoned_keys.clone(),
+            hold: keys.hold,
+            kept: keys.abandoned.clone(),
         })
     }
 
     /// The plan now publishes elsewhere (its sink moved): the keys its playlists at the old
     /// place name are kept for good, up to the last one planned.
     pub(super) fn abandon_key_numbers(&mut self) {
-        if let (Some(floor), Some(last)) = (self.key_floor(), self.last_key_number)
-            && !(self.abandoned_keys.iter()).any(|(from, to)| *from <= floor.oldest && last <= *to)
-        {
-            self.abandoned_keys.push((floor.oldest, last));
+        let (Some(floor), Some(last)) = (self.key_floor(), self.key_sink_keys.last) else {
+            return;
+        };
+        let abandoned = &mut self.key_sink_keys.abandoned;
+        if !(abandoned.iter()).any(|(from, to)| *from <= floor.oldest && last <= *to) {
+            abandoned.push((floor.oldest, last));
         }
-    }
-
-    /// The runs as kept in the snapshot.
-    pub(super) fn key_number_runs(&self) -> Vec<KeyNumberRun> {
-        self.key_numbers.iter().cloned().collect()
     }
 }
