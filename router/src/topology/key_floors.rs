@@ -128,6 +128,9 @@ impl KeyLedger {
     }
 }
 
+/// At most this many keys are considered for deletion at a time (one round a segment).
+pub const KEYS_PER_ROUND: u64 = 64;
+
 /// Keys to delete at the key sink, and how long each is kept first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deletion {
@@ -164,6 +167,8 @@ pub fn due_deletions<'a>(
         return None;
     }
     let kept = |n: u64| ledger.keeps(n) || moved.iter().any(|(f, t)| (*f..=*t).contains(&n));
+    // A few at a time (the first run after an upgrade may find many): each is journaled.
+    let below = below.min(ledger.below.saturating_add(KEYS_PER_ROUND));
     let numbers = (ledger.below..below).filter(|n| !kept(*n)).collect();
     Some(Deletion {
         numbers,
@@ -213,6 +218,12 @@ mod tests {
         let due = due_deletions(&outputs, &floors, &ledger, Some(4)).unwrap();
         assert_eq!(due.numbers, [3]);
         assert_eq!(due_deletions(&sinks(&[]), &floors, &ledger, Some(9)), None);
+        // Many at once go a round at a time.
+        floors.insert("a".into(), floor(1000, 0));
+        floors.insert("b".into(), floor(1000, 0));
+        let due = due_deletions(&outputs, &floors, &ledger, None).unwrap();
+        assert_eq!(due.numbers.len() as u64, KEYS_PER_ROUND);
+        assert_eq!(due.below, ledger.below + KEYS_PER_ROUND);
     }
 
     #[test]
