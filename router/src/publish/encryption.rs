@@ -143,6 +143,11 @@ impl Sealer {
         self.current = Some((key, 0));
     }
 
+    /// The number of the key in use, if there is one.
+    pub fn key_number(&self) -> Option<u64> {
+        self.current.as_ref().map(|(key, _)| key.number)
+    }
+
     /// The object name of key `number`.
     pub fn key_name(&self, number: u64) -> String {
         self.key_name.render(number)

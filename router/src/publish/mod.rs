@@ -14,6 +14,9 @@ pub mod plan;
 mod plan_inits;
 #[cfg(test)]
 mod plan_inits_tests;
+mod plan_key_numbers;
+#[cfg(test)]
+mod plan_key_numbers_tests;
 mod plan_keys;
 #[cfg(test)]
 mod plan_keys_tests;
@@ -28,6 +31,7 @@ use streamrouter_plugin::{
 
 pub use plan::{Operation, PlaylistPlan, SEGMENT_CACHE_CONTROL};
 pub use plan_inits::ObjectRun;
+pub use plan_key_numbers::{KeyFloor, KeyNumberRun, KeySinkKeys};
 
 use crate::playlist::{MediaPlaylist, PlanSettings};
 use crate::segmenter::Segment;

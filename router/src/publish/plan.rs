@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use super::plan_inits::ObjectRun;
+use super::plan_key_numbers::KeySinkKeys;
 use super::views::{Archives, Dvr, ViewsSnapshot};
 use crate::playlist::master::relative_uri;
 use crate::playlist::{MediaPlaylist, PlanSettings, PlaylistEntry, PlaylistSnapshot};
@@ -74,6 +75,8 @@ pub struct PlaylistPlan {
     /// The key files stored beside the segments that entries name, oldest first (see
     /// `plan_keys.rs`).
     pub(super) key_objects: VecDeque<ObjectRun>,
+    /// The key-sink keys entries name (see `plan_key_numbers.rs`).
+    pub(super) key_sink_keys: KeySinkKeys,
 }
 
 /// A segment some view lists.
@@ -106,6 +109,7 @@ impl PlaylistPlan {
             init_key: None,
             inits: VecDeque::new(),
             key_objects: VecDeque::new(),
+            key_sink_keys: KeySinkKeys::default(),
         }
     }
 
@@ -130,6 +134,7 @@ impl PlaylistPlan {
             init_key: self.init_key.clone(),
             inits: self.inits.iter().cloned().collect(),
             key_objects: self.key_objects.iter().cloned().collect(),
+            key_sink_keys: self.key_sink_keys.clone(),
         }
     }
 
@@ -164,6 +169,7 @@ impl PlaylistPlan {
             init_key,
             inits,
             key_objects,
+            key_sink_keys,
         } = snapshot;
         if keys.len() != playlist.entries.len() {
             return None;
@@ -189,6 +195,7 @@ impl PlaylistPlan {
             init_key,
             inits: inits.into(),
             key_objects: key_objects.into(),
+            key_sink_keys,
         };
         plan.restore_views(playlist, views, &entries, &keys);
         plan.cache_control = cache_control_of(&plan.playlist);
@@ -246,6 +253,7 @@ impl PlaylistPlan {
         }
         self.rebase_inits();
         self.rebase_key_objects();
+        self.abandon_key_numbers();
     }
 
     /// Whether the playlist has ended (its final version has EXT-X-ENDLIST).
@@ -322,6 +330,7 @@ impl PlaylistPlan {
             encryption: segment.encryption.as_ref().filter(|_| !gap),
         };
         self.note_key_object(&entry);
+        self.note_key_number(&entry, segment.encryption.as_ref());
         let outcome = self
             .playlist
             .push(self.entry_for(&self.settings.playlist_key, &entry));
@@ -454,6 +463,9 @@ pub struct PlanSnapshot {
     /// `plan_keys.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_objects: Vec<ObjectRun>,
+    /// The key-sink keys the listed entries name (see `plan_key_numbers.rs`).
+    #[serde(default, skip_serializing_if = "KeySinkKeys::is_empty")]
+    pub key_sink_keys: KeySinkKeys,
 }
 
 /// A player must not cache a live playlist longer than half a target duration.

@@ -104,6 +104,7 @@ impl PlaylistPlan {
         let keep_for = Duration::from_secs_f64(keep_for.max(target));
         operations.extend(self.expire_inits(self.oldest_named(), keep_for));
         operations.extend(self.expire_key_objects(self.oldest_named(), keep_for));
+        self.expire_key_numbers(self.oldest_named(), keep_for);
         operations
     }
 
@@ -151,6 +152,7 @@ impl PlaylistPlan {
         }
         operations.extend(self.expire_inits(self.oldest_named(), target));
         operations.extend(self.expire_key_objects(self.oldest_named(), target));
+        self.expire_key_numbers(self.oldest_named(), target);
         operations
     }
 

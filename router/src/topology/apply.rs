@@ -183,6 +183,7 @@ impl Topology {
                 drain: new.router.stop_timeout,
                 journal: journal_place(&self.journal_root, name, new.router.state_dir.is_some()),
                 status: status.clone(),
+                key_floors: self.key_floors.clone(),
             };
             // A panic ends a sink task for now: it owns its inbox (see `heal`); what it held
             // stays in its journal.
@@ -273,6 +274,7 @@ impl Topology {
                 store: store.clone(),
                 outputs,
                 key_sink: self.key_sink_of(new, name),
+                key_floors: self.key_floors.clone(),
                 status: status.clone(),
             };
             let playlist = PlaylistTask::new(start, receiver);

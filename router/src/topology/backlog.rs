@@ -378,6 +378,15 @@ impl Backlog {
             Record::ArchiveMaster(version) => {
                 WorkItem::Command(SinkCommand::ArchiveMaster(version))
             }
+            Record::DeleteKey {
+                playlist,
+                key,
+                keep_for,
+            } => WorkItem::Command(SinkCommand::DeleteKey {
+                playlist: Arc::from(playlist),
+                name: key,
+                keep_for,
+            }),
             Record::End {
                 playlist,
                 endlist,

@@ -71,6 +71,15 @@ pub(super) fn record_of(command: &SinkCommand) -> Option<Record> {
             endlist: *endlist,
             forget: *forget,
         },
+        SinkCommand::DeleteKey {
+            playlist,
+            name,
+            keep_for,
+        } => Record::DeleteKey {
+            playlist: playlist.to_string(),
+            key: name.clone(),
+            keep_for: *keep_for,
+        },
         SinkCommand::Key(_) => return None,
     };
     Some(record)

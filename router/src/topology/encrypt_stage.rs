@@ -13,14 +13,21 @@
 //!   key is waited for (the segments queue up behind it); a key refused for good is replaced
 //!   by a new one, and a segment is never published in the clear.
 //!
+//! With a key sink, the keys no sink publishing the playlist names any more are deleted there
+//! (`key_reaper`, after each segment).
+//!
 //! Owns the keys in use; never logs a key's bytes. Knows nothing of sinks beyond the key
-//! sink's queue.
+//! sink's queue and the key floors they report.
 
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use tokio::sync::oneshot::error::TryRecvError;
 
+use std::collections::BTreeMap;
+
+use super::key_floors::KeyFloors;
+use super::key_reaper::KeyReaper;
 use super::links::{KeyDelivery, PlaylistId, SinkCommand, SinkQueue};
 use super::state::SequenceStore;
 use crate::config::model::PlaylistEncryption;
@@ -47,16 +54,23 @@ pub struct EncryptStage {
     stored_next: Option<SegmentKey>,
     /// A warning about the key sink is out (not repeated per segment).
     warned: bool,
+    /// With a key sink: what deletes the keys there.
+    reaper: Option<KeyReaper>,
 }
 
 impl EncryptStage {
     /// The stage of `playlist`, its keys stored at `key_sink` (the playlist's own sinks when
-    /// `None`).
+    /// `None`), deleted there once no floor its sinks report in `floors` names them.
     pub fn new(
         playlist: PlaylistId,
         settings: PlaylistEncryption,
         key_sink: Option<SinkQueue>,
+        floors: KeyFloors,
     ) -> Self {
+        let reaper = (key_sink.clone()).map(|queue| {
+            let name = settings.key_name.clone();
+            KeyReaper::new(Arc::clone(&playlist), floors, queue, name)
+        });
         let sealer = Sealer::new(
             settings.rotate_every,
             settings.key_name,
@@ -71,6 +85,24 @@ impl EncryptStage {
             next: None,
             stored_next: None,
             warned: false,
+            reaper,
+        }
+    }
+
+    /// With a key sink: deletes there the keys that the sinks `outputs` no longer name (never
+    /// the one in use).
+    pub async fn reap(&mut self, outputs: &BTreeMap<String, SinkQueue>, store: &SequenceStore) {
+        let in_use = self.sealer.key_number();
+        if let Some(reaper) = &mut self.reaper {
+            reaper.reap(outputs, in_use, store).await;
+        }
+    }
+
+    /// Sink `sink` no longer publishes the playlist: the keys it may still name stay.
+    pub async fn sink_left(&mut self, sink: &str, store: &SequenceStore) {
+        let in_use = self.sealer.key_number();
+        if let Some(reaper) = &mut self.reaper {
+            reaper.sink_left(sink, in_use, store).await;
         }
     }
 

@@ -44,16 +44,16 @@ path = "/srv/keys"
 inputs = []
 "#;
 
-const PLAYLIST: &str = "e-feed.m3u8";
+pub(super) const PLAYLIST: &str = "e-feed.m3u8";
 
 /// Keys stored beside the segments, under `keys/`.
 const BESIDE: &str = "key_name = \"keys/e-{key:03}.key\"";
 /// Keys at the key sink, named by URI.
-const AT_KEY_SINK: &str = "key_name = \"e-{key:03}.key\"\n\
+pub(super) const AT_KEY_SINK: &str = "key_name = \"e-{key:03}.key\"\n\
                            key_uri = \"https://keys.example.com/e-{key:03}.key\"\n\
                            key_sink = \"e-keys\"";
 
-fn config(window: usize, keys: &str) -> String {
+pub(super) fn config(window: usize, keys: &str) -> String {
     let keys_sink = match keys.contains("key_sink") {
         true => "",
         false => "[sinks.e-keys]\ntype = \"local\"\npath = \"/srv/keys\"\ninputs = []\n",
@@ -65,14 +65,14 @@ fn config(window: usize, keys: &str) -> String {
 
 /// A listed segment and the key line before it.
 #[derive(Debug)]
-struct Sealed {
+pub(super) struct Sealed {
     segment: String,
-    key_uri: String,
+    pub(super) key_uri: String,
     iv: [u8; 16],
 }
 
 /// The listed segments of `text` with their keys; panics on a listed segment without one.
-fn sealed_entries(text: &str) -> Vec<Sealed> {
+pub(super) fn sealed_entries(text: &str) -> Vec<Sealed> {
     let mut key: Option<(String, [u8; 16])> = None;
     let mut found = Vec::new();
     for line in text.lines() {
@@ -98,7 +98,10 @@ fn sealed_entries(text: &str) -> Vec<Sealed> {
 
 /// Every segment `sink` lists decrypts, with the key from `keys` (by its URI), to MPEG-TS
 /// that starts with a PAT; what it holds is not readable as MPEG-TS. The key numbers named.
-fn assert_decrypts(sink: &MemorySink, keys: impl Fn(&str) -> Option<Vec<u8>>) -> Vec<String> {
+pub(super) fn assert_decrypts(
+    sink: &MemorySink,
+    keys: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Vec<String> {
     let text = sink.text(PLAYLIST).unwrap();
     let entries = sealed_entries(&text);
     assert!(!entries.is_empty(), "{text}");

@@ -167,6 +167,17 @@ pub enum SinkCommand {
     /// was stored: the playlist encrypts with the key only then. Never journaled (a restarted
     /// playlist makes a new key).
     Key(KeyDelivery),
+    /// Delete a playlist's AES-128 key file at this sink (its `key_sink`) once `keep_for` and
+    /// the sink's `delete_grace` have passed: no sink publishing the playlist names it any
+    /// more. Journaled, so a restart still deletes it.
+    DeleteKey {
+        /// The playlist whose key it is.
+        playlist: PlaylistId,
+        /// Object key of the key file.
+        name: String,
+        /// How long it is kept first.
+        keep_for: std::time::Duration,
+    },
     /// Publish a master playlist version (after the variant playlists it lists, which were
     /// queued before it).
     Master {

@@ -6,12 +6,15 @@
 //! that panics is restarted in place with backoff, its channels kept (see `heal`; the test
 //! fault switch that makes one panic is `fault`). Must not parse media or config itself (the
 //! model's values come checked); it wires the stages together. What the tasks send each other
-//! is defined in `links`, apart from every task, so that none imports from another.
+//! is defined in `links`, apart from every task, so that none imports from another. The one
+//! thing the tasks share besides channels is the registry of which key-sink keys each sink
+//! still names (`key_floors`), written by the sink tasks and read by the playlist tasks.
 //!
 //! Tested in process on tokio's paused clock (`testkit`, with in-memory sinks put in place of
 //! the configured ones through `seams`): each kind of reload (`graph_tests`), a thousand feeds
 //! and a stop with a dead sink (`scale_tests`), an outage and a restart (`outage_tests`), and
-//! panics that heal (`tests`); what `apply` does is planned by `apply_plan`, tested alone.
+//! panics that heal (`tests`), key deletion at a key sink (`key_deletion_tests`); what
+//! `apply` does is planned by `apply_plan`, tested alone.
 
 mod apply;
 mod apply_masters;
@@ -33,8 +36,14 @@ mod fmp4_tests;
 #[cfg(test)]
 mod graph_tests;
 mod heal;
+#[cfg(test)]
+mod key_deletion_tests;
+mod key_floors;
+mod key_reaper;
 mod links;
 mod master_task;
+#[cfg(test)]
+mod memory_sink;
 #[cfg(test)]
 mod outage_tests;
 mod playlist_task;
@@ -146,6 +155,8 @@ pub struct Topology {
     destinations: u64,
     /// What tests put in place of the sinks a config names (nothing in production).
     seams: Seams,
+    /// The key-sink keys each sink's plans still name, by playlist (see `key_floors`).
+    key_floors: key_floors::KeyFloors,
 }
 
 impl Topology {
@@ -189,6 +200,7 @@ impl Topology {
             port_tasks: TaskTracker::new(),
             destinations: 0,
             seams,
+            key_floors: key_floors::KeyFloors::default(),
         };
         // From nothing, with the same router settings: every node is added.
         let diff = crate::config::diff::diff_nodes(&topology.graph, &graph);

@@ -10,7 +10,9 @@
 //! playlist remuxes each segment first (`fmp4_stage`) and queues a new init segment to every
 //! sink before the first segment naming it; a sink added later gets the current init after its
 //! plan. An encrypted playlist encrypts each segment (after the fMP4 stage) with the key its
-//! `encrypt_stage` gives, and publishes nothing it could not encrypt. Masters get the cut
+//! `encrypt_stage` gives, and publishes nothing it could not encrypt; with a key sink, after
+//! each segment and when its sinks change, it deletes there the keys no sink names any more
+//! (`key_reaper`). Masters get the cut
 //! MPEG-TS segment (their CODECS are read from it; BANDWIDTH then
 //! counts TS bytes, a little above the fragments').
 
@@ -25,6 +27,7 @@ use tokio::time::Instant;
 use super::encrypt_stage::EncryptStage;
 use super::fmp4_stage::{Converted, Fmp4Stage};
 use super::heal::{NodeTask, Restart};
+use super::key_floors::KeyFloors;
 use super::links::{
     MasterInput, PlaylistId, PlaylistInput, PlaylistSettings, SinkCommand, SinkQueue,
 };
@@ -82,6 +85,8 @@ pub struct PlaylistStart {
     pub outputs: BTreeMap<String, SinkQueue>,
     /// The sink storing its keys (`key_sink`), when it is encrypted and has one.
     pub key_sink: Option<SinkQueue>,
+    /// The key-sink keys its sinks still name (see `key_floors`).
+    pub key_floors: KeyFloors,
     /// Its entry on the status board.
     pub status: NodeStatus,
 }
@@ -121,11 +126,13 @@ impl PlaylistTask {
             store,
             outputs,
             key_sink,
+            key_floors,
             status,
         } = start;
         let fmp4 = (settings.init_name.clone()).map(|init_name| Fmp4Stage::new(&name, init_name));
-        let encrypt = (settings.encryption.clone())
-            .map(|encryption| EncryptStage::new(Arc::clone(&name), encryption, key_sink));
+        let encrypt = (settings.encryption.clone()).map(|encryption| {
+            EncryptStage::new(Arc::clone(&name), encryption, key_sink, key_floors)
+        });
         Self {
             encrypt,
             fresh: predecessor.is_none(),
@@ -267,6 +274,7 @@ impl PlaylistTask {
                 });
             }
         }
+        self.reap_keys().await;
         true
     }
 }
@@ -335,6 +343,16 @@ impl NodeTask for PlaylistTask {
 }
 
 impl PlaylistTask {
+    /// With a key sink: deletes there the keys no sink names any more (kept when the playlist
+    /// keeps expired segments).
+    async fn reap_keys(&mut self) {
+        if let Some(stage) = &mut self.encrypt
+            && self.settings.plan.delete_expired
+        {
+            stage.reap(&self.outputs, &self.store).await;
+        }
+    }
+
     /// The sinks publishing the playlist from now on: those left get a final version, new
     /// ones the plan.
     async fn set_outputs(&mut self, new: BTreeMap<String, SinkQueue>) {
@@ -347,6 +365,9 @@ impl PlaylistTask {
                     forget: true,
                 });
                 tracing::info!(playlist = %name, %sink, "no longer published there: final version sent");
+                if let Some(stage) = &mut self.encrypt {
+                    stage.sink_left(sink, &self.store).await;
+                }
             }
         }
         if self.planned {
@@ -366,5 +387,6 @@ impl PlaylistTask {
             }
         }
         self.outputs = new;
+        self.reap_keys().await;
     }
 }

@@ -6,13 +6,17 @@
 //! a restart goes on after it rather than back to the source's timestamps. An encrypted
 //! playlist keeps the number its next AES-128 key gets (`NAME.keys`), taken before the key is
 //! made, so a restart never reuses a key number (the keys themselves are in the sinks'
-//! journals and at the sinks that store them).
+//! journals and at the sinks that store them), and, with a key sink, which keys it was sent
+//! for deletion and which it keeps for good (`NAME.keyledger`, see `key_floors`), so that no
+//! key is deleted twice nor one kept for a sink that left deleted after a restart.
 //!
 //! Owns the files under `state_dir/playlists/`; nothing else.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use super::key_floors::KeyLedger;
 
 /// The last init segment a playlist stored: its number `n` and the CRC-32 of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,8 @@ pub struct SequenceStore {
     timeline: Arc<Mutex<Option<i64>>>,
     /// The number the next key gets, shared the same way.
     next_key: Arc<Mutex<Option<u64>>>,
+    /// The key ledger, shared the same way.
+    ledger: Arc<Mutex<Option<KeyLedger>>>,
 }
 
 impl SequenceStore {
@@ -48,6 +54,7 @@ impl SequenceStore {
             init: Arc::default(),
             timeline: Arc::default(),
             next_key: Arc::default(),
+            ledger: Arc::default(),
         }
     }
 
@@ -105,6 +112,47 @@ impl SequenceStore {
         self.write_file("keys", format!("{}\n", number + 1)).await?;
         *self.next_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(number + 1);
         Ok(number)
+    }
+
+    /// The number of the last key taken, if any was.
+    pub async fn last_key_number(&self) -> io::Result<Option<u64>> {
+        let known = *self.next_key.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = match known {
+            Some(next) => next,
+            None => match self.read_file("keys").await {
+                Some(text) => text.trim().parse().map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidData, "unreadable key number state")
+                })?,
+                None => 0,
+            },
+        };
+        Ok(next.checked_sub(1))
+    }
+
+    /// The key ledger (in memory, else from its file; empty for a playlist without one).
+    pub async fn load_key_ledger(&self) -> io::Result<KeyLedger> {
+        let known = self
+            .ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(ledger) = known {
+            return Ok(ledger);
+        }
+        let ledger = match self.read_file("keyledger").await {
+            Some(text) => KeyLedger::parse(&text)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?,
+            None => KeyLedger::default(),
+        };
+        *self.ledger.lock().unwrap_or_else(PoisonError::into_inner) = Some(ledger.clone());
+        Ok(ledger)
+    }
+
+    /// Records the key ledger.
+    pub async fn save_key_ledger(&self, ledger: &KeyLedger) -> io::Result<()> {
+        self.write_file("keyledger", ledger.render()).await?;
+        *self.ledger.lock().unwrap_or_else(PoisonError::into_inner) = Some(ledger.clone());
+        Ok(())
     }
 
     /// The next sequence number to use: the stored one, or 1.
@@ -171,6 +219,27 @@ mod tests {
         let memory = SequenceStore::new(None, "cam");
         assert_eq!(memory.take_key_number().await.unwrap(), 0);
         assert_eq!(memory.take_key_number().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_key_ledger_and_the_last_key_survive_a_new_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(store.last_key_number().await.unwrap(), None);
+        assert_eq!(store.load_key_ledger().await.unwrap(), KeyLedger::default());
+        store.take_key_number().await.unwrap();
+        store.take_key_number().await.unwrap();
+        let ledger = KeyLedger {
+            below: 4,
+            kept: vec![(1, 2)],
+        };
+        store.save_key_ledger(&ledger).await.unwrap();
+        let again = SequenceStore::new(Some(dir.path()), "cam");
+        assert_eq!(again.last_key_number().await.unwrap(), Some(1));
+        assert_eq!(again.load_key_ledger().await.unwrap(), ledger);
+        std::fs::write(dir.path().join("playlists/cam.keyledger"), "below x").unwrap();
+        let damaged = SequenceStore::new(Some(dir.path()), "cam");
+        assert!(damaged.load_key_ledger().await.is_err());
     }
 
     #[tokio::test]

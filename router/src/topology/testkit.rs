@@ -7,15 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use streamrouter_plugin::{ObjectMeta, Sink, SinkError};
 use tokio::task::Id;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub(super) use super::memory_sink::MemorySink;
 use super::{Seams, Topology};
 use crate::config::diff::GraphDiff;
 use crate::config::model::Graph;
@@ -122,124 +121,6 @@ fn packet(
     }
     *counter = (*counter + 1) & 0x0f;
     p
-}
-
-/// A sink in memory: what it holds, and a switch that makes it refuse everything (temporarily)
-/// like a server that is down.
-#[derive(Default)]
-pub(super) struct MemorySink {
-    objects: Mutex<BTreeMap<String, Vec<u8>>>,
-    down: AtomicBool,
-    /// Each object's Content-Type as stored.
-    types: Mutex<BTreeMap<String, String>>,
-    /// Playlist versions that named (EXT-X-MAP) an init segment not stored at the time.
-    missing_objects: Mutex<Vec<String>>,
-}
-
-impl MemorySink {
-    /// Object `key` as text, if stored.
-    pub(super) fn text(&self, key: &str) -> Option<String> {
-        let objects = self.objects.lock().unwrap();
-        objects
-            .get(key)
-            .map(|body| String::from_utf8_lossy(body).into_owned())
-    }
-
-    /// Object `key`'s bytes, if stored.
-    pub(super) fn bytes(&self, key: &str) -> Option<Vec<u8>> {
-        self.objects.lock().unwrap().get(key).cloned()
-    }
-
-    /// Object `key`'s Content-Type as last stored.
-    pub(super) fn content_type(&self, key: &str) -> Option<String> {
-        self.types.lock().unwrap().get(key).cloned()
-    }
-
-    /// Every `PLAYLIST: OBJECT` where a playlist version was stored naming an init segment or
-    /// a key file that was not stored then (or `PLAYLIST: OBJECT deleted` when it went while
-    /// named).
-    pub(super) fn missing_objects(&self) -> Vec<String> {
-        self.missing_objects.lock().unwrap().clone()
-    }
-
-    /// The keys it holds.
-    pub(super) fn keys(&self) -> Vec<String> {
-        self.objects.lock().unwrap().keys().cloned().collect()
-    }
-
-    /// Media playlist `key` as stored now, if it is.
-    pub(super) fn media(&self, key: &str) -> Option<Media> {
-        self.text(key).map(|text| Media::parse(&text))
-    }
-
-    /// Down (every call fails, temporarily) or up again.
-    pub(super) fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    fn refuse(&self, key: &str) -> Result<(), SinkError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(SinkError::temporary(key, "connection refused"));
-        }
-        Ok(())
-    }
-}
-
-impl Sink for MemorySink {
-    fn put(&self, key: &str, body: &[u8], meta: &ObjectMeta<'_>) -> Result<(), SinkError> {
-        self.refuse(key)?;
-        let mut objects = self.objects.lock().unwrap();
-        if key.ends_with(".m3u8") {
-            let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
-            for line in String::from_utf8_lossy(body).lines() {
-                let Some(uri) = named_object(line) else {
-                    continue;
-                };
-                let init = match dir {
-                    "" => uri.to_owned(),
-                    dir => format!("{dir}/{uri}"),
-                };
-                if !objects.contains_key(&init) {
-                    self.missing_objects
-                        .lock()
-                        .unwrap()
-                        .push(format!("{key}: {init}"));
-                }
-            }
-        }
-        objects.insert(key.to_owned(), body.to_vec());
-        let types = &mut self.types.lock().unwrap();
-        types.insert(key.to_owned(), meta.content_type.to_owned());
-        Ok(())
-    }
-
-    fn delete(&self, key: &str) -> Result<(), SinkError> {
-        self.refuse(key)?;
-        let mut objects = self.objects.lock().unwrap();
-        let name = key.rsplit('/').next().unwrap_or(key);
-        for (playlist, text) in objects.iter().filter(|(k, _)| k.ends_with(".m3u8")) {
-            let text = String::from_utf8_lossy(text);
-            if (text.lines().filter_map(named_object))
-                .any(|uri| uri.rsplit('/').next() == Some(name))
-            {
-                self.missing_objects
-                    .lock()
-                    .unwrap()
-                    .push(format!("{playlist}: {key} deleted"));
-            }
-        }
-        objects.remove(key);
-        Ok(())
-    }
-}
-
-/// The object a playlist line names beside the segments, relative to the playlist: an init
-/// segment (EXT-X-MAP) or a key file (EXT-X-KEY with a relative URI).
-fn named_object(line: &str) -> Option<&str> {
-    let rest = (line.strip_prefix("#EXT-X-MAP:URI=\""))
-        .or_else(|| line.strip_prefix("#EXT-X-KEY:METHOD=AES-128,URI=\""))?;
-    let uri = rest.split('"').next()?;
-    (!uri.contains("://")).then_some(uri)
 }
 
 /// The tasks of a running feed (source, segmenter, playlist named alike): the same ids after a

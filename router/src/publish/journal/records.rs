@@ -111,6 +111,15 @@ pub enum Record {
     },
     /// Publish a period's archive master.
     ArchiveMaster(ArchiveMasterVersion),
+    /// Delete a key file (this sink is the playlist's key sink) once `keep_for` has passed.
+    DeleteKey {
+        /// The playlist node.
+        playlist: String,
+        /// Object key of the key file.
+        key: String,
+        /// How long it is kept first.
+        keep_for: std::time::Duration,
+    },
     /// The playlist ended here.
     End {
         /// The playlist node.

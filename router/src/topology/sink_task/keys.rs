@@ -5,7 +5,10 @@
 //! key is stored again before the next segment. The plan expires keys with their last entry.
 //!
 //! As a playlist's `key_sink`, the sink stores the keys it is given ([`KeyDelivery`]) and says
-//! whether it did; the playlist encrypts with a key only then.
+//! whether it did; the playlist encrypts with a key only then. It deletes them when told
+//! (`SinkCommand::DeleteKey`, through its expiry like a segment). As a sink publishing a
+//! playlist whose keys are at a key sink, it says after each item which is the oldest key its
+//! plan names or will name (`key_floors`), the delay its `delete_grace` adds included.
 //!
 //! Owns which key of each playlist is stored where; never logs a key's bytes.
 
@@ -14,7 +17,7 @@ use std::collections::BTreeMap;
 use super::super::links::{KeyDelivery, PlaylistId};
 use super::Worker;
 use super::perform::Pin;
-use crate::publish::put_key;
+use crate::publish::{KeyFloor, PlaylistPlan, put_key};
 use crate::segmenter::Segment;
 
 /// The key file of each playlist last stored at the sink, and at which destination.
@@ -39,6 +42,17 @@ pub(super) enum KeyReady {
 }
 
 impl Worker<'_> {
+    /// Says which key-sink keys `playlist`'s plan still names (or will).
+    pub(super) fn report_key_floor(&self, playlist: &PlaylistId) {
+        let grace = self.setup.borrow().limits.delete_grace;
+        let floor =
+            (self.plans.get(playlist).and_then(PlaylistPlan::key_floor)).map(|floor| KeyFloor {
+                hold: floor.hold + grace,
+                ..floor
+            });
+        self.key_floors.report(playlist, self.name, floor);
+    }
+
     /// Stores a key file for a playlist that keeps its keys here, retrying temporary
     /// failures; tells the playlist whether it was stored.
     pub(super) async fn store_delivered_key(&mut self, delivery: KeyDelivery) {

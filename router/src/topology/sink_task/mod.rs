@@ -42,22 +42,22 @@ mod keys;
 mod perform;
 #[cfg(test)]
 mod resume_tests;
+mod setup;
 mod store;
 #[cfg(test)]
 mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use streamrouter_plugin::{Sink, SinkError};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use super::backlog::{Backlog, BacklogLimits, DepthGauges, WorkItem, blocking, run_intake};
+use super::backlog::{Backlog, DepthGauges, WorkItem, blocking, run_intake};
+use super::key_floors::KeyFloors;
 use super::links::{PlaylistId, SinkCommand, SinkInbox};
 use crate::publish::journal::{Completion, PlanChange, Recovered};
 use crate::publish::{ObjectHeaders, Operation, PlaylistPlan, put_playlist};
@@ -68,60 +68,13 @@ use inits::Inits;
 use journal_open::open_journal;
 use keys::StoredKeys;
 use perform::{Pin, SinkReport, perform};
+pub use setup::{JournalPlace, SinkLimits, SinkSetup, SinkStart};
 use store::Stored;
 
 /// Master playlists change rarely (a new rendition set or measured attributes).
 const MASTER_CACHE_CONTROL: &str = "max-age=10";
 /// How often a sink catching up from its spool says how far it has come.
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(10);
-
-/// How far a sink may fall behind, how long expired segments linger, which headers it stores.
-#[derive(Debug, Clone)]
-pub struct SinkLimits {
-    /// Unsent segments held in memory besides the journal, and dropped beyond the limit.
-    pub backlog: BacklogLimits,
-    /// Extra time before an expired segment is deleted (`delete_grace`).
-    pub delete_grace: Duration,
-    /// Content-Type and Cache-Control of the objects.
-    pub headers: Arc<ObjectHeaders>,
-}
-
-/// What a sink is now; a reload sends a new one.
-#[derive(Clone)]
-pub struct SinkSetup {
-    /// The instance.
-    pub sink: Arc<dyn Sink>,
-    /// Where it stores: a new value means a new place, where the plans' listed segments are not.
-    pub destination: u64,
-    /// Its limits and headers.
-    pub limits: SinkLimits,
-}
-
-/// Where a sink keeps its journal.
-#[derive(Debug, Clone)]
-pub struct JournalPlace {
-    /// The journal's directory.
-    pub dir: PathBuf,
-    /// Under `state_dir`: every change is fsync'd and kept across runs. Otherwise the journal
-    /// only spares memory, and is removed when the sink is done.
-    pub durable: bool,
-}
-
-/// How a sink task starts.
-pub struct SinkStart {
-    /// Node name.
-    pub name: String,
-    /// The instance and settings, changed by reloads.
-    pub setup: watch::Receiver<SinkSetup>,
-    /// Cancelled when the daemon stops or a reload removes the sink.
-    pub stop: CancellationToken,
-    /// How long it goes on publishing once stopped (`stop_timeout`).
-    pub drain: Duration,
-    /// Its journal.
-    pub journal: JournalPlace,
-    /// Its entry on the status board.
-    pub status: NodeStatus,
-}
 
 /// Runs until every sender is gone and the backlog is drained, or until the drain time after a
 /// stop has passed: what is unsent then stays in the journal. Starts with what the journal
@@ -134,6 +87,7 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
         drain,
         journal: place,
         status,
+        key_floors,
     } = start;
     let (journal, mut recovered) = open_journal(&name, &place, drain).await;
     if let Some(journal) = &journal {
@@ -151,7 +105,8 @@ pub async fn run_sink(start: SinkStart, inbox: SinkInbox) {
         depth.clone(),
         next_id,
     );
-    let worker = Worker::new(&name, setup, &backlog, status.clone(), depth, recovered);
+    let mut worker = Worker::new(&name, setup, &backlog, status.clone(), depth, recovered);
+    worker.key_floors = key_floors;
     let deadline = async {
         stop.cancelled().await;
         tokio::time::sleep(drain).await;
@@ -203,6 +158,8 @@ struct Worker<'a> {
     inits: Inits,
     /// The key files its playlists' segments need, stored here.
     keys: StoredKeys,
+    /// Where it says which key-sink keys its plans name (see `key_floors`).
+    key_floors: KeyFloors,
 }
 
 impl<'a> Worker<'a> {
@@ -257,11 +214,16 @@ impl<'a> Worker<'a> {
             archive_masters: ArchiveMasters::new(recovered.archive_masters),
             inits: Inits::default(),
             keys: StoredKeys::default(),
+            key_floors: KeyFloors::default(),
         }
     }
 
     async fn run(mut self) {
         let mut last_progress_log = Instant::now();
+        // What the journal's plans name, before anything else is done.
+        for playlist in self.plans.keys() {
+            self.report_key_floor(playlist);
+        }
         loop {
             let next_deadline = self.expiring.peek().map(|Reverse(e)| e.due);
             let next_retirement = self.next_retirement();
@@ -354,6 +316,13 @@ impl<'a> Worker<'a> {
                 WorkItem::Command(SinkCommand::Key(delivery)) => {
                     self.store_delivered_key(delivery).await
                 }
+                WorkItem::Command(SinkCommand::DeleteKey { name, keep_for, .. }) => {
+                    let expire = Operation::Expire {
+                        key: name,
+                        keep_for,
+                    };
+                    done.deletions = self.carry_out(vec![expire], None).await;
+                }
                 WorkItem::Command(SinkCommand::Master { key, text }) => {
                     self.masters.insert(key.clone(), text.clone());
                     self.put_master(key.clone(), text.clone()).await;
@@ -375,6 +344,7 @@ impl<'a> Worker<'a> {
                     if forget {
                         self.inits.forget(&playlist);
                         self.keys.forget(&playlist);
+                        self.key_floors.report(&playlist, self.name, None);
                         self.plans.remove(&playlist);
                         self.persisted.remove(&playlist);
                         done.forget = Some(playlist.to_string());
@@ -385,6 +355,7 @@ impl<'a> Worker<'a> {
             }
             if let Some(playlist) = changed {
                 done.plan = self.plan_change(&playlist);
+                self.report_key_floor(&playlist);
             }
             self.complete(work.id, done).await;
         }

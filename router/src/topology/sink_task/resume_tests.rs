@@ -9,10 +9,12 @@ use super::tests::{TestSink, plan_settings, quick_sink};
 use super::*;
 use crate::config::model::NodeId;
 use crate::playlist::PlanSettings;
-use crate::publish::journal::Journal;
+use crate::publish::journal::{Journal, Record};
 use crate::segmenter::Segment;
 use crate::status::NodeBoard;
+use crate::topology::backlog::BacklogLimits;
 use crate::topology::links::sink_queue;
+use tokio_util::sync::CancellationToken;
 
 fn settings(window: usize) -> PlanSettings {
     let mut settings = plan_settings();
@@ -56,6 +58,7 @@ async fn run_once(
             durable: true,
         },
         status: NodeStatus::starting(&NodeBoard::default(), NodeId::sink("cdn")),
+        key_floors: Default::default(),
     };
     let task = tokio::spawn(run_sink(start, inbox));
     let playlist: PlaylistId = Arc::from("cam");
@@ -164,4 +167,78 @@ async fn a_restarted_window_is_full_at_once_and_what_left_it_is_deleted_later() 
     assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:3\n"), "{text}");
     let (_, held) = Journal::open(dir.path(), true).unwrap();
     assert_eq!(held.deletions.len(), 2, "1 and 2 are still due later");
+}
+
+/// Starts a durable key sink `keys` over `dir`; its queue and task.
+fn start_key_sink(
+    sink: &Arc<TestSink>,
+    dir: &std::path::Path,
+) -> (
+    crate::topology::links::SinkQueue,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let (setup_sender, receiver) = watch::channel(setup(sink));
+    let (queue, inbox) = sink_queue();
+    let stop = CancellationToken::new();
+    let start = SinkStart {
+        name: "keys".into(),
+        setup: receiver,
+        stop: stop.clone(),
+        drain: Duration::from_millis(100),
+        journal: JournalPlace {
+            dir: dir.to_owned(),
+            durable: true,
+        },
+        status: NodeStatus::starting(&NodeBoard::default(), NodeId::sink("keys")),
+        key_floors: Default::default(),
+    };
+    let task = tokio::spawn(async move {
+        run_sink(start, inbox).await;
+        drop(setup_sender);
+    });
+    (queue, stop, task)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_deletion_is_journaled_and_carried_out_by_the_next_run_after_its_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = quick_sink();
+    sink.objects
+        .lock()
+        .unwrap()
+        .insert("k-1.key".into(), vec![1; 16]);
+    // Run 1: the sink is down; the deletion waits in the queue behind a plan's master.
+    sink.down.store(true, Ordering::SeqCst);
+    let (queue, stop, task) = start_key_sink(&sink, dir.path());
+    queue.send(SinkCommand::Master {
+        key: "master.m3u8".into(),
+        text: "#EXTM3U\n".into(),
+    });
+    queue.send(SinkCommand::DeleteKey {
+        playlist: Arc::from("cam"),
+        name: "k-1.key".into(),
+        keep_for: Duration::from_secs(30),
+    });
+    drop(queue);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.cancel();
+    task.await.unwrap();
+    let (_, held) = Journal::open(dir.path(), true).unwrap();
+    assert!(
+        (held.queue.iter()).any(|(_, record)| matches!(record, Record::DeleteKey { .. })),
+        "{:?}",
+        held.queue
+    );
+    drop(held);
+    // Run 2: the sink is back; the key stays for its hold, then goes.
+    sink.down.store(false, Ordering::SeqCst);
+    let (queue, stop, task) = start_key_sink(&sink, dir.path());
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert!(sink.objects.lock().unwrap().contains_key("k-1.key"));
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert!(!sink.objects.lock().unwrap().contains_key("k-1.key"));
+    drop(queue);
+    stop.cancel();
+    task.await.unwrap();
 }

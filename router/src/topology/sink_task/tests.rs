@@ -15,7 +15,9 @@ use super::*;
 use crate::playlist::SegmentNamePattern;
 use crate::playlist::{PlanSettings, PlaylistConfig};
 use crate::segmenter::Segment;
+use crate::topology::backlog::BacklogLimits;
 use crate::topology::links::sink_queue;
+use tokio_util::sync::CancellationToken;
 
 /// A sink whose segment stores wait while it is held (a slow sink, released by the test),
 /// refuses everything (temporarily) while `down`, and remembers what it holds.
@@ -140,6 +142,7 @@ fn start(
             durable,
         },
         status: NodeStatus::starting(&NodeBoard::default(), NodeId::sink(name)),
+        key_floors: Default::default(),
     }
 }
 
