@@ -75,13 +75,7 @@ async fn old_keys_leave_the_key_sink_once_no_sink_names_them_and_the_hold_passed
         (!held.contains(&0) && !held.contains(&1) && !held.is_empty()).then_some(())
     })
     .await;
-    let at = good
-        .media(PLAYLIST)
-        .unwrap()
-        .entries
-        .last()
-        .unwrap()
-        .sequence;
+    let at = last_sequence(&good);
     until("four more segments", || lists(&good, at + 4)).await;
     assert_nothing_missing([&good, &flaky, &keys]);
     let key_of = |uri: &str| keys.bytes(uri.strip_prefix(PREFIX)?);
@@ -104,13 +98,7 @@ async fn a_sink_down_holds_back_every_key_it_lists_or_will_list() {
     flaky.set_down(true);
     let listed = named(&flaky);
     let oldest = *listed.first().unwrap();
-    let at = good
-        .media(PLAYLIST)
-        .unwrap()
-        .entries
-        .last()
-        .unwrap()
-        .sequence;
+    let at = last_sequence(&good);
     until("twelve more segments at the good sink", || {
         lists(&good, at + 12)
     })
@@ -153,13 +141,7 @@ async fn after_a_restart_nothing_the_sinks_name_is_deleted_and_old_keys_go_on_go
     let ledger = running.dir.path().join("state/playlists/e-feed.keyledger");
     let text = std::fs::read_to_string(&ledger).unwrap();
     assert!(text.starts_with("below "), "{text}");
-    let at = good
-        .media(PLAYLIST)
-        .unwrap()
-        .entries
-        .last()
-        .unwrap()
-        .sequence;
+    let at = last_sequence(&good);
     until("ten segments after the restart", || lists(&good, at + 10)).await;
     let now = held(&keys);
     let newest = *now.iter().max().unwrap();
@@ -185,23 +167,11 @@ async fn a_sink_that_never_reported_holds_every_key_back_across_a_restart() {
     // Down from the start: its plan lists nothing; its backlog will list every key.
     flaky.set_down(true);
     running.segments("e-good", PLAYLIST, 3).await;
-    let at = good
-        .media(PLAYLIST)
-        .unwrap()
-        .entries
-        .last()
-        .unwrap()
-        .sequence;
+    let at = last_sequence(&good);
     until("eight more segments", || lists(&good, at + 8)).await;
     assert!(held(&keys).contains(&0), "{:?}", held(&keys));
     let running = running.restart(&config).await;
-    let at = good
-        .media(PLAYLIST)
-        .unwrap()
-        .entries
-        .last()
-        .unwrap()
-        .sequence;
+    let at = last_sequence(&good);
     until("eight segments after the restart", || lists(&good, at + 8)).await;
     let now = held(&keys);
     let newest = *now.iter().max().unwrap();
@@ -234,13 +204,7 @@ async fn a_sink_that_left_keeps_the_keys_its_final_version_names_and_later_ones_
     })
     .await;
     let last = named(&flaky);
-    let at = good
-        .media(PLAYLIST)
-        .unwrap()
-        .entries
-        .last()
-        .unwrap()
-        .sequence;
+    let at = last_sequence(&good);
     until("keys after the flaky sink's deleted", || {
         let held = held(&keys);
         let newest = *last.last()?;
@@ -253,4 +217,10 @@ async fn a_sink_that_left_keeps_the_keys_its_final_version_names_and_later_ones_
     assert_nothing_missing([&good, &flaky, &keys]);
     assert_decrypts(&flaky, |uri| keys.bytes(uri.strip_prefix(PREFIX)?));
     running.stop().await;
+}
+
+/// The sequence number of the last entry `sink`'s playlist lists.
+fn last_sequence(sink: &MemorySink) -> u64 {
+    let media = sink.media(PLAYLIST).unwrap();
+    media.entries.last().unwrap().sequence
 }
