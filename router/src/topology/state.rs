@@ -99,16 +99,7 @@ impl SequenceStore {
     /// Takes the next key number (in memory, else from its file; 0 for a playlist that never
     /// had a key): it is recorded as taken before it is returned, so no restart reuses it.
     pub async fn take_key_number(&self) -> io::Result<u64> {
-        let known = *self.next_key.lock().unwrap_or_else(PoisonError::into_inner);
-        let number = match known {
-            Some(number) => number,
-            None => match self.read_file("keys").await {
-                Some(text) => text.trim().parse().map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidData, "unreadable key number state")
-                })?,
-                None => 0,
-            },
-        };
+        let number = self.next_key_number().await?;
         self.write_file("keys", format!("{}\n", number + 1)).await?;
         *self.next_key.lock().unwrap_or_else(PoisonError::into_inner) = Some(number + 1);
         Ok(number)
@@ -116,17 +107,21 @@ impl SequenceStore {
 
     /// The number of the last key taken, if any was.
     pub async fn last_key_number(&self) -> io::Result<Option<u64>> {
+        Ok(self.next_key_number().await?.checked_sub(1))
+    }
+
+    /// The number the next key gets: in memory, else from its file, else 0.
+    async fn next_key_number(&self) -> io::Result<u64> {
         let known = *self.next_key.lock().unwrap_or_else(PoisonError::into_inner);
-        let next = match known {
-            Some(next) => next,
-            None => match self.read_file("keys").await {
-                Some(text) => text.trim().parse().map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidData, "unreadable key number state")
-                })?,
-                None => 0,
-            },
-        };
-        Ok(next.checked_sub(1))
+        if let Some(next) = known {
+            return Ok(next);
+        }
+        match self.read_file("keys").await {
+            Some(text) => text.trim().parse().map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidData, "unreadable key number state")
+            }),
+            None => Ok(0),
+        }
     }
 
     /// The key ledger (in memory, else from its file; empty for a playlist without one).
