@@ -31,7 +31,7 @@ use streamrouter_plugin::{
 
 pub use plan::{Operation, PlaylistPlan, SEGMENT_CACHE_CONTROL};
 pub use plan_inits::ObjectRun;
-pub use plan_key_numbers::{KeyFloor, KeyNumberRun, KeySinkKeys};
+pub use plan_key_numbers::{KeyFloor, KeySinkKeys};
 
 use crate::playlist::{MediaPlaylist, PlanSettings};
 use crate::segmenter::Segment;

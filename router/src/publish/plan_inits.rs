@@ -15,11 +15,13 @@ use super::plan::{Operation, PlaylistPlan};
 use crate::playlist::{PlaylistEntry, SegmentFormat};
 
 /// The object the segments from `first_sequence` on need beside them: an init segment (`None`:
-/// MPEG-TS, no init) or a key file (`None`: in the clear, or the key is stored elsewhere).
+/// MPEG-TS, no init) or a key file (`None`: in the clear, or the key is stored elsewhere), by
+/// object key; or the key a key sink holds for them, by number (`K = u64`; `None`: none).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ObjectRun {
-    /// Its object key.
-    pub key: Option<String>,
+pub struct ObjectRun<K = String> {
+    /// Its object key (or key number).
+    #[serde(alias = "number")]
+    pub key: Option<K>,
     /// The first segment planned after it.
     pub first_sequence: u64,
 }
@@ -80,7 +82,7 @@ impl PlaylistPlan {
     /// Expires the inits no entry names any more, each kept `keep_for` (at least as long as
     /// the last segment that needed it) — never the current one.
     pub(super) fn expire_inits(&mut self, oldest_named: u64, keep_for: Duration) -> Vec<Operation> {
-        let gone = expire_runs(&mut self.inits, self.init_key.as_deref(), oldest_named);
+        let gone = expire_runs(&mut self.inits, self.init_key.as_ref(), oldest_named);
         if !self.settings.delete_expired {
             return Vec::new();
         }
@@ -95,7 +97,11 @@ impl PlaylistPlan {
 
 /// `runs` go on with `key` from the segment numbered `first_sequence` (nothing changes when the
 /// last run has it; a run of nothing needs no start).
-pub(super) fn start_run(runs: &mut VecDeque<ObjectRun>, key: Option<String>, first_sequence: u64) {
+pub(super) fn start_run<K: PartialEq>(
+    runs: &mut VecDeque<ObjectRun<K>>,
+    key: Option<K>,
+    first_sequence: u64,
+) {
     if runs.back().is_some_and(|run| run.key == key) {
         return;
     }
@@ -118,21 +124,18 @@ pub(super) fn object_for(runs: &VecDeque<ObjectRun>, sequence: u64) -> Option<&s
 /// Drops the runs that end before `oldest_named` (the oldest entry any view names); returns
 /// the objects of those that no entry names any more — never `current`, nor one a later run
 /// names again.
-pub(super) fn expire_runs(
-    runs: &mut VecDeque<ObjectRun>,
-    current: Option<&str>,
+pub(super) fn expire_runs<K: PartialEq>(
+    runs: &mut VecDeque<ObjectRun<K>>,
+    current: Option<&K>,
     oldest_named: u64,
-) -> Vec<String> {
+) -> Vec<K> {
     let mut gone_keys = Vec::new();
     while runs.len() > 1 && runs[1].first_sequence <= oldest_named {
         let Some(gone) = runs.pop_front() else {
             break;
         };
         let Some(key) = gone.key else { continue };
-        let named = current == Some(key.as_str())
-            || runs
-                .iter()
-                .any(|run| run.key.as_deref() == Some(key.as_str()));
+        let named = current == Some(&key) || runs.iter().any(|run| run.key.as_ref() == Some(&key));
         if !named {
             gone_keys.push(key);
         }

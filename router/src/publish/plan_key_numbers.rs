@@ -19,23 +19,15 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::plan::{NewEntry, PlaylistPlan};
+use super::plan_inits::{ObjectRun, expire_runs, start_run};
 use crate::segmenter::SegmentEncryption;
-
-/// The key-sink key the segments from `first_sequence` on name (`None`: none).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KeyNumberRun {
-    /// The key's number; `None`: the segments name no key held by a key sink.
-    pub number: Option<u64>,
-    /// The first segment of the run.
-    pub first_sequence: u64,
-}
 
 /// What a plan knows of its key-sink keys, kept in its snapshot as is.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KeySinkKeys {
     /// The keys entries name, oldest first.
     #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
-    runs: VecDeque<KeyNumberRun>,
+    runs: VecDeque<ObjectRun<u64>>,
     /// The key of the last segment planned (a gap's too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last: Option<u64>,
@@ -87,34 +79,21 @@ impl PlaylistPlan {
         if let Some(number) = key_sink_number(planned) {
             keys.last = Some(number);
         }
-        let number = key_sink_number(entry.encryption);
-        let runs = &mut keys.runs;
-        if runs.back().is_some_and(|run| run.number == number)
-            || (number.is_none() && runs.is_empty())
-        {
-            return;
-        }
-        runs.push_back(KeyNumberRun {
-            number,
-            first_sequence: entry.sequence,
-        });
+        start_run(
+            &mut keys.runs,
+            key_sink_number(entry.encryption),
+            entry.sequence,
+        );
     }
 
     /// Drops the runs of the segments before `oldest_named` (the oldest entry any view names);
     /// the keys they named are to be kept `keep_for` from now.
     pub(super) fn expire_key_numbers(&mut self, oldest_named: u64, keep_for: Duration) {
         let runs = &mut self.key_sink_keys.runs;
-        let before = runs.front().and_then(|run| run.number);
-        while runs.len() > 1 && runs[1].first_sequence <= oldest_named {
-            runs.pop_front();
-        }
-        if let [last] = runs.make_contiguous()
-            && last.number.is_none()
-            && last.first_sequence <= oldest_named
-        {
-            runs.clear();
-        }
-        if before.is_some() && runs.front().and_then(|run| run.number) != before {
+        let before = runs.front().and_then(|run| run.key);
+        // The keys no entry names any more are the key sink's to delete, not this plan's.
+        expire_runs(runs, None, oldest_named);
+        if before.is_some() && runs.front().and_then(|run| run.key) != before {
             self.key_sink_keys.hold = keep_for;
         }
     }
@@ -123,7 +102,7 @@ impl PlaylistPlan {
     /// it never planned a segment encrypted with a key-sink key.
     pub fn key_floor(&self) -> Option<KeyFloor> {
         let keys = &self.key_sink_keys;
-        let named = (keys.runs.iter()).filter_map(|run| run.number).min();
+        let named = (keys.runs.iter()).filter_map(|run| run.key).min();
         let oldest = [named, keys.last].into_iter().flatten().min()?;
         Some(KeyFloor {
             oldest,

@@ -71,7 +71,7 @@ impl PlaylistPlan {
         keep_for: Duration,
     ) -> Vec<Operation> {
         let current = self.key_objects.back().and_then(|run| run.key.clone());
-        let gone = expire_runs(&mut self.key_objects, current.as_deref(), oldest_named);
+        let gone = expire_runs(&mut self.key_objects, current.as_ref(), oldest_named);
         if !self.settings.delete_expired {
             return Vec::new();
         }

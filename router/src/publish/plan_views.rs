@@ -102,9 +102,10 @@ impl PlaylistPlan {
         }
         let target = self.playlist.target_duration() as f64;
         let keep_for = Duration::from_secs_f64(keep_for.max(target));
-        operations.extend(self.expire_inits(self.oldest_named(), keep_for));
-        operations.extend(self.expire_key_objects(self.oldest_named(), keep_for));
-        self.expire_key_numbers(self.oldest_named(), keep_for);
+        let oldest_named = self.oldest_named();
+        operations.extend(self.expire_inits(oldest_named, keep_for));
+        operations.extend(self.expire_key_objects(oldest_named, keep_for));
+        self.expire_key_numbers(oldest_named, keep_for);
         operations
     }
 
@@ -150,9 +151,10 @@ impl PlaylistPlan {
                 }
             }
         }
-        operations.extend(self.expire_inits(self.oldest_named(), target));
-        operations.extend(self.expire_key_objects(self.oldest_named(), target));
-        self.expire_key_numbers(self.oldest_named(), target);
+        let oldest_named = self.oldest_named();
+        operations.extend(self.expire_inits(oldest_named, target));
+        operations.extend(self.expire_key_objects(oldest_named, target));
+        self.expire_key_numbers(oldest_named, target);
         operations
     }
 
