@@ -41,6 +41,7 @@
 //! The binary's subcommands live in `cli/` (not part of the library); `main.rs` dispatches.
 
 pub(crate) mod backoff;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod logging;

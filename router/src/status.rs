@@ -25,6 +25,18 @@ pub struct DaemonStatus {
     pub nodes: Vec<NodeReport>,
     /// The playlists of local sinks, as served by `[router] serve`.
     pub streams: Vec<StreamLink>,
+    /// In a cluster: this router's name and the feeds it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
+}
+
+/// A router's part of a cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterStatus {
+    /// This router's name.
+    pub node: String,
+    /// The feeds it owns and runs, sorted.
+    pub owned: Vec<String>,
 }
 
 /// A served playlist.

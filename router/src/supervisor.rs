@@ -24,8 +24,10 @@ use crate::http::operator::Operated;
 use crate::http::{self, Mount, Served};
 use crate::reload::{ReloadTrigger, reload_triggers};
 use crate::status::{Board, DaemonStatus, ReloadReport, ReloadResult, StreamLink};
-use crate::topology::Topology;
+use crate::topology::{ClusterLink, Topology};
 
+#[path = "supervisor_cluster.rs"]
+mod clustered;
 #[cfg(test)]
 #[path = "supervisor_tests.rs"]
 mod tests;
@@ -41,6 +43,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// The cluster of `[cluster]` could not be joined.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// How the daemon runs.
@@ -107,7 +112,33 @@ pub async fn run_daemon(
     }
     let generation_gauge = metrics::gauge!("streamrouter_config_generation");
     generation_gauge.set(1.0);
-    let mut topology = Topology::start(graph, shutdown.clone(), board).await;
+    let mut full = graph.clone();
+    let cluster = match &graph.router.cluster {
+        Some(settings) => {
+            let node = crate::cluster::node_name(settings)?;
+            let joined =
+                crate::cluster::Cluster::join(settings, node, clustered::feed_names(&graph))
+                    .await?;
+            clustered::share_feeds(&joined, &graph);
+            tracing::info!(node = %joined.node, cluster = %settings.name, "cluster: joining; feeds start once claimed");
+            Some(joined)
+        }
+        None => None,
+    };
+    let mut running_feeds = BTreeSet::new();
+    let mut topology = match &cluster {
+        Some(joined) => {
+            clustered::show(&status, joined, &running_feeds);
+            let link = ClusterLink {
+                fence: joined.fence.clone(),
+                numbers: joined.numbers(),
+            };
+            let part = clustered::running_part(&graph, &running_feeds);
+            Topology::start_clustered(part, shutdown.clone(), board, link).await
+        }
+        None => Topology::start(graph, shutdown.clone(), board).await,
+    };
+    let mut ownership = cluster.as_ref().map(|joined| joined.run.clone());
     let mut warned: BTreeSet<String> = options.warnings.iter().cloned().collect();
     let mut triggers = match reload_triggers(&options.config) {
         Ok(triggers) => Some(triggers),
@@ -120,9 +151,24 @@ pub async fn run_daemon(
         let trigger = tokio::select! {
             () = shutdown.cancelled() => break,
             trigger = next_trigger(&mut triggers) => trigger,
+            () = ownership_changed(&mut ownership) => {
+                if let Some(joined) = &cluster {
+                    clustered::follow(&mut topology, &full, joined, &mut running_feeds, &status).await;
+                }
+                continue;
+            }
         };
         let started = Instant::now();
-        let report = reload(&mut topology, &options, &trigger, &mut warned).await;
+        let part = cluster.as_ref().map(|joined| (joined, &running_feeds));
+        let report = reload(
+            &mut topology,
+            &mut full,
+            part,
+            &options,
+            &trigger,
+            &mut warned,
+        )
+        .await;
         let applied = report.result == ReloadResult::Applied;
         let streams = match serve_addr {
             Some(addr) if applied => {
@@ -165,6 +211,9 @@ pub async fn run_daemon(
         });
     }
     drop(triggers);
+    if let Some(joined) = cluster {
+        clustered::leave(&mut topology, &full, joined).await;
+    }
     topology.stop().await;
     for server in servers {
         match server.await {
@@ -217,6 +266,17 @@ fn streams_of(mounts: &[Mount], addr: SocketAddr) -> Vec<StreamLink> {
         .collect()
 }
 
+/// Returns when the cluster changes what this router runs; never without a cluster.
+async fn ownership_changed(ownership: &mut Option<watch::Receiver<BTreeSet<String>>>) {
+    if let Some(receiver) = ownership {
+        if receiver.changed().await.is_ok() {
+            return;
+        }
+        *ownership = None;
+    }
+    std::future::pending().await
+}
+
 async fn next_trigger(triggers: &mut Option<crate::reload::ReloadTriggers>) -> ReloadTrigger {
     if let Some(found) = triggers {
         if let Some(trigger) = found.recv().await {
@@ -227,9 +287,12 @@ async fn next_trigger(triggers: &mut Option<crate::reload::ReloadTriggers>) -> R
     std::future::pending().await
 }
 
-/// Loads, checks, diffs and applies the config again.
+/// Loads, checks, diffs and applies the config again. `full` is the whole config's graph
+/// (in a cluster the topology runs the part of it given in `cluster`); it becomes the new one.
 async fn reload(
     topology: &mut Topology,
+    full: &mut Graph,
+    cluster: Option<(&crate::cluster::Cluster, &BTreeSet<String>)>,
     options: &DaemonOptions,
     trigger: &ReloadTrigger,
     warned: &mut BTreeSet<String>,
@@ -242,11 +305,25 @@ async fn reload(
         Err(errors) => return refused(errors),
     };
     override_addresses(&mut new, options);
+    if let Err(refusal) = diff(full, &new) {
+        return refused(refusal_lines(&refusal, &router_keys));
+    }
+    let whole = new.clone();
+    if let Some((_, running)) = cluster {
+        new = clustered::running_part(&whole, running);
+    }
+    let share = |whole: &Graph| {
+        if let Some((joined, _)) = cluster {
+            clustered::share_feeds(joined, whole);
+        }
+    };
     let changes = match diff(topology.graph(), &new) {
         Ok(changes) => changes,
         Err(refusal) => return refused(refusal_lines(&refusal, &router_keys)),
     };
     if changes.is_empty() {
+        share(&whole);
+        *full = whole;
         return ReloadReport::now(ReloadResult::Unchanged, changes.summary(), Vec::new());
     }
     let plugin_errors = check_new_plugins(&new, &changes).await;
@@ -254,6 +331,8 @@ async fn reload(
         return refused(plugin_errors);
     }
     topology.apply(new, &changes).await;
+    share(&whole);
+    *full = whole;
     ReloadReport::now(ReloadResult::Applied, changes.summary(), Vec::new())
 }
 

@@ -1,19 +1,20 @@
 //! Compile: the text of every config file in, a [`Graph`] and every diagnostic out. Owns the
-//! order of the steps and the top level of a file (`[router]`, the five node tables,
-//! `templates`, `feeds`), merging several files and refusing a node declared twice. Pure: no
+//! order of the steps and the top level of a file (`[router]`, `[cluster]`, the five node
+//! tables, `templates`, `feeds`), merging several files and refusing a node declared twice. Pure: no
 //! I/O, no clock; `HOME`, environment variables and password files come in as an
 //! [`Environment`].
 //!
 //! Steps: parse every file (a TOML syntax error, the first of each file, stops here, so that a
 //! half-read file causes no cascade of false findings) → collect the top-level tables of each
-//! → expand templates into feed nodes (`template`) → replace `${VAR}` (`env_vars`) → check each
-//! node alone (`nodes`, `sources`, `masters`, `sinks`) → link the nodes and check the graph
+//! → expand templates into feed nodes (`template`) → replace `${VAR}` (`env_vars`) → read
+//! `[router]` (`nodes`) and `[cluster]` (`cluster_settings`) → check each node alone (`nodes`, `sources`, `masters`, `sinks`) → link the nodes and check the graph
 //! (`link`, `graph_checks`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Environment;
+use super::cluster_settings::{self, CLUSTER_ONLY_KEYS};
 use super::diagnostics::{Diagnostics, did_you_mean};
 use super::env_vars;
 use super::fields::Fields;
@@ -27,8 +28,9 @@ use super::sources;
 use super::template::{self, FeedSource, TemplateSource};
 
 /// Keys a config file may have at its top level.
-pub(super) const TOP_LEVEL_KEYS: [&str; 8] = [
+pub(super) const TOP_LEVEL_KEYS: [&str; 9] = [
     "router",
+    "cluster",
     "sources",
     "segmenters",
     "playlists",
@@ -67,13 +69,15 @@ pub(super) fn compile(
     decls.extend(template::expand(top.templates, top.feeds, &mut diagnostics));
     let decls = without_duplicates(decls, &mut diagnostics);
 
-    let router_header = top.router_header.unwrap_or(Pos {
+    let first_line = Pos {
         file: 0,
         line: 1,
         column: 1,
-    });
-    let mut router_table = top.router;
-    let router_unresolved = expand_router(&mut router_table, environment, &mut diagnostics);
+    };
+    let router_header = top.router.header.unwrap_or(first_line);
+    let mut router_table = top.router.table;
+    let router_unresolved =
+        expand_settings(&mut router_table, "router", environment, &mut diagnostics);
     let mut router_fields = Fields::new(
         &router_table,
         "router".to_owned(),
@@ -82,11 +86,32 @@ pub(super) fn compile(
         &mut diagnostics,
     )
     .muting(&router_unresolved);
-    let router = nodes::build_router(&mut router_fields, home);
+    let mut router = nodes::build_router(&mut router_fields, home);
     router_fields.finish("[router]");
-    let router_keys = (router_table.entries.iter())
+    let mut router_keys: BTreeMap<String, Location> = (router_table.entries.iter())
         .map(|entry| (entry.key.clone(), diagnostics.location(entry.key_pos)))
         .collect();
+    if let Some(cluster_header) = top.cluster.header {
+        let mut cluster_table = top.cluster.table;
+        let unresolved =
+            expand_settings(&mut cluster_table, "cluster", environment, &mut diagnostics);
+        let mut fields = Fields::new(
+            &cluster_table,
+            "cluster".to_owned(),
+            cluster_header,
+            None,
+            &mut diagnostics,
+        )
+        .muting(&unresolved);
+        router.cluster = Some(cluster_settings::build_cluster(&mut fields, home));
+        fields.finish("[cluster]");
+        // As a reload refusal names them: `cluster.KEY`, and `cluster` for the whole table.
+        router_keys.insert("cluster".to_owned(), diagnostics.location(cluster_header));
+        router_keys.extend((cluster_table.entries.iter()).map(|entry| {
+            let key = format!("cluster.{}", entry.key);
+            (key, diagnostics.location(entry.key_pos))
+        }));
+    }
 
     let mut declared = Declared::default();
     for mut decl in decls {
@@ -158,15 +183,17 @@ fn expand_node(decl: &mut NodeDecl, environment: &Environment<'_>, findings: &mu
     decl.unresolved = unresolved;
 }
 
-/// Replaces `${VAR}` in `[router]`; returns the keys left unresolved.
-fn expand_router(
-    router: &mut Table,
+/// Replaces `${VAR}` in `[router]` or `[cluster]` (`table_key`); returns the keys left
+/// unresolved.
+fn expand_settings(
+    table: &mut Table,
+    table_key: &str,
     environment: &Environment<'_>,
     diagnostics: &mut Diagnostics,
 ) -> Vec<String> {
     let mut unresolved = Vec::new();
-    for problem in env_vars::expand_table(router, environment.var) {
-        let key = format!("router.{}", problem.key);
+    for problem in env_vars::expand_table(table, environment.var) {
+        let key = format!("{table_key}.{}", problem.key);
         diagnostics.error(problem.pos, key, problem.message);
         if !unresolved.contains(&problem.key) {
             unresolved.push(problem.key);
@@ -175,12 +202,19 @@ fn expand_router(
     unresolved
 }
 
+/// A settings table (`[router]`, `[cluster]`) merged over every file: each key set once.
+#[derive(Default)]
+struct Settings {
+    table: Table,
+    /// Where the table is first written; none when no file has it.
+    header: Option<Pos>,
+}
+
 /// The top-level tables of every file, merged.
 #[derive(Default)]
 struct TopLevel {
-    /// `[router]` keys of every file (each key set once).
-    router: Table,
-    router_header: Option<Pos>,
+    router: Settings,
+    cluster: Settings,
     nodes: Vec<NodeDecl>,
     templates: Vec<TemplateSource>,
     feeds: Vec<FeedSource>,
@@ -208,7 +242,10 @@ impl TopLevel {
                 continue;
             }
             match key.as_str() {
-                "router" => self.collect_router(entry.item, diagnostics),
+                "router" => collect_settings(&mut self.router, "router", entry.item, diagnostics),
+                "cluster" => {
+                    collect_settings(&mut self.cluster, "cluster", entry.item, diagnostics);
+                }
                 "templates" => self.collect_templates(entry.item, diagnostics),
                 "feeds" => {
                     let feeds = template::feed_sources(entry.item, "feeds", None, diagnostics);
@@ -217,6 +254,10 @@ impl TopLevel {
                 unknown => {
                     let message = if ROUTER_KEYS.contains(&unknown) {
                         format!("`{unknown}` belongs in [router]: write it after a `[router]` line")
+                    } else if CLUSTER_ONLY_KEYS.contains(&unknown) {
+                        format!(
+                            "`{unknown}` belongs in [cluster]: write it after a `[cluster]` line"
+                        )
                     } else {
                         let hint = did_you_mean(unknown, TOP_LEVEL_KEYS);
                         format!(
@@ -226,22 +267,6 @@ impl TopLevel {
                     };
                     diagnostics.error(entry.key_pos, key, message);
                 }
-            }
-        }
-    }
-
-    /// Adds the keys of one file's `[router]`; a key already set by another file is an error.
-    fn collect_router(&mut self, item: Item, diagnostics: &mut Diagnostics) {
-        let Some(router) = table_or_report(item, "router", diagnostics) else {
-            return;
-        };
-        self.router_header.get_or_insert(router.1);
-        for setting in router.0.entries {
-            if let Some(first) = self.router.get(&setting.key) {
-                let message = format!("also set at {}", diagnostics.describe(first.key_pos));
-                diagnostics.error(setting.key_pos, format!("router.{}", setting.key), message);
-            } else {
-                self.router.entries.push(setting);
             }
         }
     }
@@ -265,6 +290,23 @@ impl TopLevel {
                     table,
                 });
             }
+        }
+    }
+}
+
+/// Adds the keys of one file's `[router]` or `[cluster]` (`key`); a key already set by another
+/// file is an error.
+fn collect_settings(settings: &mut Settings, key: &str, item: Item, diagnostics: &mut Diagnostics) {
+    let Some((table, header)) = table_or_report(item, key, diagnostics) else {
+        return;
+    };
+    settings.header.get_or_insert(header);
+    for setting in table.entries {
+        if let Some(first) = settings.table.get(&setting.key) {
+            let message = format!("also set at {}", diagnostics.describe(first.key_pos));
+            diagnostics.error(setting.key_pos, format!("{key}.{}", setting.key), message);
+        } else {
+            settings.table.entries.push(setting);
         }
     }
 }

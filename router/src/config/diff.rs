@@ -13,7 +13,9 @@
 //!   sequence numbers and every sink's spool, which running tasks keep open and write; `serve`
 //!   is the HTTP listener the daemon binds once at start, before the graph runs (and `--serve`
 //!   overrides it). A live `serve` is possible in principle (bind the new address, then close
-//!   the old one) but nothing does it yet, so it is refused too. Every router key is declared
+//!   the old one) but nothing does it yet, so it is refused too. `[cluster]` is the daemon's
+//!   membership of a cluster (its etcd session and lease), set up once at start: refused the
+//!   same way, named `cluster.KEY`. Every router key is declared
 //!   so in `keys` (`restart`), and any change there refuses the whole reload ([`LiveChangeRefused`]): all or nothing.
 //! - **Playlists** changed only in keys declared live (in `keys`, next to their comparison:
 //!   [`KeyEffects`]) apply to the next playlist version without a restart
@@ -194,7 +196,8 @@ pub struct GraphDiff {
     .settings.join(", ")
 )]
 pub struct LiveChangeRefused {
-    /// The settings, as `router.KEY`.
+    /// The settings, as `router.KEY` or `cluster.KEY` (`cluster` for the whole table added or
+    /// removed).
     pub settings: Vec<&'static str>,
 }
 

@@ -1,7 +1,7 @@
 //! Linking: the checked nodes in, the [`Graph`] out. Owns resolving `input`/`inputs`/`variants`
 //! (in a feed, its own nodes first, then top-level ones), kind mismatches and self-references,
 //! a sink's masters expanded into their variants, then runs `graph_checks` (and the masters'
-//! `align_variants`) and assembles the graph only when no error was found anywhere. Never reads
+//! `align_variants`, and `cluster_checks` when there is a `[cluster]`) and assembles the graph only when no error was found anywhere. Never reads
 //! a node's keys beyond those it cites.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +68,9 @@ pub(super) fn link(
     super::encryption::check_key_sinks(&declared, diagnostics);
     playlist_views::check_durations(&declared, diagnostics);
     graph_checks::warn_unused(&declared, &read, diagnostics);
+    if router.cluster.is_some() {
+        super::cluster_checks::warn_push_sources(&declared.sources, diagnostics);
+    }
     if diagnostics.error_count() > 0 {
         return None;
     }

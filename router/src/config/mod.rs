@@ -19,8 +19,14 @@
 //! - `link`: references between nodes; `graph_checks`: checks over the linked graph.
 //! - `compile`: the steps in order. `render`: a graph as text or Graphviz DOT.
 //! - `diff`: what a new graph changes against the running one, for hot reload (pure).
+//! - `cluster_settings`: the `[cluster]` table; `cluster_feeds`: the feeds (units a cluster of
+//!   routers shares out) of a graph, and a graph restricted to some of them (pure);
+//!   `cluster_checks`: the warnings a cluster adds (sources that cannot follow their feed).
 
 mod backend;
+mod cluster_checks;
+mod cluster_feeds;
+mod cluster_settings;
 mod compile;
 mod diagnostics;
 pub mod diff;
@@ -50,6 +56,7 @@ use std::path::{Path, PathBuf};
 
 use model::{Diagnostic, Location, Severity};
 
+pub use cluster_feeds::{FeedId, FeedMembers, feeds_of, restrict};
 pub use render::{render_dot, render_text};
 
 /// The outcome of loading a configuration.
@@ -59,7 +66,8 @@ pub struct Loaded {
     pub graph: Option<model::Graph>,
     /// Errors and warnings, sorted by file (in load order), line and column.
     pub diagnostics: Vec<Diagnostic>,
-    /// Where each `[router]` key is written, by key (for messages about settings).
+    /// Where each `[router]` key is written, by key, and each `[cluster]` key as `cluster.KEY`
+    /// (the table itself as `cluster`), for messages about settings.
     pub router_keys: std::collections::BTreeMap<String, Location>,
 }
 

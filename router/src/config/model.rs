@@ -1,7 +1,9 @@
 //! The compiled graph: every node resolved, validated and ready to run. Produced by
 //! `config::compile`; consumed by `check`, `graph` and the topology layer.
 //!
-//! Plain data only: no parsing, no I/O. Node names are unique per kind; references between
+//! Plain data only: no parsing, no I/O. Node names are unique per kind; the nodes of a template
+//! instance (feed) are named `FEED.NODE`, and only they have a `.` in their name
+//! ([`template_feed`]). References between
 //! nodes are by name and always resolve (compile guarantees it). A node is named outside its
 //! map by its [`NodeId`] (`id`: kind and name, shown `sinks.NAME`). Values with a rule of their
 //! own (a URL, a multicast join, a command, a segment name pattern) are held checked, as the
@@ -58,6 +60,8 @@ pub struct RouterSettings {
     /// How long sinks may go on publishing once the daemon is told to stop (`stop_timeout`);
     /// what is still unsent then stays in their journals for the next run.
     pub stop_timeout: std::time::Duration,
+    /// `[cluster]`: feeds shared over several routers through etcd; none runs alone.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// Sinks drain this long at a stop unless `stop_timeout` says otherwise: well inside a service
@@ -71,8 +75,74 @@ impl Default for RouterSettings {
             serve: None,
             listen: None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
+            cluster: None,
         }
     }
+}
+
+/// `[cluster]`: the etcd cluster through which routers share the feeds (each feed owned by
+/// one router at a time). Only the settings; the daemon's cluster layer uses them. `Debug`
+/// shows `password` as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// `etcd` (required, at least one): the etcd endpoints, each `http://HOST[:PORT]` or
+    /// `https://HOST[:PORT]` (written `HOST:PORT`, it is `http://HOST:PORT`), in the order
+    /// written, without a trailing `/`.
+    pub endpoints: Vec<String>,
+    /// `node`: this router's name in the cluster (`[A-Za-z0-9._-]+`); none: the host name,
+    /// which the daemon resolves at start.
+    pub node: Option<String>,
+    /// `lease`: how long a router's claim on its feeds lasts without renewal (default 5 s,
+    /// from [`MIN_CLUSTER_LEASE`] to [`MAX_CLUSTER_LEASE`]).
+    pub lease: std::time::Duration,
+    /// `name`: the cluster's name, the prefix of its keys in etcd (`[A-Za-z0-9._-]+`, default
+    /// [`DEFAULT_CLUSTER_NAME`]).
+    pub name: String,
+    /// `user`: etcd user name (set exactly when `password` is).
+    pub user: Option<String>,
+    /// `password`: etcd password (set exactly when `user` is).
+    pub password: Option<String>,
+    /// `ca_file`: the CA certificate(s) for `https://` endpoints, resolved like every path
+    /// (not read by compile).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `lease` unless written.
+pub const DEFAULT_CLUSTER_LEASE: std::time::Duration = std::time::Duration::from_secs(5);
+/// The shortest `lease`: shorter, one slow renewal would hand the feeds over.
+pub const MIN_CLUSTER_LEASE: std::time::Duration = std::time::Duration::from_secs(2);
+/// The longest `lease`: longer, the feeds of a router that died stay dark that long.
+pub const MAX_CLUSTER_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+/// `name` unless written.
+pub const DEFAULT_CLUSTER_NAME: &str = "streamrouter";
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ClusterSettings {
+            endpoints,
+            node,
+            lease,
+            name,
+            user,
+            password,
+            ca_file,
+        } = self;
+        f.debug_struct("ClusterSettings")
+            .field("endpoints", endpoints)
+            .field("node", node)
+            .field("lease", lease)
+            .field("name", name)
+            .field("user", user)
+            .field("password", &password.as_ref().map(|_| "***"))
+            .field("ca_file", ca_file)
+            .finish()
+    }
+}
+
+/// The feed (template instance) a node was made by, from its name: a template instance is
+/// named `FEED.NODE`, and no other node name has a `.` (compile refuses it).
+pub fn template_feed(name: &str) -> Option<&str> {
+    name.split_once('.').map(|(feed, _)| feed)
 }
 
 /// `[sources.NAME]`.

@@ -110,6 +110,8 @@ pub(super) fn build_router(fields: &mut Fields<'_>, home: Option<&Path>) -> Rout
         serve: fields.socket_addr("serve").map(|serve| serve.value),
         listen: fields.socket_addr("listen").map(|listen| listen.value),
         stop_timeout: fields.duration_or("stop_timeout", DEFAULT_STOP_TIMEOUT),
+        // `[cluster]`, its own table: read by `cluster_settings`.
+        cluster: None,
     }
 }
 

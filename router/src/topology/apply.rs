@@ -86,6 +86,7 @@ impl Topology {
             let then = removed.then_some(PlaylistInput::End {
                 stopping: false,
                 removed: true,
+                handover: self.handing_over,
             });
             let Some(handle) = self.playlists.get(name) else {
                 continue;
@@ -154,7 +155,7 @@ impl Topology {
             let setup = SinkSetup {
                 sink: self.seams.sink(node).await,
                 destination,
-                limits: sink_limits(node),
+                limits: sink_limits(node, self.cluster.as_ref()),
             };
             handle.setup.send_replace(setup);
             tracing::info!(sink = %name, keys = %keys.join(", "), moved, "sink replaced; its queue and journal are kept");
@@ -167,7 +168,7 @@ impl Topology {
             let (setup, receiver) = watch::channel(SinkSetup {
                 sink: self.seams.sink(node).await,
                 destination: self.destinations,
-                limits: sink_limits(node),
+                limits: sink_limits(node, self.cluster.as_ref()),
             });
             let (queue, inbox) = sink_queue();
             let id = NodeId::sink(name);
@@ -228,7 +229,13 @@ impl Topology {
         for name in &plan.playlists_removed {
             self.board.nodes.remove(&NodeId::playlist(name));
             if let Some(playlist) = self.playlists.remove(name) {
-                self.retiring.spawn(detached(playlist.task));
+                let (ended, ending) = tokio::sync::oneshot::channel();
+                let task = playlist.task;
+                self.retiring.spawn(async move {
+                    detached(task).await;
+                    let _ = ended.send(());
+                });
+                self.endings.push(ending);
             }
         }
         // New settings (live changes, or a restarted segmenter's target duration).
@@ -258,7 +265,13 @@ impl Topology {
             let outputs = self.outputs_of(new, name);
             let old = self.playlists.remove(name);
             let store = (old.as_ref()).map_or_else(
-                || SequenceStore::new(new.router.state_dir.as_deref(), name),
+                || {
+                    let store = SequenceStore::new(new.router.state_dir.as_deref(), name);
+                    match &self.cluster {
+                        Some(link) => store.shared(link.numbers.clone(), link.fence.feed_of(name)),
+                        None => store,
+                    }
+                },
                 |old| old.store.clone(),
             );
             let predecessor = old.map(|p| p.task);

@@ -80,7 +80,7 @@ pub(super) fn record_of(command: &SinkCommand) -> Option<Record> {
             key: name.clone(),
             keep_for: *keep_for,
         },
-        SinkCommand::Key(_) => return None,
+        SinkCommand::Key(_) | SinkCommand::Barrier(_) => return None,
     };
     Some(record)
 }

@@ -55,6 +55,9 @@ pub enum PlaylistInput {
         stopping: bool,
         /// The playlist was removed: its sinks drop its plan.
         removed: bool,
+        /// Its feed moves to another router of the cluster, which goes on with it: no
+        /// EXT-X-ENDLIST.
+        handover: bool,
     },
     /// New settings from a reload, for the next version at every sink.
     Settings(Box<PlaylistSettings>),
@@ -167,6 +170,9 @@ pub enum SinkCommand {
     /// was stored: the playlist encrypts with the key only then. Never journaled (a restarted
     /// playlist makes a new key).
     Key(KeyDelivery),
+    /// Answer once everything sent before is done (a feed handed over has been published).
+    /// Never journaled.
+    Barrier(tokio::sync::oneshot::Sender<()>),
     /// Delete a playlist's AES-128 key file at this sink (its `key_sink`) once `keep_for` and
     /// the sink's `delete_grace` have passed: no sink publishing the playlist names it any
     /// more. Journaled, so a restart still deletes it.

@@ -157,13 +157,78 @@ pub struct Topology {
     seams: Seams,
     /// The key-sink keys each sink's plans still name, by playlist (see `key_floors`).
     key_floors: key_floors::KeyFloors,
+    /// In a cluster: the fence of sink writes and the shared sequence numbers.
+    cluster: Option<ClusterLink>,
+    /// While applying a cluster's handover: removed playlists end without EXT-X-ENDLIST.
+    handing_over: bool,
+    /// The ends of playlists removed since [`Topology::take_endings`] was last called.
+    endings: Vec<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// What a topology in a cluster shares with the cluster (see `crate::cluster`).
+#[derive(Clone)]
+pub struct ClusterLink {
+    /// Every sink write waits at it, and nothing is written for a feed not owned here.
+    pub fence: crate::cluster::Fence,
+    /// Each playlist's next sequence number, kept in etcd.
+    pub numbers: crate::cluster::Numbers,
 }
 
 impl Topology {
     /// Starts every node of `graph`. Every task stops in order once `shutdown` is cancelled and
     /// [`Topology::stop`] is awaited. Cannot fail: compile checked every value.
     pub async fn start(graph: Graph, shutdown: CancellationToken, board: Board) -> Self {
-        Self::start_with(graph, shutdown, board, Seams::default()).await
+        Self::start_with(graph, shutdown, board, Seams::default(), None).await
+    }
+
+    /// [`Topology::start`] for a router of a cluster: sink writes go through the fence and
+    /// sequence numbers are shared. The journals of an earlier run are dropped first: their
+    /// feeds may have been published by another router since.
+    pub async fn start_clustered(
+        graph: Graph,
+        shutdown: CancellationToken,
+        board: Board,
+        link: ClusterLink,
+    ) -> Self {
+        Self::start_with(graph, shutdown, board, Seams::default(), Some(link)).await
+    }
+
+    /// Applies `new` as a cluster's handover: the playlists it removes go on at another router,
+    /// so they end without EXT-X-ENDLIST. Returns when each has handed its last version to its
+    /// sinks and every sink has done all it was given before, or after `within`.
+    pub async fn hand_over(
+        &mut self,
+        new: Graph,
+        diff: &crate::config::diff::GraphDiff,
+        within: std::time::Duration,
+    ) {
+        self.handing_over = true;
+        self.apply(new, diff).await;
+        self.handing_over = false;
+        let endings = std::mem::take(&mut self.endings);
+        let flushed = async {
+            for ending in endings {
+                let _ = ending.await;
+            }
+            let barriers: Vec<_> = self
+                .sinks
+                .values()
+                .map(|sink| {
+                    let (done, waiting) = tokio::sync::oneshot::channel();
+                    sink.queue.send(links::SinkCommand::Barrier(done));
+                    waiting
+                })
+                .collect();
+            for barrier in barriers {
+                let _ = barrier.await;
+            }
+        };
+        if tokio::time::timeout(within, flushed).await.is_err() {
+            tracing::warn!(
+                ?within,
+                "cluster: handing over took too long; what is left is not published here"
+            );
+        }
     }
 
     /// [`Topology::start`] with `seams` in place.
@@ -172,6 +237,7 @@ impl Topology {
         shutdown: CancellationToken,
         board: Board,
         seams: Seams,
+        cluster: Option<ClusterLink>,
     ) -> Self {
         let empty = Graph {
             router: graph.router.clone(),
@@ -182,7 +248,9 @@ impl Topology {
             masters: BTreeMap::new(),
         };
         let journal_root = journal_root(graph.router.state_dir.as_deref());
-        if let Some(state_dir) = &graph.router.state_dir {
+        if cluster.is_some() {
+            drop_left_journals(&journal_root).await;
+        } else if let Some(state_dir) = &graph.router.state_dir {
             report_left_journals(state_dir, &journal_root, &graph).await;
         }
         let mut topology = Self {
@@ -201,6 +269,9 @@ impl Topology {
             destinations: 0,
             seams,
             key_floors: key_floors::KeyFloors::default(),
+            cluster,
+            handing_over: false,
+            endings: Vec::new(),
         };
         // From nothing, with the same router settings: every node is added.
         let diff = crate::config::diff::diff_nodes(&topology.graph, &graph);
@@ -327,8 +398,9 @@ fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSetti
 }
 
 /// A sink's limits and headers from its config.
-fn sink_limits(node: &SinkNode) -> SinkLimits {
+fn sink_limits(node: &SinkNode, cluster: Option<&ClusterLink>) -> SinkLimits {
     SinkLimits {
+        fence: cluster.map(|link| link.fence.clone()),
         backlog: BacklogLimits {
             memory_bytes: BACKLOG_MEMORY_BYTES.min(node.spool_limit / 4),
             spool_limit: node.spool_limit,
@@ -417,4 +489,18 @@ async fn report_left_journals(state_dir: &Path, root: &Path, graph: &Graph) {
         }
     })
     .await;
+}
+
+/// A router of a cluster starts without its journals: the feeds they hold may have been
+/// published by another router since, so replaying them could overwrite what it wrote.
+async fn drop_left_journals(journal_root: &Path) {
+    match tokio::fs::remove_dir_all(journal_root).await {
+        Ok(()) => {
+            tracing::info!(dir = %journal_root.display(), "cluster: the journals of the last run are dropped (their feeds may have moved)")
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            tracing::warn!(dir = %journal_root.display(), %error, "cluster: cannot drop the journals of the last run")
+        }
+    }
 }

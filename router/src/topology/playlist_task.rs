@@ -293,7 +293,8 @@ impl NodeTask for PlaylistTask {
         if let Some(stage) = &mut self.encrypt {
             stage.prepare(&self.store, &self.status).await;
         }
-        let mut discontinuity = resumed || restart.is_some();
+        // In a cluster a playlist starting here may go on from another router.
+        let mut discontinuity = resumed || restart.is_some() || self.store.is_shared();
         if restart.is_some() {
             tracing::info!(playlist = %self.name, "restarted after a panic: the next segment starts a discontinuity");
         }
@@ -311,8 +312,12 @@ impl NodeTask for PlaylistTask {
                         self.status.set(NodeState::Live);
                     }
                 }
-                PlaylistInput::End { stopping, removed } => {
-                    let endlist = !stopping || self.settings.endlist_on_stop;
+                PlaylistInput::End {
+                    stopping,
+                    removed,
+                    handover,
+                } => {
+                    let endlist = !handover && (!stopping || self.settings.endlist_on_stop);
                     for queue in self.outputs.values() {
                         queue.send(SinkCommand::End {
                             playlist: Arc::clone(&self.name),

@@ -209,6 +209,7 @@ impl NodeTask for SegmenterTask {
                 let end = PlaylistInput::End {
                     stopping,
                     removed: self.leaving == Leaving::Removed,
+                    handover: false,
                 };
                 let _ = playlist.send(end).await;
             }

@@ -30,6 +30,8 @@ pub struct InitMark {
 /// Where a playlist's next sequence number is kept; `None` keeps it in memory only.
 #[derive(Debug, Clone)]
 pub struct SequenceStore {
+    /// The playlist's name.
+    playlist: String,
     file: Option<PathBuf>,
     /// The last init, shared by the store's clones (a restarted playlist task gets its
     /// predecessor's store).
@@ -40,6 +42,16 @@ pub struct SequenceStore {
     next_key: Arc<Mutex<Option<u64>>>,
     /// The key ledger, shared the same way.
     ledger: Arc<Mutex<Option<KeyLedger>>>,
+    /// In a cluster: the number is kept in etcd too (and read from there).
+    shared: Option<SharedNumber>,
+}
+
+/// A playlist's number as a cluster keeps it.
+#[derive(Debug, Clone)]
+struct SharedNumber {
+    numbers: crate::cluster::Numbers,
+    feed: String,
+    playlist: String,
 }
 
 impl SequenceStore {
@@ -50,12 +62,32 @@ impl SequenceStore {
             dir.join("playlists").join(format!("{safe}.next"))
         });
         Self {
+            playlist: name.to_owned(),
             file,
             init: Arc::default(),
             timeline: Arc::default(),
             next_key: Arc::default(),
             ledger: Arc::default(),
+            shared: None,
         }
+    }
+
+    /// The store of playlist `playlist` of `feed` in a cluster: its number is the one in
+    /// etcd, where every router numbering it records the numbers it takes.
+    pub fn shared(mut self, numbers: crate::cluster::Numbers, feed: String) -> Self {
+        let playlist = self.playlist.clone();
+        self.shared = Some(SharedNumber {
+            numbers,
+            feed,
+            playlist,
+        });
+        self
+    }
+
+    /// Whether the number is shared with other routers (a cluster): a playlist starting here
+    /// may go on from another router, after a discontinuity.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// The last init segment stored (in memory, else from its file).
@@ -152,6 +184,22 @@ impl SequenceStore {
 
     /// The next sequence number to use: the stored one, or 1.
     pub async fn load(&self) -> u64 {
+        if let Some(shared) = &self.shared {
+            let local = self.load_file().await;
+            return match shared.numbers.load(&shared.feed, &shared.playlist).await {
+                Ok(Some(next)) => next.max(local),
+                Ok(None) => local,
+                Err(error) => {
+                    tracing::warn!(playlist = %shared.playlist, %error, "cluster: cannot read the shared sequence number");
+                    local
+                }
+            };
+        }
+        self.load_file().await
+    }
+
+    /// The number in this router's file.
+    async fn load_file(&self) -> u64 {
         let Some(file) = &self.file else {
             return 1;
         };
@@ -170,6 +218,13 @@ impl SequenceStore {
 
     /// Records that numbers below `next` are taken.
     pub async fn save(&self, next: u64) -> io::Result<()> {
+        if let Some(shared) = &self.shared {
+            shared
+                .numbers
+                .save(&shared.feed, &shared.playlist, next)
+                .await
+                .map_err(io::Error::other)?;
+        }
         self.write_file("next", format!("{next}\n")).await
     }
 

@@ -183,7 +183,8 @@ impl Running {
             seams.sinks.insert(name.clone(), Arc::clone(sink) as _);
         }
         let (shutdown, board) = (CancellationToken::new(), Board::default());
-        let topology = Topology::start_with(graph, shutdown.clone(), board.clone(), seams).await;
+        let topology =
+            Topology::start_with(graph, shutdown.clone(), board.clone(), seams, None).await;
         Self {
             topology,
             shutdown,

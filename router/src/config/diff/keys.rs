@@ -19,8 +19,9 @@
 use streamrouter_opendal::settings::changed_keys;
 
 use super::super::model::{
-    ArchiveView, DvrView, HeaderOverrides, MasterNode, PlaylistNode, PluginSink, RouterSettings,
-    SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, SrtMode, SrtSource, TcpMode,
+    ArchiveView, ClusterSettings, DvrView, HeaderOverrides, MasterNode, PlaylistNode, PluginSink,
+    RouterSettings, SegmenterNode, SinkKind, SinkNode, SourceKind, SourceNode, SrtMode, SrtSource,
+    TcpMode,
 };
 
 /// The keys whose values differ between `self` (the running config) and `new`, in declaration
@@ -88,21 +89,54 @@ impl Keys {
 /// Every router setting needs a restart of the daemon (see the `diff` module doc for why); a
 /// setting declared `live` here would also need the topology to apply it, and nothing does yet.
 impl KeyEffects for RouterSettings {
-    /// Named `router.KEY`, as in the refusal message.
+    /// Named `router.KEY` and `cluster.KEY` (`cluster` when the table is added or removed), as
+    /// in the refusal message.
     fn key_changes(&self, new: &Self) -> KeyChanges {
         let RouterSettings {
             state_dir,
             serve,
             listen,
             stop_timeout,
+            cluster,
         } = self;
         let mut keys = KeyChanges::default();
         keys.restart("router.state_dir", state_dir, &new.state_dir);
         keys.restart("router.serve", serve, &new.serve);
         keys.restart("router.listen", listen, &new.listen);
         keys.restart("router.stop_timeout", stop_timeout, &new.stop_timeout);
+        cluster_keys(cluster.as_ref(), new.cluster.as_ref(), &mut keys);
         keys
     }
+}
+
+/// `[cluster]` is the daemon's membership of the cluster (its etcd session, its lease, its
+/// name there): every key restarts the daemon, like a router setting. The password is
+/// compared, never shown.
+fn cluster_keys(
+    old: Option<&ClusterSettings>,
+    new: Option<&ClusterSettings>,
+    keys: &mut KeyChanges,
+) {
+    let (Some(old), Some(new)) = (old, new) else {
+        keys.restart("cluster", &old, &new);
+        return;
+    };
+    let ClusterSettings {
+        endpoints,
+        node,
+        lease,
+        name,
+        user,
+        password,
+        ca_file,
+    } = old;
+    keys.restart("cluster.etcd", endpoints, &new.endpoints);
+    keys.restart("cluster.node", node, &new.node);
+    keys.restart("cluster.lease", lease, &new.lease);
+    keys.restart("cluster.name", name, &new.name);
+    keys.restart("cluster.user", user, &new.user);
+    keys.restart("cluster.password", password, &new.password);
+    keys.restart("cluster.ca_file", ca_file, &new.ca_file);
 }
 
 impl ChangedKeys for SourceNode {

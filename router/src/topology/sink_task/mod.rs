@@ -36,6 +36,7 @@
 
 mod archive_masters;
 mod expiry;
+mod fencing;
 mod inits;
 mod journal_open;
 mod keys;
@@ -248,6 +249,19 @@ impl<'a> Worker<'a> {
             self.follow_destination();
             let mut done = Completion::default();
             let mut changed: Option<PlaylistId> = None;
+            let fence = self.setup.borrow().limits.fence.clone();
+            if let Some(playlist) = fencing::unowned_playlist(fence.as_ref(), &work.item) {
+                // Its feed is published by another router now: nothing of it is written here.
+                if let WorkItem::Command(SinkCommand::Key(delivery)) = work.item {
+                    let _ = delivery.stored.send(false);
+                }
+                if self.plans.contains_key(&playlist) {
+                    tracing::info!(sink = %self.name, %playlist, "cluster: the feed is not owned here; its plan is dropped and nothing more of it is written");
+                }
+                done.forget = self.forget(&playlist);
+                self.complete(work.id, done).await;
+                continue;
+            }
             match work.item {
                 WorkItem::Command(SinkCommand::Segment {
                     playlist,
@@ -316,6 +330,9 @@ impl<'a> Worker<'a> {
                 WorkItem::Command(SinkCommand::Key(delivery)) => {
                     self.store_delivered_key(delivery).await
                 }
+                WorkItem::Command(SinkCommand::Barrier(done)) => {
+                    let _ = done.send(());
+                }
                 WorkItem::Command(SinkCommand::DeleteKey { name, keep_for, .. }) => {
                     let expire = Operation::Expire {
                         key: name,
@@ -342,12 +359,7 @@ impl<'a> Worker<'a> {
                     };
                     done.deletions = self.carry_out(operations, None).await;
                     if forget {
-                        self.inits.forget(&playlist);
-                        self.keys.forget(&playlist);
-                        self.key_floors.report(&playlist, self.name, None);
-                        self.plans.remove(&playlist);
-                        self.persisted.remove(&playlist);
-                        done.forget = Some(playlist.to_string());
+                        done.forget = self.forget(&playlist);
                     } else {
                         changed = Some(playlist);
                     }
@@ -359,6 +371,17 @@ impl<'a> Worker<'a> {
             }
             self.complete(work.id, done).await;
         }
+    }
+
+    /// Drops everything of `playlist` (removed, or its feed gone to another router); returns
+    /// what the journal forgets.
+    fn forget(&mut self, playlist: &PlaylistId) -> Option<String> {
+        self.inits.forget(playlist);
+        self.keys.forget(playlist);
+        self.key_floors.report(playlist, self.name, None);
+        self.plans.remove(playlist);
+        self.persisted.remove(playlist);
+        Some(playlist.to_string())
     }
 
     /// What the journal must keep of `playlist`'s plan now: its header and the entries listed

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::SinkSetup;
 use crate::backoff::{Backoff, Schedule};
+use crate::cluster::{Admission, Fence};
 use crate::publish::ObjectHeaders;
 use crate::status::{NodeState, NodeStatus};
 
@@ -82,7 +83,14 @@ where
     let operation = Arc::new(operation);
     let mut changes = setup.clone();
     let mut backoff = Backoff::new(SCHEDULE);
+    let fence = setup.borrow().limits.fence.clone();
+    let epoch = fence.as_ref().map(Fence::epoch);
     for attempt in 1u64.. {
+        if let (Some(fence), Some(epoch)) = (&fence, epoch)
+            && !wait_at_fence(fence, epoch, sink_name, key).await
+        {
+            return None;
+        }
         let (sink, headers, destination) = {
             let current = changes.borrow_and_update();
             let sink = match &pin {
@@ -102,7 +110,20 @@ where
         let storing = !matches!(pin, Pin::Sink(_));
         let call = Arc::clone(&operation);
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || call(sink.as_ref(), &headers)).await;
+        let gate = fence.clone().zip(epoch);
+        let result = tokio::task::spawn_blocking(move || {
+            // Checked again on the blocking thread, just before the write.
+            if let Some((fence, epoch)) = &gate
+                && fence.admit(*epoch) != Admission::Open
+            {
+                return Err(SinkError::temporary(
+                    "",
+                    "the cluster lease may have expired".to_owned(),
+                ));
+            }
+            call(sink.as_ref(), &headers)
+        })
+        .await;
         let error = match result {
             Ok(Ok(())) => {
                 if storing {
@@ -138,4 +159,28 @@ where
         }
     }
     None
+}
+
+/// Waits while the fence says the lease may have expired; `false` when the lease the write
+/// began under is lost (the write is given up: the feed is another router's now).
+async fn wait_at_fence(fence: &Fence, epoch: u64, sink_name: &str, key: &str) -> bool {
+    let mut changes = fence.subscribe();
+    let mut logged = false;
+    loop {
+        match fence.admit(epoch) {
+            Admission::Open => return true,
+            Admission::Abandon => {
+                tracing::info!(sink = %sink_name, %key, "cluster: lease lost; this write is given up");
+                return false;
+            }
+            Admission::Wait => {
+                if !logged {
+                    logged = true;
+                    tracing::debug!(sink = %sink_name, %key, "cluster: waiting for the lease to be renewed");
+                }
+                // The deadline passes without a change: look again now and then too.
+                let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+            }
+        }
+    }
 }

@@ -25,6 +25,8 @@ pub struct SinkLimits {
     pub delete_grace: Duration,
     /// Content-Type and Cache-Control of the objects.
     pub headers: Arc<ObjectHeaders>,
+    /// In a cluster: every write waits at it (see `crate::cluster::fence`).
+    pub fence: Option<crate::cluster::Fence>,
 }
 
 /// What a sink is now; a reload sends a new one.

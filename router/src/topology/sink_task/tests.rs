@@ -173,6 +173,7 @@ async fn publish_five(backlog: BacklogLimits, spooled: usize) -> BTreeMap<String
             backlog,
             delete_grace: Duration::ZERO,
             headers: Arc::default(),
+            fence: None,
         },
     });
     let stop = CancellationToken::new();
@@ -326,6 +327,7 @@ fn setup(sink: &Arc<TestSink>, destination: u64) -> SinkSetup {
             },
             delete_grace: Duration::ZERO,
             headers: Arc::default(),
+            fence: None,
         },
     }
 }
