@@ -126,17 +126,23 @@ pub async fn run_daemon(
         None => None,
     };
     let mut running_feeds = BTreeSet::new();
+    // In a cluster the feeds do not stop with the daemon: they are handed over first.
+    let topology_shutdown = match &cluster {
+        Some(_) => CancellationToken::new(),
+        None => shutdown.clone(),
+    };
     let mut topology = match &cluster {
         Some(joined) => {
             clustered::show(&status, joined, &running_feeds);
             let link = ClusterLink {
                 fence: joined.fence.clone(),
                 numbers: joined.numbers(),
+                plans: joined.plans(),
             };
             let part = clustered::running_part(&graph, &running_feeds);
-            Topology::start_clustered(part, shutdown.clone(), board, link).await
+            Topology::start_clustered(part, topology_shutdown.clone(), board, link).await
         }
-        None => Topology::start(graph, shutdown.clone(), board).await,
+        None => Topology::start(graph, topology_shutdown.clone(), board).await,
     };
     let mut ownership = cluster.as_ref().map(|joined| joined.run.clone());
     let mut warned: BTreeSet<String> = options.warnings.iter().cloned().collect();
@@ -213,6 +219,7 @@ pub async fn run_daemon(
     drop(triggers);
     if let Some(joined) = cluster {
         clustered::leave(&mut topology, &full, joined).await;
+        topology_shutdown.cancel();
     }
     topology.stop().await;
     for server in servers {

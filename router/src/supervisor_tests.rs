@@ -64,8 +64,11 @@ impl Daemon {
     async fn reload(&mut self, text: &str) -> ReloadReport {
         std::fs::write(&self.options.config, text).unwrap();
         let trigger = ReloadTrigger::FileChanged(vec![self.options.config.clone()]);
+        let mut full = self.topology.graph().clone();
         reload(
             &mut self.topology,
+            &mut full,
+            None,
             &self.options,
             &trigger,
             &mut self.warned,

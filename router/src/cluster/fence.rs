@@ -39,6 +39,8 @@ struct FenceState {
     owned: BTreeSet<String>,
     /// Which feed each playlist and master belongs to.
     feed_of: BTreeMap<String, String>,
+    /// The router left the cluster: nothing more is written.
+    closed: bool,
 }
 
 /// Shared by the cluster tasks (writers) and the sink tasks (readers); cheap to clone.
@@ -79,7 +81,7 @@ impl Fence {
     /// Whether a write begun under `epoch` may go ahead now.
     pub fn admit(&self, epoch: u64) -> Admission {
         self.with(|state| {
-            if state.epoch != epoch {
+            if state.closed || state.epoch != epoch {
                 Admission::Abandon
             } else if state.safe_until.is_some_and(|until| Instant::now() < until) {
                 Admission::Open
@@ -157,6 +159,17 @@ impl Fence {
         self.changed();
     }
 
+    /// The router has left the cluster: every write is abandoned from now on.
+    pub(crate) fn close(&self) {
+        self.with(|state| {
+            state.closed = true;
+            state.epoch += 1;
+            state.safe_until = None;
+            state.owned.clear();
+        });
+        self.changed();
+    }
+
     /// `feed`'s owner key is now held here.
     pub(crate) fn own(&self, feed: &str) {
         self.with(|state| state.owned.insert(feed.to_owned()));
@@ -208,6 +221,16 @@ mod tests {
         fence.lease_lost();
         assert_eq!(fence.admit(before), Admission::Abandon);
         assert_eq!(fence.admit(fence.epoch()), Admission::Wait);
+        assert!(!fence.owns("cam1"));
+    }
+
+    #[test]
+    fn a_closed_fence_abandons_every_write() {
+        let fence = fence_of(&[("cam1", "cam1")]);
+        fence.renewed(Instant::now() + Duration::from_secs(60));
+        fence.own("cam1");
+        fence.close();
+        assert_eq!(fence.admit(fence.epoch()), Admission::Abandon);
         assert!(!fence.owns("cam1"));
     }
 

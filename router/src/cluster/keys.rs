@@ -54,6 +54,11 @@ impl Keys {
         format!("{}numbers/{playlist}", self.root)
     }
 
+    /// The key of `sink`'s plan of `playlist`.
+    pub fn plan(&self, playlist: &str, sink: &str) -> String {
+        format!("{}plans/{playlist}/{sink}", self.root)
+    }
+
     /// The name after `prefix` in `key`, if `key` starts with it.
     pub fn name_after<'a>(prefix: &str, key: &'a [u8]) -> Option<&'a str> {
         std::str::from_utf8(key).ok()?.strip_prefix(prefix)
@@ -71,6 +76,7 @@ mod tests {
         assert_eq!(keys.owner("cam1"), "/prod/owners/cam1");
         assert_eq!(keys.moving("cam1"), "/prod/moves/cam1");
         assert_eq!(keys.number("cam1.live"), "/prod/numbers/cam1.live");
+        assert_eq!(keys.plan("cam1", "s3"), "/prod/plans/cam1/s3");
         assert_eq!(
             Keys::name_after(&keys.owners(), b"/prod/owners/cam1"),
             Some("cam1")

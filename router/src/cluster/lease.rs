@@ -67,7 +67,7 @@ impl LeaseHolder {
                         tracing::warn!(node = %self.node, %error, "cluster: cannot revoke the lease; the others take the feeds when it expires")
                     }
                 }
-                self.fence.lease_lost();
+                self.fence.close();
                 self.lease.send_replace(None);
                 return;
             }

@@ -18,6 +18,7 @@ mod lease;
 pub mod numbers;
 mod ownership;
 pub mod placement;
+pub mod plans;
 pub mod report;
 
 use std::collections::BTreeSet;
@@ -32,6 +33,7 @@ use crate::config::model::ClusterSettings;
 pub use fence::{Admission, Fence};
 pub use keys::Keys;
 pub use numbers::Numbers;
+pub use plans::{Plans, SharedPlan};
 
 /// Why the cluster could not be joined or read.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +127,10 @@ pub struct Cluster {
     leaving: CancellationToken,
     stop: CancellationToken,
     numbers: Numbers,
+    plans: Plans,
     tasks: Vec<JoinHandle<()>>,
+    /// The plans' writer (it ends with the last clone of the plans, held by the topology).
+    writer: JoinHandle<()>,
 }
 
 impl Cluster {
@@ -170,8 +175,16 @@ impl Cluster {
             leaving: leaving.clone(),
             stop: stop.clone(),
         };
-        let numbers = Numbers::new(client, keys, node.clone(), lease_rx, fence.clone());
+        let numbers = Numbers::new(
+            client.clone(),
+            keys.clone(),
+            node.clone(),
+            lease_rx.clone(),
+            fence.clone(),
+        );
+        let (plans, writer) = Plans::new(client, keys, node.clone(), lease_rx, fence.clone());
         let tasks = vec![tokio::spawn(holder.run()), tokio::spawn(owner.run())];
+        let writer = tokio::spawn(writer);
         Ok(Self {
             node,
             fence,
@@ -181,7 +194,9 @@ impl Cluster {
             leaving,
             stop,
             numbers,
+            plans,
             tasks,
+            writer,
         })
     }
 
@@ -200,6 +215,11 @@ impl Cluster {
         self.numbers.clone()
     }
 
+    /// The shared plans.
+    pub fn plans(&self) -> Plans {
+        self.plans.clone()
+    }
+
     /// Stops claiming and leaves the member list: every feed is to be handed over (the owner
     /// keys stay until [`Cluster::leave`], so nobody takes a feed still publishing here).
     pub fn begin_leaving(&self) {
@@ -210,9 +230,11 @@ impl Cluster {
     /// take its feeds now rather than after the lease) and stops the tasks.
     pub async fn leave(self) {
         self.leaving.cancel();
+        self.plans.flush().await;
         self.stop.cancel();
         for task in self.tasks {
             let _ = task.await;
         }
+        self.writer.abort();
     }
 }

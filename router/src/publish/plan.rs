@@ -318,7 +318,9 @@ impl PlaylistPlan {
             gap,
             keep_for: 0.0,
         });
-        let discontinuity = segment.discontinuity || std::mem::take(&mut self.discontinuity_next);
+        // Taken whatever the segment says: a pending discontinuity is used up by this entry.
+        let pending = std::mem::take(&mut self.discontinuity_next);
+        let discontinuity = segment.discontinuity || pending;
         let entry = NewEntry {
             sequence,
             key: &key,

@@ -120,7 +120,10 @@ impl Topology {
         }
         for name in &plan.segmenters_remove {
             if let Some(segmenter) = self.segmenters.get(name) {
-                let _ = segmenter.input.send(SegmenterInput::Remove).await;
+                let remove = SegmenterInput::Remove {
+                    handover: self.handing_over,
+                };
+                let _ = segmenter.input.send(remove).await;
             }
         }
     }

@@ -39,8 +39,12 @@ pub enum SegmenterInput {
     },
     /// A new task takes over: at the end, hand the playlists over instead of ending them.
     Retire,
-    /// The segmenter was removed: at the end, its playlists end as removed.
-    Remove,
+    /// The segmenter was removed: at the end, its playlists end as removed (without
+    /// EXT-X-ENDLIST when `handover`: the feed goes on at another router of the cluster).
+    Remove {
+        /// The feed moves to another router.
+        handover: bool,
+    },
 }
 
 /// What a playlist task is sent: segments by its segmenter, settings and outputs by a reload.

@@ -172,6 +172,8 @@ pub struct ClusterLink {
     pub fence: crate::cluster::Fence,
     /// Each playlist's next sequence number, kept in etcd.
     pub numbers: crate::cluster::Numbers,
+    /// Each sink's plan of each playlist, kept in etcd.
+    pub plans: crate::cluster::Plans,
 }
 
 impl Topology {
@@ -221,6 +223,9 @@ impl Topology {
                 .collect();
             for barrier in barriers {
                 let _ = barrier.await;
+            }
+            if let Some(link) = &self.cluster {
+                link.plans.flush().await;
             }
         };
         if tokio::time::timeout(within, flushed).await.is_err() {
@@ -401,6 +406,7 @@ fn playlist_settings(node: &PlaylistNode, target_duration: f64) -> PlaylistSetti
 fn sink_limits(node: &SinkNode, cluster: Option<&ClusterLink>) -> SinkLimits {
     SinkLimits {
         fence: cluster.map(|link| link.fence.clone()),
+        plans: cluster.map(|link| link.plans.clone()),
         backlog: BacklogLimits {
             memory_bytes: BACKLOG_MEMORY_BYTES.min(node.spool_limit / 4),
             spool_limit: node.spool_limit,

@@ -33,6 +33,8 @@ enum Leaving {
     HandOver,
     /// Ended as removed.
     Removed,
+    /// Removed here, going on at another router of the cluster.
+    MovedAway,
 }
 
 /// How a segmenter task starts.
@@ -185,7 +187,12 @@ impl NodeTask for SegmenterTask {
                     }
                 }
                 SegmenterInput::Retire => self.leaving = Leaving::HandOver,
-                SegmenterInput::Remove => self.leaving = Leaving::Removed,
+                SegmenterInput::Remove { handover } => {
+                    self.leaving = match handover {
+                        true => Leaving::MovedAway,
+                        false => Leaving::Removed,
+                    };
+                }
             }
             metrics.update(&framer, &segmenter, &segments);
             if !segments.is_empty() {
@@ -208,8 +215,8 @@ impl NodeTask for SegmenterTask {
             for playlist in self.playlists.values() {
                 let end = PlaylistInput::End {
                     stopping,
-                    removed: self.leaving == Leaving::Removed,
-                    handover: false,
+                    removed: matches!(self.leaving, Leaving::Removed | Leaving::MovedAway),
+                    handover: self.leaving == Leaving::MovedAway,
                 };
                 let _ = playlist.send(end).await;
             }

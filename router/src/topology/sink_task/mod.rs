@@ -44,6 +44,7 @@ mod perform;
 #[cfg(test)]
 mod resume_tests;
 mod setup;
+mod shared_plans;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -161,6 +162,9 @@ struct Worker<'a> {
     keys: StoredKeys,
     /// Where it says which key-sink keys its plans name (see `key_floors`).
     key_floors: KeyFloors,
+    /// In a cluster: each playlist's expired segments not yet deleted, shared with its plan
+    /// (key → when due, Unix ms).
+    shared_pending: BTreeMap<PlaylistId, BTreeMap<String, u64>>,
 }
 
 impl<'a> Worker<'a> {
@@ -216,6 +220,7 @@ impl<'a> Worker<'a> {
             inits: Inits::default(),
             keys: StoredKeys::default(),
             key_floors: KeyFloors::default(),
+            shared_pending: BTreeMap::new(),
         }
     }
 
@@ -307,12 +312,14 @@ impl<'a> Worker<'a> {
                     let operations = match self.plans.get_mut(&playlist) {
                         Some(plan) => plan.update(*settings),
                         None => {
-                            self.plans
-                                .insert(Arc::clone(&playlist), PlaylistPlan::new(*settings));
+                            let (plan, pending) = self.shared_start(&playlist, *settings).await;
+                            self.plans.insert(Arc::clone(&playlist), plan);
+                            done.deletions.extend(pending);
                             Vec::new()
                         }
                     };
-                    done.deletions = self.carry_out(operations, None).await;
+                    let deletions = self.carry_out(operations, None).await;
+                    done.deletions.extend(deletions);
                     changed = Some(playlist);
                 }
                 WorkItem::Command(SinkCommand::Init {
@@ -368,6 +375,7 @@ impl<'a> Worker<'a> {
             if let Some(playlist) = changed {
                 done.plan = self.plan_change(&playlist);
                 self.report_key_floor(&playlist);
+                self.share_plan(&playlist, &done.deletions);
             }
             self.complete(work.id, done).await;
         }
@@ -381,6 +389,7 @@ impl<'a> Worker<'a> {
         self.key_floors.report(playlist, self.name, None);
         self.plans.remove(playlist);
         self.persisted.remove(playlist);
+        self.shared_pending.remove(playlist);
         Some(playlist.to_string())
     }
 

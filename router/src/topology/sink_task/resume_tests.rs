@@ -34,6 +34,7 @@ fn setup(sink: &Arc<TestSink>) -> SinkSetup {
             delete_grace: Duration::ZERO,
             headers: Arc::default(),
             fence: None,
+            plans: None,
         },
     }
 }

@@ -27,6 +27,8 @@ pub struct SinkLimits {
     pub headers: Arc<ObjectHeaders>,
     /// In a cluster: every write waits at it (see `crate::cluster::fence`).
     pub fence: Option<crate::cluster::Fence>,
+    /// In a cluster: where its plans are shared (see `crate::cluster::plans`).
+    pub plans: Option<crate::cluster::Plans>,
 }
 
 /// What a sink is now; a reload sends a new one.

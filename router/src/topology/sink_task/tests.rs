@@ -174,6 +174,7 @@ async fn publish_five(backlog: BacklogLimits, spooled: usize) -> BTreeMap<String
             delete_grace: Duration::ZERO,
             headers: Arc::default(),
             fence: None,
+            plans: None,
         },
     });
     let stop = CancellationToken::new();
@@ -328,6 +329,7 @@ fn setup(sink: &Arc<TestSink>, destination: u64) -> SinkSetup {
             delete_grace: Duration::ZERO,
             headers: Arc::default(),
             fence: None,
+            plans: None,
         },
     }
 }
