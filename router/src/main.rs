@@ -46,6 +46,9 @@ enum Command {
     /// List the archives (recordings) the sinks hold.
     #[command(subcommand)]
     Archive(cli::archive::ArchiveCommand),
+    /// Look at the cluster of a config's `[cluster]` (etcd): members, owned feeds, moves.
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCommand),
     /// Inspect sink plugins (shared libraries).
     #[command(subcommand)]
     Plugin(cli::plugin::PluginCommand),
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => cli::daemon::graph(args),
         Command::Plugin(command) => cli::plugin::run(command),
         Command::Archive(command) => cli::archive::run(command),
+        Command::Cluster(command) => cli::cluster::run(command),
         Command::Status(args) => cli::status::status(args),
     };
     match result {

@@ -28,6 +28,7 @@ use crate::topology::{ClusterLink, Topology};
 
 #[path = "supervisor_cluster.rs"]
 mod clustered;
+pub use clustered::feed_names;
 #[cfg(test)]
 #[path = "supervisor_tests.rs"]
 mod tests;
