@@ -155,8 +155,8 @@ fn unknown_keys_get_the_closest_valid_key_or_the_list() {
     );
     assert_eq!(
         found[1].2,
-        "unknown top-level key `segmenter` (valid: router, sources, segmenters, playlists, \
-         masters, sinks, templates, feeds); did you mean `segmenters`?"
+        "unknown top-level key `segmenter` (valid: router, cluster, sources, segmenters, \
+         playlists, masters, sinks, templates, feeds); did you mean `segmenters`?"
     );
     assert_eq!((found[2].0, found[2].1), (21, "playlists.x.windw"));
     assert_eq!(

@@ -20,7 +20,7 @@ fn configs_dir() -> PathBuf {
 }
 
 /// The variables the examples read, as a deployment sets them.
-const EXAMPLE_VARS: [(&str, &str); 6] = [
+const EXAMPLE_VARS: [(&str, &str); 7] = [
     ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
     (
         "AWS_SECRET_ACCESS_KEY",
@@ -30,6 +30,7 @@ const EXAMPLE_VARS: [(&str, &str); 6] = [
     ("SRT_CAM1_KEY", "example-cam1-key"),
     ("SRT_CAM2_KEY", "example-cam2-key"),
     ("SRT_STUDIO_KEY", "example-studio-key"),
+    ("STREAMROUTER_NODE", "router-a"),
 ];
 
 /// Loads an example with `~/` at [`HOME`] and the variables `vars`.
@@ -77,6 +78,7 @@ fn every_example_file_is_tested() {
     assert_eq!(
         names,
         [
+            "cluster.toml",
             "conf.d",
             "encrypted.toml",
             "fmp4.toml",
@@ -421,6 +423,56 @@ fn many_feeds_expands_one_line_per_feed() {
     assert_eq!(
         graph.playlists["sport2.hls"].file_name, "sport2/index.m3u8",
         "inherited key"
+    );
+}
+
+#[test]
+fn cluster_shares_three_looping_feeds_through_etcd() {
+    let graph = load_example("cluster.toml");
+    let cluster = graph.router.cluster.clone().unwrap();
+    assert_eq!(cluster.endpoints, ["http://127.0.0.1:2379"]);
+    assert_eq!(
+        cluster.node.as_deref(),
+        Some("router-a"),
+        "from STREAMROUTER_NODE"
+    );
+    assert_eq!(cluster.lease, std::time::Duration::from_secs(5));
+    assert_eq!(cluster.name, "streamrouter");
+    assert_eq!(
+        (cluster.user, cluster.password, cluster.ca_file),
+        (None, None, None)
+    );
+    assert_eq!(
+        graph.router.state_dir,
+        Some(PathBuf::from("/var/lib/streamrouter"))
+    );
+    let feeds: Vec<String> = (crate::config::feeds_of(&graph).into_keys())
+        .map(|id| id.to_string())
+        .collect();
+    assert_eq!(feeds, ["ch1", "ch2", "ch3"]);
+    let clip = configs_dir().join("../tests/data/h264_aac.ts");
+    for feed in ["ch1", "ch2", "ch3"] {
+        let source = &graph.sources[&format!("{feed}.in")];
+        let looping = SourceKind::File {
+            path: clip.clone(),
+            realtime: true,
+            looped: true,
+        };
+        assert_eq!(source.kind, looping, "{feed}");
+        let playlist = &graph.playlists[&format!("{feed}.hls")];
+        assert_eq!(playlist.file_name, format!("{feed}/index.m3u8"));
+    }
+    assert!(clip.is_file(), "the sample clip exists: {}", clip.display());
+    assert_eq!(graph.sinks["web"].inputs, ["ch1.hls", "ch2.hls", "ch3.hls"]);
+    let unset = load_in("cluster.toml", &EXAMPLE_VARS[..6]);
+    let errors: Vec<String> = unset
+        .errors()
+        .map(|d| format!("{}: {}", d.key, d.message))
+        .collect();
+    assert_eq!(
+        errors,
+        ["cluster.node: environment variable STREAMROUTER_NODE is not set"],
+        "a deployment sets it"
     );
 }
 

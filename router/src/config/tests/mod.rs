@@ -3,6 +3,8 @@
 
 mod archive_masters;
 mod backends;
+mod cluster;
+mod cluster_feeds;
 mod diff;
 mod diff_masters;
 mod encryption;
