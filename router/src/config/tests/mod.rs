@@ -4,6 +4,7 @@
 mod archive_masters;
 mod backends;
 mod cluster;
+mod cluster_checks;
 mod cluster_feeds;
 mod diff;
 mod diff_masters;
