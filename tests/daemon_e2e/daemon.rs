@@ -34,6 +34,11 @@ impl Daemon {
         Self::spawn(config, &[], env, None)
     }
 
+    /// Starts `streamrouter run CONFIG EXTRA...` with these environment variables set.
+    pub fn start_with_args_and_env(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(config, extra, env, None)
+    }
+
     /// Starts `streamrouter run CONFIG` with `input` written to its standard input, then closed.
     pub fn start_with_stdin(config: &Path, input: Vec<u8>) -> Self {
         Self::spawn(config, &[], &[], Some(input))
@@ -132,17 +137,17 @@ impl Daemon {
         }
     }
 
+    /// The operator's URL the daemon printed (`status: http://ADDR/`), if printed yet.
+    pub fn printed_status_url(&self) -> Option<String> {
+        (self.stdout.lock().unwrap().iter())
+            .find_map(|line| line.strip_prefix("status: ").map(str::to_owned))
+    }
+
     /// The operator's URL the daemon printed (`status: http://ADDR/`), waiting for it.
     pub fn status_url(&mut self, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            let printed = self
-                .stdout
-                .lock()
-                .unwrap()
-                .iter()
-                .find_map(|line| line.strip_prefix("status: ").map(str::to_owned));
-            if let Some(url) = printed {
+            if let Some(url) = self.printed_status_url() {
                 return url;
             }
             assert!(
