@@ -1,14 +1,15 @@
 //! Compile: the text of every config file in, a [`Graph`] and every diagnostic out. Owns the
 //! order of the steps and the top level of a file (`[router]`, `[cluster]`, the five node
-//! tables, `templates`, `feeds`), merging several files and refusing a node declared twice. Pure: no
-//! I/O, no clock; `HOME`, environment variables and password files come in as an
+//! tables, `templates`, `feeds`), merging several files and refusing a node declared twice.
+//! Pure: no I/O, no clock; `HOME`, environment variables and password files come in as an
 //! [`Environment`].
 //!
 //! Steps: parse every file (a TOML syntax error, the first of each file, stops here, so that a
 //! half-read file causes no cascade of false findings) → collect the top-level tables of each
 //! → expand templates into feed nodes (`template`) → replace `${VAR}` (`env_vars`) → read
-//! `[router]` (`nodes`) and `[cluster]` (`cluster_settings`) → check each node alone (`nodes`, `sources`, `masters`, `sinks`) → link the nodes and check the graph
-//! (`link`, `graph_checks`).
+//! `[router]` (`nodes`) and `[cluster]` (`cluster_settings`) → check each node alone (`nodes`,
+//! `sources`, `masters`, `sinks`) → link the nodes and check the graph (`link`,
+//! `graph_checks`, `cluster_checks`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,8 +1,8 @@
 //! Linking: the checked nodes in, the [`Graph`] out. Owns resolving `input`/`inputs`/`variants`
 //! (in a feed, its own nodes first, then top-level ones), kind mismatches and self-references,
 //! a sink's masters expanded into their variants, then runs `graph_checks` (and the masters'
-//! `align_variants`, and `cluster_checks` when there is a `[cluster]`) and assembles the graph only when no error was found anywhere. Never reads
-//! a node's keys beyond those it cites.
+//! `align_variants`, and `cluster_checks` when there is a `[cluster]`) and assembles the graph
+//! only when no error was found anywhere. Never reads a node's keys beyond those it cites.
 
 use std::collections::{BTreeMap, BTreeSet};
 
