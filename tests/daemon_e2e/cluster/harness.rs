@@ -449,6 +449,14 @@ impl Cluster {
     }
 }
 
+/// A config text of [`config_text`] without its `[cluster]` table: what one router alone runs
+/// today.
+pub fn without_cluster(text: &str) -> String {
+    let (head, rest) = text.split_once("[cluster]").expect("a [cluster] table");
+    let (_, graph) = rest.split_once("\n\n").expect("a graph after [cluster]");
+    format!("{head}{graph}")
+}
+
 /// The first `n` lines of `text`.
 fn tail_head(text: &str, n: usize) -> String {
     text.lines().take(n).collect::<Vec<_>>().join("\n")
@@ -467,9 +475,8 @@ fn the_cluster_config_is_a_valid_graph_without_its_cluster_table() {
         &feed_names(3),
         LEASE,
     );
-    let (head, rest) = text.split_once("[cluster]").unwrap();
-    let (_, graph) = rest.split_once("\n\n").unwrap();
-    let config = write_config(dir.path(), "graph.toml", &format!("{head}{graph}"));
+    let graph = without_cluster(&text);
+    let config = write_config(dir.path(), "graph.toml", &graph);
     let output = std::process::Command::new(router::BIN)
         .arg("check")
         .arg(&config)
@@ -477,8 +484,12 @@ fn the_cluster_config_is_a_valid_graph_without_its_cluster_table() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}\n{head}{graph}");
-    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(output.status.success(), "{stderr}\n{graph}");
+    // The contract's 5-entry window is below Apple's 6 (a warning, expected); nothing else.
+    let others: Vec<&str> = (stderr.lines())
+        .filter(|line| line.contains("warning") && !line.contains(".window: window 5 is below"))
+        .collect();
+    assert!(others.is_empty(), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("3 sources, 3 segmenters, 3 playlists, 1 sinks"),

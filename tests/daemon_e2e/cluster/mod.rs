@@ -14,7 +14,8 @@
 //!   systemd examples are valid configs.
 //!
 //! Throughout, the tracker checks that no sequence number is ever reused and that no playlist
-//! goes back. [`harness`] holds the cluster (routers, etcd, ownership from `/status`);
+//! goes back; `tracker_tests` proves the tracker on today's single router (no false alarm,
+//! every doctored fault found). [`harness`] holds the cluster (routers, etcd, ownership from `/status`);
 //! [`cluster_status`] reads `streamrouter cluster status`.
 
 pub(crate) mod cluster_status;
@@ -27,3 +28,4 @@ mod examples;
 mod failover;
 mod handover;
 mod paused;
+mod tracker_tests;

@@ -74,6 +74,11 @@ impl Report {
         }
     }
 
+    /// Every finding so far.
+    pub fn messages(&self) -> Vec<&str> {
+        self.seen.iter().map(String::as_str).collect()
+    }
+
     /// Panics with every finding, if any, followed by `context`; empties the report.
     pub fn assert_none(&mut self, scenario: &str, context: &str) {
         self.seen.clear();
