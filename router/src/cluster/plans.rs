@@ -105,7 +105,9 @@ impl Plans {
                     value,
                 });
             }
-            Err(error) => tracing::warn!(%sink, %playlist, %error, "cluster: cannot encode the plan"),
+            Err(error) => {
+                tracing::warn!(%sink, %playlist, %error, "cluster: cannot encode the plan")
+            }
         }
     }
 

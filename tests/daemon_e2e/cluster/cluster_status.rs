@@ -30,13 +30,14 @@ pub struct ClusterStatus {
     pub moving: Vec<(String, String, String)>,
 }
 
-/// Runs `streamrouter cluster status CONFIG` without `NODE` in its environment; the parsed
+/// Runs `streamrouter cluster status CONFIG` as an operator on another machine would: with
+/// the variables the config names set (`NODE`, any name: it is not a member); the parsed
 /// output, or the command's failure (exit status and stderr).
 pub fn cluster_status(config: &Path) -> Result<ClusterStatus, String> {
     let output = Command::new(BIN)
         .args(["cluster", "status"])
         .arg(config)
-        .env_remove("NODE")
+        .env("NODE", "operator")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .output()

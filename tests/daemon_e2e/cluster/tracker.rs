@@ -287,7 +287,8 @@ impl Tracker {
     pub fn advanced(&self, feed: &str, baseline: &BTreeMap<String, u64>, by: u64) -> bool {
         match (self.last(feed), baseline.get(feed)) {
             (Some(last), Some(base)) => last >= base + by,
-            (Some(_), None) => by <= 1,
+            // No playlist yet at the baseline: numbers start at 1.
+            (Some(last), None) => last >= by,
             (None, _) => false,
         }
     }

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use super::super::links::PlaylistId;
 use super::Worker;
 use super::expiry::Expiring;
-use super::super::links::PlaylistId;
 use crate::cluster::SharedPlan;
 use crate::playlist::PlanSettings;
 use crate::publish::PlaylistPlan;
@@ -39,9 +39,8 @@ impl Worker<'_> {
         for (key, due) in deletions {
             pending.insert(key.clone(), SharedPlan::unix_ms(*due));
         }
-        let cutoff = SharedPlan::unix_ms(SystemTime::now()).saturating_sub(
-            u64::try_from(PENDING_AFTER_DUE.as_millis()).unwrap_or(u64::MAX),
-        );
+        let cutoff = SharedPlan::unix_ms(SystemTime::now())
+            .saturating_sub(u64::try_from(PENDING_AFTER_DUE.as_millis()).unwrap_or(u64::MAX));
         pending.retain(|_, due| *due >= cutoff);
         let shared = SharedPlan {
             snapshot: plan.snapshot(),
