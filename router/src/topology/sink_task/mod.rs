@@ -165,6 +165,9 @@ struct Worker<'a> {
     /// In a cluster: each playlist's expired segments not yet deleted, shared with its plan
     /// (key → when due, Unix ms).
     shared_pending: BTreeMap<PlaylistId, BTreeMap<String, u64>>,
+    /// In a cluster: the fence's epoch the current item's ownership was checked under; its
+    /// writes are given up once the lease changes, even if a new one opens the fence.
+    epoch: Option<u64>,
 }
 
 impl<'a> Worker<'a> {
@@ -221,6 +224,7 @@ impl<'a> Worker<'a> {
             keys: StoredKeys::default(),
             key_floors: KeyFloors::default(),
             shared_pending: BTreeMap::new(),
+            epoch: None,
         }
     }
 
@@ -255,6 +259,8 @@ impl<'a> Worker<'a> {
             let mut done = Completion::default();
             let mut changed: Option<PlaylistId> = None;
             let fence = self.setup.borrow().limits.fence.clone();
+            // The epoch first: a lease lost after it makes every write of this item void.
+            self.epoch = fence.as_ref().map(crate::cluster::Fence::epoch);
             if let Some(playlist) = fencing::unowned_playlist(fence.as_ref(), &work.item) {
                 // Its feed is published by another router now: nothing of it is written here.
                 if let WorkItem::Command(SinkCommand::Key(delivery)) = work.item {
@@ -501,7 +507,7 @@ impl<'a> Worker<'a> {
         F: Fn(&dyn Sink, &ObjectHeaders) -> Result<(), SinkError> + Send + Sync + 'static,
     {
         let (name, setup, report) = (self.name, &self.setup, &self.report);
-        perform(name, key, setup, report, pin, operation).await
+        perform(name, key, setup, report, pin, self.epoch, operation).await
     }
 }
 

@@ -75,6 +75,7 @@ pub async fn perform<F>(
     setup: &watch::Receiver<SinkSetup>,
     report: &SinkReport,
     pin: Pin,
+    epoch: Option<u64>,
     operation: F,
 ) -> Option<u64>
 where
@@ -83,8 +84,9 @@ where
     let operation = Arc::new(operation);
     let mut changes = setup.clone();
     let mut backoff = Backoff::new(SCHEDULE);
+    // In a cluster: the epoch the caller checked ownership under (else the current one).
     let fence = setup.borrow().limits.fence.clone();
-    let epoch = fence.as_ref().map(Fence::epoch);
+    let epoch = epoch.or_else(|| fence.as_ref().map(Fence::epoch));
     for attempt in 1u64.. {
         if let (Some(fence), Some(epoch)) = (&fence, epoch)
             && !wait_at_fence(fence, epoch, sink_name, key).await
