@@ -55,6 +55,9 @@ impl Owner {
         let mut handover: Option<Handover> = None;
         let mut unclaimed_since: BTreeMap<String, Instant> = BTreeMap::new();
         let mut held_lease: Option<i64> = None;
+        // After a lost lease nothing is claimed for a while: what the lost feeds still had
+        // queued here is dropped first (their sinks check ownership per item).
+        let mut claim_after = Instant::now();
         loop {
             tokio::select! {
                 () = self.stop.cancelled() => return,
@@ -69,6 +72,9 @@ impl Owner {
                 // A new lease (or none): whatever the old one held is gone.
                 if !owned.is_empty() {
                     tracing::warn!(node = %self.node, feeds = owned.len(), "cluster: lease changed; dropping every feed");
+                }
+                if held_lease.is_some() {
+                    claim_after = Instant::now() + self.unclaimed_grace;
                 }
                 owned.clear();
                 handover = None;
@@ -89,7 +95,7 @@ impl Owner {
             let feeds = self.feeds.borrow().clone();
             self.notice_losses(&view, lease, &mut owned, &mut handover);
             self.release_removed(&feeds, &mut owned).await;
-            if !self.leaving.is_cancelled() {
+            if !self.leaving.is_cancelled() && Instant::now() >= claim_after {
                 self.claim(&view, lease, &feeds, &mut owned, &mut unclaimed_since)
                     .await;
                 if handover.is_none() {
