@@ -91,12 +91,7 @@ impl Fence {
         })
     }
 
-    /// Waits until the fence changes (a renewal, a loss, an ownership change).
-    pub async fn changed_since(&self, seen: &mut watch::Receiver<u64>) {
-        let _ = seen.changed().await;
-    }
-
-    /// A receiver of changes, for [`Fence::changed_since`].
+    /// A receiver of its changes (a renewal, a loss, an ownership change).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
@@ -122,11 +117,6 @@ impl Fence {
     /// Whether `feed` is owned here.
     pub fn owns_feed(&self, feed: &str) -> bool {
         self.with(|state| state.owned.contains(feed))
-    }
-
-    /// The feeds owned here.
-    pub fn owned(&self) -> BTreeSet<String> {
-        self.with(|state| state.owned.clone())
     }
 
     /// Which feed each playlist and master belongs to (after every config change).

@@ -16,6 +16,7 @@ pub mod fence;
 pub mod keys;
 mod lease;
 pub mod numbers;
+mod owner_put;
 mod ownership;
 pub mod placement;
 pub mod plans;
@@ -121,7 +122,7 @@ pub struct Cluster {
     pub fence: Fence,
     /// The feeds to run here now (owned and not being handed over).
     pub run: watch::Receiver<BTreeSet<String>>,
-    /// Planned moves in progress from here: feed → the router it goes to.
+    /// The config's feeds, for the ownership loop.
     feeds: watch::Sender<BTreeSet<String>>,
     released: mpsc::UnboundedSender<String>,
     leaving: CancellationToken,
@@ -175,14 +176,15 @@ impl Cluster {
             leaving: leaving.clone(),
             stop: stop.clone(),
         };
-        let numbers = Numbers::new(
-            client.clone(),
-            keys.clone(),
-            node.clone(),
-            lease_rx.clone(),
-            fence.clone(),
-        );
-        let (plans, writer) = Plans::new(client, keys, node.clone(), lease_rx, fence.clone());
+        let owner_put = owner_put::OwnerPut {
+            client,
+            keys,
+            node: node.clone(),
+            lease: lease_rx,
+            fence: fence.clone(),
+        };
+        let numbers = Numbers::new(owner_put.clone());
+        let (plans, writer) = Plans::new(owner_put);
         let tasks = vec![tokio::spawn(holder.run()), tokio::spawn(owner.run())];
         let writer = tokio::spawn(writer);
         Ok(Self {

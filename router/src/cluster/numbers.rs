@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
-use tokio::sync::watch;
+use etcd_client::Client;
 
+use super::owner_put::OwnerPut;
 use super::{ClusterError, Fence, Keys};
 
 /// The shared numbers of one cluster.
@@ -18,14 +18,15 @@ use super::{ClusterError, Fence, Keys};
 pub struct Numbers {
     client: Client,
     keys: Keys,
-    node: String,
-    lease: watch::Receiver<Option<i64>>,
     fence: Fence,
+    writes: OwnerPut,
 }
 
 impl std::fmt::Debug for Numbers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Numbers").field("node", &self.node).finish()
+        f.debug_struct("Numbers")
+            .field("node", &self.writes.node)
+            .finish()
     }
 }
 
@@ -33,19 +34,12 @@ impl std::fmt::Debug for Numbers {
 const RETRY: Duration = Duration::from_millis(250);
 
 impl Numbers {
-    pub(super) fn new(
-        client: Client,
-        keys: Keys,
-        node: String,
-        lease: watch::Receiver<Option<i64>>,
-        fence: Fence,
-    ) -> Self {
+    pub(super) fn new(writes: OwnerPut) -> Self {
         Self {
-            client,
-            keys,
-            node,
-            lease,
-            fence,
+            client: writes.client.clone(),
+            keys: writes.keys.clone(),
+            fence: writes.fence.clone(),
+            writes,
         }
     }
 
@@ -78,30 +72,9 @@ impl Numbers {
     /// Records that `playlist`'s numbers below `next` are taken, only while this router owns
     /// `feed`. Retried while etcd does not answer and the feed is owned here.
     pub async fn save(&self, feed: &str, playlist: &str, next: u64) -> Result<(), ClusterError> {
-        let owner = self.keys.owner(feed);
-        let number = self.keys.number(playlist);
-        loop {
-            if !self.fence.owns_feed(feed) {
-                return Err(ClusterError::NotOwner(feed.to_owned()));
-            }
-            let Some(lease) = *self.lease.borrow() else {
-                return Err(ClusterError::NotOwner(feed.to_owned()));
-            };
-            let txn = Txn::new()
-                .when([
-                    Compare::value(owner.clone(), CompareOp::Equal, self.node.clone()),
-                    Compare::lease(owner.clone(), CompareOp::Equal, lease),
-                ])
-                .and_then([TxnOp::put(number.clone(), next.to_string(), None)]);
-            let mut client = self.client.clone();
-            match client.txn(txn).await {
-                Ok(answer) if answer.succeeded() => return Ok(()),
-                Ok(_) => return Err(ClusterError::NotOwner(feed.to_owned())),
-                Err(error) => {
-                    tracing::debug!(%playlist, %error, "cluster: cannot record the sequence number; retrying");
-                }
-            }
-            tokio::time::sleep(RETRY).await;
-        }
+        let number = self.writes.keys.number(playlist);
+        self.writes
+            .put(feed, &number, next.to_string().into_bytes())
+            .await
     }
 }

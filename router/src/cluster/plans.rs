@@ -13,10 +13,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
-use tokio::sync::{mpsc, oneshot, watch};
+use etcd_client::Client;
+use tokio::sync::{mpsc, oneshot};
 
-use super::{Fence, Keys};
+use super::Keys;
+use super::owner_put::OwnerPut;
 use crate::publish::plan::PlanSnapshot;
 
 /// What etcd keeps of one sink's plan of one playlist.
@@ -67,31 +68,17 @@ impl std::fmt::Debug for Plans {
 
 /// How long a new owner waits for etcd to give it a plan before it starts the playlist anew.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(2);
-/// Between tries of a write while etcd does not answer.
-const RETRY: Duration = Duration::from_millis(250);
 
 impl Plans {
     /// The plans, and their writer task (to be spawned).
-    pub(super) fn new(
-        client: Client,
-        keys: Keys,
-        node: String,
-        lease: watch::Receiver<Option<i64>>,
-        fence: Fence,
-    ) -> (Self, impl std::future::Future<Output = ()>) {
+    pub(super) fn new(owner_put: OwnerPut) -> (Self, impl std::future::Future<Output = ()>) {
         let (writes, receiver) = mpsc::unbounded_channel();
-        let writer = Writer {
-            client: client.clone(),
-            keys: keys.clone(),
-            node,
-            lease,
-            fence,
-        };
         let plans = Self {
-            client,
-            keys,
+            client: owner_put.client.clone(),
+            keys: owner_put.keys.clone(),
             writes,
         };
+        let writer = Writer { owner_put };
         (plans, writer.run(receiver))
     }
 
@@ -147,15 +134,11 @@ impl Plans {
 }
 
 struct Writer {
-    client: Client,
-    keys: Keys,
-    node: String,
-    lease: watch::Receiver<Option<i64>>,
-    fence: Fence,
+    owner_put: OwnerPut,
 }
 
 impl Writer {
-    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Message>) {
+    async fn run(self, mut receiver: mpsc::UnboundedReceiver<Message>) {
         let mut newest: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
         let mut flushes = Vec::new();
         while let Some(message) = receiver.recv().await {
@@ -169,37 +152,12 @@ impl Writer {
                 }
             }
             for (key, (feed, value)) in std::mem::take(&mut newest) {
-                self.write(&key, &feed, value).await;
+                // A feed no longer owned here keeps the plan its new owner writes.
+                let _ = self.owner_put.put(&feed, &key, value).await;
             }
             for done in flushes.drain(..) {
                 let _ = done.send(());
             }
-        }
-    }
-
-    /// Writes one plan while `feed` is owned here, retrying while etcd does not answer.
-    async fn write(&mut self, key: &str, feed: &str, value: Vec<u8>) {
-        let owner = self.keys.owner(feed);
-        loop {
-            let Some(lease) = *self.lease.borrow() else {
-                return;
-            };
-            if !self.fence.owns_feed(feed) {
-                return;
-            }
-            let txn = Txn::new()
-                .when([
-                    Compare::value(owner.clone(), CompareOp::Equal, self.node.clone()),
-                    Compare::lease(owner.clone(), CompareOp::Equal, lease),
-                ])
-                .and_then([TxnOp::put(key.to_owned(), value.clone(), None)]);
-            match self.client.txn(txn).await {
-                Ok(_) => return,
-                Err(error) => {
-                    tracing::debug!(%key, %error, "cluster: cannot write a plan; retrying");
-                }
-            }
-            tokio::time::sleep(RETRY).await;
         }
     }
 }
